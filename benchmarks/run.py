@@ -1,0 +1,544 @@
+"""Benchmark runner: poolshift end to end against the greedy and per-node baselines, on generated instances.
+
+    python -m benchmarks.run [--sizes 1k,2k,10k,100k] [--cross-cluster both|on|off]
+                             [--baselines greedy,pernode] [--json out.json] [--markdown out.md]
+
+For every size (and cross-cluster setting) the runner
+1. generates the instance with `benchmarks.generate` into `--data-dir`, or reuses the files there when their
+   meta file records the same generation parameters;
+2. runs the real CLI as a child process, `poolshift plan --inventory X --spec Y -o plan.json --output json`,
+   and reads status, bound, deviation and moves from the plan file's `summary`;
+3. runs each baseline in its own child process (`python -m benchmarks.baseline`): greedy at every size,
+   per-node CP-SAT only up to `--pernode-max-nodes` (default 2000).
+It also measures the bare start-up cost, `poolshift --help`, in the same run.
+
+Measurements (documented in benchmarks/README.md):
+- wall time: `time.perf_counter()` from just before the child is spawned until it has been reaped, so it
+  includes interpreter start-up, imports, reading the files and writing the plan;
+- peak memory: the child's own `ru_maxrss` from `os.wait4()` (Linux: KiB; the high-water RSS of that one
+  process, including any of its children it waited for). Not a RUSAGE_CHILDREN delta: that value is a
+  maximum over all children ever reaped, so it cannot be attributed to one run.
+
+The issue's acceptance checks are evaluated on the results and printed after the table (`--strict` makes
+the runner exit 1 when one fails).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks import generate as gen
+from benchmarks.baseline import EXIT_MISSING_INTERFACE
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA_DIR = REPO_ROOT / "benchmarks" / "data"
+SECRET_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
+              "HUAWEICLOUD_SDK_PROJECT_ID", "POOLSHIFT_TOKEN")
+
+
+@dataclass(frozen=True)
+class Size:
+    """One benchmark instance size."""
+
+    label: str
+    nodes: int
+    pools: int
+    clusters: int
+
+
+# Presets: 10k/200 and 100k/1000 are the issue's reference points; 1k and 2k keep about 25-35 nodes per pool.
+PRESETS: dict[str, Size] = {
+    "1k": Size("1k", 1_000, 40, 8),
+    "2k": Size("2k", 2_000, 60, 12),
+    "10k": Size("10k", 10_000, 200, 25),
+    "100k": Size("100k", 100_000, 1_000, 25),
+}
+
+
+def parse_size(text: str) -> Size:
+    """A preset name (`10k`) or `NODES:POOLS[:CLUSTERS]` (`5000:100:10`)."""
+    text = text.strip()
+    if text in PRESETS:
+        return PRESETS[text]
+    match = re.fullmatch(r"(\d+):(\d+)(?::(\d+))?", text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"unknown size {text!r}: use one of {', '.join(PRESETS)} or NODES:POOLS[:CLUSTERS]")
+    nodes, pools = int(match[1]), int(match[2])
+    clusters = int(match[3]) if match[3] else min(25, max(1, pools // 5))
+    return Size(gen.size_label(nodes), nodes, pools, clusters)
+
+
+@dataclass
+class Measured:
+    """What the runner saw of one child process."""
+
+    returncode: int
+    wall_seconds: float
+    peak_kib: int
+    timed_out: bool
+
+
+def child_env() -> dict[str, str]:
+    """The environment of every child: ours without credentials (planning from files needs none)."""
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
+
+
+def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float) -> Measured:
+    """Run cmd to completion; wall time from spawn to reap, peak RSS from the child's own rusage."""
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=REPO_ROOT, env=child_env())
+        timed_out = threading.Event()
+
+        def _kill() -> None:
+            timed_out.set()
+            proc.kill()
+
+        watchdog = threading.Timer(timeout, _kill)
+        watchdog.start()
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            watchdog.cancel()
+        wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Measured(proc.returncode, wall, int(usage.ru_maxrss), timed_out.is_set())
+
+
+@dataclass
+class Row:
+    """One line of the results table (and one record of the JSON)."""
+
+    name: str
+    nodes: int
+    pools: int
+    cross_cluster: bool | None
+    method: str
+    status: str
+    bound: int | None = None
+    deviation: int | None = None
+    moves: int | None = None
+    wall_seconds: float | None = None
+    peak_mib: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def poolshift_executable() -> str:
+    """The `poolshift` console script of this interpreter's environment (else the one on PATH)."""
+    sibling = Path(sys.executable).with_name("poolshift")
+    if sibling.exists():
+        return str(sibling)
+    found = shutil.which("poolshift")
+    if not found:
+        raise SystemExit("run: the `poolshift` console script is not installed (pip install -e '.[test]')")
+    return found
+
+
+def _tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _mib(kib: int) -> float:
+    return round(kib / 1024.0, 1)
+
+
+def ensure_instance(size: Size, seed: int, cross_cluster: bool, data_dir: Path, regenerate: bool,
+                    log: Any) -> tuple[Path, Path, dict[str, Any]]:
+    """Paths of the instance's inventory and spec, generating them unless matching files exist."""
+    params = {"nodes": size.nodes, "pools": size.pools, "flavors": 20, "clusters": size.clusters,
+              "seed": seed, "cross_cluster": cross_cluster}
+    inventory, spec, meta = gen.instance_paths(data_dir, size.nodes, cross_cluster)
+    info: dict[str, Any] = {"params": params, "generated": False}
+    if not regenerate and gen.meta_matches(meta, params) and inventory.exists() and spec.exists():
+        return inventory, spec, info
+    if not regenerate and gen.meta_matches(meta, params) and inventory.exists():
+        # the inventory is there; only this cross-cluster variant of the spec is missing
+        other = gen.instance_paths(data_dir, size.nodes, not cross_cluster)[1]
+        if other.exists():
+            spec_doc = yaml.safe_load(other.read_text(encoding="utf-8"))
+            spec_doc["limits"]["allow_cross_cluster"] = cross_cluster
+            text = yaml.dump(spec_doc, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False)
+            spec.write_text(text, encoding="utf-8")
+            return inventory, spec, info
+    started = time.perf_counter()
+    snapshot, spec_doc = gen.generate(**params)
+    built = time.perf_counter()
+    gen.write_instance(snapshot, spec_doc, data_dir, params)
+    written = time.perf_counter()
+    info.update(generated=True, generate_seconds=round(built - started, 3),
+                write_seconds=round(written - built, 3), describe=gen.describe(snapshot, spec_doc))
+    log(f"  generated {inventory.name} + {spec.name} in {built - started:.2f} s "
+        f"(+{written - built:.2f} s to write)")
+    return inventory, spec, info
+
+
+def run_cli(size: Size, cross: bool, inventory: Path, spec: Path, out_dir: Path, timeout: float,
+            repeat: int) -> Row:
+    """`poolshift plan` end to end; the median wall time of `repeat` runs, the largest peak RSS."""
+    plan = out_dir / "plan.json"
+    cmd = [poolshift_executable(), "plan", "--inventory", str(inventory), "--spec", str(spec),
+           "-o", str(plan), "--output", "json"]
+    runs: list[Measured] = []
+    for _ in range(repeat):
+        plan.unlink(missing_ok=True)
+        runs.append(measure(cmd, stdout=out_dir / "plan.stdout", stderr=out_dir / "plan.stderr",
+                            timeout=timeout))
+        if runs[-1].returncode != 0:
+            break
+    last = runs[-1]
+    row = Row(size.label, size.nodes, size.pools, cross, "poolshift", "?",
+              wall_seconds=round(statistics.median(r.wall_seconds for r in runs), 3),
+              peak_mib=_mib(max(r.peak_kib for r in runs)))
+    row.extra = {"command": cmd, "returncode": last.returncode,
+                 "wall_seconds_all": [round(r.wall_seconds, 3) for r in runs]}
+    if last.timed_out:
+        row.status = "TIMEOUT"
+        return row
+    if last.returncode != 0:
+        row.status = f"EXIT {last.returncode}"
+        row.extra["stderr"] = _tail(out_dir / "plan.stderr")
+        return row
+    try:
+        summary = json.loads(plan.read_text(encoding="utf-8"))["summary"]
+    except (OSError, ValueError, KeyError) as exc:
+        row.status = "NO PLAN"
+        row.extra["error"] = f"cannot read summary from {plan}: {exc}"
+        return row
+    row.status = str(summary.get("status", "?"))
+    row.bound = summary.get("bound")
+    row.deviation = summary.get("deviation_after")
+    row.moves = summary.get("moves")
+    row.extra["summary"] = summary
+    return row
+
+
+def run_baseline(method: str, size: Size, cross: bool, inventory: Path, spec: Path, out_dir: Path,
+                 timeout: float, time_limit: float | None, workers: int | None) -> Row:
+    """One baseline in a child process; its result file gives status, bound, deviation and moves."""
+    result_path = out_dir / f"{method}.json"
+    result_path.unlink(missing_ok=True)
+    cmd = [sys.executable, "-m", "benchmarks.baseline", "--method", method, "--inventory", str(inventory),
+           "--spec", str(spec), "--out", str(result_path)]
+    if method == "pernode" and time_limit is not None:
+        cmd += ["--time-limit", str(time_limit)]
+    if method == "pernode" and workers is not None:
+        cmd += ["--workers", str(workers)]
+    measured = measure(cmd, stdout=out_dir / f"{method}.stdout", stderr=out_dir / f"{method}.stderr",
+                       timeout=timeout)
+    row = Row(size.label, size.nodes, size.pools, cross, method, "?",
+              wall_seconds=round(measured.wall_seconds, 3), peak_mib=_mib(measured.peak_kib))
+    row.extra = {"command": cmd, "returncode": measured.returncode}
+    if measured.timed_out:
+        row.status = "TIMEOUT"
+        return row
+    try:
+        record = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        row.status = "ERROR"
+        row.extra["error"] = f"no result file ({exc}); stderr: {_tail(out_dir / f'{method}.stderr')}"
+        return row
+    row.status = str(record.get("status", "?"))
+    if measured.returncode == EXIT_MISSING_INTERFACE:
+        row.status = "N/A"
+    row.bound, row.deviation, row.moves = record.get("bound"), record.get("deviation"), record.get("moves")
+    row.extra.update({k: v for k, v in record.items() if k not in ("status", "bound", "deviation", "moves")})
+    return row
+
+
+def run_startup(out_dir: Path, repeat: int) -> Row:
+    """The bare start-up cost: `poolshift --help`, median of `repeat` runs."""
+    cmd = [poolshift_executable(), "--help"]
+    runs = [measure(cmd, stdout=out_dir / "help.stdout", stderr=out_dir / "help.stderr", timeout=60)
+            for _ in range(repeat)]
+    ok = all(r.returncode == 0 for r in runs)
+    return Row("startup", 0, 0, None, "poolshift --help", "OK" if ok else f"EXIT {runs[-1].returncode}",
+               wall_seconds=round(statistics.median(r.wall_seconds for r in runs), 3),
+               peak_mib=_mib(max(r.peak_kib for r in runs)),
+               extra={"command": cmd, "wall_seconds_all": [round(r.wall_seconds, 3) for r in runs]})
+
+
+# ------------------------------------------------------------------------------------------ checks
+
+
+@dataclass
+class Check:
+    """One acceptance criterion of the issue, evaluated on one instance."""
+
+    name: str
+    instance: str
+    verdict: str  # PASS | FAIL | N/A
+    detail: str
+
+
+def _placement_moves(row: Row) -> int | None:
+    """Moves of the final placement: the plan's moves without staging hops (what the baselines report)."""
+    if row.moves is None:
+        return None
+    staging = row.extra.get("summary", {}).get("staging_moves") or 0
+    return int(row.moves) - int(staging)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def evaluate(rows: list[Row]) -> list[Check]:
+    """The issue's "done when" criteria, for every instance that has the rows they need."""
+    checks: list[Check] = []
+    groups: dict[tuple[str, bool | None], dict[str, Row]] = {}
+    for row in rows:
+        if row.cross_cluster is not None:
+            groups.setdefault((row.name, row.cross_cluster), {})[row.method] = row
+    for (name, cross), by in groups.items():
+        ps = by.get("poolshift")
+        if ps is None:
+            continue
+        inst = f"{name} cross={'on' if cross else 'off'}"
+        wall = ps.wall_seconds if ps.wall_seconds is not None else float("inf")
+        peak = ps.peak_mib if ps.peak_mib is not None else float("inf")
+        if (ps.nodes, ps.pools) == (10_000, 200):
+            ok = ps.status == "OPTIMAL" and wall <= 1.0
+            checks.append(Check("10k/200: OPTIMAL in <= 1.0 s", inst, _verdict(ok),
+                                f"status {ps.status}, wall {ps.wall_seconds} s"))
+        if (ps.nodes, ps.pools) == (100_000, 1_000):
+            ok = ps.status == "OPTIMAL" and wall <= 10.0 and peak <= 1024.0
+            checks.append(Check("100k/1000: OPTIMAL in <= 10 s, peak <= 1 GiB", inst, _verdict(ok),
+                                f"status {ps.status}, wall {ps.wall_seconds} s, peak {ps.peak_mib} MiB"))
+        pn = by.get("pernode")
+        if pn is not None:
+            if pn.deviation is None or ps.deviation is None or not pn.wall_seconds or not ps.wall_seconds:
+                checks.append(Check(">= 100x faster than per-node, same D and M", inst, "N/A",
+                                    f"poolshift {ps.status}, per-node {pn.status}"))
+            else:
+                speedup = pn.wall_seconds / ps.wall_seconds
+                same = (ps.deviation, _placement_moves(ps)) == (pn.deviation, pn.moves)
+                proven = pn.status == "OPTIMAL"
+                ok = speedup >= 100.0 and same
+                note = "" if proven else f" (per-node status {pn.status}: its D/M are not proven optimal)"
+                checks.append(Check(">= 100x faster than per-node, same D and M", inst, _verdict(ok),
+                                    f"speed-up {speedup:.1f}x; D {ps.deviation} vs {pn.deviation}, "
+                                    f"M {_placement_moves(ps)} vs {pn.moves}{note}"))
+        gr = by.get("greedy")
+        if gr is not None:
+            if gr.deviation is None or gr.moves is None or ps.deviation is None or ps.moves is None:
+                checks.append(Check("(D, M) never worse than greedy", inst, "N/A",
+                                    f"poolshift {ps.status}, greedy {gr.status}"))
+            else:
+                mine = (int(ps.deviation), _placement_moves(ps) or 0)
+                theirs = (int(gr.deviation), int(gr.moves))
+                checks.append(Check("(D, M) never worse than greedy", inst, _verdict(mine <= theirs),
+                                    f"poolshift (D, M) = {mine}, greedy {theirs} (lexicographic)"))
+    return checks
+
+
+# ------------------------------------------------------------------------------------------ output
+
+COLUMNS = ("name", "nodes", "pools", "cross-cluster", "method", "status", "bound", "deviation", "moves",
+           "wall s", "peak MiB")
+
+
+def _cells(row: Row) -> list[str]:
+    def show(value: Any) -> str:
+        return "-" if value is None else str(value)
+
+    cross = "-" if row.cross_cluster is None else ("on" if row.cross_cluster else "off")
+    wall = "-" if row.wall_seconds is None else f"{row.wall_seconds:.3f}"
+    peak = "-" if row.peak_mib is None else f"{row.peak_mib:.1f}"
+    return [row.name, show(row.nodes or None), show(row.pools or None), cross, row.method, row.status,
+            show(row.bound), show(row.deviation), show(row.moves), wall, peak]
+
+
+def format_table(rows: list[Row]) -> str:
+    """A plain-text table, columns padded to width."""
+    cells = [list(COLUMNS)] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def format_markdown(rows: list[Row], checks: list[Check], machine: dict[str, Any], command: str) -> str:
+    """The results as a Markdown section for benchmarks/RESULTS.md."""
+    out = [f"### Run of {machine['date']}", "",
+           f"- machine: {machine['cpu_model']}, {machine['cpus']} CPUs, {machine['memory_gib']} GiB RAM, "
+           f"{machine['os']}",
+           f"- Python {machine['python']}, OR-Tools {machine['ortools']}, poolshift {machine['poolshift']}, "
+           f"commit {machine['git_commit']}",
+           f"- command: `{command}`", "",
+           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    out += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
+    if checks:
+        out += ["", "| check | instance | verdict | detail |", "|---|---|---|---|"]
+        out += [f"| {c.name} | {c.instance} | {c.verdict} | {c.detail} |" for c in checks]
+    return "\n".join(out) + "\n"
+
+
+def _run_text(cmd: Sequence[str]) -> str:
+    try:
+        done = subprocess.run(list(cmd), capture_output=True, text=True, timeout=30, cwd=REPO_ROOT,
+                              check=False)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def machine_info() -> dict[str, Any]:
+    """CPU model and count, RAM, OS, Python, OR-Tools and poolshift versions, git commit."""
+    cpu_model = ""
+    for line in _run_text(["lscpu"]).splitlines():
+        if line.startswith("Model name:"):
+            cpu_model = line.split(":", 1)[1].strip()
+    memory_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+    except OSError:
+        pass
+
+    def version(dist: str) -> str:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    commit = _run_text(["git", "rev-parse", "--short", "HEAD"])
+    dirty = bool(_run_text(["git", "status", "--porcelain", "--untracked-files=no"]))
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "cpu_model": cpu_model or platform.processor() or "unknown",
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory_kib / 1024 / 1024, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "ortools": version("ortools"),
+        "poolshift": version("poolshift"),
+        "git_commit": commit + (" (with uncommitted changes)" if dirty else ""),
+    }
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def _parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip() and t.strip() != "none"]
+    bad = [t for t in items if t not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(bad)} (choose from {', '.join(allowed)})")
+    return items
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="poolshift benchmarks against the greedy and per-node baselines")
+    parser.add_argument("--sizes", default="1k,2k,10k,100k",
+                        help="comma-separated presets (1k,2k,10k,100k) or NODES:POOLS[:CLUSTERS]")
+    parser.add_argument("--cross-cluster", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--baselines", default="greedy,pernode",
+                        help="comma-separated: greedy,pernode (or none)")
+    parser.add_argument("--json", type=Path, default=None, help="write all results as JSON here")
+    parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown results section here")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--regenerate", action="store_true", help="generate the instances even if present")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="poolshift plan / --help runs per instance (median wall time reported)")
+    parser.add_argument("--pernode-max-nodes", type=int, default=2_000)
+    parser.add_argument("--pernode-time-limit", type=float, default=None,
+                        help="per-node CP-SAT time limit in s (default: the solver's own default)")
+    parser.add_argument("--pernode-workers", type=int, default=None)
+    parser.add_argument("--timeout", type=float, default=1_800.0, help="kill any child after this many s")
+    parser.add_argument("--strict", action="store_true", help="exit 1 when an acceptance check fails")
+    args = parser.parse_args(argv)
+    try:
+        sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
+        baselines = _parse_list(args.baselines, ("greedy", "pernode"), "baseline")
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    crosses = {"both": [True, False], "on": [True], "off": [False]}[args.cross_cluster]
+    data_dir: Path = args.data_dir.resolve()
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    command = "python -m benchmarks.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    machine = machine_info()
+    runs_dir = data_dir / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[Row] = []
+    instances: dict[str, Any] = {}
+
+    log("startup: poolshift --help")
+    rows.append(run_startup(runs_dir, args.repeat))
+    for size in sizes:
+        for cross in crosses:
+            key = f"{size.label}-{'cross' if cross else 'nocross'}"
+            log(f"{key}: {size.nodes} nodes, {size.pools} pools, {size.clusters} clusters")
+            inventory, spec, info = ensure_instance(size, args.seed, cross, data_dir, args.regenerate, log)
+            instances[key] = {**info, "inventory": str(inventory), "spec": str(spec)}
+            out_dir = runs_dir / key
+            out_dir.mkdir(parents=True, exist_ok=True)
+            log("  poolshift plan")
+            rows.append(run_cli(size, cross, inventory, spec, out_dir, args.timeout, args.repeat))
+            for method in baselines:
+                if method == "pernode" and size.nodes > args.pernode_max_nodes:
+                    continue
+                log(f"  baseline {method}")
+                rows.append(run_baseline(method, size, cross, inventory, spec, out_dir, args.timeout,
+                                         args.pernode_time_limit, args.pernode_workers))
+    checks = evaluate(rows)
+
+    print(format_table(rows))
+    if checks:
+        print()
+        for c in checks:
+            print(f"[{c.verdict}] {c.name} ({c.instance}): {c.detail}")
+    if args.json:
+        document = {"machine": machine, "command": command, "seed": args.seed, "instances": instances,
+                    "measurement": {"wall": "perf_counter from spawn to reap of the child process",
+                                    "peak": "ru_maxrss of the child from os.wait4 (KiB on Linux), in MiB"},
+                    "results": [dataclasses.asdict(r) for r in rows],
+                    "checks": [dataclasses.asdict(c) for c in checks]}
+        args.json.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n",
+                             encoding="utf-8")
+        log(f"wrote {args.json}")
+    if args.markdown:
+        args.markdown.write_text(format_markdown(rows, checks, machine, command), encoding="utf-8")
+        log(f"wrote {args.markdown}")
+    if args.strict and any(c.verdict == "FAIL" for c in checks):
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
