@@ -1,0 +1,7 @@
+"""Plan review and what-if planning: diff two plans, render a report, compare scenarios.
+
+Everything here works on plan documents in the `poolshift.plan/v1` format (PRODUCT §6) and on raw
+snapshot and spec dicts; nothing here prints or exits (the CLI does).
+"""
+
+from __future__ import annotations

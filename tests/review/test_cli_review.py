@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from planner.cli import main
+from tests.review.conftest import DATA
+
+A = str(DATA / "plan_a.json")
+B = str(DATA / "plan_b.json")
+
+
+def test_diff_text() -> None:
+    result = CliRunner().invoke(main, ["diff", A, B])
+    assert result.exit_code == 0, result.output
+    assert "Requests (2 added, 1 removed, 2 kept):" in result.stdout
+
+
+def test_diff_json_and_markdown() -> None:
+    result = CliRunner().invoke(main, ["diff", A, B, "--output", "json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["identical"] is False
+    assert {c["key"] for c in data["summary"]} >= {"status", "deviation_after"}
+    md = CliRunner().invoke(main, ["diff", A, A, "--format", "md"])
+    assert md.exit_code == 0 and "No changes" in md.stdout and md.stdout.startswith("## Plan diff")
+
+
+def test_diff_bad_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    result = CliRunner().invoke(main, ["diff", A, str(bad)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert f"{bad}: not valid JSON" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_report_html_to_file(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(main, ["report", A, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert html.startswith("<!doctype html>") and "<title>poolshift plan: plan_a.json</title>" in html
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]  # no temp file left behind
+
+
+def test_report_markdown_from_suffix_and_stdout(tmp_path: Path) -> None:
+    out = tmp_path / "report.md"
+    result = CliRunner().invoke(main, ["report", B, "-o", str(out), "--output", "json"])
+    assert result.exit_code == 0, result.output
+    info: dict[str, Any] = json.loads(result.stdout)
+    assert info["format"] == "md" and info["report"] == str(out)
+    assert out.read_text().startswith("## poolshift plan: plan_b.json")
+    stdout = CliRunner().invoke(main, ["report", B, "--format", "md", "--title", "PR 42"])
+    assert stdout.exit_code == 0 and stdout.stdout.startswith("## PR 42\n")
+
+
+def test_report_of_a_bad_plan_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text(json.dumps({"format": "poolshift.plan/v1"}))
+    result = CliRunner().invoke(main, ["report", str(bad), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "project_id: required key is missing" in result.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_report_json_output_needs_a_file() -> None:
+    result = CliRunner().invoke(main, ["report", A, "--output", "json"])
+    assert result.exit_code == 2
+    assert "--out" in result.stderr
