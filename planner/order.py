@@ -1,0 +1,221 @@
+"""Moves -> batch-migrate requests, in an order that is safe step by step, grouped into waves.
+
+Owns: grouping moves into requests (same source pool, target pool, target flavor and clusters; at most
+`max_batch_size` nodes; a super node alone and whole), the per-step rules of PRODUCT §4 on a simulated
+state, a safe sequence (repeated passes that run every step whose preconditions hold), and waves (§6).
+When no direct order exists it reports what blocks (PlanningError, exit 3) or, with staging allowed, the
+caller (`planner.staging`) adds staging hops.
+Must not: choose nodes or call the solver.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+
+from planner.errors import PlanningError
+from planner.inventory import flavor_counts
+from planner.placement import Move
+from planner.problem import Context
+
+
+@dataclass(frozen=True)
+class Step:
+    """One batch-migrate request: `nodes` leave `source` for `target`, running as `flavor` there."""
+
+    source: str
+    target: str
+    flavor: str
+    nodes: tuple[str, ...]
+    source_flavors: tuple[str, ...]
+    from_cluster: str
+    to_cluster: str
+    super_node: bool = False
+    staging: bool = False
+    id: int = 0
+    wave: int = 0
+
+    @property
+    def size(self) -> int:
+        return len(self.nodes)
+
+    def body(self) -> dict[str, object]:
+        """The exact batch-migrate request body (PRODUCT §6)."""
+        resource_spec: dict[str, object] = {"flavor": self.flavor}
+        if self.super_node:
+            resource_spec["creatingStep"] = {"step": self.size, "type": "hyperinstance"}
+        return {
+            "migrateNodeNames": list(self.nodes),
+            "fromClusterName": self.from_cluster,
+            "toClusterName": self.to_cluster,
+            "toPoolName": self.target,
+            "resourceSpec": resource_spec,
+        }
+
+
+def group_requests(moves: list[Move], max_batch_size: int, *, staging: bool = False) -> list[Step]:
+    """Group moves that share source, target, flavor and clusters into requests of at most max_batch_size."""
+    groups: dict[tuple[str, str, str, str, str], list[Move]] = defaultdict(list)
+    steps: list[Step] = []
+    for m in moves:
+        if m.is_super_node:
+            steps.append(Step(m.source, m.target, m.flavor, m.nodes, (m.source_flavor,) * m.size,
+                              m.from_cluster, m.to_cluster, super_node=True, staging=staging))
+        else:
+            groups[(m.source, m.target, m.flavor, m.from_cluster, m.to_cluster)].append(m)
+    for (src, tgt, flavor, fc, tc), group in sorted(groups.items()):
+        group = sorted(group, key=lambda m: m.nodes)
+        for i in range(0, len(group), max_batch_size):
+            chunk = group[i:i + max_batch_size]
+            steps.append(Step(src, tgt, flavor, tuple(n for m in chunk for n in m.nodes),
+                              tuple(m.source_flavor for m in chunk), fc, tc, staging=staging))
+    return sorted(steps, key=_step_key)
+
+
+def _step_key(s: Step) -> tuple[str, str, str, tuple[str, ...]]:
+    return (s.source, s.target, s.flavor, s.nodes)
+
+
+@dataclass
+class State:
+    """Counts the per-step rules look at: nodes per pool, per (pool, flavor), free addresses per subnet."""
+
+    ctx: Context
+    count: dict[str, int]
+    cell: dict[tuple[str, str], int]
+    free: dict[str, int]
+
+    @classmethod
+    def initial(cls, ctx: Context) -> State:
+        return cls(ctx, {p: r.count for p, r in ctx.rules.items()}, flavor_counts(ctx.inventory.nodes),
+                   dict(ctx.subnet_free))
+
+    def copy(self) -> State:
+        return State(self.ctx, dict(self.count), dict(self.cell), dict(self.free))
+
+    def blockers(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
+                 flavor_arriving: int | None = None, ips_taken: int = 0) -> list[str]:
+        """Why `step` may not run now (empty: it may). The keyword arguments widen the check to a wave."""
+        ctx = self.ctx
+        src, tgt = ctx.rules[step.source], ctx.rules[step.target]
+        out_n = step.size if leaving is None else leaving
+        in_n = step.size if arriving is None else arriving
+        g_n = step.size if flavor_arriving is None else flavor_arriving
+        why: list[str] = []
+        if self.count[step.source] - out_n < src.floor:
+            why.append(f"pool {step.source} would keep {self.count[step.source] - out_n} nodes, "
+                       f"below its floor {src.floor}")
+        if tgt.hi is not None and self.count[step.target] + in_n > tgt.hi:
+            why.append(f"pool {step.target} would have {self.count[step.target] + in_n} nodes, above its max {tgt.hi}")
+        cap = ctx.accepted.get(step.target, {}).get(step.flavor)
+        have = self.cell.get((step.target, step.flavor), 0)
+        if cap is not None and have + g_n > cap:
+            why.append(f"pool {step.target} would have {have + g_n} nodes of {step.flavor}, above its maxCount {cap}")
+        if tgt.subnet is None:
+            why.append(f"pool {step.target} has no known subnet")
+        else:
+            need = ips_taken + step.size * ctx.ips_per_node
+            room = self.free[tgt.subnet] - ctx.ip_reserve
+            if room < need:
+                why.append(f"subnet {tgt.subnet} has {max(room, 0)} free addresses above its reserve, needs {need}")
+        return why
+
+    def apply(self, step: Step) -> None:
+        """The state after `step` has finished: nodes moved, new addresses taken, old ones freed."""
+        ctx = self.ctx
+        self.count[step.source] -= step.size
+        self.count[step.target] += step.size
+        for f in step.source_flavors:
+            self.cell[(step.source, f)] = self.cell.get((step.source, f), 0) - 1
+        self.cell[(step.target, step.flavor)] = self.cell.get((step.target, step.flavor), 0) + step.size
+        ips = step.size * ctx.ips_per_node
+        tsub, ssub = ctx.rules[step.target].subnet, ctx.rules[step.source].subnet
+        if tsub is not None:
+            self.free[tsub] -= ips
+        if ssub is not None:
+            self.free[ssub] += ips
+
+
+@dataclass
+class OrderResult:
+    """Steps in a safe order, and the steps no direct order could place (with why)."""
+
+    ordered: list[Step]
+    blocked: list[tuple[Step, list[str]]] = field(default_factory=list)
+
+
+def safe_order(steps: list[Step], ctx: Context, state: State | None = None) -> OrderResult:
+    """Run every step whose preconditions hold, pass after pass, until none is left or none can run."""
+    state = state.copy() if state is not None else State.initial(ctx)
+    remaining = sorted(steps, key=_step_key)
+    ordered: list[Step] = []
+    while remaining:
+        left: list[Step] = []
+        for step in remaining:
+            if state.blockers(step):
+                left.append(step)
+            else:
+                state.apply(step)
+                ordered.append(step)
+        if len(left) == len(remaining):
+            return OrderResult(ordered, [(s, state.blockers(s)) for s in left])
+        remaining = left
+    return OrderResult(ordered)
+
+
+def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per_pool: int = 2,
+                 state: State | None = None) -> list[Step]:
+    """Group consecutive safe steps into waves that stay safe in any interleaving (PRODUCT §6); number them."""
+    state = state.copy() if state is not None else State.initial(ctx)
+    out: list[Step] = []
+    wave: list[Step] = []
+    leaving: dict[str, int] = defaultdict(int)
+    arriving: dict[str, int] = defaultdict(int)
+    flavor_in: dict[tuple[str, str], int] = defaultdict(int)
+    ips_taken: dict[str, int] = defaultdict(int)
+    busy: dict[str, int] = defaultdict(int)
+    number = 1
+
+    def close() -> None:
+        nonlocal number
+        for s in wave:
+            state.apply(s)
+        wave.clear()
+        leaving.clear()
+        arriving.clear()
+        flavor_in.clear()
+        ips_taken.clear()
+        busy.clear()
+        number += 1
+
+    for step in steps:
+        tsub = ctx.rules[step.target].subnet or ""
+        fits = (
+            len(wave) < max_parallel
+            and busy[step.source] < per_pool and busy[step.target] < per_pool
+            and not state.blockers(step, leaving=leaving[step.source] + step.size,
+                                   arriving=arriving[step.target] + step.size,
+                                   flavor_arriving=flavor_in[(step.target, step.flavor)] + step.size,
+                                   ips_taken=ips_taken[tsub])
+        )
+        if wave and not fits:
+            close()
+        wave.append(step)
+        out.append(replace(step, wave=number, id=len(out) + 1))
+        leaving[step.source] += step.size
+        arriving[step.target] += step.size
+        flavor_in[(step.target, step.flavor)] += step.size
+        ips_taken[tsub] += step.size * ctx.ips_per_node
+        busy[step.source] += 1
+        busy[step.target] += 1
+    return out
+
+
+def explain_blocked(blocked: list[tuple[Step, list[str]]]) -> PlanningError:
+    """A PlanningError naming the pools, subnets and rules that leave steps without a safe order."""
+    reasons = sorted({r for _, why in blocked for r in why})
+    pools = sorted({s.source for s, _ in blocked} | {s.target for s, _ in blocked})
+    first = blocked[0][0]
+    msg = (f"no safe order for {len(blocked)} request(s) (e.g. {first.size} node(s) {first.source} -> "
+           f"{first.target}): " + "; ".join(reasons[:6]) + (" ..." if len(reasons) > 6 else ""))
+    return PlanningError(msg, rules=reasons, pools=pools)

@@ -1,0 +1,192 @@
+"""The planning flow: snapshot + spec -> problem -> solve -> nodes -> requests -> order -> waves -> verify -> plan.
+
+Owns: calling the pieces in order, turning solver outcomes into PlanningErrors, building the plan document
+of PRODUCT §6, and refusing to return any plan the independent verifier rejects.
+Must not: print, exit, or touch files other than those it is asked to read.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from planner import __version__
+from planner.errors import PlanningError
+from planner.inventory import Inventory, build_inventory, flavor_counts, read_snapshot_file
+from planner.order import Step, assign_waves, explain_blocked, group_requests, safe_order
+from planner.placement import choose_moves
+from planner.problem import Context, build_problem
+from planner.spec import Spec, parse_spec, read_spec_file
+from solvers.flow import solve_flow
+from solvers.params import SolveParams
+from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
+from solvers.result import FlowResult, Status
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    """Options of one planning run (solver parameters, wave caps)."""
+
+    time_limit: float = 30.0
+    workers: int = 1
+    seed: int = 0
+    backend: str = "cpsat"
+    max_parallel: int = 10
+    per_pool: int = 2
+    staging: bool = True
+
+    def solve_params(self) -> SolveParams:
+        return SolveParams(time_limit=self.time_limit, workers=self.workers, seed=self.seed, backend=self.backend)
+
+
+@dataclass
+class Plan:
+    """A verified plan: its document (the plan file content) and the pieces it was built from."""
+
+    document: dict[str, Any]
+    steps: list[Step]
+    result: FlowResult
+    context: Context
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def load_problem(inventory_path: str | Path, spec_path: str | Path) -> tuple[FlowProblem, Context]:
+    """Read both files and build the integer problem (benchmarks and baselines use this)."""
+    inv = build_inventory(read_snapshot_file(inventory_path), source=str(inventory_path))
+    spec = parse_spec(read_spec_file(spec_path), source=str(spec_path))
+    return build_problem(inv, spec, spec_source=str(spec_path))
+
+
+def plan_files(inventory_path: str | Path, spec_path: str | Path, options: PlanOptions | None = None) -> Plan:
+    """Plan from a snapshot file and a spec file."""
+    snapshot = read_snapshot_file(inventory_path)
+    spec_data = read_spec_file(spec_path)
+    return make_plan(snapshot, spec_data, options=options, snapshot_source=str(inventory_path),
+                     spec_source=str(spec_path))
+
+
+def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: PlanOptions | None = None,
+              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> Plan:
+    """Plan from a snapshot dict and a spec mapping; raises InputError (2) or PlanningError (3)."""
+    options = options or PlanOptions()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    inv = build_inventory(snapshot, source=snapshot_source)
+    spec = parse_spec(spec_data, source=spec_source)
+    problem, ctx = build_problem(inv, spec, spec_source=spec_source)
+    timings["model_input"] = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    zero = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
+    hint = zero if not feasibility_errors(problem, *zero) else None
+    result = solve_flow(problem, options.solve_params(), hint=hint)
+    timings["solve"] = time.perf_counter() - t1
+    if result.status == Status.INFEASIBLE:
+        raise _infeasible(problem, ctx, options)
+    if result.status == Status.UNKNOWN:
+        raise PlanningError(f"the solver found no placement within the time limit ({options.time_limit:g} s); "
+                            "raise --time-limit", rules=["time limit"])
+
+    t2 = time.perf_counter()
+    moves = choose_moves(problem, ctx, result)
+    steps = group_requests(moves, spec.limits.max_batch_size)
+    order = safe_order(steps, ctx)
+    if order.blocked:
+        raise explain_blocked(order.blocked)
+    steps = assign_waves(order.ordered, ctx, max_parallel=options.max_parallel, per_pool=options.per_pool)
+    timings["order"] = time.perf_counter() - t2
+
+    document = build_document(inv, spec, problem, ctx, result, steps, options)
+    t3 = time.perf_counter()
+    from planner.verify import verify_plan
+
+    problems = verify_plan(inv.raw, spec, document)
+    timings["verify"] = time.perf_counter() - t3
+    if problems:
+        raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
+    return Plan(document, steps, result, ctx, timings)
+
+
+def _infeasible(problem: FlowProblem, ctx: Context, options: PlanOptions) -> PlanningError:
+    from planner.explain import explain_infeasible
+
+    return explain_infeasible(problem, ctx, options.solve_params())
+
+
+def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Context, result: FlowResult,
+                   steps: list[Step], options: PlanOptions) -> dict[str, Any]:
+    """The plan file content of PRODUCT §6 (deterministic apart from `created_at`)."""
+    before = final_counts(problem, tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
+    deviation_before = deviation_of(problem, before)
+    after_count = {p: r.count for p, r in ctx.rules.items()}
+    nodes = inv.nodes
+    by_flavor: dict[str, dict[str, list[int]]] = {p: {} for p in ctx.pool_ids}
+    for (pool, flavor), n in flavor_counts(nodes).items():
+        by_flavor[pool][flavor] = [n, n]
+    free_after = dict(ctx.subnet_free)
+    staging_moves = 0
+    for s in steps:
+        after_count[s.source] -= s.size
+        after_count[s.target] += s.size
+        for f in s.source_flavors:
+            by_flavor[s.source][f][1] -= 1
+        by_flavor[s.target].setdefault(s.flavor, [0, 0])[1] += s.size
+        tsub, ssub = ctx.rules[s.target].subnet, ctx.rules[s.source].subnet
+        if tsub is not None:
+            free_after[tsub] -= s.size * ctx.ips_per_node
+        if ssub is not None:
+            free_after[ssub] += s.size * ctx.ips_per_node
+        if s.staging:
+            staging_moves += s.size
+    for pool, flavor in ctx.flavor_targets:
+        by_flavor[pool].setdefault(flavor, [0, 0])
+    pools: dict[str, Any] = {}
+    display = dict(zip(inv.pools["pool"], inv.pools["display_name"], strict=True))
+    for pool in ctx.pool_ids:
+        r = ctx.rules[pool]
+        entry: dict[str, Any] = {
+            "before": r.count, "after": after_count[pool], "target": r.target, "floor": r.floor,
+            "max": r.hi if r.takes_part else None, "display_name": display[pool],
+            "by_flavor": by_flavor[pool], "takes_part": r.takes_part, "cluster": r.cluster, "subnet": r.subnet,
+        }
+        targets = {f: list(b) if b[0] != b[1] else b[0] for (p, f), b in ctx.flavor_targets.items() if p == pool}
+        if targets:
+            entry["flavor_targets"] = targets
+        if not r.takes_part:
+            entry["excluded_reason"] = str(inv.pools.loc[inv.pools["pool"] == pool, "excluded_reason"].iloc[0])
+        pools[pool] = entry
+    subnets = {
+        s: {"free_before": ctx.subnet_free[s], "free_after": free_after[s], "reserve": ctx.ip_reserve}
+        for s in ctx.subnet_ids
+    }
+    moves = sum(s.size for s in steps)
+    assert result.deviation is not None
+    summary: dict[str, Any] = {
+        "moves": moves, "requests": len(steps), "waves": max((s.wave for s in steps), default=0),
+        "staging_moves": staging_moves, "deviation_before": deviation_before,
+        "deviation_after": result.deviation, "status": str(result.status), "bound": result.bound,
+        "solve_seconds": round(result.seconds, 3), "cross_cluster_requests": sum(
+            1 for s in steps if s.from_cluster != s.to_cluster),
+        "blocked_by": [],
+    }
+    return {
+        "format": "poolshift.plan/v1",
+        "project_id": inv.project_id,
+        "region": inv.region,
+        "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "generator": {"poolshift": __version__, "backend": options.backend, "workers": options.workers,
+                      "seed": options.seed, "time_limit": options.time_limit},
+        "inventory_fingerprint": inv.fingerprint,
+        "spec_fingerprint": spec.fingerprint,
+        "summary": summary,
+        "pools": pools,
+        "subnets": subnets,
+        "excluded": ctx.excluded,
+        "steps": [
+            {"id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source, "body": s.body()}
+            for s in steps
+        ],
+    }

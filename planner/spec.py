@@ -1,0 +1,182 @@
+"""The rebalancing spec (`poolshift.spec/v1`, YAML): models, validation and error messages.
+
+Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format), and
+turning pydantic errors into one-line InputErrors that name the file, the key path and the problem.
+Checks that need the inventory (unknown pools/nodes, flavor targets for flavors a pool does not accept)
+live in `planner.problem`. Must not: read the inventory or call the solver.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from planner.errors import InputError
+
+FORMAT = "poolshift.spec/v1"
+
+NonNegInt = Annotated[int, Field(ge=0, strict=True)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(_Model):
+    """Project-wide defaults."""
+
+    min_nodes: Annotated[int, Field(ge=2, strict=True)] = 2
+    ips_per_node: Annotated[int, Field(ge=1, strict=True)] = 1
+    ip_reserve: NonNegInt = 0
+
+
+class PoolSpec(_Model):
+    """What the user wants of one pool."""
+
+    target: NonNegInt | None = None
+    min: NonNegInt | None = None
+    max: NonNegInt | None = None
+    flavors: dict[str, NonNegInt] = Field(default_factory=dict)
+    accept: bool = True
+    give: bool = True
+
+    @model_validator(mode="after")
+    def _bounds(self) -> PoolSpec:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class Limits(_Model):
+    """Hard limits on one plan."""
+
+    max_moves: NonNegInt | None = None
+    max_batch_size: Annotated[int, Field(ge=1, strict=True)] = 20
+    allow_cross_cluster: bool = True
+
+
+class Spec(_Model):
+    """A validated `poolshift.spec/v1` document."""
+
+    format: Literal["poolshift.spec/v1"]
+    defaults: Defaults = Field(default_factory=Defaults)
+    pools: dict[str, PoolSpec] = Field(default_factory=dict)
+    flavor_compat: dict[str, list[str]] = Field(default_factory=dict)
+    pin: list[str] = Field(default_factory=list)
+    limits: Limits = Field(default_factory=Limits)
+    balance: Literal["none", "even"] = "none"
+    auto: dict[str, Any] | None = None  # the `auto:` gates; validated by planner.auto
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the canonical spec content."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":")).encode()
+        return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(err: Any) -> tuple[str, str]:
+    """(key path, problem) for one pydantic error, in the user's terms."""
+    loc = tuple(err["loc"])
+    etype = err["type"]
+    # drop pydantic's internal tags for unions / literals
+    loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("function-") or p in {
+        "int", "bool", "str", "none", "literal['poolshift.spec/v1']"})))
+    path = _loc_to_path(loc)
+    got = err.get("input")
+    if etype == "extra_forbidden":
+        return path, "unknown key"
+    if etype == "missing":
+        return path, "required key is missing"
+    if etype in ("greater_than_equal", "greater_than"):
+        limit = err.get("ctx", {}).get("ge", err.get("ctx", {}).get("gt"))
+        if limit == 0:
+            return path, f"must not be negative (got {got!r})"
+        return path, f"must be at least {limit} (got {got!r})"
+    if etype == "literal_error":
+        if loc and loc[-1] == "format":
+            return path, f"unsupported format {got!r} (expected {FORMAT!r})"
+        return path, f"must be one of {err.get('ctx', {}).get('expected', '')} (got {got!r})"
+    if etype.startswith("int") or etype == "int_type":
+        return path, f"expected a whole number, got {got!r}"
+    if etype.startswith("bool"):
+        return path, f"expected true or false, got {got!r}"
+    if etype in ("dict_type", "model_type"):
+        return path, f"expected a mapping, got {type(got).__name__}"
+    if etype == "list_type":
+        return path, f"expected a list, got {type(got).__name__}"
+    if etype == "string_type":
+        return path, f"expected a string, got {got!r}"
+    if etype == "value_error":
+        return path, str(err.get("ctx", {}).get("error", err["msg"]))
+    return path, str(err["msg"])
+
+
+def parse_spec(data: Any, *, source: str = "<spec>") -> Spec:
+    """Validate a spec mapping; the first problem becomes an InputError naming source and key path."""
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping at the top level, got {type(data).__name__}", source=source)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        path, problem = _describe(errors[0])
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise InputError(problem + more, source=source, path=path) from None
+    for flavor, targets in spec.flavor_compat.items():
+        if not targets:
+            raise InputError("lists no target flavor", source=source, path=f"flavor_compat.{flavor}")
+    if len(set(spec.pin)) != len(spec.pin):
+        dup = sorted({n for n in spec.pin if spec.pin.count(n) > 1})[0]
+        raise InputError(f"node {dup!r} is pinned twice", source=source, path="pin")
+    return spec
+
+
+def read_spec_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML spec file into a mapping; unreadable or non-YAML files are InputErrors naming the file."""
+    source = str(path)
+    try:
+        blob = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", source=source) from None
+    except IsADirectoryError:
+        raise InputError("is a directory, not a spec file", source=source) from None
+    except OSError as exc:
+        raise InputError(f"cannot read file ({exc.strerror})", source=source) from None
+    if not blob.strip():
+        raise InputError("file is empty", source=source)
+    try:
+        text = blob.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("not a UTF-8 text file (binary data?)", source=source) from None
+    if "\x00" in text:
+        raise InputError("not a text file (contains NUL bytes)", source=source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise InputError(f"not valid YAML: {problem}{where}", source=source) from None
+    if not isinstance(data, dict):
+        raise InputError(f"expected a mapping at the top level, got {type(data).__name__}", source=source)
+    return data
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and validate a spec file."""
+    return parse_spec(read_spec_file(path), source=str(path))
