@@ -15,7 +15,7 @@ What makes the instances realistic:
 - Lite clusters: pools grouped into `clusters` clusters, every node labelled with its pool's cluster;
 - super nodes (about 3% of nodes) in groups of 4 or 8 of one hyperinstance flavor, inside one pool;
 - about 2% locked, 1% Abnormal and 0.5% frozen nodes; a few pools not Running or of type Logical;
-- a spec with targets on about 60% of the participating pools (current count ±30%, never below 2), some
+- a spec with targets on 60% of the participating pools (current count ±30%, never below 2), some
   `min`/`max` bounds that the current placement meets, a few per-flavor targets, `flavor_compat` for the
   `x` -> `x.d` flavor families, a few pinned nodes and `accept: false` / `give: false` pools.
 
@@ -48,7 +48,7 @@ import yaml
 
 INVENTORY_FORMAT = "poolshift.inventory/v1"
 SPEC_FORMAT = "poolshift.spec/v1"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CAPTURED_AT = "2026-11-28T00:00:00Z"
 REGION = "cn-north-4"
 
@@ -62,7 +62,7 @@ LABEL_BILLING = "os.modelarts/billing.status"
 ANNOTATION_LOCK = "os.modelarts.node/lock.action"
 HYPERINSTANCE = "hyperinstance"
 
-# Node condition rates (mutually exclusive per node).
+# Shares of the nodes in each condition (exact, disjoint).
 LOCKED_RATE = 0.02
 ABNORMAL_RATE = 0.01
 FROZEN_RATE = 0.005
@@ -358,12 +358,14 @@ def _make_spec(rng: random.Random, plans: list[PoolPlan], flavors: list[Flavor],
     ip_reserve = rng.choice((0, 0, 2, 4))
     pool_entries: dict[str, dict[str, Any]] = {}
     inflow = [0] * len(plans)
+    taking_part = [p.index for p in plans if p.takes_part]
+    with_target = set(rng.sample(taking_part, round(TARGET_SHARE * len(taking_part))))
     for plan in plans:
         if not plan.takes_part:
             continue
         entry: dict[str, Any] = {}
         target: int | None = None
-        if rng.random() < TARGET_SHARE:
+        if plan.index in with_target:
             target = _perturb(rng, plan.size)
             entry["target"] = target
             inflow[plan.index] += max(0, target - plan.size)
@@ -452,7 +454,9 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
     subnets: list[Subnet] = []
     network_names: list[str] = []
     while len(subnets) < n_subnets:
-        width = 1 if rng.random() < 0.7 else rng.randint(2, 3)
+        # the first network has two subnets and the second one, so that both kinds always occur
+        first = len(network_names)
+        width = 2 if first == 0 else 1 if first == 1 or rng.random() < 0.7 else rng.randint(2, 3)
         network = len(network_names)
         network_names.append(f"network-{_hex(rng, 8)}-{_hex(rng, 5)}")
         for _ in range(min(width, n_subnets - len(subnets))):
@@ -468,6 +472,13 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
     names = [_unique(rng, _node_name, taken) for _ in range(nodes)]
     spec, inflow = _make_spec(rng, plans, flavor_list, names, cross_cluster, nodes)
     _size_subnets(rng, subnets, plans, inflow, int(spec["defaults"]["ip_reserve"]))
+
+    # node conditions: exact shares of the nodes, disjoint
+    picked = rng.sample(range(nodes), round((LOCKED_RATE + ABNORMAL_RATE + FROZEN_RATE) * nodes))
+    n_locked, n_abnormal = round(LOCKED_RATE * nodes), round(ABNORMAL_RATE * nodes)
+    condition: dict[int, str] = {}
+    for k, i in enumerate(picked):
+        condition[i] = "locked" if k < n_locked else "abnormal" if k < n_locked + n_abnormal else "frozen"
 
     next_ip = [s.cidr_base + 2 for s in subnets]
     pool_objects: list[dict[str, Any]] = []
@@ -493,16 +504,16 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
                 if group and j % group == 0:
                     uid = _uuid(rng)
                 name = names[cursor]
+                state = condition.get(cursor)
                 cursor += 1
                 labels = {LABEL_CLUSTER: cluster, LABEL_NODEPOOL: nodepool, LABEL_BILLING: "0"}
                 annotations: dict[str, str] = {}
                 phase = "Available"
-                roll = rng.random()
-                if roll < LOCKED_RATE:
+                if state == "locked":
                     annotations[ANNOTATION_LOCK] = "delete"
-                elif roll < LOCKED_RATE + ABNORMAL_RATE:
+                elif state == "abnormal":
                     phase = "Abnormal"
-                elif roll < LOCKED_RATE + ABNORMAL_RATE + FROZEN_RATE:
+                elif state == "frozen":
                     labels[LABEL_BILLING] = "1"
                 if group:
                     labels[LABEL_BATCH_TYPE] = HYPERINSTANCE

@@ -15,9 +15,11 @@ It also measures the bare start-up cost, `poolshift --help`, in the same run.
 Measurements (documented in benchmarks/README.md):
 - wall time: `time.perf_counter()` from just before the child is spawned until it has been reaped, so it
   includes interpreter start-up, imports, reading the files and writing the plan;
-- peak memory: the child's own `ru_maxrss` from `os.wait4()` (Linux: KiB; the high-water RSS of that one
-  process, including any of its children it waited for). Not a RUSAGE_CHILDREN delta: that value is a
-  maximum over all children ever reaped, so it cannot be attributed to one run.
+- peak memory: the command's own `ru_maxrss` (Linux: KiB, the high-water RSS of that process), reported by
+  GNU time (`/usr/bin/time -f %M`) or, without it, by the tiny `benchmarks/_spawn.py` launcher. Not our
+  own `os.wait4()` figure nor a RUSAGE_CHILDREN delta: a child forked from the runner starts with the
+  runner's resident pages and Linux keeps that high-water mark across exec, and RUSAGE_CHILDREN is a
+  maximum over all children ever reaped.
 
 The issue's acceptance checks are evaluated on the results and printed after the table (`--strict` makes
 the runner exit 1 when one fails).
@@ -26,12 +28,15 @@ the runner exit 1 when one fails).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -50,6 +55,7 @@ from benchmarks.baseline import EXIT_MISSING_INTERFACE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "benchmarks" / "data"
+SPAWN_SCRIPT = REPO_ROOT / "benchmarks" / "_spawn.py"
 SECRET_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
               "HUAWEICLOUD_SDK_PROJECT_ID", "POOLSHIFT_TOKEN")
 
@@ -95,6 +101,7 @@ class Measured:
     wall_seconds: float
     peak_kib: int
     timed_out: bool
+    peak_source: str = ""
 
 
 def child_env() -> dict[str, str]:
@@ -104,27 +111,71 @@ def child_env() -> dict[str, str]:
     return env
 
 
+@functools.cache
+def gnu_time() -> str | None:
+    """Path of GNU time (`/usr/bin/time`), when installed."""
+    path = shutil.which("time", path="/usr/bin:/bin:/usr/local/bin")
+    if not path:
+        return None
+    try:
+        done = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return path if "GNU" in done.stdout + done.stderr else None
+
+
+def _peak_wrapper(rss_file: Path) -> tuple[list[str], str]:
+    """The command prefix that records the child's own peak RSS in rss_file, and its name for the JSON."""
+    time_bin = gnu_time()
+    if time_bin:
+        return [time_bin, "-f", "%M", "-o", str(rss_file), "--"], "GNU time %M"
+    return [sys.executable, "-S", "-E", str(SPAWN_SCRIPT), str(rss_file), "--"], "benchmarks/_spawn.py wait4"
+
+
+def _read_peak(rss_file: Path) -> int | None:
+    try:
+        lines = rss_file.read_text(encoding="utf-8").split()
+        return int(lines[-1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float) -> Measured:
-    """Run cmd to completion; wall time from spawn to reap, peak RSS from the child's own rusage."""
+    """Run cmd to completion: wall time from spawn to reap, peak RSS of cmd's own process.
+
+    The peak comes from GNU time's %M (or the `_spawn.py` launcher): the `ru_maxrss` of the command,
+    forked from a small process. Not from our own `os.wait4`: a child forked from the runner starts with
+    the runner's resident pages, and Linux keeps that high-water mark across exec.
+    """
+    rss_file = stdout.with_suffix(".maxrss")
+    rss_file.unlink(missing_ok=True)
+    prefix, source = _peak_wrapper(rss_file)
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=REPO_ROOT, env=child_env())
+        proc = subprocess.Popen([*prefix, *cmd], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                cwd=REPO_ROOT, env=child_env(), start_new_session=True)
         timed_out = threading.Event()
 
         def _kill() -> None:
             timed_out.set()
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # the wrapper and the command under it
 
         watchdog = threading.Timer(timeout, _kill)
         watchdog.start()
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C: the child is in its own session, so stop it here
+            _kill()
+            raise
         finally:
             watchdog.cancel()
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(proc.returncode, wall, int(usage.ru_maxrss), timed_out.is_set())
+    peak = _read_peak(rss_file)
+    if peak is None:  # the wrapper could not say: fall back to its own figure, an upper bound
+        peak, source = int(usage.ru_maxrss), "wrapper wait4 (upper bound)"
+    return Measured(proc.returncode, wall, peak, timed_out.is_set(), source)
 
 
 @dataclass
@@ -215,7 +266,7 @@ def run_cli(size: Size, cross: bool, inventory: Path, spec: Path, out_dir: Path,
     row = Row(size.label, size.nodes, size.pools, cross, "poolshift", "?",
               wall_seconds=round(statistics.median(r.wall_seconds for r in runs), 3),
               peak_mib=_mib(max(r.peak_kib for r in runs)))
-    row.extra = {"command": cmd, "returncode": last.returncode,
+    row.extra = {"command": cmd, "returncode": last.returncode, "peak_source": last.peak_source,
                  "wall_seconds_all": [round(r.wall_seconds, 3) for r in runs]}
     if last.timed_out:
         row.status = "TIMEOUT"
@@ -253,7 +304,7 @@ def run_baseline(method: str, size: Size, cross: bool, inventory: Path, spec: Pa
                        timeout=timeout)
     row = Row(size.label, size.nodes, size.pools, cross, method, "?",
               wall_seconds=round(measured.wall_seconds, 3), peak_mib=_mib(measured.peak_kib))
-    row.extra = {"command": cmd, "returncode": measured.returncode}
+    row.extra = {"command": cmd, "returncode": measured.returncode, "peak_source": measured.peak_source}
     if measured.timed_out:
         row.status = "TIMEOUT"
         return row
@@ -280,7 +331,8 @@ def run_startup(out_dir: Path, repeat: int) -> Row:
     return Row("startup", 0, 0, None, "poolshift --help", "OK" if ok else f"EXIT {runs[-1].returncode}",
                wall_seconds=round(statistics.median(r.wall_seconds for r in runs), 3),
                peak_mib=_mib(max(r.peak_kib for r in runs)),
-               extra={"command": cmd, "wall_seconds_all": [round(r.wall_seconds, 3) for r in runs]})
+               extra={"command": cmd, "peak_source": runs[-1].peak_source,
+                      "wall_seconds_all": [round(r.wall_seconds, 3) for r in runs]})
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -526,7 +578,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         document = {"machine": machine, "command": command, "seed": args.seed, "instances": instances,
                     "measurement": {"wall": "perf_counter from spawn to reap of the child process",
-                                    "peak": "ru_maxrss of the child from os.wait4 (KiB on Linux), in MiB"},
+                                    "peak": "ru_maxrss of the command's own process (GNU time %M, or the "
+                                            "benchmarks/_spawn.py launcher), in MiB"},
                     "results": [dataclasses.asdict(r) for r in rows],
                     "checks": [dataclasses.asdict(c) for c in checks]}
         args.json.write_text(json.dumps(document, indent=2, sort_keys=True, default=str) + "\n",
