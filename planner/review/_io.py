@@ -64,7 +64,7 @@ def load_yaml_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML file whose top level must be a mapping; duplicate keys are rejected."""
     text = read_text(path)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506  (a SafeLoader subclass)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
