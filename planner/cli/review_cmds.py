@@ -66,3 +66,61 @@ def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None,
         echo_json({"report": str(out), "format": fmt, "bytes": len(text.encode("utf-8"))})
     else:
         echo(f"wrote {fmt} report of {plan} to {out}", err=True)
+
+
+@main.command("whatif")
+@click.option("--inventory", "inventory_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Inventory snapshot (poolshift.inventory/v1 JSON).")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Base spec (poolshift.spec/v1 YAML).")
+@click.option("--scenarios", "scenarios_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
+              help="Scenario file (poolshift.scenarios/v1 YAML).")
+@click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True,
+              help="md: a Markdown table for a pull-request comment.")
+@click.option("--only", multiple=True, metavar="NAME", help="Plan only this scenario (repeatable).")
+@click.option("--save-plans", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Also write each feasible scenario's plan to DIR/<scenario>.plan.json.")
+@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              help="Solver wall-clock limit per scenario, in seconds.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
+@click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
+              help="Scenarios planned at the same time, each in its own process.")
+@output_option
+def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
+               save_plans: Path | None, time_limit: float, seed: int, jobs: int, output: str) -> None:
+    """Plan every scenario of a scenario file and compare them side by side.
+
+    A scenario changes the inventory (add or remove nodes, add a pool, set free addresses, lock
+    nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
+    the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
+    """
+    from planner.pipeline import PlanOptions
+    from planner.review._io import dump_json, load_json_mapping, load_yaml_mapping, write_text_atomic
+    from planner.review.scenarios import load_scenarios
+    from planner.review.whatif import comparison_document, render_comparison, run_whatif
+
+    scenarios = load_scenarios(scenarios_path)
+    snapshot = load_json_mapping(inventory_path)
+    spec = load_yaml_mapping(spec_path)
+    if save_plans is not None and save_plans.exists() and not save_plans.is_dir():
+        raise bad_argument(f"{save_plans} is not a directory", "--save-plans")
+    outcomes = run_whatif(scenarios, snapshot, spec, scenarios_source=str(scenarios_path),
+                          snapshot_source=str(inventory_path), spec_source=str(spec_path),
+                          options=PlanOptions(time_limit=time_limit, seed=seed), only=only, max_workers=jobs)
+    written: dict[str, str] = {}
+    if save_plans is not None:
+        save_plans.mkdir(parents=True, exist_ok=True)
+        for outcome in outcomes:
+            if outcome.plan is not None:
+                plan_path = save_plans / f"{outcome.name}.plan.json"
+                write_text_atomic(plan_path, dump_json(outcome.plan))
+                written[outcome.name] = str(plan_path)
+    if output == "json":
+        doc = comparison_document(outcomes)
+        for entry in doc["scenarios"]:
+            entry["plan_file"] = written.get(entry["name"])
+        echo_json(doc)
+        return
+    echo(render_comparison(outcomes, markdown=fmt == "md").rstrip("\n"))
+    for name, path in written.items():
+        echo(f"plan of {name} written to {path}", err=True)

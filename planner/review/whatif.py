@@ -1,0 +1,355 @@
+"""What-if planning: plan every scenario of a scenario file and compare the outcomes side by side.
+
+Each scenario's snapshot and spec are built first (`planner.review.scenarios`), in this process, so a
+bad scenario stops the run (exit 2) before any solving. Then every scenario is planned through
+`planner.pipeline.make_plan`, in up to two worker processes when there are several. A scenario that
+has no feasible placement (PlanningError) is an outcome like any other and does not stop the others;
+an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
+all scenarios finished, naming the scenario.
+
+Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that
+do not survive pickling.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from planner.errors import InputError, PlanningError, PoolshiftError
+from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
+from planner.review.tables import md_table, text_table
+
+DEFAULT_PLANNER = "planner.pipeline:make_plan"
+MAX_WORKERS = 2
+
+
+@dataclass(frozen=True)
+class ScenarioOutcome:
+    """One scenario's result: the plan's figures, or why there is no plan."""
+
+    name: str
+    description: str | None
+    baseline: bool
+    feasible: bool
+    status: str | None = None
+    deviation_before: int | None = None
+    deviation_after: int | None = None
+    bound: float | None = None
+    moves: int | None = None
+    requests: int | None = None
+    waves: int | None = None
+    staging_moves: int | None = None
+    binding: tuple[str, ...] = ()
+    blocking_pools: tuple[str, ...] = ()
+    error: str | None = None
+    error_kind: str | None = None  # infeasible | input | error
+    error_exit: int | None = None
+    seconds: float = 0.0
+    plan: dict[str, Any] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON view: everything but the plan document."""
+        data = asdict(self)
+        del data["plan"]
+        data["binding"] = list(self.binding)
+        data["blocking_pools"] = list(self.blocking_pools)
+        return data
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    scenario: str
+    description: str | None
+    baseline: bool
+    snapshot: dict[str, Any]
+    spec: dict[str, Any]
+    options: Any
+    snapshot_source: str
+    spec_source: str
+    planner: str
+
+
+def _load_planner(ref: str) -> Callable[..., Any]:
+    module, _, name = ref.partition(":")
+    fn = getattr(importlib.import_module(module), name)
+    if not callable(fn):
+        raise TypeError(f"{ref} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def _pool_spec(spec: Mapping[str, Any], pool: str, display: Any) -> Mapping[str, Any]:
+    pools = spec.get("pools")
+    if not isinstance(pools, Mapping):
+        return {}
+    entry = pools.get(pool, pools.get(display) if isinstance(display, str) else None)
+    return entry if isinstance(entry, Mapping) else {}
+
+
+def binding_rules(document: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+    """The hard rules a plan's final state sits on where a target is missed (plus what blocked it).
+
+    A target missed with the pool at its max or floor, a receiving pool whose subnet has no spare
+    address, `accept`/`give: false`, and `limits.max_moves` used up are what keep the deviation from
+    going lower; `summary.blocked_by` lists rules that made a better placement unreachable.
+    """
+    summary = document.get("summary") or {}
+    rules: list[str] = [str(b) for b in summary.get("blocked_by") or []]
+    subnets = document.get("subnets") or {}
+    defaults = spec.get("defaults") if isinstance(spec.get("defaults"), Mapping) else {}
+    ips_per_node = int(defaults.get("ips_per_node", 1)) if isinstance(defaults, Mapping) else 1
+    for pool, row in sorted((document.get("pools") or {}).items()):
+        target, after = row.get("target"), row.get("after")
+        if not isinstance(target, int) or not isinstance(after, int) or after == target:
+            continue
+        pspec = _pool_spec(spec, pool, row.get("display_name"))
+        if after < target:
+            if row.get("max") is not None and after >= row["max"]:
+                rules.append(f"pool {pool} at its max ({row['max']})")
+            if pspec.get("accept") is False:
+                rules.append(f"pool {pool} has accept: false")
+            sub = subnets.get(row.get("subnet")) if row.get("subnet") else None
+            if isinstance(sub, Mapping) and sub.get("free_after", 0) - sub.get("reserve", 0) < ips_per_node:
+                rules.append(f"subnet {row['subnet']} has no spare address for pool {pool}")
+        else:
+            if row.get("floor") is not None and after <= row["floor"]:
+                rules.append(f"pool {pool} at its floor ({row['floor']})")
+            if pspec.get("give") is False:
+                rules.append(f"pool {pool} has give: false")
+    limits = spec.get("limits") if isinstance(spec.get("limits"), Mapping) else {}
+    max_moves = limits.get("max_moves") if isinstance(limits, Mapping) else None
+    if isinstance(max_moves, int) and summary.get("moves") == max_moves and summary.get("deviation_after", 0) > 0:
+        rules.append(f"limits.max_moves ({max_moves}) used up")
+    return list(dict.fromkeys(rules))
+
+
+def _plan_one(job: _Job) -> ScenarioOutcome:
+    """Plan one scenario; runs in a worker process or inline. Returns values, never poolshift errors."""
+    base: dict[str, Any] = {"name": job.scenario, "description": job.description, "baseline": job.baseline}
+    t0 = time.perf_counter()
+    try:
+        plan = _load_planner(job.planner)(
+            job.snapshot,
+            job.spec,
+            options=job.options,
+            snapshot_source=job.snapshot_source,
+            spec_source=job.spec_source,
+        )
+    except PlanningError as exc:
+        return ScenarioOutcome(
+            **base,
+            feasible=False,
+            error=str(exc),
+            error_kind="infeasible",
+            error_exit=exc.exit_code,
+            binding=tuple(exc.rules),
+            blocking_pools=tuple(exc.pools),
+            seconds=time.perf_counter() - t0,
+        )
+    except InputError as exc:
+        return ScenarioOutcome(
+            **base,
+            feasible=False,
+            error=str(exc),
+            error_kind="input",
+            error_exit=exc.exit_code,
+            seconds=time.perf_counter() - t0,
+        )
+    except PoolshiftError as exc:
+        return ScenarioOutcome(
+            **base,
+            feasible=False,
+            error=str(exc),
+            error_kind="error",
+            error_exit=exc.exit_code,
+            seconds=time.perf_counter() - t0,
+        )
+    document: dict[str, Any] = plan.document
+    summary = document["summary"]
+    steps = document.get("steps") or []
+    return ScenarioOutcome(
+        **base,
+        feasible=True,
+        status=summary.get("status"),
+        deviation_before=summary.get("deviation_before"),
+        deviation_after=summary.get("deviation_after"),
+        bound=summary.get("bound"),
+        moves=summary.get("moves"),
+        requests=summary.get("requests"),
+        waves=summary.get("waves", max((s.get("wave", 0) for s in steps), default=0)),
+        staging_moves=summary.get("staging_moves", 0),
+        binding=tuple(binding_rules(document, job.spec)),
+        seconds=time.perf_counter() - t0,
+        plan=document,
+    )
+
+
+def prepare_jobs(
+    scenarios: ScenarioFile,
+    snapshot: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    *,
+    scenarios_source: str,
+    snapshot_source: str,
+    spec_source: str,
+    options: Any = None,
+    planner: str = DEFAULT_PLANNER,
+    only: Sequence[str] = (),
+) -> list[_Job]:
+    """Build every scenario's snapshot and spec; a bad override raises InputError before any solving."""
+    known = [s.name for s in scenarios.scenarios]
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise InputError(
+            f"no scenario named {unknown[0]!r} (scenarios: {', '.join(known)})", source="arguments", path="--only"
+        )
+    jobs = []
+    for index, sc in enumerate(scenarios.scenarios):
+        if only and sc.name not in only:
+            continue
+        where = Where(scenarios_source, index, sc.name)
+        snap, merged = apply_scenario(snapshot, spec, sc, where)
+        jobs.append(
+            _Job(
+                index=index,
+                scenario=sc.name,
+                description=sc.description,
+                baseline=sc.is_baseline,
+                snapshot=snap,
+                spec=merged,
+                options=options,
+                snapshot_source=snapshot_source
+                if sc.is_baseline or not sc.inventory
+                else f"{snapshot_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
+                spec_source=spec_source
+                if not sc.spec
+                else f"{spec_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
+                planner=planner,
+            )
+        )
+    return jobs
+
+
+def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[ScenarioOutcome]:
+    """Plan every job, in worker processes when there are several; outcomes keep the jobs' order.
+
+    An InputError or other poolshift error from the planner is raised once all jobs finished, for the
+    first scenario that had one; infeasible scenarios are returned as outcomes.
+    """
+    workers = max(1, min(max_workers, MAX_WORKERS, len(jobs)))
+    if workers == 1:
+        outcomes = [_plan_one(job) for job in jobs]
+    else:
+        # spawn: a clean interpreter per worker, no forked solver threads or locks
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            outcomes = list(pool.map(_plan_one, jobs))
+    for outcome in outcomes:
+        if outcome.error_kind == "input":
+            raise InputError(outcome.error or "bad input", path=None)
+        if outcome.error_kind == "error":
+            error = PoolshiftError(f"scenario {outcome.name}: {outcome.error}")
+            error.exit_code = outcome.error_exit or 1
+            raise error
+    return outcomes
+
+
+def run_whatif(
+    scenarios: ScenarioFile,
+    snapshot: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    *,
+    scenarios_source: str,
+    snapshot_source: str = "<snapshot>",
+    spec_source: str = "<spec>",
+    options: Any = None,
+    planner: str = DEFAULT_PLANNER,
+    only: Sequence[str] = (),
+    max_workers: int = MAX_WORKERS,
+) -> list[ScenarioOutcome]:
+    """Plan each scenario (see the module docstring) and return the outcomes in file order."""
+    jobs = prepare_jobs(
+        scenarios,
+        snapshot,
+        spec,
+        scenarios_source=scenarios_source,
+        snapshot_source=snapshot_source,
+        spec_source=spec_source,
+        options=options,
+        planner=planner,
+        only=only,
+    )
+    return run_jobs(jobs, max_workers=max_workers)
+
+
+# ----------------------------------------------------------------------------------------------- output
+
+_HEADERS = [
+    "scenario",
+    "feasible",
+    "status",
+    "D before",
+    "D after",
+    "moves",
+    "requests",
+    "waves",
+    "staging",
+    "binding rules",
+]
+_NUMERIC = [False, False, False, True, True, True, True, True, True, False]
+
+
+def _row(o: ScenarioOutcome, *, wrap: int | None) -> list[Any]:
+    name = o.name + (" (baseline)" if o.baseline and o.name != "baseline" else "")
+    if o.feasible:
+        why = "; ".join(o.binding) or "-"
+    else:
+        why = "; ".join(o.binding) or (o.error or "infeasible")
+    if wrap is not None and len(why) > wrap:
+        why = why[: wrap - 1] + "…"
+    return [
+        name,
+        "yes" if o.feasible else "NO",
+        o.status,
+        o.deviation_before,
+        o.deviation_after,
+        o.moves,
+        o.requests,
+        o.waves,
+        o.staging_moves,
+        why,
+    ]
+
+
+def render_comparison(outcomes: Sequence[ScenarioOutcome], *, markdown: bool = False) -> str:
+    """The scenarios side by side as a text table, or a Markdown table with details below it."""
+    if markdown:
+        lines = [
+            "## What-if scenarios",
+            "",
+            md_table(_HEADERS, [_row(o, wrap=None) for o in outcomes], numeric=_NUMERIC),
+        ]
+        described = [o for o in outcomes if o.description]
+        if described:
+            lines += ["", *(f"- **{o.name}**: {o.description}" for o in described)]
+        infeasible = [o for o in outcomes if not o.feasible]
+        for o in infeasible:
+            lines += ["", f"**{o.name}** has no feasible placement: {o.error}"]
+        return "\n".join(lines) + "\n"
+    lines = [text_table(_HEADERS, [_row(o, wrap=70) for o in outcomes], numeric=_NUMERIC)]
+    for o in outcomes:
+        if not o.feasible:
+            lines.append(f"{o.name}: {o.error}")
+    return "\n".join(lines) + "\n"
+
+
+def comparison_document(outcomes: Sequence[ScenarioOutcome]) -> dict[str, Any]:
+    """`{"scenarios": [...], "baseline": name | None}` for `--output json`."""
+    baseline = next((o.name for o in outcomes if o.baseline), None)
+    return {"scenarios": [o.to_dict() for o in outcomes], "baseline": baseline}
