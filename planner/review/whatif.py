@@ -93,39 +93,52 @@ def _pool_spec(spec: Mapping[str, Any], pool: str, display: Any) -> Mapping[str,
 
 
 def binding_rules(document: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
-    """The hard rules a plan's final state sits on where a target is missed (plus what blocked it).
+    """The hard rules that keep a plan's deviation up: hints for comparing scenarios, not a proof.
 
-    A target missed with the pool at its max or floor, a receiving pool whose subnet has no spare
-    address, `accept`/`give: false`, and `limits.max_moves` used up are what keep the deviation from
-    going lower; `summary.blocked_by` lists rules that made a better placement unreachable.
+    For each pool that misses its target: at its max or floor, `accept`/`give: false`, no spare
+    address left in its subnet (a receiver), nodes that may not move (a sender). Also
+    `limits.max_moves` used up and `allow_cross_cluster: false` while deviation remains, and first
+    of all `summary.blocked_by` (rules that made a better placement unreachable). Pools are named by
+    display name when the plan carries one.
     """
     summary = document.get("summary") or {}
     rules: list[str] = [str(b) for b in summary.get("blocked_by") or []]
     subnets = document.get("subnets") or {}
-    defaults = spec.get("defaults") if isinstance(spec.get("defaults"), Mapping) else {}
+    defaults = spec.get("defaults")
     ips_per_node = int(defaults.get("ips_per_node", 1)) if isinstance(defaults, Mapping) else 1
+    pinned: dict[str, int] = {}
+    for entry in document.get("excluded") or []:
+        pinned[entry.get("pool")] = pinned.get(entry.get("pool"), 0) + 1
     for pool, row in sorted((document.get("pools") or {}).items()):
         target, after = row.get("target"), row.get("after")
         if not isinstance(target, int) or not isinstance(after, int) or after == target:
             continue
-        pspec = _pool_spec(spec, pool, row.get("display_name"))
+        display = row.get("display_name")
+        name = display if isinstance(display, str) and display else pool
+        pspec = _pool_spec(spec, pool, display)
         if after < target:
             if row.get("max") is not None and after >= row["max"]:
-                rules.append(f"pool {pool} at its max ({row['max']})")
+                rules.append(f"{name} at its max ({row['max']})")
             if pspec.get("accept") is False:
-                rules.append(f"pool {pool} has accept: false")
+                rules.append(f"{name} has accept: false")
             sub = subnets.get(row.get("subnet")) if row.get("subnet") else None
             if isinstance(sub, Mapping) and sub.get("free_after", 0) - sub.get("reserve", 0) < ips_per_node:
-                rules.append(f"subnet {row['subnet']} has no spare address for pool {pool}")
+                rules.append(f"no spare address in {row['subnet']} for {name}")
         else:
             if row.get("floor") is not None and after <= row["floor"]:
-                rules.append(f"pool {pool} at its floor ({row['floor']})")
+                rules.append(f"{name} at its floor ({row['floor']})")
             if pspec.get("give") is False:
-                rules.append(f"pool {pool} has give: false")
-    limits = spec.get("limits") if isinstance(spec.get("limits"), Mapping) else {}
-    max_moves = limits.get("max_moves") if isinstance(limits, Mapping) else None
-    if isinstance(max_moves, int) and summary.get("moves") == max_moves and summary.get("deviation_after", 0) > 0:
-        rules.append(f"limits.max_moves ({max_moves}) used up")
+                rules.append(f"{name} has give: false")
+            if pinned.get(pool):
+                rules.append(f"{pinned[pool]} node(s) of {name} may not move")
+    limits = spec.get("limits")
+    deviation_left = (summary.get("deviation_after") or 0) > 0
+    if isinstance(limits, Mapping) and deviation_left:
+        max_moves = limits.get("max_moves")
+        if isinstance(max_moves, int) and summary.get("moves") == max_moves:
+            rules.append(f"limits.max_moves ({max_moves}) used up")
+        if limits.get("allow_cross_cluster") is False:
+            rules.append("limits.allow_cross_cluster: false")
     return list(dict.fromkeys(rules))
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
@@ -72,3 +73,78 @@ def test_report_json_output_needs_a_file() -> None:
     result = CliRunner().invoke(main, ["report", A, "--output", "json"])
     assert result.exit_code == 2
     assert "--out" in result.stderr
+
+
+# ------------------------------------------------------------------------------------------------ whatif
+
+SNAP = str(DATA / "snapshot.json")
+SPEC = str(DATA / "spec.yaml")
+
+
+def _scenarios(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "sc.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+def test_whatif_json_and_saved_plans(tmp_path: Path) -> None:
+    pytest.importorskip("planner.pipeline")
+    sc = _scenarios(tmp_path, """
+format: poolshift.scenarios/v1
+scenarios:
+  - name: baseline
+  - name: stuck
+    spec: {pools: {infer: {min: 40}}}
+""")
+    plans = tmp_path / "plans"
+    result = CliRunner().invoke(main, ["whatif", "--inventory", SNAP, "--spec", SPEC, "--scenarios", sc,
+                                       "--output", "json", "--save-plans", str(plans), "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    base, stuck = doc["scenarios"]
+    assert doc["baseline"] == "baseline"
+    assert (base["name"], base["feasible"], base["deviation_before"], base["deviation_after"], base["moves"],
+            base["requests"]) == ("baseline", True, 4, 0, 2, 1)
+    assert stuck["feasible"] is False and stuck["error_kind"] == "infeasible" and stuck["plan_file"] is None
+    assert base["plan_file"] == str(plans / "baseline.plan.json")
+    report = CliRunner().invoke(main, ["report", base["plan_file"], "--format", "md"])
+    assert report.exit_code == 0 and "| train (pool-train-7f3a) | 8 | 10 | +2 | 10 |" in report.stdout
+
+
+def test_whatif_table_of_the_examples() -> None:
+    pytest.importorskip("planner.pipeline")
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = CliRunner().invoke(main, ["whatif", "--inventory", str(examples / "inventory.json"),
+                                       "--spec", str(examples / "spec.yaml"),
+                                       "--scenarios", str(examples / "scenarios.yaml"), "--format", "md"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) >= 4
+    assert any("| NO |" in row for row in rows) and any("| yes |" in row for row in rows)
+
+
+def test_whatif_bad_scenario_exits_2_naming_scenario_and_key(tmp_path: Path) -> None:
+    sc = _scenarios(tmp_path, """
+format: poolshift.scenarios/v1
+scenarios:
+  - name: baseline
+  - name: typo
+    inventory:
+      add_nodes: [{pool: train, flavour: x, count: 1}]
+""")
+    result = CliRunner().invoke(main, ["whatif", "--inventory", SNAP, "--spec", SPEC, "--scenarios", sc])
+    assert result.exit_code == 2
+    assert "scenarios[1] (typo).inventory.add_nodes[0].flavor: required key is missing" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_whatif_unknown_pool_in_override_exits_2(tmp_path: Path) -> None:
+    sc = _scenarios(tmp_path, """
+format: poolshift.scenarios/v1
+scenarios:
+  - name: ghost
+    inventory: {remove_nodes: [{pool: nowhere, flavor: f, count: 1}]}
+""")
+    result = CliRunner().invoke(main, ["whatif", "--inventory", SNAP, "--spec", SPEC, "--scenarios", sc])
+    assert result.exit_code == 2
+    assert "scenarios[0] (ghost).inventory.remove_nodes[0].pool: unknown pool 'nowhere'" in result.stderr

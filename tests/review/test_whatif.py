@@ -115,20 +115,26 @@ def test_binding_rules_name_limits_where_targets_are_missed() -> None:
         "pools": {
             "a": {"target": 10, "after": 8, "max": 8, "subnet": "s1"},
             "b": {"target": 2, "after": 4, "floor": 4, "display_name": "bee"},
+            "e": {"target": 1, "after": 3, "floor": 2},
             "c": {"target": 5, "after": 5, "max": 5},  # target met: nothing binding
             "d": {"target": 6, "after": 3, "subnet": "s2"},
         },
         "subnets": {"s1": {"free_after": 9, "reserve": 0}, "s2": {"free_after": 2, "reserve": 2}},
+        "excluded": [{"node": "n1", "pool": "e", "reason": "locked"}, {"node": "n2", "pool": "e", "reason": "x"}],
     }
-    spec = {"pools": {"bee": {"give": False}}, "limits": {"max_moves": 3}}
+    spec = {"pools": {"bee": {"give": False}}, "limits": {"max_moves": 3, "allow_cross_cluster": False}}
     assert binding_rules(document, spec) == [
         "subnet s1 reserve (pool b)",
-        "pool a at its max (8)",
-        "pool b at its floor (4)",
-        "pool b has give: false",
-        "subnet s2 has no spare address for pool d",
+        "a at its max (8)",
+        "bee at its floor (4)",
+        "bee has give: false",
+        "no spare address in s2 for d",
+        "2 node(s) of e may not move",
         "limits.max_moves (3) used up",
+        "limits.allow_cross_cluster: false",
     ]
+    document["summary"]["deviation_after"] = 0
+    assert "limits.max_moves (3) used up" not in binding_rules(document, spec)
 
 
 # ---------------------------------------------------------------------------------- with the real planner
