@@ -481,7 +481,8 @@ def machine_info() -> dict[str, Any]:
             return "not installed"
 
     commit = _run_text(["git", "rev-parse", "--short", "HEAD"])
-    dirty = bool(_run_text(["git", "status", "--porcelain", "--untracked-files=no"]))
+    # the measured code is planner/ and solvers/: any change there that is not committed (untracked included)
+    dirty = bool(_run_text(["git", "status", "--porcelain", "--", "planner", "solvers", "pyproject.toml"]))
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "cpu_model": cpu_model or platform.processor() or "unknown",
@@ -491,7 +492,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "ortools": version("ortools"),
         "poolshift": version("poolshift"),
-        "git_commit": commit + (" (with uncommitted changes)" if dirty else ""),
+        "git_commit": commit + (" + uncommitted changes in planner/ or solvers/" if dirty else ""),
     }
 
 
