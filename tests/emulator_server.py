@@ -32,7 +32,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from planner.modelarts.client import ModelArtsClient, RetryPolicy
+from planner.modelarts.client import ModelArtsClient, RetryPolicy, tls_context
 from planner.modelarts.emulator.api import EmulatorApi
 from planner.modelarts.emulator.server import EmulatorServer
 from planner.modelarts.emulator.state import EmulatorState, Faults
@@ -80,8 +80,13 @@ class EmulatorHandle:
     def region(self) -> str:
         return self.machine.region or "cn-north-4"
 
+    def http(self) -> httpx.Client:
+        """A plain httpx client for this emulator (no credentials); close it after use."""
+        return httpx.Client(base_url=self.url, timeout=10, trust_env=False,
+                            transport=httpx.HTTPTransport(verify=tls_context()))
+
     def _control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        with httpx.Client(base_url=self.url, timeout=10, trust_env=False) as http:
+        with self.http() as http:
             response = http.request(method, f"/_emulator/{path}", json=body)
         response.raise_for_status()
         return response.json()

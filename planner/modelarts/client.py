@@ -10,9 +10,11 @@ It never prints and never logs a header, a credential or a request body.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -52,6 +54,12 @@ class RetryPolicy:
             return min(max(retry_after, 0.0), self.max_delay)
         ceiling = min(self.max_delay, self.base_delay * 2.0 ** (retry_number - 1))
         return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process (loading the CA bundle is slow, the context is reusable)."""
+    return httpx.create_ssl_context(verify=True)
 
 
 class ReadOnlyViolation(AssertionError):
@@ -169,7 +177,7 @@ class ModelArtsClient:
         sign_clock: Clock | None = None,
     ) -> ModelArtsClient:
         """A client for `settings`: TLS verified, timeouts set, credentials attached as httpx auth."""
-        inner = transport if transport is not None else httpx.HTTPTransport(verify=True)
+        inner = transport if transport is not None else httpx.HTTPTransport(verify=tls_context())
         if read_only:
             inner = ReadOnlyTransport(inner)
         headers = {"Content-Type": "application/json", "Accept": "application/json",

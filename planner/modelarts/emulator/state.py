@@ -145,9 +145,9 @@ def _encode_token(pool: str, offset: int) -> str:
 
 def _decode_token(pool: str, token: str) -> int:
     try:
-        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        text = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True).decode()
         token_pool, offset = text.split("\n")
-        if token_pool != pool or int(offset) < 0:
+        if token_pool != pool or not offset.isdigit():
             raise ValueError(token)
         return int(offset)
     except (ValueError, UnicodeDecodeError):
