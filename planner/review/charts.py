@@ -58,7 +58,8 @@ def _style(ax: Axes) -> None:
 
 def pool_totals_png(plan: PlanDoc) -> bytes:
     """Nodes per pool before and after, with the target as a marker."""
-    pools = sorted(plan.pools)
+    names = plan.pool_names()
+    pools = sorted(plan.pools, key=lambda p: (names[p], p))
     fig = _figure(len(pools), row_in=0.55)
     ax = fig.add_subplot()
     ys = list(range(len(pools)))
@@ -85,7 +86,7 @@ def pool_totals_png(plan: PlanDoc) -> bytes:
             zorder=3,
             label="target",
         )
-    ax.set_yticks(ys, [short(p) for p in pools])
+    ax.set_yticks(ys, [short(names[p]) for p in pools])
     ax.invert_yaxis()
     ax.set_xlabel("nodes", fontsize=9)
     ax.set_xlim(0, max([*before, *after, *(t for t, _ in targets), 1]) * 1.15)
@@ -103,7 +104,8 @@ def _flavor_colors(flavors: Sequence[str]) -> dict[str, Any]:
 
 def flavor_mix_png(plan: PlanDoc) -> bytes:
     """Per pool, two stacked bars (before, after) split by flavor."""
-    pools = sorted(plan.pools)
+    names = plan.pool_names()
+    pools = sorted(plan.pools, key=lambda p: (names[p], p))
     flavors = sorted({f for p in pools for f in plan.pools[p].by_flavor})
     rows = 2 * len(pools)
     fig = _figure(rows + len(flavors) // 2, row_in=0.3, extra_in=1.3)
@@ -121,7 +123,7 @@ def flavor_mix_png(plan: PlanDoc) -> bytes:
         left_b = [x + v for x, v in zip(left_b, vb, strict=True)]
         left_a = [x + v for x, v in zip(left_a, va, strict=True)]
     ticks = [y for pair in zip(ys_before, ys_after, strict=True) for y in pair]
-    labels = [lab for p in pools for lab in (f"{short(p)}  before", "after")]
+    labels = [lab for p in pools for lab in (f"{short(names[p])}  before", "after")]
     ax.set_yticks(ticks, labels)
     ax.invert_yaxis()
     for y, total in zip(ys_before, left_b, strict=True):
@@ -181,7 +183,12 @@ def timeline_png(plan: PlanDoc) -> bytes:
     waves = max((s.wave for s in steps), default=1)
     ax.set_xlim(0.5, waves + 0.5)
     ax.set_xticks(range(1, waves + 1), [f"wave {w}" for w in range(1, waves + 1)])
-    labels = [f"#{s.id}  {short(s.source, 24)} → {short(s.target, 24)}  ×{len(s.nodes)}" for s in steps]
+    names = plan.pool_names()
+    labels = [
+        f"#{s.id}  {short(names.get(s.source, s.source), 24)} → {short(names.get(s.target, s.target), 24)}"
+        f"  ×{len(s.nodes)}"
+        for s in steps
+    ]
     ax.set_yticks(range(len(steps)), labels)
     ax.set_ylim(len(steps) - 0.5, -0.5)
     _style(ax)

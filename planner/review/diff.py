@@ -159,9 +159,7 @@ def _ordered_keys(keys: set[str]) -> list[str]:
 
 def _diff_summary(a: PlanDoc, b: PlanDoc) -> list[Change]:
     va, vb = _summary_values(a), _summary_values(b)
-    return [
-        Change(k, va.get(k), vb.get(k)) for k in _ordered_keys(set(va) | set(vb)) if va.get(k) != vb.get(k)
-    ]
+    return [Change(k, va.get(k), vb.get(k)) for k in _ordered_keys(set(va) | set(vb)) if va.get(k) != vb.get(k)]
 
 
 def _diff_pools(a: PlanDoc, b: PlanDoc) -> list[PoolChange]:
@@ -211,9 +209,7 @@ def _request_key(step: Step) -> str:
     return json.dumps({"body": body, "staging": step.staging, "pool_name": step.pool_name}, sort_keys=True)
 
 
-def _diff_requests(
-    a: PlanDoc, b: PlanDoc
-) -> tuple[list[RequestRef], list[RequestRef], list[OrderChange], int]:
+def _diff_requests(a: PlanDoc, b: PlanDoc) -> tuple[list[RequestRef], list[RequestRef], list[OrderChange], int]:
     unmatched_b: dict[str, list[int]] = defaultdict(list)
     for j, step in enumerate(b.steps):
         unmatched_b[_request_key(step)].append(j)
@@ -248,9 +244,7 @@ def _diff_excluded(a: PlanDoc, b: PlanDoc) -> tuple[list[ExcludedRef], list[Excl
 
 def diff_plans(a: PlanDoc, b: PlanDoc) -> PlanDiff:
     """Compare plan A (old) with plan B (new)."""
-    identity = [
-        Change(k, getattr(a, k), getattr(b, k)) for k in _IDENTITY_KEYS if getattr(a, k) != getattr(b, k)
-    ]
+    identity = [Change(k, getattr(a, k), getattr(b, k)) for k in _IDENTITY_KEYS if getattr(a, k) != getattr(b, k)]
     added, removed, order, kept = _diff_requests(a, b)
     exc_added, exc_removed = _diff_excluded(a, b)
     return PlanDiff(
@@ -304,9 +298,7 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
         return "\n".join(out) + "\n"
     if d.identity:
         heading("Inputs")
-        out.append(
-            table(["field", "A", "B"], [[c.key, _value(c.before), _value(c.after)] for c in d.identity])
-        )
+        out.append(table(["field", "A", "B"], [[c.key, _value(c.before), _value(c.after)] for c in d.identity]))
     if d.summary:
         heading("Summary")
         out.append(
@@ -321,10 +313,7 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
         out.append(
             table(
                 ["pool", "field", "A", "B", "change"],
-                [
-                    [c.pool, c.key, _value(c.before), _value(c.after), _delta(c.before, c.after)]
-                    for c in d.pools
-                ],
+                [[c.pool, c.key, _value(c.before), _value(c.after), _delta(c.before, c.after)] for c in d.pools],
                 numeric=[False, False, True, True, True],
             )
         )
@@ -337,10 +326,7 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
             )
         )
     if d.requests_added or d.requests_removed:
-        heading(
-            f"Requests ({len(d.requests_added)} added, {len(d.requests_removed)} removed, "
-            f"{d.requests_kept} kept)"
-        )
+        heading(f"Requests ({len(d.requests_added)} added, {len(d.requests_removed)} removed, {d.requests_kept} kept)")
         rows = [["+", r.label(), ", ".join(r.nodes)] for r in d.requests_added]
         rows += [["-", r.label(), ", ".join(r.nodes)] for r in d.requests_removed]
         out.append(table(["", "request", "nodes"], rows))

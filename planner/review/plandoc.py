@@ -109,6 +109,22 @@ class PlanDoc(_Lenient):
     steps: list[Step] = []
     subnets: dict[str, Subnet] = {}
 
+    def pool_names(self) -> dict[str, str]:
+        """Pool id -> the name to show: its display name when the plan carries display names that tell
+        the pools apart, else the id."""
+        display = {}
+        for pool, row in self.pools.items():
+            value = (row.model_extra or {}).get("display_name")
+            display[pool] = value if isinstance(value, str) and value else pool
+        names = list(display.values())
+        if len(set(names)) != len(names):
+            return {pool: pool for pool in self.pools}
+        return display
+
+    def pool_name(self, pool: str) -> str:
+        """The name to show for a pool id (the id itself for pools the plan does not list)."""
+        return self.pool_names().get(pool, pool)
+
     @property
     def wave_count(self) -> int:
         """`summary.waves` when the plan states it, else the highest wave of its steps."""

@@ -47,10 +47,16 @@ def _flavor_targets(row: PoolRow) -> dict[str, str]:
     return out
 
 
+def ordered_pools(plan: PlanDoc) -> list[str]:
+    """Pool ids in the order reports show them: by shown name, then id."""
+    names = plan.pool_names()
+    return sorted(plan.pools, key=lambda p: (names[p], p))
+
+
 def flavor_rows(plan: PlanDoc) -> list[FlavorRow]:
     """One row per (pool, flavor), sorted by pool then flavor."""
     rows = []
-    for pool in sorted(plan.pools):
+    for pool in ordered_pools(plan):
         row = plan.pools[pool]
         targets = _flavor_targets(row)
         for flavor in sorted(row.by_flavor):
@@ -119,7 +125,7 @@ def render_markdown(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
             ["pool", "before", "after", "change", "target"],
             [
                 [pool_label(p, r), r.before, r.after, signed(r.after - r.before), r.target]
-                for p, r in sorted(plan.pools.items())
+                for p, r in ((p, plan.pools[p]) for p in ordered_pools(plan))
             ],
             numeric=[False, True, True, True, True],
         )
@@ -130,7 +136,10 @@ def render_markdown(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
         out.append(
             md_table(
                 ["pool", "flavor", "before", "after", "change", "target"],
-                [[f.pool, f.flavor, f.before, f.after, signed(f.after - f.before), f.target] for f in frows],
+                [
+                    [plan.pool_name(f.pool), f.flavor, f.before, f.after, signed(f.after - f.before), f.target]
+                    for f in frows
+                ],
                 numeric=[False, False, True, True, True, True],
             )
         )
@@ -152,7 +161,15 @@ def render_markdown(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
         for wave, steps in steps_by_wave(plan).items():
             for step in steps:
                 rows.append(
-                    [step.id, wave, step.source, step.target, step.flavor, len(step.nodes), _step_notes(step)]
+                    [
+                        step.id,
+                        wave,
+                        plan.pool_name(step.source),
+                        plan.pool_name(step.target),
+                        step.flavor,
+                        len(step.nodes),
+                        _step_notes(step),
+                    ]
                 )
         out.append(
             md_table(
@@ -170,7 +187,7 @@ def render_markdown(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
     if plan.excluded:
         by_reason: dict[str, list[str]] = defaultdict(list)
         for e in plan.excluded:
-            by_reason[e.reason].append(f"`{e.node}` ({e.pool})")
+            by_reason[e.reason].append(f"`{e.node}` ({plan.pool_name(e.pool)})")
         out.append(
             md_table(
                 ["reason", "nodes", "which"],
@@ -214,6 +231,9 @@ th, td { padding: 5px 10px; border-bottom: 1px solid var(--line); text-align: le
 th { background: #f0f3f6; font-weight: 600; font-size: 12px; color: var(--muted); }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 td.up { color: #2b8a3e; } td.down { color: var(--warn); }
+.id { color: var(--muted); font-size: 11px; }
+td code { white-space: nowrap; }
+table.steps td:nth-child(2), table.steps td:nth-child(3) { white-space: nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; }
 tr.wave td { background: #eef3f9; font-weight: 600; padding-top: 7px; }
 tr.wave td span { color: var(--muted); font-weight: 400; }
@@ -231,8 +251,7 @@ def _img(png: bytes, alt: str) -> str:
 
 def _table(headers: list[str], rows: list[list[Any]], numeric: list[bool]) -> str:
     head = "".join(
-        f'<th class="n">{escape(h)}</th>' if numeric[i] else f"<th>{escape(h)}</th>"
-        for i, h in enumerate(headers)
+        f'<th class="n">{escape(h)}</th>' if numeric[i] else f"<th>{escape(h)}</th>" for i, h in enumerate(headers)
     )
     body = []
     for row in rows:
@@ -258,6 +277,16 @@ class _Raw:
     html: str
 
 
+def _pool_cell(plan: PlanDoc, pool: str, *, with_id: bool = False) -> _Raw:
+    """The pool's shown name; its id as a second line (`with_id`) or as a tooltip."""
+    name = plan.pool_name(pool)
+    if name == pool:
+        return _Raw(escape(pool))
+    if with_id:
+        return _Raw(f'{escape(name)}<div class="id">{escape(pool)}</div>')
+    return _Raw(f'<span title="{escape(pool)}">{escape(name)}</span>')
+
+
 def _nodes_html(nodes: list[str]) -> _Raw:
     return _Raw(" ".join(f"<code>{escape(n)}</code>" for n in nodes))
 
@@ -277,7 +306,8 @@ def _steps_table(plan: PlanDoc) -> str:
             notes = _step_notes(st)
             tag = f'<span class="tag">{escape(notes)}</span>' if notes else ""
             body.append(
-                f'<tr><td class="n">{st.id}</td><td>{escape(st.source)}</td><td>{escape(st.target)}</td>'
+                f'<tr><td class="n">{st.id}</td><td>{_pool_cell(plan, st.source).html}</td>'
+                f"<td>{_pool_cell(plan, st.target).html}</td>"
                 f'<td>{escape(st.flavor)}</td><td class="n">{len(st.nodes)}</td>'
                 f"<td>{_nodes_html(st.nodes).html}</td><td>{tag}</td></tr>"
             )
@@ -302,15 +332,12 @@ def render_html(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
     for key, value in _headline(plan):
         cls = f" status-{escape(value)}" if key == "status" else ""
         parts.append(
-            f'<div class="card"><div class="k">{escape(key)}</div>'
-            f'<div class="v{cls}">{escape(value)}</div></div>'
+            f'<div class="card"><div class="k">{escape(key)}</div><div class="v{cls}">{escape(value)}</div></div>'
         )
     parts.append("</div>")
     if s.blocked_by:
         items = "".join(f"<li>{escape(b)}</li>" for b in s.blocked_by)
-        parts.append(
-            f'<div class="notice"><strong>A better placement was blocked by:</strong><ul>{items}</ul></div>'
-        )
+        parts.append(f'<div class="notice"><strong>A better placement was blocked by:</strong><ul>{items}</ul></div>')
 
     parts.append("<h2>Pools: nodes before and after</h2>")
     if plan.pools:
@@ -320,14 +347,14 @@ def render_html(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
                 ["pool", "before", "after", "change", "target", "off target after"],
                 [
                     [
-                        pool_label(p, r),
+                        _pool_cell(plan, p, with_id=True),
                         r.before,
                         r.after,
                         signed(r.after - r.before),
                         r.target,
                         None if r.target is None else abs(r.after - r.target),
                     ]
-                    for p, r in sorted(plan.pools.items())
+                    for p, r in ((p, plan.pools[p]) for p in ordered_pools(plan))
                 ],
                 [False, True, True, True, True, True],
             )
@@ -342,7 +369,10 @@ def render_html(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
         parts.append(
             _table(
                 ["pool", "flavor", "before", "after", "change", "target"],
-                [[f.pool, f.flavor, f.before, f.after, signed(f.after - f.before), f.target] for f in frows],
+                [
+                    [_pool_cell(plan, f.pool), f.flavor, f.before, f.after, signed(f.after - f.before), f.target]
+                    for f in frows
+                ],
                 [False, False, True, True, True, True],
             )
         )
@@ -374,16 +404,14 @@ def render_html(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
 
     parts.append(f"<h2>Excluded nodes ({len(plan.excluded)})</h2>")
     if plan.excluded:
-        parts.append(
-            _table(["reason", "nodes"], [[r, n] for r, n in excluded_by_reason(plan)], [False, True])
-        )
+        parts.append(_table(["reason", "nodes"], [[r, n] for r, n in excluded_by_reason(plan)], [False, True]))
         parts.append("<h3>Each node</h3>")
         parts.append(
             _table(
                 ["node", "pool", "reason"],
                 [
-                    [_Raw(f"<code>{escape(e.node)}</code>"), e.pool, e.reason]
-                    for e in sorted(plan.excluded, key=lambda e: (e.pool, e.node))
+                    [_Raw(f"<code>{escape(e.node)}</code>"), _pool_cell(plan, e.pool), e.reason]
+                    for e in sorted(plan.excluded, key=lambda e: (plan.pool_name(e.pool), e.pool, e.node))
                 ],
                 [False, False, False],
             )

@@ -23,9 +23,7 @@ def signed(value: int) -> str:
     return f"{value:+d}" if value else "0"
 
 
-def text_table(
-    headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, numeric: Sequence[bool] = ()
-) -> str:
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, numeric: Sequence[bool] = ()) -> str:
     """A fixed-width table; columns flagged in `numeric` are right-aligned."""
     cells = [[fmt(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]

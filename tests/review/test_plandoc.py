@@ -79,3 +79,12 @@ def test_top_level_must_be_an_object(tmp_path: Path) -> None:
     path.write_text(json.dumps([1, 2]))
     with pytest.raises(InputError, match="top level must be a JSON object"):
         load_plan(path)
+
+
+def test_pool_names_use_display_names_only_when_they_tell_pools_apart(plan_a_data: dict[str, Any]) -> None:
+    names = parse_plan(plan_a_data, source="a.json").pool_names()
+    assert names["pool-train-7f3a"] == "train-v100" and names["pool-dev-91b0"] == "pool-dev-91b0"
+    plan_a_data["pools"]["pool-dev-91b0"]["display_name"] = "train-v100"
+    plan = parse_plan(plan_a_data, source="a.json")
+    assert plan.pool_names() == {p: p for p in plan_a_data["pools"]}
+    assert plan.pool_name("pool-unknown") == "pool-unknown"

@@ -126,3 +126,9 @@ def test_short_keeps_both_ends() -> None:
     s = charts.short(name, 20)
     assert len(s) == 20 and s.startswith("auto-pool") and s.endswith("153a391f")
     assert charts.short("pool-a", 20) == "pool-a"
+
+
+def test_html_shows_display_names_with_the_pool_id(plan_a_data: dict[str, Any]) -> None:
+    html = render_html(_plan(plan_a_data))
+    assert 'train-v100<div class="id">pool-train-7f3a</div>' in html  # pools table
+    assert '<span title="pool-train-7f3a">train-v100</span>' in html  # steps and flavors
