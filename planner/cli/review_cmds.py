@@ -109,7 +109,10 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
                           options=PlanOptions(time_limit=time_limit, seed=seed), only=only, max_workers=jobs)
     written: dict[str, str] = {}
     if save_plans is not None:
-        save_plans.mkdir(parents=True, exist_ok=True)
+        try:
+            save_plans.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise bad_argument(f"cannot create {save_plans} ({exc.strerror or exc})", "--save-plans") from None
         for outcome in outcomes:
             if outcome.plan is not None:
                 plan_path = save_plans / f"{outcome.name}.plan.json"

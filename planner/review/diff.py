@@ -51,6 +51,14 @@ class PoolChange:
 
 
 @dataclass(frozen=True)
+class SubnetChange:
+    subnet: str
+    key: str
+    before: Any
+    after: Any
+
+
+@dataclass(frozen=True)
 class Hop:
     source: str
     target: str
@@ -117,6 +125,7 @@ class PlanDiff:
     identity: list[Change] = field(default_factory=list)
     summary: list[Change] = field(default_factory=list)
     pools: list[PoolChange] = field(default_factory=list)
+    subnets: list[SubnetChange] = field(default_factory=list)
     nodes: list[NodeChange] = field(default_factory=list)
     requests_added: list[RequestRef] = field(default_factory=list)
     requests_removed: list[RequestRef] = field(default_factory=list)
@@ -132,6 +141,7 @@ class PlanDiff:
             self.identity
             or self.summary
             or self.pools
+            or self.subnets
             or self.nodes
             or self.requests_added
             or self.requests_removed
@@ -179,6 +189,18 @@ def _diff_pools(a: PlanDoc, b: PlanDoc) -> list[PoolChange]:
                 xb = fb[i] if fb else None
                 if xa != xb:
                     out.append(PoolChange(pool, f"{flavor} {when}", xa, xb))
+    return out
+
+
+def _diff_subnets(a: PlanDoc, b: PlanDoc) -> list[SubnetChange]:
+    out: list[SubnetChange] = []
+    for sid in sorted(set(a.subnets) | set(b.subnets)):
+        sa, sb = a.subnets.get(sid), b.subnets.get(sid)
+        for key in ("free_before", "free_after", "reserve"):
+            va = getattr(sa, key) if sa else None
+            vb = getattr(sb, key) if sb else None
+            if va != vb:
+                out.append(SubnetChange(sid, key, va, vb))
     return out
 
 
@@ -251,6 +273,7 @@ def diff_plans(a: PlanDoc, b: PlanDoc) -> PlanDiff:
         identity=identity,
         summary=_diff_summary(a, b),
         pools=_diff_pools(a, b),
+        subnets=_diff_subnets(a, b),
         nodes=_diff_nodes(a, b),
         requests_added=added,
         requests_removed=removed,
@@ -314,6 +337,15 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
             table(
                 ["pool", "field", "A", "B", "change"],
                 [[c.pool, c.key, _value(c.before), _value(c.after), _delta(c.before, c.after)] for c in d.pools],
+                numeric=[False, False, True, True, True],
+            )
+        )
+    if d.subnets:
+        heading("Subnets")
+        out.append(
+            table(
+                ["subnet", "field", "A", "B", "change"],
+                [[c.subnet, c.key, _value(c.before), _value(c.after), _delta(c.before, c.after)] for c in d.subnets],
                 numeric=[False, False, True, True, True],
             )
         )

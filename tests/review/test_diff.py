@@ -56,6 +56,17 @@ def test_pool_only_in_one_plan(plan_a_data: dict[str, Any]) -> None:
     assert rows == {("pool-dev-91b0", "pool"): ("present", None), ("pool-new-1", "pool"): (None, "present")}
 
 
+def test_subnet_changes(plan_a_data: dict[str, Any]) -> None:
+    b = copy.deepcopy(plan_a_data)
+    b["subnets"]["subnet-a9f04b36"]["free_after"] = 3
+    del b["subnets"]["subnet-5d2c8e71"]
+    d = _diff(plan_a_data, b)
+    rows = {(c.subnet, c.key): (c.before, c.after) for c in d.subnets}
+    assert rows[("subnet-a9f04b36", "free_after")] == (5, 3)
+    assert rows[("subnet-5d2c8e71", "free_before")] == (18, None)
+    assert "Subnets:" in render_diff(d, name_a="a", name_b="b")
+
+
 def test_node_routes(plan_a_data: dict[str, Any], plan_b_data: dict[str, Any]) -> None:
     d = _diff(plan_a_data, plan_b_data)
     by_node = {n.node: n for n in d.nodes}
