@@ -293,9 +293,9 @@ class ModelArtsClient:
         """BatchMigratePoolNodes on source pool `pool_name`; returns the job id.
 
         429 and connection failures that prove nothing was sent are retried. After an ambiguous failure
-        (answer lost, timeout after sending, 5xx) the request is sent again only when neither a matching
-        job nor a node move shows it was accepted; with `idempotency_check=False` such a failure is
-        raised at once instead.
+        (answer lost, timeout after sending, 5xx) the client looks for a matching job, then for the node
+        move: a found job is returned, and the request is sent again only when neither shows it was
+        accepted. With `idempotency_check=False` such a failure is raised at once instead.
         """
         path = self._v2("pools", pool_name, "nodes", "batch-migrate")
         wanted = _node_names(body) if idempotency_check else set()
@@ -303,31 +303,31 @@ class ModelArtsClient:
         since_ms = int(self._clock() * 1000) - _JOB_LOOKBACK_MS
         attempts = max(1, self.retry.attempts)
         for attempt in range(1, attempts + 1):
+            cause: Exception | None = None
             try:
                 response = self._exchange("POST", path, content=content, attempt=attempt)
             except httpx.RequestError as exc:
                 error = api_error("POST", path, exc)
-                unsent = isinstance(exc, _UNSENT_ERRORS)
-                if attempt == attempts or not (unsent or idempotency_check):
-                    raise error from exc
-                retry_after = None
+                ambiguous, retry_after, cause = not isinstance(exc, _UNSENT_ERRORS), None, exc
             else:
                 if not response.is_error:
                     return _job_id(response, path)
                 error = api_error("POST", path, response)
-                unsent = response.status_code == 429
-                if attempt == attempts or not (unsent or (idempotency_check and response.status_code >= 500)):
+                if response.status_code != 429 and response.status_code < 500:
                     raise error
-                retry_after = _retry_after(response)
-            delay = self.retry.delay(attempt, self._rng, retry_after)
-            log.warning("%s; retrying in %.1fs (attempt %d of %d)", error, delay, attempt + 1, attempts)
-            self._sleep(delay)
-            if not unsent:
+                ambiguous, retry_after = response.status_code >= 500, _retry_after(response)
+            last = attempt == attempts
+            if (ambiguous and not idempotency_check) or (last and not ambiguous):
+                raise error from cause
+            self._back_off(error, attempt, retry_after)
+            if ambiguous:
                 job_id = self._find_accepted_migration(pool_name, body, wanted, since_ms)
                 if job_id is not None:
                     log.info("batch-migrate on pool %s was accepted before the failure: job %s",
                              pool_name, job_id)
                     return job_id
+                if last:
+                    raise error from cause
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _find_accepted_migration(self, pool_name: str, body: Mapping[str, Any], wanted: set[str],
@@ -351,6 +351,12 @@ class ModelArtsClient:
 
     def _v2(self, *segments: str) -> str:
         return "/".join(["", "v2", _segment(self.project_id), *(_segment(s) for s in segments)])
+
+    def _back_off(self, error: ApiError, attempt: int, retry_after: float | None) -> None:
+        """Log the failure of `attempt` and sleep before the next one."""
+        delay = self.retry.delay(attempt, self._rng, retry_after)
+        log.warning("%s; waiting %.1fs after attempt %d of %d", error, delay, attempt, self.retry.attempts)
+        self._sleep(delay)
 
     def _exchange(self, method: str, path: str, *, params: Mapping[str, Any] | None = None,
                   content: bytes | None = None, attempt: int = 1) -> httpx.Response:
@@ -379,9 +385,7 @@ class ModelArtsClient:
                 if attempt == attempts or not _is_retryable_status(response.status_code):
                     raise error
                 retry_after = _retry_after(response)
-            delay = self.retry.delay(attempt, self._rng, retry_after)
-            log.warning("%s; retrying in %.1fs (attempt %d of %d)", error, delay, attempt + 1, attempts)
-            self._sleep(delay)
+            self._back_off(error, attempt, retry_after)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
 

@@ -240,6 +240,13 @@ def test_dropped_answer_after_acceptance_finds_the_job_instead_of_resending() ->
     assert state.get_job(job_id)["phase"] == "Success"
 
 
+def test_an_ambiguous_last_attempt_still_looks_for_the_job() -> None:
+    client, state = emulated(drop_after_accept=1)
+    client.retry = RetryPolicy(attempts=1)
+    job_id = client.migrate_nodes("pool-src", BODY)
+    assert [r["job_id"] for r in state.migrate_requests] == [job_id]
+
+
 def test_dropped_answer_without_the_check_is_raised_not_resent() -> None:
     client, state = emulated(drop_after_accept=1)
     with pytest.raises(ApiTransportError, match="connection failed"):
