@@ -181,6 +181,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
                       "seed": options.seed, "time_limit": options.time_limit},
         "inventory_fingerprint": inv.fingerprint,
         "spec_fingerprint": spec.fingerprint,
+        "spec": spec.model_dump(mode="json"),
         "summary": summary,
         "pools": pools,
         "subnets": subnets,
