@@ -235,8 +235,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
             if g is None:
                 continue
             cap = accepted[r.pool][g]
-            if cap is not None and cell_counts.get((r.pool, g), 0) + comm.size > cap:
-                continue  # no room for even one unit of this size
+            if cap is not None and comm.size > cap:
+                continue  # a unit of this size never fits under maxCount
             arrivals.append(Arrival(commodity=k, pool=i, flavor=flavor_index[g]))
             arrival_flavor.add((i, flavor_index[g]))
 

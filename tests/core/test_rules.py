@@ -241,3 +241,13 @@ def test_requests_carry_cluster_names() -> None:
     r = plan(snap, spec({"pool-a": {"target": 3}, "pool-b": {"target": 3}}))
     body = r.document["steps"][0]["body"]
     assert (body["fromClusterName"], body["toClusterName"]) == ("lite-a", "lite-b")
+
+
+def test_max_count_room_freed_by_departures_can_be_used() -> None:
+    # pool-b is at maxCount 2 for f.b; its own f.b nodes may leave, making room for a converted super node.
+    sn = [node(f"a-s{i}", super_node="spod-1") for i in range(2)]
+    snap = snapshot([pool("pool-a", ["f.a", "f.b"]), pool("pool-b", {"f.b": 2})],
+                    {"pool-a": sn + nodes_of("a", 1), "pool-b": nodes_of("b", 2, "f.b")})
+    r = plan(snap, spec({"pool-a": {"flavors": {"f.a": 0, "f.b": 3}}}, flavor_compat={"f.a": ["f.b"]}))
+    assert r.document["pools"]["pool-b"]["by_flavor"]["f.b"][1] <= 2
+    assert r.document["summary"]["deviation_after"] < r.document["summary"]["deviation_before"]
