@@ -1,3 +1,142 @@
-"""CLI commands (placeholder module; commands are registered on `planner.cli._common.main`)."""
+"""CLI command `poolshift auto`: one unattended pull -> plan -> gate -> apply cycle (see docs/auto.md).
+
+Exit codes: 0 when the cycle ran (whatever it decided, including "another cycle is running"); otherwise the
+code of the error that stopped it (2 input, 3 planning, 4 stale plan, 5 API, 6 execution, 7 apply lock).
+"""
 
 from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from planner.cli._common import bad_argument, echo, echo_json, fail, main, output_option
+from planner.cli.api_cmds import connection_options, settings_from_cli
+
+if TYPE_CHECKING:
+    from planner.auto import CycleResult
+    from planner.modelarts.client import ModelArtsClient
+    from planner.modelarts.settings import ConnectionSettings
+
+
+@main.command("auto")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Spec (poolshift.spec/v1 YAML) with an optional `auto:` section of gates.")
+@connection_options
+@click.option("--execute", is_flag=True, help="Send the requests (default: dry-run, nothing is sent).")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Plans, journals, audit.jsonl, metrics.prom and auto.lock "
+                   "(default: the spec's auto.state_dir, else ./poolshift-auto).")
+@click.option("--min-improvement", type=click.IntRange(min=0), default=None,
+              help="Act only when the plan lowers the deviation by at least this much (default 1).")
+@click.option("--max-moves", type=click.IntRange(min=1), default=None,
+              help="Move at most this many nodes per cycle; the rest waits for the next cycle.")
+@click.option("--window", "windows", multiple=True, metavar='"DAYS HH:MM-HH:MM [TZ]"',
+              help='Act only inside these windows, e.g. "mon-fri 22:00-06:00 Europe/Berlin" (repeatable; '
+                   "replaces the spec's auto.windows).")
+@click.option("--any-time", is_flag=True, help="Ignore the time windows of the spec.")
+@click.option("--freeze", is_flag=True, help="Freeze: plan nothing, change nothing, record why.")
+@click.option("--freeze-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Freeze while this file exists (replaces the spec's auto.freeze_file).")
+@click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the Prometheus metrics (default <state-dir>/metrics.prom).")
+@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              help="Solver wall-clock limit in seconds.")
+@click.option("--max-parallel", type=click.IntRange(min=1), default=4, show_default=True,
+              help="At most this many requests in flight while executing.")
+@click.option("--poll-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
+              help="Seconds between job status polls.")
+@click.option("--job-timeout", type=click.FloatRange(min=1.0), default=3600.0, show_default=True,
+              help="Give up waiting for one migration job after this many seconds.")
+@click.option("--now", "now_text", default=None, hidden=True, help="Pretend it is this ISO time (tests).")
+@output_option
+def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_id: str | None,
+             timeout: float | None, execute: bool, state_dir: Path | None, min_improvement: int | None,
+             max_moves: int | None, windows: tuple[str, ...], any_time: bool, freeze: bool,
+             freeze_file: Path | None, metrics_file: Path | None, time_limit: float, max_parallel: int,
+             poll_interval: float, job_timeout: float, now_text: str | None, output: str) -> None:
+    """One unattended cycle for cron, systemd timers or a Kubernetes CronJob: pull, plan, gate, apply."""
+    from planner.auto import AutoOptions, parse_window_option, run_cycle
+    from planner.pipeline import PlanOptions
+
+    if windows and any_time:
+        raise bad_argument("give --window or --any-time, not both", "--any-time")
+    options = AutoOptions(
+        execute=execute, state_dir=state_dir, min_improvement=min_improvement, max_moves=max_moves,
+        windows=() if any_time else (tuple(parse_window_option(w) for w in windows) or None),
+        freeze=freeze, freeze_file=freeze_file, metrics_file=metrics_file, now=_parse_now(now_text),
+        plan=PlanOptions(time_limit=time_limit), max_parallel=max_parallel, poll_interval=poll_interval,
+        job_timeout=job_timeout,
+    )
+    factory = _ClientFactory(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
+    with _stop_on_sigterm() as stop:
+        result = run_cycle(spec_path, factory, region=region or "", options=options, stop=stop)
+    if output == "json":
+        echo_json(result.record())
+    else:
+        for line in _text(result):
+            echo(line, err=result.error is not None)
+    if result.error is not None:
+        fail(result.error)
+
+
+class _ClientFactory:
+    """Builds API clients on demand, so a configuration error surfaces inside the cycle and is audited."""
+
+    def __init__(self, **connection: Any) -> None:
+        self._connection = connection
+        self._settings: ConnectionSettings | None = None
+
+    def __call__(self, read_only: bool) -> ModelArtsClient:
+        from planner.modelarts.client import ModelArtsClient
+
+        if self._settings is None:
+            self._settings = settings_from_cli(**self._connection)
+        return ModelArtsClient.from_settings(self._settings, read_only=read_only)
+
+
+def _parse_now(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_argument(f"expected an ISO 8601 time, got {text!r}", "--now") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def _stop_on_sigterm() -> Iterator[threading.Event]:
+    """SIGTERM (a CronJob's pod being stopped, `systemctl stop`) lets running steps finish, starts no new one."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _text(result: CycleResult) -> list[str]:
+    from planner.auto import AUDIT_FILE
+
+    record = result.record()
+    lines = [f"auto: {result.outcome}: {result.reason}"]
+    if record["deviation_before"] is not None:
+        lines.append(f"  deviation {record['deviation_before']} -> {record['deviation_after']}, "
+                     f"{record['moves']} move(s) in {record['requests']} request(s)")
+    if result.plan_path is not None:
+        lines.append(f"  plan: {result.plan_path}")
+    if result.journal:
+        lines.append(f"  journal: {result.journal}")
+    lines.extend(f"  {message}" for message in result.messages)
+    lines.append(f"  audit: {result.state_dir / AUDIT_FILE}")
+    return lines
