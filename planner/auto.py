@@ -462,7 +462,7 @@ def _cycle(result: CycleResult, raw: dict[str, Any], spec_path: Path, client_fac
     result.stage = "write plan"
     result.plan_path = plan_path = new_plan_path(result.state_dir, result.started_at)
     write_plan(plan_path, plan.document)
-    journal = plan_path.with_suffix(".journal")
+    journal = plan_path.with_name(plan_path.name + ".journal.jsonl")  # where `poolshift apply` puts it too
     gain = (f"{summary['moves']} move{'s' if summary['moves'] != 1 else ''} in {summary['requests']} "
             f"request{'s' if summary['requests'] != 1 else ''}, deviation {summary['deviation_before']} -> "
             f"{summary['deviation_after']}")
