@@ -7,11 +7,18 @@ Must not: change the problem.
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
 from planner.errors import PlanningError
 from planner.problem import Context
-from solvers.flow import infeasible_rules
+from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
+from solvers.result import FlowResult
+
+if TYPE_CHECKING:
+    from planner.order import Step
 
 
 def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, str | None]:
@@ -58,3 +65,109 @@ def explain_infeasible(problem: FlowProblem, ctx: Context, params: SolveParams) 
     supply = problem.movable_nodes
     msg = "no placement meets the hard rules: " + "; ".join(sentences) + f" ({supply} nodes may move in all)"
     return PlanningError(msg, rules=sentences, pools=pools)
+
+
+def restrictions_for(blocked: list[tuple[Step, list[str]]], problem: FlowProblem, ctx: Context,
+                     current: Restrictions) -> tuple[Restrictions | None, list[str]]:
+    """Constraints that keep the solver away from what blocked the last order, with the reason in words.
+
+    A pool that must both send and receive but is held by its floor or its max becomes one-way; any other
+    blocked request closes that commodity's way into its target pool. None when nothing new can be added.
+    """
+    from planner.order import State
+
+    state = State.initial(ctx)
+    node_class = {n: ci for ci, units in enumerate(ctx.class_units) for u in units for n in ctx.unit_nodes[u]}
+    pool_index = {p: i for i, p in enumerate(ctx.pool_ids)}
+    arrival_index = {(a.commodity, a.pool): j for j, a in enumerate(problem.arrivals)}
+    senders = {s.source for s, _ in blocked}
+    receivers = {s.target for s, _ in blocked}
+    one_way = set(current.one_way_pools)
+    closed = set(current.closed_arrivals)
+    words: list[str] = []
+    for step, _ in blocked:
+        rules = {rule: (subject, text) for rule, subject, text in state.blocking_rules(step)}
+        src, tgt = pool_index[step.source], pool_index[step.target]
+        r_src, r_tgt = ctx.rules[step.source], ctx.rules[step.target]
+        if "floor" in rules and step.source in receivers and src not in one_way:
+            one_way.add(src)
+            words.append(f"pool {step.source} would have to receive before it sends, but it cannot go below its "
+                         f"floor {r_src.floor} or above its max {r_src.hi} and no pool can hold a unit in transit")
+            continue
+        if "max" in rules and step.target in senders and tgt not in one_way:
+            one_way.add(tgt)
+            words.append(f"pool {step.target} is at its max {r_tgt.hi} and would have to send before it receives, "
+                         f"and no pool can hold a unit in transit")
+            continue
+        ci = node_class.get(step.nodes[0])
+        if ci is None:
+            continue
+        j = arrival_index.get((problem.classes[ci].commodity, tgt))
+        if j is None or j in closed:
+            continue
+        closed.add(j)
+        reason = next(iter(rules.values()))[1] if rules else "no safe order exists"
+        words.append(f"no safe order moves {step.flavor} nodes into pool {step.target} ({reason})")
+    if one_way == set(current.one_way_pools) and closed == set(current.closed_arrivals):
+        return None, []
+    return replace(current, one_way_pools=frozenset(one_way), closed_arrivals=frozenset(closed)), words
+
+
+def residual_report(problem: FlowProblem, ctx: Context, result: FlowResult,
+                    document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """For every pool that ends off its target: the remaining deviation and the rules that limit it."""
+    pools = document["pools"]
+    subnets = document.get("subnets") or {}
+    moves = document["summary"]["moves"]
+    max_moves = ctx.spec.limits.max_moves
+    out: dict[str, dict[str, Any]] = {}
+    excluded_by_pool: dict[str, int] = {}
+    for e in ctx.excluded:
+        excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
+    for pool, entry in pools.items():
+        r = ctx.rules[pool]
+        after = entry["after"]
+        short = over = 0
+        if r.target is not None:
+            short += max(0, r.target - after)
+            over += max(0, after - r.target)
+        for (p, flavor), (low, high) in ctx.flavor_targets.items():
+            if p == pool:
+                have = entry["by_flavor"].get(flavor, [0, 0])[1]
+                short += max(0, low - have)
+                over += max(0, have - high)
+        if not short and not over:
+            continue
+        why: list[str] = []
+        if not r.takes_part:
+            why.append(f"the pool does not take part ({entry.get('excluded_reason', '')})")
+        if short:
+            if not r.accept:
+                why.append("accept: false")
+            if r.hi is not None and after >= r.hi:
+                why.append(f"at its max {r.hi}")
+            if r.subnet is None:
+                why.append("no known subnet")
+            elif subnets.get(r.subnet, {}).get("free_after", 1) - ctx.ip_reserve < ctx.ips_per_node:
+                why.append(f"subnet {r.subnet} has no free address left above its reserve")
+            capped = [f for f, cap in ctx.accepted.get(pool, {}).items()
+                      if cap is not None and entry["by_flavor"].get(f, [0, 0])[1] >= cap]
+            if capped:
+                why.append("at maxCount for " + ", ".join(sorted(capped)))
+        if over:
+            if not r.give:
+                why.append("give: false")
+            if after <= r.floor:
+                why.append(f"at its floor {r.floor}")
+            if excluded_by_pool.get(pool):
+                why.append(f"{excluded_by_pool[pool]} of its nodes may not move")
+        if max_moves is not None and moves >= max_moves:
+            why.append(f"limits.max_moves {max_moves} reached")
+        for word in document["summary"].get("blocked_by") or []:
+            if f"pool {pool} " in word:
+                why.append(word)
+        if not why:
+            why.append("other pools have no movable node of a flavor it accepts to spare (or no room for its nodes)"
+                       if short else "no pool with room accepts its flavors without moving further from its own target")
+        out[pool] = {"deviation": short + over, "short": short, "over": over, "limited_by": why}
+    return out

@@ -32,6 +32,7 @@ class Step:
     to_cluster: str
     super_node: bool = False
     staging: bool = False
+    deferred: bool = False  # the onward move of a staged unit: runs only when no other request can
     id: int = 0
     wave: int = 0
 
@@ -96,29 +97,58 @@ class State:
     def blockers(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
                  flavor_arriving: int | None = None, ips_taken: int = 0) -> list[str]:
         """Why `step` may not run now (empty: it may). The keyword arguments widen the check to a wave."""
+        return [text for _, _, text in self.blocking_rules(step, leaving=leaving, arriving=arriving,
+                                                           flavor_arriving=flavor_arriving, ips_taken=ips_taken)]
+
+    def blocking_rules(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
+                       flavor_arriving: int | None = None, ips_taken: int = 0) -> list[tuple[str, str, str]]:
+        """(rule, pool or subnet, sentence) for each per-step rule `step` would break now.
+
+        Rules: "floor" (source), "max" (target), "maxCount" (target), "subnet" (target subnet), "no_subnet".
+        """
         ctx = self.ctx
         src, tgt = ctx.rules[step.source], ctx.rules[step.target]
         out_n = step.size if leaving is None else leaving
         in_n = step.size if arriving is None else arriving
         g_n = step.size if flavor_arriving is None else flavor_arriving
-        why: list[str] = []
+        why: list[tuple[str, str, str]] = []
         if self.count[step.source] - out_n < src.floor:
-            why.append(f"pool {step.source} would keep {self.count[step.source] - out_n} nodes, "
-                       f"below its floor {src.floor}")
+            why.append(("floor", step.source, f"pool {step.source} would keep {self.count[step.source] - out_n} "
+                                              f"nodes, below its floor {src.floor}"))
         if tgt.hi is not None and self.count[step.target] + in_n > tgt.hi:
-            why.append(f"pool {step.target} would have {self.count[step.target] + in_n} nodes, above its max {tgt.hi}")
+            why.append(("max", step.target, f"pool {step.target} would have {self.count[step.target] + in_n} nodes, "
+                                            f"above its max {tgt.hi}"))
         cap = ctx.accepted.get(step.target, {}).get(step.flavor)
         have = self.cell.get((step.target, step.flavor), 0)
         if cap is not None and have + g_n > cap:
-            why.append(f"pool {step.target} would have {have + g_n} nodes of {step.flavor}, above its maxCount {cap}")
+            why.append(("maxCount", step.target, f"pool {step.target} would have {have + g_n} nodes of "
+                                                 f"{step.flavor}, above its maxCount {cap}"))
         if tgt.subnet is None:
-            why.append(f"pool {step.target} has no known subnet")
+            why.append(("no_subnet", step.target, f"pool {step.target} has no known subnet"))
         else:
             need = ips_taken + step.size * ctx.ips_per_node
             room = self.free[tgt.subnet] - ctx.ip_reserve
             if room < need:
-                why.append(f"subnet {tgt.subnet} has {max(room, 0)} free addresses above its reserve, needs {need}")
+                why.append(("subnet", tgt.subnet, f"subnet {tgt.subnet} has {max(room, 0)} free addresses above its "
+                                                  f"reserve, needs {need}"))
         return why
+
+    def fit(self, step: Step) -> int:
+        """How many of the request's nodes could run now as one request (all or nothing for a super node)."""
+        ctx = self.ctx
+        src, tgt = ctx.rules[step.source], ctx.rules[step.target]
+        if tgt.subnet is None:
+            return 0
+        k = min(step.size, self.count[step.source] - src.floor,
+                (self.free[tgt.subnet] - ctx.ip_reserve) // ctx.ips_per_node)
+        if tgt.hi is not None:
+            k = min(k, tgt.hi - self.count[step.target])
+        cap = ctx.accepted.get(step.target, {}).get(step.flavor)
+        if cap is not None:
+            k = min(k, cap - self.cell.get((step.target, step.flavor), 0))
+        if step.super_node and k < step.size:
+            return 0
+        return max(k, 0)
 
     def apply(self, step: Step) -> None:
         """The state after `step` has finished: nodes moved, new addresses taken, old ones freed."""
@@ -151,16 +181,36 @@ def safe_order(steps: list[Step], ctx: Context, state: State | None = None) -> O
     ordered: list[Step] = []
     while remaining:
         left: list[Step] = []
-        for step in remaining:
-            if state.blockers(step):
-                left.append(step)
-            else:
+        progressed = False
+        regular = [s for s in remaining if not s.deferred]
+        later = [s for s in remaining if s.deferred]
+        if not any(state.fit(s) for s in regular):
+            regular, later = remaining, []  # nothing else can move: let the onward moves of staged units run
+        for step in regular:
+            k = state.fit(step)
+            if k == step.size:
                 state.apply(step)
                 ordered.append(step)
-        if len(left) == len(remaining):
-            return OrderResult(ordered, [(s, state.blockers(s)) for s in left])
-        remaining = left
+                progressed = True
+            elif k > 0:
+                # Run the part that fits now; the rest waits for room (a request may always be smaller).
+                head, tail = split_step(step, k)
+                state.apply(head)
+                ordered.append(head)
+                left.append(tail)
+                progressed = True
+            else:
+                left.append(step)
+        if not progressed:
+            return OrderResult(ordered, [(s, state.blockers(s)) for s in left + later])
+        remaining = left + later
     return OrderResult(ordered)
+
+
+def split_step(step: Step, k: int) -> tuple[Step, Step]:
+    """The first k nodes of a request, and the rest (never used on a super node)."""
+    return (replace(step, nodes=step.nodes[:k], source_flavors=step.source_flavors[:k]),
+            replace(step, nodes=step.nodes[k:], source_flavors=step.source_flavors[k:]))
 
 
 def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per_pool: int = 2,

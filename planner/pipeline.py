@@ -8,19 +8,21 @@ Must not: print, exit, or touch files other than those it is asked to read.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from planner import __version__
 from planner.errors import PlanningError
+from planner.explain import residual_report, restrictions_for
 from planner.inventory import Inventory, build_inventory, flavor_counts, read_snapshot_file
 from planner.order import Step, assign_waves, explain_blocked, group_requests, safe_order
 from planner.placement import choose_moves
 from planner.problem import Context, build_problem
 from planner.spec import Spec, parse_spec, read_spec_file
-from solvers.flow import solve_flow
+from planner.staging import order_with_staging
+from solvers.flow import Restrictions, solve_flow
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
@@ -37,6 +39,7 @@ class PlanOptions:
     max_parallel: int = 10
     per_pool: int = 2
     staging: bool = True
+    max_rounds: int = 12
 
     def solve_params(self) -> SolveParams:
         return SolveParams(time_limit=self.time_limit, workers=self.workers, seed=self.seed, backend=self.backend)
@@ -79,27 +82,16 @@ def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: P
     problem, ctx = build_problem(inv, spec, spec_source=spec_source)
     timings["model_input"] = time.perf_counter() - t0
 
-    t1 = time.perf_counter()
-    zero = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
-    hint = zero if not feasibility_errors(problem, *zero) else None
-    result = solve_flow(problem, options.solve_params(), hint=hint)
-    timings["solve"] = time.perf_counter() - t1
-    if result.status == Status.INFEASIBLE:
-        raise _infeasible(problem, ctx, options)
-    if result.status == Status.UNKNOWN:
-        raise PlanningError(f"the solver found no placement within the time limit ({options.time_limit:g} s); "
-                            "raise --time-limit", rules=["time limit"])
-
+    result, ordered, blocked_by = _reachable_plan(problem, ctx, options, timings)
     t2 = time.perf_counter()
-    moves = choose_moves(problem, ctx, result)
-    steps = group_requests(moves, spec.limits.max_batch_size)
-    order = safe_order(steps, ctx)
-    if order.blocked:
-        raise explain_blocked(order.blocked)
-    steps = assign_waves(order.ordered, ctx, max_parallel=options.max_parallel, per_pool=options.per_pool)
-    timings["order"] = time.perf_counter() - t2
+    steps = assign_waves(ordered, ctx, max_parallel=options.max_parallel, per_pool=options.per_pool)
+    timings["order"] = timings.get("order", 0.0) + time.perf_counter() - t2
 
     document = build_document(inv, spec, problem, ctx, result, steps, options)
+    document["summary"]["blocked_by"] = blocked_by
+    residual = residual_report(problem, ctx, result, document)
+    for pool, info in residual.items():
+        document["pools"][pool]["residual"] = info
     t3 = time.perf_counter()
     from planner.verify import verify_plan
 
@@ -108,6 +100,63 @@ def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: P
     if problems:
         raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
     return Plan(document, steps, result, ctx, timings)
+
+
+def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions,
+                    timings: dict[str, float]) -> tuple[FlowResult, list[Step], list[str]]:
+    """Solve, order (staging where needed); when no order reaches the placement, restrict and solve again.
+
+    Returns the solver result (status FEASIBLE when a restriction was needed, bound from the first solve),
+    the ordered steps and, in words, what kept a better placement out of reach (PRODUCT §5 reachability).
+    """
+    zero = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
+    current_valid = not feasibility_errors(problem, *zero)
+    hint = zero if current_valid else None
+    restrictions = Restrictions()
+    blocked_by: list[str] = []
+    first: FlowResult | None = None
+    last_blocked: list[tuple[Step, list[str]]] = []
+    timings.setdefault("solve", 0.0)
+    timings.setdefault("order", 0.0)
+    for attempt in range(options.max_rounds):
+        t1 = time.perf_counter()
+        result = solve_flow(problem, options.solve_params(), restrictions, hint=hint)
+        timings["solve"] += time.perf_counter() - t1
+        if first is None:
+            if result.status == Status.INFEASIBLE:
+                raise _infeasible(problem, ctx, options)
+            if result.status == Status.UNKNOWN:
+                raise PlanningError(f"the solver found no placement within the time limit "
+                                    f"({options.time_limit:g} s); raise --time-limit", rules=["time limit"])
+            first = result
+        elif not result.has_solution:
+            break
+        t2 = time.perf_counter()
+        steps = group_requests(choose_moves(problem, ctx, result), ctx.spec.limits.max_batch_size)
+        if options.staging:
+            staged = order_with_staging(steps, ctx)
+            ordered, blocked = staged.ordered, staged.blocked
+        else:
+            plain = safe_order(steps, ctx)
+            ordered, blocked = plain.ordered, plain.blocked
+        timings["order"] += time.perf_counter() - t2
+        if not blocked:
+            if attempt == 0:
+                return result, ordered, blocked_by
+            return replace(result, status=Status.FEASIBLE, bound=first.bound), ordered, blocked_by
+        last_blocked = blocked
+        added, words = restrictions_for(blocked, problem, ctx, restrictions)
+        if added is None:
+            break
+        restrictions = added
+        blocked_by.extend(w for w in words if w not in blocked_by)
+    assert first is not None
+    if current_valid:
+        before = deviation_of(problem, final_counts(problem, *zero))
+        blocked_by.append("no safe order reaches a better placement; the plan keeps the current one")
+        return (FlowResult(Status.FEASIBLE, zero[0], zero[1], before, 0, first.bound, first.seconds, first.backend),
+                [], blocked_by)
+    raise explain_blocked(last_blocked)
 
 
 def _infeasible(problem: FlowProblem, ctx: Context, options: PlanOptions) -> PlanningError:

@@ -97,10 +97,6 @@ def _read_world(raw: dict[str, Any], spec: Spec) -> _World:
                 why = "cabinet-exclusive"
             elif name in pins:
                 why = "pinned"
-            elif not w.pools[pool_name]["part"]:
-                why = "its pool does not take part"
-            elif w.pools[pool_name]["wish"] is not None and not w.pools[pool_name]["wish"].give:
-                why = "its pool may not give"
             w.may_move[name] = why
     for pool_name, facts in w.pools.items():
         members = Counter(w.cluster[n] for n, p in w.where.items() if p == pool_name)
@@ -204,6 +200,8 @@ def verify_plan(raw: dict[str, Any], spec: Spec, plan: dict[str, Any], *, check_
                 bad.append(f"{where}: node {n} is in {w.where[n]}, not in {src}")
             if w.may_move[n]:
                 bad.append(f"{where}: node {n} may not move ({w.may_move[n]})")
+        if w.pools[src]["wish"] is not None and not w.pools[src]["wish"].give:
+            bad.append(f"{where}: pool {src} may not send (give: false)")
         spec_t = w.pools[tgt]
         if not spec_t["part"] or not w.pools[src]["part"]:
             bad.append(f"{where}: a pool that does not take part sends or receives")
@@ -262,6 +260,7 @@ def verify_plan(raw: dict[str, Any], spec: Spec, plan: dict[str, Any], *, check_
             per_cell[(tgt, flavor)] += 1
             w.where[n] = tgt
             w.flavor[n] = flavor
+            w.cluster[n] = w.pools[tgt]["cluster"]
         ssub, tsub = w.pools[src]["subnet"], w.pools[tgt]["subnet"]
         if tsub is not None:
             w.free[tsub] -= len(names) * ips

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from planner.cli._common import echo, echo_json, main, output_option
 from planner.cli.api_cmds import inventory_group
 
+F = TypeVar("F", bound=Callable[..., Any])
 
-def _plan_options(f):  # type: ignore[no-untyped-def]
+
+def _plan_options(f: F) -> F:
+    """Solver and wave options shared by `plan` (and reused by workflows)."""
     f = click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
                      help="Solver wall-clock limit in seconds.")(f)
     f = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
