@@ -1,3 +1,183 @@
-"""CLI commands (placeholder module; commands are registered on `planner.cli._common.main`)."""
+"""CLI command `poolshift apply`: dry-run a reviewed plan against the live API, or execute it.
+
+The library (`planner.apply`) does the work; this module reads the plan, builds clients, turns SIGINT and
+SIGTERM into a stop request (no new submissions; the steps in flight are still tracked), shows progress
+(a bar when stderr is a terminal, one line per event otherwise) and prints the outcome.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from planner.cli._common import echo, echo_json, main, output_option
+from planner.cli.api_cmds import connection_options, settings_from_cli
+
+if TYPE_CHECKING:
+    from planner.apply import ApplyResult
+
+
+@main.command("apply")
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False, path_type=Path))
+@connection_options
+@click.option("--execute", is_flag=True, help="Send the requests (default: a dry-run that sends nothing).")
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Journal file (default: PLAN.journal.jsonl beside the plan).")
+@click.option("--resume", is_flag=True, help="Continue the run the journal records (asks the API about any step "
+                                             "whose outcome it lacks; never sends a step twice).")
+@click.option("--max-parallel", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Steps of one wave in flight at once.")
+@click.option("--poll-interval", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True,
+              help="Seconds between job polls.")
+@click.option("--job-timeout", type=click.FloatRange(min=0, min_open=True), default=3600.0, show_default=True,
+              help="Seconds a job may run before the run stops (it keeps running; --resume tracks it).")
+@click.option("--keep-going", is_flag=True, help="Run the other steps after a step fails (exit 6 at the end).")
+@click.option("--allow-drift", is_flag=True,
+              help="Run a plan whose inventory changed if every remaining step still passes the verifier.")
+@output_option
+def apply_cmd(plan_path: Path, endpoint: str | None, region: str | None, project_id: str | None,
+              timeout: float | None, execute: bool, journal_path: Path | None, resume: bool, max_parallel: int,
+              poll_interval: float, job_timeout: float, keep_going: bool, allow_drift: bool, output: str) -> None:
+    """Dry-run PLAN against the live inventory (default), or run it with --execute.
+
+    Refuses a stale plan (exit 4) and lists what changed. Exit codes: 0 done, 2 bad input, 4 stale plan,
+    5 API error, 6 a step failed (the journal says where to resume), 7 another run holds the lock,
+    130/143 stopped by SIGINT/SIGTERM after the steps in flight ended.
+    """
+    import os
+
+    from planner.apply import ApplyFailedError, ApplyOptions, apply_plan
+    from planner.errors import StalePlanError
+    from planner.modelarts.client import ModelArtsClient
+    from planner.planfile import read_plan
+
+    plan = read_plan(plan_path)
+    settings = settings_from_cli(endpoint=endpoint, region=region or plan.get("region") or None,
+                                 project_id=project_id or os.environ.get("HUAWEICLOUD_SDK_PROJECT_ID")
+                                 or plan.get("project_id"), timeout=timeout)
+
+    def client_factory(read_only: bool) -> ModelArtsClient:
+        return ModelArtsClient.from_settings(settings, read_only=read_only)
+
+    options = ApplyOptions(execute=execute, max_parallel=max_parallel, poll_interval=poll_interval,
+                           job_timeout=job_timeout, keep_going=keep_going, allow_drift=allow_drift, resume=resume,
+                           journal=journal_path)
+    stop = threading.Event()
+    with _progress(output) as progress, _stop_on_signals(stop, enabled=execute) as received:
+        try:
+            result = apply_plan(plan, plan_path, client_factory, options, progress=progress, stop=stop)
+        except StalePlanError as exc:
+            _print_stale(exc.changes, output)
+            raise
+        except ApplyFailedError as exc:
+            _print_result(exc.result, output, status="failed", error=str(exc))
+            raise
+    status = "interrupted" if result.interrupted else ("done" if result.executed else "dry-run")
+    _print_result(result, output, status=status, project_id=settings.project_id)
+    if result.interrupted:
+        sys.exit(128 + (received[0] if received else 2))
+
+
+def _print_stale(changes: list[str], output: str) -> None:
+    if output == "json":
+        echo_json({"status": "stale", "changes": changes})
+        return
+    echo(f"the plan is stale; {len(changes)} change(s) matter to it:", err=True)
+    for change in changes:
+        echo(f"  - {change}", err=True)
+
+
+def _print_result(result: ApplyResult, output: str, *, status: str, error: str | None = None,
+                  project_id: str | None = None) -> None:
+    if output == "json":
+        echo_json({"status": status, **result.to_dict(), **({"error": error} if error else {})})
+        return
+    if sys.stderr.isatty():  # otherwise every note already went to stderr as it happened
+        for message in result.messages:
+            echo(f"note: {message}", err=True)
+    for change in result.changes:
+        echo(f"  drift: {change}", err=True)
+    if not result.executed:
+        if not result.requests:
+            echo("dry-run: nothing to send")
+            return
+        echo(f"dry-run: would send {len(result.requests)} request(s); nothing was sent")
+        wave = None
+        for request in result.requests:
+            if request.get("wave") != wave:
+                wave = request.get("wave")
+                echo(f"wave {wave}:")
+            path = f"/v2/{project_id}/pools/{request['pool_name']}/nodes/batch-migrate"
+            echo(f"  step {request['step']}: POST {path}")
+            echo(f"    {json.dumps(request['body'], sort_keys=True, ensure_ascii=False)}")
+        echo("run again with --execute to send them")
+        return
+    failed = f", {len(result.steps_failed)} failed" if result.steps_failed else ""
+    echo(f"{status}: {result.steps_done}/{result.steps_total} steps done{failed}; "
+         f"{len(result.requests)} request(s) sent by this run; journal {result.journal}")
+
+
+class _StopOnSignals:
+    """First SIGINT/SIGTERM: set `stop` (no new submissions). Second: stop at once (KeyboardInterrupt)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self.stop = stop
+        self.received: list[int] = []
+
+    def __call__(self, signum: int, frame: object) -> None:
+        import signal
+
+        if self.received:
+            signal.signal(signum, signal.SIG_DFL)
+            raise KeyboardInterrupt
+        self.received.append(signum)
+        self.stop.set()
+        echo(f"poolshift: {signal.Signals(signum).name}: no new submissions; waiting for the steps in flight "
+             f"(signal again to quit now; --resume continues either way)", err=True)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event, *, enabled: bool) -> Iterator[list[int]]:
+    """While executing, SIGINT and SIGTERM set `stop`; yields the signals received."""
+    import signal
+
+    handler = _StopOnSignals(stop)
+    previous: dict[int, Any] = {}
+    if enabled and threading.current_thread() is threading.main_thread():
+        for sig in (int(signal.SIGINT), int(signal.SIGTERM)):
+            previous[sig] = signal.signal(sig, handler)
+    try:
+        yield handler.received
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+@contextlib.contextmanager
+def _progress(output: str) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr when it is a terminal (text output); else one line per event on stderr."""
+    if output != "text" or not sys.stderr.isatty():
+        def line(text: str, done: int, total: int) -> None:
+            echo(f"[{done}/{total}] {text}", err=True)
+
+        yield line
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("apply"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"), console=Console(stderr=True))
+    task = bar.add_task("", total=None)
+
+    def update(text: str, done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total, description=text)
+
+    with bar:
+        yield update

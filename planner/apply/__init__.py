@@ -1,0 +1,31 @@
+"""`poolshift apply` as a library: dry-run or execute a reviewed plan with a journal, a lock and resume.
+
+```python
+from planner.apply import ApplyOptions, apply_plan
+
+result = apply_plan(plan, plan_path, lambda read_only: make_client(read_only), ApplyOptions(execute=True))
+```
+
+See docs/apply.md for the staleness rules, the journal format and how resume decides.
+"""
+
+from __future__ import annotations
+
+from planner.apply.journal import default_journal_path, lock_path, read_journal
+from planner.apply.runner import ApplyFailedError, ApplyOptions, ApplyResult, ClientFactory, ProgressFn, apply_plan
+from planner.apply.steps import IllegalTransition, Phase, StepRun
+
+__all__ = [
+    "ApplyFailedError",
+    "ApplyOptions",
+    "ApplyResult",
+    "ClientFactory",
+    "IllegalTransition",
+    "Phase",
+    "ProgressFn",
+    "StepRun",
+    "apply_plan",
+    "default_journal_path",
+    "lock_path",
+    "read_journal",
+]

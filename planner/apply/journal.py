@@ -1,0 +1,185 @@
+"""The apply journal (append-only JSONL, one fsync per record) and the run lock beside it.
+
+Owns: where the journal lives, writing a record so that it survives a crash the moment `write` returns,
+reading a journal back (a torn last line, from a crash mid-write, is ignored), the fingerprints that tie a
+journal to its plan and a record to its request, and the exclusive lock that keeps two runs of one plan
+apart. Must not: interpret records (that is `planner.apply.steps`) or hold a credential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from planner.errors import InputError, LockedError
+
+JOURNAL_FORMAT = "poolshift.journal/v1"
+JsonObject = dict[str, Any]
+
+
+def default_journal_path(plan_path: Path) -> Path:
+    """`<plan file>.journal.jsonl`, beside the plan."""
+    return plan_path.with_name(plan_path.name + ".journal.jsonl")
+
+
+def lock_path(journal_path: Path) -> Path:
+    """`<journal>.lock`, beside the journal."""
+    return journal_path.with_name(journal_path.name + ".lock")
+
+
+def _digest(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def plan_fingerprint(plan: Mapping[str, Any]) -> str:
+    """sha256 of the plan's steps, project and inventory fingerprint (what a journal's progress refers to)."""
+    return _digest({"project_id": plan.get("project_id"), "inventory_fingerprint": plan.get("inventory_fingerprint"),
+                    "steps": plan.get("steps")})
+
+
+def request_fingerprint(pool_name: str, body: Mapping[str, Any]) -> str:
+    """sha256 of one batch-migrate request (source pool and body)."""
+    return _digest({"pool_name": pool_name, "body": body})
+
+
+def utc_now() -> str:
+    """Now, as `2026-11-28T00:00:00.123Z`."""
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+class Journal:
+    """An open journal file: every `write` appends one JSON line, flushes and fsyncs it before returning."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        existed = path.exists()
+        try:
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise InputError(f"cannot open the journal ({exc.strerror})", source=str(path)) from None
+        if existed:
+            self._finish_torn_line()
+        else:
+            _fsync_folder(path.parent)
+
+    def _finish_torn_line(self) -> None:
+        """After a crash mid-write the file may end inside a line; start the next record on a fresh line."""
+        with open(self.path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            if fh.tell() == 0:
+                return
+            fh.seek(-1, os.SEEK_END)
+            last = fh.read(1)
+        if last != b"\n":
+            os.write(self._fd, b"\n")
+            os.fsync(self._fd)
+
+    def write(self, event: str, step: int | None = None, **fields: Any) -> JsonObject:
+        """Append `{"ts", "event", "step", **fields}`; it is on disk when this returns."""
+        record: JsonObject = {"ts": utc_now(), "event": event, "step": step, **fields}
+        line = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
+        data = line.encode("utf-8")
+        written = 0
+        while written < len(data):  # one write for a line this size; the loop covers short writes
+            written += os.write(self._fd, data[written:])
+        os.fsync(self._fd)
+        return record
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: Path) -> list[JsonObject]:
+    """Every record of a journal, in order; an unreadable last line (torn by a crash) is ignored."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise InputError(f"cannot read the journal ({exc.strerror})", source=str(path)) from None
+    lines = text.split("\n")
+    records: list[JsonObject] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            torn = all(not rest.strip() for rest in lines[number:])
+            if torn:  # the crash happened while this line was written; nothing after it exists
+                break
+            raise InputError("not a JSON record", source=str(path), path=f"line {number}") from None
+        if not isinstance(record, dict) or not isinstance(record.get("event"), str):
+            raise InputError("expected a record with an event", source=str(path), path=f"line {number}")
+        record["_line"] = number
+        records.append(record)
+    return records
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder if str(folder) else ".", os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def run_lock(journal_path: Path, *, owner: str) -> Iterator[Path]:
+    """Hold an exclusive, non-blocking `flock` on `<journal>.lock` for the block; held elsewhere: LockedError.
+
+    The kernel drops the lock when the process dies, even by SIGKILL, so a crashed run never leaves it held.
+    The file keeps the holder's pid and `owner` text so the refusal can name them.
+    """
+    path = lock_path(journal_path)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise InputError(f"cannot open the lock file ({exc.strerror})", source=str(path)) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            holder = _read_holder(fd)
+            raise LockedError(f"another apply of this plan is running ({holder}; lock {path}); wait for it to "
+                              f"finish or stop it, then run again with --resume") from None
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"pid {os.getpid()} {owner}\n".encode())
+        yield path
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _read_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 512).decode("utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return text or "holder unknown"
