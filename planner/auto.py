@@ -236,6 +236,7 @@ class ApplyOutcome(Protocol):
     requests: list[dict[str, Any]]
     journal: str | None
     messages: list[str]
+    interrupted: bool
 
 
 class Applier(Protocol):
@@ -475,23 +476,37 @@ def _cycle(result: CycleResult, raw: dict[str, Any], spec_path: Path, client_fac
     result.stage = "apply"
     result.action = "planned"
     result.reason = f"dry-run: would apply {gain} (pass --execute to act)"
-    outcome = applier(plan.document, plan_path, client_factory, execute=options.execute, journal=journal,
-                      options=options, stop=stop)
+    try:
+        outcome = applier(plan.document, plan_path, client_factory, execute=options.execute, journal=journal,
+                          options=options, stop=stop)
+    except ExecutionError as exc:  # apply's ApplyFailedError carries what the run did before it stopped
+        partial = getattr(exc, "result", None)
+        if partial is not None:
+            _took(result, partial, gain, execute=options.execute)
+        result.journal = result.journal or exc.journal or str(journal)
+        raise
+    _took(result, outcome, gain, execute=options.execute)
+    if outcome.steps_failed:
+        raise ExecutionError(f"step(s) {', '.join(map(str, outcome.steps_failed))} failed; the journal "
+                             f"{result.journal} says where to resume", step_id=outcome.steps_failed[0],
+                             journal=result.journal)
+
+
+def _took(result: CycleResult, outcome: ApplyOutcome, gain: str, *, execute: bool) -> None:
+    """Copy what apply did into the cycle's result; the action is `executed` once a request was sent."""
     result.journal = outcome.journal
     result.steps_total, result.steps_done = outcome.steps_total, outcome.steps_done
     result.steps_failed = list(outcome.steps_failed)
     result.messages = list(outcome.messages)
-    if options.execute:
-        result.requests_sent = len(outcome.requests)
-        if outcome.executed or outcome.requests:
-            result.action = "executed"
-            result.reason = f"executed {gain}"
-        if outcome.steps_failed:
-            raise ExecutionError(f"step(s) {', '.join(map(str, outcome.steps_failed))} failed; the journal "
-                                 f"{outcome.journal or journal} says where to resume", step_id=outcome.steps_failed[0],
-                                 journal=outcome.journal)
-        if not outcome.executed and stop is not None and stop.is_set():
-            result.reason = f"stopped before all steps ran ({outcome.steps_done} of {outcome.steps_total} done)"
+    if not execute:
+        return
+    result.requests_sent = len(outcome.requests)
+    if outcome.requests:
+        result.action = "executed"
+        result.reason = f"executed {gain}"
+    if outcome.interrupted:
+        result.reason = (f"stopped by a signal after {outcome.steps_done} of {outcome.steps_total} steps "
+                         f"(would have applied {gain})")
 
 
 def resolve_state_dir(flag: Path | None, raw: dict[str, Any] | None, spec_path: Path) -> Path:

@@ -50,7 +50,7 @@ if TYPE_CHECKING:
               help="Solver wall-clock limit in seconds.")
 @click.option("--max-parallel", type=click.IntRange(min=1), default=4, show_default=True,
               help="At most this many requests in flight while executing.")
-@click.option("--poll-interval", type=click.FloatRange(min=0.0), default=5.0, show_default=True,
+@click.option("--poll-interval", type=click.FloatRange(min=0.0, min_open=True), default=5.0, show_default=True,
               help="Seconds between job status polls.")
 @click.option("--job-timeout", type=click.FloatRange(min=1.0), default=3600.0, show_default=True,
               help="Give up waiting for one migration job after this many seconds.")

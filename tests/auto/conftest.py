@@ -40,6 +40,7 @@ class StubResult:
     requests: list[dict[str, Any]]
     journal: str | None
     messages: list[str] = field(default_factory=list)
+    interrupted: bool = False
 
 
 @dataclass
