@@ -249,15 +249,12 @@ class Applier(Protocol):
 def library_apply(plan: dict[str, Any], plan_path: Path, client_factory: ClientFactory, *, execute: bool,
                   journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyOutcome:
     """Apply through `planner.apply.apply_plan` (imported here: it is the one place auto sends requests)."""
-    import importlib
+    from planner.apply import ApplyOptions, apply_plan
 
-    apply_module = importlib.import_module("planner.apply")
-    ApplyOptions, apply_plan = apply_module.ApplyOptions, apply_module.apply_plan
     apply_options = ApplyOptions(execute=execute, max_parallel=options.max_parallel,
                                  poll_interval=options.poll_interval, job_timeout=options.job_timeout,
                                  journal=journal)
-    result: ApplyOutcome = apply_plan(plan, plan_path, client_factory, apply_options, stop=stop)
-    return result
+    return apply_plan(plan, plan_path, client_factory, apply_options, stop=stop)
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Fixtures for the `poolshift auto` tests: the emulator, a spec writer, and a stand-in for `planner.apply`."""
+"""Fixtures and helpers for the `poolshift auto` tests: the emulator, a spec writer, a stand-in for apply."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.emulator_server import emulator, emulator_snapshot  # noqa: F401  (pytest fixtures)
@@ -72,8 +71,3 @@ class StubApplier:
         steps = len(plan["steps"])
         return StubResult(executed=execute, steps_total=steps, steps_done=steps if execute else 0,
                           steps_failed=[], requests=requests, journal=str(journal) if execute else None)
-
-
-@pytest.fixture
-def stub_applier() -> StubApplier:
-    return StubApplier()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -12,22 +15,17 @@ from click.testing import CliRunner, Result
 
 from planner.auto import AUDIT_FILE, LOCK_FILE, cycle_lock, read_audit
 from planner.cli import main
-from tests.auto.conftest import StubApplier, write_spec
-from tests.emulator_server import TEST_AK, TEST_SK, EmulatorHandle
+from tests.auto.conftest import write_spec
+from tests.emulator_server import TEST_AK, TEST_SK, EmulatorHandle, run_emulator, sample_snapshot
 
 pytestmark = pytest.mark.emulator
 
 NOON = "2026-01-07T12:00:00Z"
 
 
-@pytest.fixture(autouse=True)
-def _stub_apply(monkeypatch: pytest.MonkeyPatch, stub_applier: StubApplier) -> None:
-    monkeypatch.setattr("planner.auto.library_apply", stub_applier)
-
-
 def auto(emu: EmulatorHandle, spec: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     command = ["auto", "--spec", str(spec), *emu.cli_args(), "--state-dir", str(spec.parent / "state"),
-               "--now", NOON, *args]
+               "--now", NOON, "--poll-interval", "0.01", *args]
     result = CliRunner().invoke(main, command, env=env if env is not None else emu.env())
     for stream in (result.stdout, result.stderr):
         assert TEST_SK not in stream and TEST_AK not in stream
@@ -53,7 +51,10 @@ def test_json_output_of_a_dry_run(emulator: EmulatorHandle, tmp_path: Path) -> N
 def test_execute_then_nothing_to_do(emulator: EmulatorHandle, tmp_path: Path) -> None:
     spec = write_spec(tmp_path)
     first = auto(emulator, spec, "--execute", "--output", "json")
-    assert first.exit_code == 0 and as_json(first)["action"] == "executed"
+    assert first.exit_code == 0, first.stderr
+    data = as_json(first)
+    assert data["action"] == "executed" and data["steps_done"] == 1 and data["requests_sent"] == 1
+    assert data["journal"] == data["plan"] + ".journal.jsonl"
     second = auto(emulator, spec, "--execute")
     assert second.exit_code == 0
     assert second.stdout.startswith("auto: none: nothing to do")
@@ -131,3 +132,50 @@ def test_missing_credentials_are_audited(emulator: EmulatorHandle, tmp_path: Pat
 def test_argument_errors(emulator: EmulatorHandle, tmp_path: Path, args: list[str], fragment: str) -> None:
     result = auto(emulator, write_spec(tmp_path), *args)
     assert result.exit_code == 2 and fragment in result.stderr
+
+
+def test_failed_step_exits_6_and_is_audited(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    emulator.set_faults(fail_jobs=1)
+    result = auto(emulator, write_spec(tmp_path), "--execute")
+    assert result.exit_code == 6
+    assert result.stderr.splitlines()[0].startswith("auto: failed: failed at apply: ")
+    assert result.stderr.splitlines()[-1].startswith("poolshift: error: ")
+    record = read_audit(tmp_path / "state" / AUDIT_FILE)[-1]
+    assert (record["outcome"], record["stage"], record["steps_failed"]) == ("failed", "apply", [1])
+
+
+def test_two_processes_started_together_never_both_act(tmp_path: Path) -> None:
+    # jobs take 600 emulator seconds: the process that wins the lock waits for its job until time is advanced
+    with run_emulator(sample_snapshot(), job_seconds=600) as emu:
+        spec = write_spec(tmp_path)
+        command = [sys.executable, "-c", "from planner.cli import main; main()", "auto", "--spec", str(spec),
+                   *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--poll-interval", "0.05",
+                   "--output", "json"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
+        env.update(emu.env())
+        processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                     for _ in range(2)]
+        try:
+            deadline = time.monotonic() + 60
+            while all(p.poll() is None for p in processes) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            [loser] = [p for p in processes if p.poll() is not None]
+            [winner] = [p for p in processes if p is not loser]
+            out, err = loser.communicate(timeout=5)
+            assert loser.returncode == 0, err
+            data = json.loads(out)
+            assert (data["action"], data["locked"]) == ("none", True)
+            assert "another cycle is running" in data["reason"] and f"pid {winner.pid}" in data["reason"]
+            while not emu.machine.migrate_requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            emu.advance(600)
+            out, err = winner.communicate(timeout=60)
+        finally:
+            for p in processes:
+                if p.poll() is None:
+                    p.kill()
+                    p.communicate()
+        assert winner.returncode == 0, err
+        assert json.loads(out)["action"] == "executed"
+        assert len(emu.machine.migrate_requests) == 1
+        assert sorted(r["action"] for r in read_audit(tmp_path / "state" / AUDIT_FILE)) == ["executed", "none"]
