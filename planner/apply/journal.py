@@ -117,18 +117,22 @@ def read_journal(path: Path) -> list[JsonObject]:
         raise InputError(f"cannot read the journal ({exc.strerror})", source=str(path)) from None
     lines = text.split("\n")
     records: list[JsonObject] = []
+    torn: int | None = None  # a line a crash cut short: the last one, or the last before a new run's start
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            torn = all(not rest.strip() for rest in lines[number:])
-            if torn:  # the crash happened while this line was written; nothing after it exists
-                break
-            raise InputError("not a JSON record", source=str(path), path=f"line {number}") from None
+            record = None
         if not isinstance(record, dict) or not isinstance(record.get("event"), str):
-            raise InputError("expected a record with an event", source=str(path), path=f"line {number}")
+            if torn is not None:
+                raise InputError("not a journal record", source=str(path), path=f"line {torn}")
+            torn = number
+            continue
+        if torn is not None and record["event"] != "start":
+            raise InputError("not a journal record", source=str(path), path=f"line {torn}")
+        torn = None
         record["_line"] = number
         records.append(record)
     return records

@@ -1,0 +1,84 @@
+"""Fixtures for the apply tests: an inventory whose plan has several steps and waves, and the emulator."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.emulator_server import emulator, emulator_snapshot  # noqa: F401  (pytest fixtures)
+
+PROJECT = "5f3c0a9e1b2d4c6e8f7a9b0c1d2e3f40"
+CPU = "modelarts.vm.cpu.8u"
+CPU_D = "modelarts.vm.cpu.8u.d"
+
+
+def _node(name: str, flavor: str = CPU) -> dict[str, Any]:
+    return {"apiVersion": "v2", "kind": "Node",
+            "metadata": {"name": name, "labels": {}, "annotations": {}},
+            "spec": {"flavor": flavor, "hostNetwork": {"subnet": ""}},
+            "status": {"phase": "Available"}}
+
+
+def _pool(name: str, flavors: list[str], network: str) -> dict[str, Any]:
+    return {"apiVersion": "v2", "kind": "Pool",
+            "metadata": {"name": name, "labels": {"os.modelarts/name": name.removeprefix("pool-")}},
+            "spec": {"type": "Dedicate", "network": {"name": network},
+                     "resources": [{"flavor": f} for f in flavors]},
+            "status": {"phase": "Running"}}
+
+
+def apply_snapshot() -> dict[str, Any]:
+    """Four pools on two subnets: pool-a (12 nodes) must give 8 to pool-b, pool-c and pool-d."""
+    nodes = {
+        "pool-a": [_node(f"a-{i:02d}") for i in range(12)],
+        "pool-b": [_node(f"b-{i:02d}") for i in range(2)],
+        "pool-c": [_node(f"c-{i:02d}", CPU_D) for i in range(2)],
+        "pool-d": [_node(f"d-{i:02d}") for i in range(2)],
+    }
+    return {
+        "format": "poolshift.inventory/v1", "project_id": PROJECT, "region": "cn-north-4",
+        "captured_at": "2026-11-28T00:00:00Z",
+        "pools": [_pool("pool-a", [CPU], "net-1"), _pool("pool-b", [CPU], "net-1"),
+                  _pool("pool-c", [CPU_D], "net-2"), _pool("pool-d", [CPU], "net-2")],
+        "nodes": nodes,
+        "networks": [
+            {"name": "net-1", "subnets": [{"networkId": "subnet-1", "cidr": "10.1.0.0/24", "totalIps": 60,
+                                           "usedIps": 14}]},
+            {"name": "net-2", "subnets": [{"networkId": "subnet-2", "cidr": "10.2.0.0/24", "totalIps": 30,
+                                           "usedIps": 4}]},
+        ],
+    }
+
+
+def apply_spec() -> dict[str, Any]:
+    return {
+        "format": "poolshift.spec/v1",
+        "pools": {"pool-a": {"target": 4}, "pool-b": {"target": 5}, "pool-c": {"target": 4},
+                  "pool-d": {"target": 5}},
+        "flavor_compat": {CPU: [CPU, CPU_D]},
+        "limits": {"max_batch_size": 1},
+    }
+
+
+def make_apply_plan(snapshot: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
+    from planner.pipeline import make_plan
+
+    document: dict[str, Any] = make_plan(copy.deepcopy(snapshot or apply_snapshot()), spec or apply_spec()).document
+    return document
+
+
+@pytest.fixture
+def emulator_snapshot() -> dict[str, Any]:  # noqa: F811  (overrides the imported fixture)
+    return apply_snapshot()
+
+
+@pytest.fixture
+def plan_file(tmp_path: Path) -> Path:
+    from planner.planfile import write_plan
+
+    path = tmp_path / "plan.json"
+    write_plan(path, make_apply_plan())
+    return path

@@ -1,0 +1,98 @@
+"""Helpers shared by the apply tests: client factories, placement and request checks, request recording."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from planner.apply import ApplyOptions
+from planner.modelarts.client import ModelArtsClient
+from planner.modelarts.emulator.api import EmuRequest, EmuResponse
+from tests.emulator_server import EmulatorHandle
+
+
+def factory(emu: EmulatorHandle, calls: list[bool] | None = None) -> Callable[[bool], ModelArtsClient]:
+    """A client factory for the emulator (millisecond backoff); records each read_only flag in `calls`."""
+
+    def make(read_only: bool) -> ModelArtsClient:
+        if calls is not None:
+            calls.append(read_only)
+        return emu.client(read_only=read_only)
+
+    return make
+
+
+def fast(**overrides: Any) -> ApplyOptions:
+    """Execute options for tests: short polls."""
+    values: dict[str, Any] = {"execute": True, "poll_interval": 0.01, "job_timeout": 20.0}
+    values.update(overrides)
+    return ApplyOptions(**values)
+
+
+def record_requests(emu: EmulatorHandle, *, post_latency: float = 0.0) -> list[tuple[str, str]]:
+    """Record (method, path) of every API request the emulator answers; optionally delay batch-migrate answers
+    (after the request was accepted), which widens the window between acceptance and the client seeing it."""
+    seen: list[tuple[str, str]] = []
+    inner = emu.api.handle
+
+    def handle(request: EmuRequest) -> EmuResponse:
+        response = inner(request)
+        if not request.raw_path.startswith("/_emulator"):
+            seen.append((request.method, request.raw_path))
+            if post_latency and request.method == "POST":
+                response.latency = max(response.latency, post_latency)
+        return response
+
+    emu.api.handle = handle  # type: ignore[method-assign]
+    return seen
+
+
+def accepted_per_step(state: dict[str, Any], plan: dict[str, Any]) -> Counter[int]:
+    """How many accepted batch-migrate requests the emulator recorded for each plan step."""
+    key = {json.dumps([s["pool_name"], s["body"]], sort_keys=True): s["id"] for s in plan["steps"]}
+    counts: Counter[int] = Counter()
+    for request in state["migrate_requests"]:
+        counts[key.get(json.dumps([request["pool_name"], request["body"]], sort_keys=True), -1)] += 1
+    return counts
+
+
+def placement_problems(state: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+    """Where the live inventory differs from the plan's final placement (empty: every node is where it should be)."""
+    inventory = state["inventory"]
+    where = {n["metadata"]["name"]: (pool, n["status"]["phase"]) for pool, items in inventory["nodes"].items()
+             for n in items}
+    problems = []
+    final: dict[str, str] = {}
+    for step in plan["steps"]:
+        for name in step["body"]["migrateNodeNames"]:
+            final[name] = step["body"]["toPoolName"]
+    for name, pool in sorted(final.items()):
+        if where.get(name) != (pool, "Available"):
+            problems.append(f"{name}: {where.get(name)} instead of ({pool}, Available)")
+    for pool, entry in plan["pools"].items():
+        have = len(inventory["nodes"].get(pool, []))
+        if have != entry["after"]:
+            problems.append(f"{pool}: {have} nodes instead of {entry['after']}")
+    return problems
+
+
+def journal_events(path: Path) -> list[tuple[int | None, str]]:
+    """(step, event) of every journal record, in order."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            out.append((record.get("step"), record["event"]))
+    return out
+
+
+def last_event(path: Path) -> dict[int, str]:
+    """The last step event per step."""
+    last: dict[int, str] = {}
+    for step, event in journal_events(path):
+        if step is not None:
+            last[step] = event
+    return last
