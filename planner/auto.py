@@ -501,7 +501,7 @@ def _took(result: CycleResult, outcome: ApplyOutcome, gain: str, *, execute: boo
     if outcome.requests:
         result.action = "executed"
         result.reason = f"executed {gain}"
-    if outcome.interrupted:
+    if outcome.interrupted and outcome.steps_done < outcome.steps_total:
         result.reason = (f"stopped by a signal after {outcome.steps_done} of {outcome.steps_total} steps "
                          f"(would have applied {gain})")
 

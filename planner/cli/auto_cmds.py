@@ -1,15 +1,14 @@
 """CLI command `poolshift auto`: one unattended pull -> plan -> gate -> apply cycle (see docs/auto.md).
 
 Exit codes: 0 when the cycle ran (whatever it decided, including "another cycle is running"); otherwise the
-code of the error that stopped it (2 input, 3 planning, 4 stale plan, 5 API, 6 execution, 7 apply lock).
+code of the error that stopped it (2 input, 3 planning, 4 stale plan, 5 API, 6 execution, 7 apply lock), or
+128 + the signal when SIGINT/SIGTERM stopped it (as `apply`: the first signal lets the steps in flight end).
 """
 
 from __future__ import annotations
 
-import contextlib
-import signal
+import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ import click
 
 from planner.cli._common import bad_argument, echo, echo_json, fail, main, output_option
 from planner.cli.api_cmds import connection_options, settings_from_cli
+from planner.cli.apply_cmds import _stop_on_signals
 
 if TYPE_CHECKING:
     from planner.auto import CycleResult
@@ -75,7 +75,8 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
         job_timeout=job_timeout,
     )
     factory = _ClientFactory(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
-    with _stop_on_sigterm() as stop:
+    stop = threading.Event()
+    with _stop_on_signals(stop, enabled=True) as received:
         result = run_cycle(spec_path, factory, region=region or "", options=options, stop=stop)
     if output == "json":
         echo_json(result.record())
@@ -84,6 +85,8 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
             echo(line, err=result.error is not None)
     if result.error is not None:
         fail(result.error)
+    if received:
+        sys.exit(128 + received[0])
 
 
 class _ClientFactory:
@@ -109,20 +112,6 @@ def _parse_now(text: str | None) -> datetime | None:
     except ValueError:
         raise bad_argument(f"expected an ISO 8601 time, got {text!r}", "--now") from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-@contextlib.contextmanager
-def _stop_on_sigterm() -> Iterator[threading.Event]:
-    """SIGTERM (a CronJob's pod being stopped, `systemctl stop`) lets running steps finish, starts no new one."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _text(result: CycleResult) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,7 +102,7 @@ def test_locked_cycle_exits_zero_quickly(emulator: EmulatorHandle, tmp_path: Pat
 
 
 def test_failed_pull_exits_5_with_json_and_one_error_line(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    emulator.set_faults(next_errors=[500] * 10)
+    emulator.set_faults(next_errors=[403])  # not retried: the test stays fast
     result = auto(emulator, write_spec(tmp_path), "--execute", "--output", "json")
     assert result.exit_code == 5
     data = as_json(result)
@@ -179,3 +180,33 @@ def test_two_processes_started_together_never_both_act(tmp_path: Path) -> None:
         assert json.loads(out)["action"] == "executed"
         assert len(emu.machine.migrate_requests) == 1
         assert sorted(r["action"] for r in read_audit(tmp_path / "state" / AUDIT_FILE)) == ["executed", "none"]
+
+
+def test_sigterm_lets_the_step_in_flight_finish_and_starts_no_other(tmp_path: Path) -> None:
+    with run_emulator(sample_snapshot(), job_seconds=600) as emu:
+        spec = write_spec(tmp_path, limits={"max_batch_size": 2})  # 4 moves in 2 requests
+        command = [sys.executable, "-c", "from planner.cli import main; main()", "auto", "--spec", str(spec),
+                   *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--max-parallel", "1",
+                   "--poll-interval", "0.05", "--output", "json"]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
+        env.update(emu.env())
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            deadline = time.monotonic() + 60
+            while not emu.machine.migrate_requests and time.monotonic() < deadline:
+                time.sleep(0.05)
+            process.send_signal(signal.SIGTERM)
+            time.sleep(0.3)
+            emu.advance(600)
+            out, err = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    data = json.loads(out)
+    assert (data["action"], data["outcome"]) == ("executed", "executed")
+    assert (data["steps_done"], data["steps_total"], data["requests_sent"]) == (1, 2, 1)
+    assert data["reason"].startswith("stopped by a signal after 1 of 2 steps")
+    assert len(emu.machine.migrate_requests) == 1
+    assert read_audit(tmp_path / "state" / AUDIT_FILE)[-1] == data
