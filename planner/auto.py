@@ -34,6 +34,7 @@ from planner.planfile import write_atomic, write_plan
 from planner.spec import _describe, parse_spec, read_spec_file
 
 if TYPE_CHECKING:
+    from planner.apply import ApplyResult
     from planner.modelarts.client import ModelArtsClient
 
 _FULL_DAYS = {name: name[:3] for name in
@@ -226,28 +227,15 @@ class Gates:
                 "freeze_file": str(self.freeze_file) if self.freeze_file else None}
 
 
-class ApplyOutcome(Protocol):
-    """What the cycle reads from `planner.apply.ApplyResult`."""
-
-    executed: bool
-    steps_total: int
-    steps_done: int
-    steps_failed: list[int]
-    requests: list[dict[str, Any]]
-    journal: str | None
-    messages: list[str]
-    interrupted: bool
-
-
 class Applier(Protocol):
     """Runs a written plan: dry-run (`execute=False`, read-only client) or for real."""
 
     def __call__(self, plan: dict[str, Any], plan_path: Path, client_factory: ClientFactory, *, execute: bool,
-                 journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyOutcome: ...
+                 journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyResult: ...
 
 
 def library_apply(plan: dict[str, Any], plan_path: Path, client_factory: ClientFactory, *, execute: bool,
-                  journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyOutcome:
+                  journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyResult:
     """Apply through `planner.apply.apply_plan` (imported here: it is the one place auto sends requests)."""
     from planner.apply import ApplyOptions, apply_plan
 
@@ -489,7 +477,7 @@ def _cycle(result: CycleResult, raw: dict[str, Any], spec_path: Path, client_fac
                              journal=result.journal)
 
 
-def _took(result: CycleResult, outcome: ApplyOutcome, gain: str, *, execute: bool) -> None:
+def _took(result: CycleResult, outcome: ApplyResult, gain: str, *, execute: bool) -> None:
     """Copy what apply did into the cycle's result; the action is `executed` once a request was sent."""
     result.journal = outcome.journal
     result.steps_total, result.steps_done = outcome.steps_total, outcome.steps_done

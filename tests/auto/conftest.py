@@ -30,7 +30,7 @@ def write_spec(folder: Path, auto: dict[str, Any] | None = None, **changes: Any)
 
 @dataclass
 class StubResult:
-    """Shaped like `planner.apply.ApplyResult`."""
+    """Shaped like `planner.apply.ApplyResult` (the fields auto reads)."""
 
     executed: bool
     steps_total: int
