@@ -72,6 +72,7 @@ class LiveView:
     nodes: dict[str, dict[str, JsonObject]] = field(default_factory=dict)
     free: dict[str, int] = field(default_factory=dict)
     network_subnets: dict[str, list[str]] = field(default_factory=dict)
+    partial: bool = False   # only some pools were read: a node not found may be elsewhere
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> LiveView:
@@ -140,7 +141,7 @@ class LiveView:
 
 def read_view(client: ModelArtsClient, pool_names: Iterable[str], *, networks: bool = True) -> LiveView:
     """A view of just these pools (ShowPool and ListPoolNodes each) and, with `networks`, their networks."""
-    view = LiveView()
+    view = LiveView(partial=True)
     for name in sorted(set(pool_names)):
         try:
             view.pools[name] = client.show_pool(name)
@@ -178,6 +179,8 @@ def _node_problems(view: LiveView, step: Mapping[str, Any], name: str, expected_
     sid = step.get("id")
     where = view.where(name)
     if where is None:
+        if view.partial:
+            return [f"node {name} (step {sid}) is no longer in pool {expected_pool}"]
         return [f"node {name} (step {sid}) is gone"]
     if where != expected_pool:
         return [f"node {name} (step {sid}) moved: it is in pool {where}, the plan expects pool {expected_pool}"]

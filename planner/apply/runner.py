@@ -352,7 +352,13 @@ class _Runner:
             in_flight = [r.id for r in moved if r.phase is Phase.SUBMITTED]
             if in_flight:
                 self.note(f"step(s) {', '.join(map(str, in_flight))} are in flight; a resumed run tracks them")
-            self.check_stale(self._snapshot(client), moved, remaining)
+            try:
+                self.check_stale(self._snapshot(client), moved, remaining)
+            except StalePlanError as exc:
+                if self.options.resume or not read_journal(self.journal_path):
+                    raise
+                raise StalePlanError(f"{exc} (a journal of this plan exists at {self.journal_path}: add --resume to "
+                                     f"see what a resumed run would send)", changes=exc.changes) from None
         requests = [{"step": r.id, "wave": r.wave, "pool_name": r.pool_name, "body": r.body} for r in remaining]
         return self._result(executed=False, requests=requests)
 
@@ -426,9 +432,9 @@ class _Runner:
                 self._track(client, in_flight)
             remaining = [r for r in self.runs.values() if r.phase is Phase.PENDING]
             if remaining and not self._halted():
-                done = [r for r in self.runs.values() if r.phase is Phase.SUCCEEDED]
+                moved = [r for r in self.runs.values() if r.phase in (Phase.SUCCEEDED, Phase.SUBMITTED)]
                 try:
-                    self.check_stale(self._snapshot(client), done, remaining)
+                    self.check_stale(self._snapshot(client), moved, remaining)
                 except StalePlanError as exc:
                     self.write("refused", reason="stale", changes=exc.changes)
                     raise

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.emulator_server import emulator, emulator_snapshot  # noqa: F401  (pytest fixtures)
+from tests.emulator_server import emulator  # noqa: F401  (pytest fixture; it uses emulator_snapshot below)
 
 PROJECT = "5f3c0a9e1b2d4c6e8f7a9b0c1d2e3f40"
 CPU = "modelarts.vm.cpu.8u"
@@ -71,7 +71,8 @@ def make_apply_plan(snapshot: dict[str, Any] | None = None, spec: dict[str, Any]
 
 
 @pytest.fixture
-def emulator_snapshot() -> dict[str, Any]:  # noqa: F811  (overrides the imported fixture)
+def emulator_snapshot() -> dict[str, Any]:
+    """What the `emulator` fixture serves here: the inventory of `apply_snapshot()`."""
     return apply_snapshot()
 
 

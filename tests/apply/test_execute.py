@@ -12,7 +12,7 @@ import pytest
 
 from planner.apply import ApplyFailedError, ApplyOptions, apply_plan, read_journal
 from planner.apply.journal import Journal, plan_fingerprint, run_lock
-from planner.errors import InputError, LockedError
+from planner.errors import ApiError, InputError, LockedError, StalePlanError
 from planner.planfile import read_plan
 from tests.apply.conftest import apply_snapshot
 from tests.apply.helpers import (
@@ -266,3 +266,67 @@ def test_the_journal_holds_no_secret(plan_file: Path) -> None:
         text = journal_of(plan_file).read_text()
         assert emu.ak is not None and emu.sk is not None
         assert emu.ak not in text and emu.sk not in text
+
+
+def test_a_step_whose_preconditions_broke_mid_run_fails_before_it_is_sent(plan_file: Path) -> None:
+    plan = read_plan(plan_file)
+    with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
+        def someone_else_moves_a_07(text: str, done: int, total: int) -> None:
+            if text.startswith("step 1: submitted"):
+                with emu.client() as client:
+                    client.migrate_nodes("pool-a", {**plan["steps"][7]["body"], "toClusterName": "pool-b",
+                                                    "toPoolName": "pool-b",
+                                                    "resourceSpec": {"flavor": "modelarts.vm.cpu.8u"}})
+
+        with pytest.raises(ApplyFailedError) as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(), progress=someone_else_moves_a_07)
+        assert len(emu.state()["migrate_requests"]) == 8      # 7 steps and the other party's request
+    err = caught.value
+    assert err.step_id == 8 and err.result.steps_done == 7
+    assert "step 8 failed: its preconditions do not hold on the live inventory: node a-07 (step 8) is no longer " \
+           "in pool pool-a" in str(err)
+    assert [e for s, e in journal_events(journal_of(plan_file)) if s == 8] == ["failed"]
+
+
+def test_an_api_outage_mid_run_stops_with_exit_5_and_resume_finishes(plan_file: Path) -> None:
+    plan = read_plan(plan_file)
+    with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
+        def outage(text: str, done: int, total: int) -> None:
+            if text.startswith("step 3: submitted"):
+                emu.set_faults(rate_5xx=1.0)
+
+        with pytest.raises(ApiError, match="--resume") as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(), progress=outage)
+        assert caught.value.exit_code == 5
+        records = read_journal(journal_of(plan_file))
+        assert records[-1]["event"] == "stopped" and "API error" in records[-1]["reason"]
+        emu.set_faults(rate_5xx=0.0)
+        result = apply_plan(plan, plan_file, factory(emu), fast(resume=True))
+        state = emu.state()
+    assert result.steps_done == 8
+    assert sorted(accepted_per_step(state, plan).items()) == [(i, 1) for i in range(1, 9)]
+
+
+def test_dry_run_with_resume_shows_what_a_resumed_run_would_send(plan_file: Path) -> None:
+    plan = read_plan(plan_file)
+    with run_emulator(apply_snapshot(), job_seconds=0.0) as emu:
+        stop = threading.Event()
+        apply_plan(plan, plan_file, factory(emu), fast(max_parallel=1), stop=stop,
+                   progress=lambda text, *_: stop.set() if text.startswith("step 2: done") else None)
+        assert last_event(journal_of(plan_file)) == {1: "succeeded", 2: "succeeded"}
+        with pytest.raises(StalePlanError, match="add --resume"):   # without it the steps done look like drift
+            apply_plan(plan, plan_file, factory(emu), ApplyOptions())
+        result = apply_plan(plan, plan_file, factory(emu), ApplyOptions(resume=True))
+        assert len(emu.state()["migrate_requests"]) == 2
+    assert not result.executed and result.steps_done == 2
+    assert [r["step"] for r in result.requests] == [3, 4, 5, 6, 7, 8]
+    assert any("2 step(s) already done" in m for m in result.messages)
+
+
+def test_a_plan_without_steps(emulator: EmulatorHandle, plan_file: Path) -> None:
+    plan = read_plan(plan_file)
+    plan["steps"] = []
+    assert apply_plan(plan, plan_file, factory(emulator), ApplyOptions()).requests == []
+    result = apply_plan(plan, plan_file, factory(emulator), fast())
+    assert result.executed and result.steps_total == 0 and result.steps_failed == []
+    assert [e for _, e in journal_events(journal_of(plan_file))] == ["start", "finished"]
