@@ -382,9 +382,12 @@ class _Runner:
                 try:
                     interrupted = self._run(client, resumed=bool(records))
                 except ApiError as exc:
-                    in_flight = [r.id for r in self.runs.values() if r.phase in (Phase.SUBMITTING, Phase.SUBMITTED)]
+                    in_flight = self._in_flight()
                     self.write("stopped", reason=f"API error: {exc}", in_flight=in_flight)
                     raise ApiError(f"{exc}; {len(in_flight)} step(s) in flight; {self._resume_hint()}") from exc
+                except ExecutionError as exc:  # a lost answer the API cannot account for
+                    self.write("stopped", reason=str(exc), in_flight=self._in_flight())
+                    raise
             result = self._result(executed=True, requests=self.requests, interrupted=interrupted)
         if self.failures:
             raise ApplyFailedError(self._failure_message(), step_id=self.failures[0].id,
@@ -418,6 +421,9 @@ class _Runner:
         what = "timed out" if first.timed_out else "failed"
         return (f"step {first.id} {what}: {first.reason}{others}; {self.done()}/{self.total} steps done, {pending} "
                 f"not started; fix the cause, then {self._resume_hint()}")
+
+    def _in_flight(self) -> list[int]:
+        return [r.id for r in self.runs.values() if r.phase in (Phase.SUBMITTING, Phase.SUBMITTED)]
 
     def _halted(self) -> bool:
         return self.stop.is_set() or (bool(self.failures) and not self.options.keep_going)

@@ -12,7 +12,7 @@ import pytest
 
 from planner.apply import ApplyFailedError, ApplyOptions, apply_plan, read_journal
 from planner.apply.journal import Journal, plan_fingerprint, run_lock
-from planner.errors import ApiError, InputError, LockedError, StalePlanError
+from planner.errors import ApiError, ExecutionError, InputError, LockedError, StalePlanError
 from planner.planfile import read_plan
 from tests.apply.conftest import apply_snapshot
 from tests.apply.helpers import (
@@ -330,3 +330,26 @@ def test_a_plan_without_steps(emulator: EmulatorHandle, plan_file: Path) -> None
     result = apply_plan(plan, plan_file, factory(emulator), fast())
     assert result.executed and result.steps_total == 0 and result.steps_failed == []
     assert [e for _, e in journal_events(journal_of(plan_file))] == ["start", "finished"]
+
+
+def test_resume_refuses_to_guess_when_the_api_cannot_account_for_a_lost_request(tmp_path: Path) -> None:
+    from planner.planfile import write_plan
+    from tests.apply.conftest import apply_spec, make_apply_plan
+
+    spec = apply_spec()
+    spec["limits"]["max_batch_size"] = 2
+    plan = make_apply_plan(spec=spec)
+    step = plan["steps"][0]
+    assert len(step["body"]["migrateNodeNames"]) == 2
+    plan_file = tmp_path / "plan.json"
+    write_plan(plan_file, plan)
+    _crashed_journal(plan, plan_file, 1)
+    with run_emulator(apply_snapshot(), job_seconds=0.0, clock=lambda: time.time() - 7200) as emu:
+        with emu.client() as client:  # half of the step's nodes moved, by someone, with no job to show for it
+            client.migrate_nodes(step["pool_name"], {**step["body"],
+                                                     "migrateNodeNames": step["body"]["migrateNodeNames"][:1]})
+        with pytest.raises(ExecutionError, match="step 1: cannot tell whether its request was accepted") as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(resume=True))
+        assert len(emu.state()["migrate_requests"]) == 1
+    assert caught.value.exit_code == 6 and caught.value.step_id == 1
+    assert read_journal(journal_of(plan_file))[-1]["event"] == "stopped"
