@@ -181,3 +181,7 @@ def _progress(output: str) -> Iterator[Callable[[str, int, int], None]]:
 
     with bar:
         yield update
+
+
+# Public name for other commands that run apply (e.g. `auto`): same behaviour as in `apply`.
+stop_on_signals = _stop_on_signals
