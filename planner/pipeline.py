@@ -7,7 +7,10 @@ Must not: print, exit, or touch files other than those it is asked to read.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,18 +66,41 @@ def load_problem(inventory_path: str | Path, spec_path: str | Path) -> tuple[Flo
     return build_problem(inv, spec, spec_source=str(spec_path))
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while planning.
+
+    A large snapshot is millions of small dicts; every collection walks all of them again, which more than
+    doubled load and model-building time at 100k nodes (benchmarks/RESULTS.md). Planning creates no
+    reference cycles worth collecting, and the collector is restored on the way out.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def plan_files(inventory_path: str | Path, spec_path: str | Path, options: PlanOptions | None = None) -> Plan:
     """Plan from a snapshot file and a spec file."""
-    snapshot = read_snapshot_file(inventory_path)
-    spec_data = read_spec_file(spec_path)
-    return make_plan(snapshot, spec_data, options=options, snapshot_source=str(inventory_path),
-                     spec_source=str(spec_path))
+    with gc_paused():
+        snapshot = read_snapshot_file(inventory_path)
+        spec_data = read_spec_file(spec_path)
+        return make_plan(snapshot, spec_data, options=options, snapshot_source=str(inventory_path),
+                         spec_source=str(spec_path))
 
 
 def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: PlanOptions | None = None,
               snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> Plan:
     """Plan from a snapshot dict and a spec mapping; raises InputError (2) or PlanningError (3)."""
-    options = options or PlanOptions()
+    with gc_paused():
+        return _make_plan(snapshot, spec_data, options or PlanOptions(), snapshot_source, spec_source)
+
+
+def _make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], options: PlanOptions,
+               snapshot_source: str, spec_source: str) -> Plan:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     inv = build_inventory(snapshot, source=snapshot_source)
@@ -111,7 +137,7 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions,
     """
     zero = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
     current_valid = not feasibility_errors(problem, *zero)
-    hint = zero if current_valid else None
+    # No solution hint: the current placement as a hint made CP-SAT 3x slower at 100k nodes (RESULTS.md).
     restrictions = Restrictions()
     blocked_by: list[str] = []
     first: FlowResult | None = None
@@ -120,7 +146,7 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions,
     timings.setdefault("order", 0.0)
     for attempt in range(options.max_rounds):
         t1 = time.perf_counter()
-        result = solve_flow(problem, options.solve_params(), restrictions, hint=hint)
+        result = solve_flow(problem, options.solve_params(), restrictions)
         timings["solve"] += time.perf_counter() - t1
         if first is None:
             if result.status == Status.INFEASIBLE:
@@ -193,7 +219,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
     for pool, flavor in ctx.flavor_targets:
         by_flavor[pool].setdefault(flavor, [0, 0])
     pools: dict[str, Any] = {}
-    display = dict(zip(inv.pools["pool"], inv.pools["display_name"], strict=True))
+    display = dict(zip(inv.pools["pool"].tolist(), inv.pools["display_name"].tolist(), strict=True))
     for pool in ctx.pool_ids:
         r = ctx.rules[pool]
         entry: dict[str, Any] = {

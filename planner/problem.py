@@ -19,8 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
-
 from planner.errors import InputError
 from planner.inventory import Inventory, flavor_counts, pool_lookup
 from planner.spec import Spec
@@ -102,11 +100,12 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     pool_index = {p: i for i, p in enumerate(pool_ids)}
     accepted: dict[str, dict[str, int | None]] = {p: {} for p in pool_ids}
     caps = inv.pool_flavors["max_count"].astype(object).where(inv.pool_flavors["max_count"].notna(), None)
-    for pool, flavor, cap in zip(inv.pool_flavors["pool"], inv.pool_flavors["flavor"], caps, strict=True):
+    pf = inv.pool_flavors
+    for pool, flavor, cap in zip(pf["pool"].tolist(), pf["flavor"].tolist(), caps.tolist(), strict=True):
         accepted[str(pool)][str(flavor)] = None if cap is None else int(cap)
 
     nodes = inv.nodes
-    known_nodes = set(nodes["node"])
+    known_nodes = set(nodes["node"].tolist())
     for i, name in enumerate(spec.pin):
         if name not in known_nodes:
             raise InputError(f"unknown node {name!r}", source=spec_source, path=f"pin[{i}]")
@@ -118,7 +117,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
                                  source=spec_source, path=f"pools.{key}.flavors.{flavor}")
             flavor_targets[(pool, flavor)] = (count, count)
 
-    counts = dict(zip(pools["pool"], pools["node_count"], strict=True))
+    counts = dict(zip(pools["pool"].tolist(), pools["node_count"].tolist(), strict=True))
     cell_counts = flavor_counts(nodes)
     defaults = spec.defaults
 
@@ -129,11 +128,12 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     rules: dict[str, PoolRules] = {}
     subnet_ids: list[str] = list(inv.subnets["subnet"])
     subnet_index = {s: i for i, s in enumerate(subnet_ids)}
-    clusters: list[str] = sorted(set(pools["cluster"]) | set(nodes["cluster"]))
+    clusters: list[str] = sorted(set(pools["cluster"].tolist()) | set(nodes["cluster"].unique().tolist()))
     cluster_index = {c: i for i, c in enumerate(clusters)}
     pool_data: list[PoolData] = []
-    for pool, row_subnet, row_part, row_cluster in zip(pools["pool"], pools["subnet"], pools["takes_part"],
-                                                       pools["cluster"], strict=True):
+    for pool, row_subnet, row_part, row_cluster in zip(pools["pool"].tolist(), pools["subnet"].tolist(),
+                                                       pools["takes_part"].tolist(), pools["cluster"].tolist(),
+                                                       strict=True):
         pspec = spec_pools.get(pool, (None, None))[1]
         count = int(counts[pool])
         smin = pspec.min if pspec is not None and pspec.min is not None else None
@@ -161,36 +161,42 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
             cluster=cluster_index[str(row_cluster)],
         ))
 
-    # --- movable units and exclusions
+    # --- movable units and exclusions (plain lists: one pass over the nodes)
     pinned = set(spec.pin)
-    reason: pd.Series[str] = nodes["reason"].copy()
-    extra: pd.Series[str] = pd.Series("", index=nodes.index)
-    extra[nodes["node"].isin(pinned)] = "pinned by the spec"
     no_give = {p for p, r in rules.items() if not r.give}
-    extra[(extra == "") & nodes["pool"].isin(no_give)] = "pool may not give (give: false)"
-    too_big = nodes["unit_size"] > spec.limits.max_batch_size
-    extra[(extra == "") & too_big] = f"super node larger than max_batch_size ({spec.limits.max_batch_size})"
-    own = reason.where(reason != "", extra)
+    batch = spec.limits.max_batch_size
+    col = {c: nodes[c].tolist() for c in ("node", "pool", "flavor", "cluster", "unit", "unit_size", "reason")}
+    own: list[str] = []
+    for name, pool, size, why in zip(col["node"], col["pool"], col["unit_size"], col["reason"], strict=True):
+        if not why:
+            if name in pinned:
+                why = "pinned by the spec"
+            elif pool in no_give:
+                why = "pool may not give (give: false)"
+            elif size > batch:
+                why = f"super node larger than max_batch_size ({batch})"
+        own.append(why)
     # a unit moves only if every member may move
-    blocked_units = nodes.loc[own != "", ["unit", "node"]].groupby("unit")["node"].min().to_dict()
-    in_blocked = nodes["unit"].isin(blocked_units.keys()) & (own == "")
-    own = own.where(~in_blocked, nodes["unit"].map(lambda u: f"super node member {blocked_units.get(u)} may not move"))
-    excluded_mask = own != ""
-    excluded = [
-        {"node": n, "pool": p, "reason": r}
-        for n, p, r in zip(nodes.loc[excluded_mask, "node"], nodes.loc[excluded_mask, "pool"],
-                           own[excluded_mask], strict=True)
-    ]
-
-    movable = nodes[~excluded_mask]
+    blocked_units: dict[str, str] = {}
+    for unit, name, why in zip(col["unit"], col["node"], own, strict=True):
+        if why and (unit not in blocked_units or name < blocked_units[unit]):
+            blocked_units[unit] = name
+    excluded: list[dict[str, str]] = []
     unit_nodes: dict[str, list[str]] = {}
-    if len(movable):
-        for unit, group in movable.groupby("unit", sort=True)["node"]:
-            unit_nodes[str(unit)] = sorted(group)
-    units = movable.drop_duplicates("unit")[["unit", "pool", "flavor", "unit_size", "cluster"]]
-    units = units.sort_values("unit", kind="stable")
+    unit_facts: dict[str, tuple[str, str, int, str]] = {}
+    for name, pool, flavor, cluster, unit, size, why in zip(col["node"], col["pool"], col["flavor"], col["cluster"],
+                                                            col["unit"], col["unit_size"], own, strict=True):
+        if not why and unit in blocked_units:
+            why = f"super node member {blocked_units[unit]} may not move"
+        if why:
+            excluded.append({"node": name, "pool": pool, "reason": why})
+            continue
+        unit_nodes.setdefault(unit, []).append(name)
+        unit_facts.setdefault(unit, (pool, flavor, int(size), cluster))
+    for members in unit_nodes.values():
+        members.sort()
 
-    flavors = sorted(set(nodes["flavor"]) | set(inv.pool_flavors["flavor"])
+    flavors = sorted(set(col["flavor"]) | set(inv.pool_flavors["flavor"].tolist())
                      | {g for gs in spec.flavor_compat.values() for g in gs})
     flavor_index = {f: i for i, f in enumerate(flavors)}
     cross = spec.limits.allow_cross_cluster
@@ -200,9 +206,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     classes: list[UnitClass] = []
     class_units: list[list[str]] = []
     grouped: dict[tuple[str, str, int, str], list[str]] = {}
-    for unit, pool, flavor, size, cluster in zip(units["unit"], units["pool"], units["flavor"], units["unit_size"],
-                                                 units["cluster"], strict=True):
-        grouped.setdefault((str(pool), str(flavor), int(size), str(cluster)), []).append(str(unit))
+    for unit in sorted(unit_facts):
+        grouped.setdefault(unit_facts[unit], []).append(unit)
     for (pool, flavor, size, cluster), members in sorted(grouped.items()):
         fi, ci = flavor_index[flavor], cluster_index[cluster]
         ckey = (fi, size, -1 if cross else ci)
@@ -227,8 +232,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         f = flavors[comm.flavor]
         sources = supply_pools.get(k, set())
         for i, r in receivers:
-            if not sources - {i}:
-                continue
+            if not sources or (len(sources) == 1 and i in sources):
+                continue  # no unit of this commodity outside the pool
             if comm.cluster != -1 and cluster_index[r.cluster] != comm.cluster:
                 continue
             g = resolve_flavor(spec.flavor_compat, f, accepted[r.pool])
@@ -251,7 +256,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         cells.append(FlavorCell(pool=pi, flavor=fi, count=int(cell_counts.get((pool, flavor), 0)),
                                 target=flavor_targets.get((pool, flavor)), cap=accepted[pool].get(flavor)))
 
-    subnet_free = dict(zip(inv.subnets["subnet"], inv.subnets["free_ips"].astype(int), strict=True))
+    subnet_free = dict(zip(inv.subnets["subnet"].tolist(), inv.subnets["free_ips"].astype(int), strict=True))
     subnets = [
         SubnetData(free=int(subnet_free[s]), lo=min(int(subnet_free[s]), defaults.ip_reserve)) for s in subnet_ids
     ]
@@ -264,7 +269,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     context = Context(
         inventory=inv, spec=spec, spec_source=spec_source, pool_ids=pool_ids, flavors=flavors,
         subnet_ids=subnet_ids, clusters=clusters, rules=rules, class_units=class_units, unit_nodes=unit_nodes,
-        node_cluster=dict(zip(nodes["node"], nodes["cluster"], strict=True)), accepted=accepted,
+        node_cluster=dict(zip(col["node"], col["cluster"], strict=True)), accepted=accepted,
         flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
         subnet_free={k: int(v) for k, v in subnet_free.items()}, ips_per_node=defaults.ips_per_node,
         ip_reserve=defaults.ip_reserve,
@@ -276,7 +281,7 @@ def _even_bands(inv: Inventory, spec_pools: dict[str, tuple[str, Any]], accepted
                 cell_counts: dict[tuple[str, str], int], flavor_targets: dict[tuple[str, str], Band]) -> None:
     """`balance: even`: pools without a target share each flavor they accept, [floor(N/k), ceil(N/k)] each."""
     free_pools = [
-        p for p, takes in zip(inv.pools["pool"], inv.pools["takes_part"], strict=True)
+        p for p, takes in zip(inv.pools["pool"].tolist(), inv.pools["takes_part"].tolist(), strict=True)
         if takes and (p not in spec_pools or spec_pools[p][1].target is None)
     ]
     all_flavors = sorted({f for p in free_pools for f in accepted[p]})

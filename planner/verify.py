@@ -98,8 +98,11 @@ def _read_world(raw: dict[str, Any], spec: Spec) -> _World:
             elif name in pins:
                 why = "pinned"
             w.may_move[name] = why
+    members_of: dict[str, Counter[str]] = {}
+    for n, p in w.where.items():
+        members_of.setdefault(p, Counter())[w.cluster[n]] += 1
     for pool_name, facts in w.pools.items():
-        members = Counter(w.cluster[n] for n, p in w.where.items() if p == pool_name)
+        members = members_of.get(pool_name)
         if members:
             top = max(members.values())
             facts["cluster"] = min(c for c, k in members.items() if k == top)

@@ -87,22 +87,26 @@ def _conservation(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
 
 
 def _no_self_moves(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """A pool's own units cannot be its arrivals: out(p,k) + in(k,p) <= Σ out(k), so the flow splits into moves."""
+    """A pool's own units cannot be its arrivals: out(p,k) + in(k,p) <= T(k) = Σ out(k), so the flow splits
+    into moves between different pools. T(k) is one variable per commodity, which keeps these rows short."""
     by_comm: dict[int, list[int]] = defaultdict(list)
     out_at: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, c in enumerate(p.classes):
         by_comm[c.commodity].append(v.out[i])
         out_at[(c.commodity, c.pool)].append(v.out[i])
+    total: dict[int, int] = {}
     for j, a in enumerate(p.arrivals):
         own = out_at.get((a.commodity, a.pool))
         if not own:
             continue
-        terms: dict[int, int] = defaultdict(int)
-        for x in by_comm[a.commodity]:
-            terms[x] -= 1
-        for x in own:
-            terms[x] += 1
-        terms[v.into[j]] += 1
+        k = a.commodity
+        if k not in total:
+            ub = sum(m.ubs[x] for x in by_comm[k])
+            total[k] = m.var(0, ub, f"total[{k}]")
+            m.row({**dict.fromkeys(by_comm[k], 1), total[k]: -1}, 0, 0, f"total_def[{k}]")
+        terms: dict[int, int] = dict.fromkeys(own, 1)
+        terms[v.into[j]] = 1
+        terms[total[k]] = -1
         m.row(terms, None, 0, f"noself[{j}]")
 
 

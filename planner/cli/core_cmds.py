@@ -47,7 +47,7 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
              max_parallel: int, per_pool: int, output: str) -> None:
     """Solve for the best reachable placement and write the ordered plan."""
     from planner.errors import InputError
-    from planner.pipeline import PlanOptions, make_plan
+    from planner.pipeline import PlanOptions, gc_paused, make_plan
     from planner.planfile import write_plan
     from planner.render import summary_lines
     from planner.spec import read_spec_file
@@ -56,19 +56,20 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
         raise InputError("give exactly one of --inventory FILE or --live", source="arguments", path="--inventory")
     options = PlanOptions(time_limit=time_limit, workers=workers, seed=seed, backend=backend,
                           max_parallel=max_parallel, per_pool=per_pool)
-    spec_data = read_spec_file(spec_path)
-    if live:
-        from planner.cli.api_cmds import pull_live_snapshot
+    with gc_paused():
+        spec_data = read_spec_file(spec_path)
+        if live:
+            from planner.cli.api_cmds import pull_live_snapshot
 
-        snapshot = pull_live_snapshot(endpoint=endpoint, region=region, project_id=project_id)
-        source = "live inventory"
-    else:
-        from planner.inventory import read_snapshot_file
+            snapshot = pull_live_snapshot(endpoint=endpoint, region=region, project_id=project_id)
+            source = "live inventory"
+        else:
+            from planner.inventory import read_snapshot_file
 
-        assert inventory_path is not None
-        snapshot = read_snapshot_file(inventory_path)
-        source = str(inventory_path)
-    plan = make_plan(snapshot, spec_data, options=options, snapshot_source=source, spec_source=str(spec_path))
+            assert inventory_path is not None
+            snapshot = read_snapshot_file(inventory_path)
+            source = str(inventory_path)
+        plan = make_plan(snapshot, spec_data, options=options, snapshot_source=source, spec_source=str(spec_path))
     if out_path is not None:
         write_plan(out_path, plan.document)
     if output == "json":
