@@ -98,28 +98,10 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
     for j, a in enumerate(p.arrivals):
         arrivals_of[a.commodity].append(j)
 
-    for _ in range(max_rounds):
+    def best_for(pairs: list[tuple[int, int]]) -> tuple[tuple[float, float, int], int, int, int] | None:
         best: tuple[tuple[float, float, int], int, int, int] | None = None
-        short = [i for i, pool in enumerate(p.pools)
-                 if s.x[i] < pool.lo or (pool.target is not None and s.x[i] < pool.target[0])]
-        short += [c.pool for i, c in enumerate(p.cells) if c.target is not None and s.cell[i] < c.target[0]]
-        over = [i for i, pool in enumerate(p.pools)
-                if (pool.hi is not None and s.x[i] > pool.hi) or (pool.target is not None and s.x[i] > pool.target[1])]
-        over += [c.pool for i, c in enumerate(p.cells) if c.target is not None and s.cell[i] > c.target[1]]
-        pairs: set[tuple[int, int]] = set()
-        for t in set(short):
-            for aj in arrivals_into[t]:
-                for ci in by_comm_classes[p.arrivals[aj].commodity]:
-                    if p.classes[ci].pool != t:
-                        pairs.add((ci, aj))
-        for src in set(over):
-            for ci in classes_in[src]:
-                for aj in arrivals_of[p.classes[ci].commodity]:
-                    if p.arrivals[aj].pool != src:
-                        pairs.add((ci, aj))
-        for ci, aj in sorted(pairs):
-            c = p.classes[ci]
-            left = c.count - s.out[ci]
+        for ci, aj in pairs:
+            left = p.classes[ci].count - s.out[ci]
             if left <= 0:
                 continue
             for k in sorted({left, max(1, left // 2), 1}, reverse=True):
@@ -133,10 +115,34 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
                 if best is None or key < best[0]:
                     best = (key, ci, aj, k)
                 break
-        if best is None:
+        return best
+
+    for _ in range(max_rounds):
+        # Each pool that is short or over takes its best batch in turn; rounds repeat until none improves.
+        improved = False
+        short = sorted({i for i, pool in enumerate(p.pools)
+                        if s.x[i] < pool.lo or (pool.target is not None and s.x[i] < pool.target[0])}
+                       | {c.pool for i, c in enumerate(p.cells) if c.target is not None and s.cell[i] < c.target[0]})
+        over = sorted({i for i, pool in enumerate(p.pools)
+                       if (pool.hi is not None and s.x[i] > pool.hi)
+                       or (pool.target is not None and s.x[i] > pool.target[1])}
+                      | {c.pool for i, c in enumerate(p.cells) if c.target is not None and s.cell[i] > c.target[1]})
+        for t in short:
+            pairs = [(ci, aj) for aj in arrivals_into[t] for ci in by_comm_classes[p.arrivals[aj].commodity]
+                     if p.classes[ci].pool != t]
+            best = best_for(pairs)
+            if best is not None:
+                s.apply(best[1], best[2], best[3])
+                improved = True
+        for src in over:
+            pairs = [(ci, aj) for ci in classes_in[src] for aj in arrivals_of[p.classes[ci].commodity]
+                     if p.arrivals[aj].pool != src]
+            best = best_for(pairs)
+            if best is not None:
+                s.apply(best[1], best[2], best[3])
+                improved = True
+        if not improved:
             break
-        _, ci, aj, k = best
-        s.apply(ci, aj, k)
     seconds = time.perf_counter() - start
     feasible = all(s.violation(i, x) == 0 for i, x in enumerate(s.x))
     deviation = sum(band_distance(x, pool.target) for x, pool in zip(s.x, p.pools, strict=True))
