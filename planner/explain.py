@@ -159,15 +159,18 @@ def residual_report(problem: FlowProblem, ctx: Context, result: FlowResult,
                 why.append("give: false")
             if after <= r.floor:
                 why.append(f"at its floor {r.floor}")
-            if excluded_by_pool.get(pool):
-                why.append(f"{excluded_by_pool[pool]} of its nodes may not move")
+            movable_left = after - excluded_by_pool.get(pool, 0)
+            if movable_left < over:
+                why.append(f"only {max(movable_left, 0)} of its nodes may move "
+                           f"({excluded_by_pool.get(pool, 0)} may not)")
         if max_moves is not None and moves >= max_moves:
             why.append(f"limits.max_moves {max_moves} reached")
         for word in document["summary"].get("blocked_by") or []:
             if f"pool {pool} " in word:
                 why.append(word)
         if not why:
-            why.append("other pools have no movable node of a flavor it accepts to spare (or no room for its nodes)"
-                       if short else "no pool with room accepts its flavors without moving further from its own target")
+            why.append("no other pool can spare a movable node of a flavor it accepts" if short else
+                       "no pool that accepts its flavors has room left (subnet, max, maxCount) without moving further "
+                       "from its own target")
         out[pool] = {"deviation": short + over, "short": short, "over": over, "limited_by": why}
     return out

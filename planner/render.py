@@ -68,11 +68,22 @@ def _plan_sections(doc: dict[str, Any]) -> list[tuple[str, list[str], list[list[
         key = (str(e.get("pool")), str(e.get("reason")))
         excluded[key] = excluded.get(key, 0) + 1
     excluded_rows: list[list[Cell]] = [[p, r, n] for (p, r), n in sorted(excluded.items())]
+    residual_rows: list[list[Cell]] = [
+        [name, pools[name]["residual"].get("deviation"), "; ".join(pools[name]["residual"].get("limited_by") or [])]
+        for name in sorted(pools) if pools[name].get("residual")
+    ]
+    subnets = doc.get("subnets") or {}
+    subnet_rows: list[list[Cell]] = [
+        [sid, v.get("free_before"), v.get("free_after"), v.get("reserve")]
+        for sid, v in sorted(subnets.items()) if v.get("free_before") != v.get("free_after")
+    ]
     return [
         ("Pools that change or have a target", ["pool", "name", "before", "after", "target", "floor", "max",
                                                  "flavor changes"], pool_rows),
         ("Requests (in order)", ["id", "wave", "staging", "from pool", "to pool", "flavor", "nodes", "clusters",
                                  "node names"], step_rows),
+        ("Targets not reached, and what limits them", ["pool", "deviation left", "limited by"], residual_rows),
+        ("Subnets that change", ["subnet", "free before", "free after", "reserve"], subnet_rows),
         ("Nodes that may not move", ["pool", "reason", "nodes"], excluded_rows),
     ]
 
@@ -83,7 +94,7 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
     lines = [
         f"status {s.get('status')}  deviation {s.get('deviation_before')} -> {s.get('deviation_after')} "
         f"(proven bound {s.get('bound')})",
-        f"{s.get('moves')} node moves in {s.get('requests')} requests, {s.get('waves')} waves"
+        f"{s.get('moves')} node moves in {s.get('requests')} requests, {s.get('waves')} wave(s)"
         f" ({s.get('staging_moves', 0)} staging moves, {s.get('cross_cluster_requests', 0)} cross-cluster requests)",
         f"solver {s.get('solve_seconds')} s; inventory {doc.get('inventory_fingerprint')}",
     ]
