@@ -1,0 +1,104 @@
+"""The independent verifier catches every kind of broken plan (each mutation of a valid plan must fail)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from planner.pipeline import make_plan
+from planner.spec import parse_spec
+from planner.verify import verify_plan
+from tests.core.builders import node, nodes_of, pool, snapshot, spec
+
+SNAP = snapshot(
+    [pool("pool-a", ["f.a", "f.b"]), pool("pool-b", {"f.a": 6, "f.b": None}, cluster="lite-b"),
+     pool("pool-c", ["f.b"], subnet="s2")],
+    {"pool-a": nodes_of("a", 6, cluster="lite-a") + [node("a-lock", cluster="lite-a",
+                                                          annotations={"os.modelarts.node/lock.action": "x"})]
+     + [node(f"a-s{i}", cluster="lite-a", super_node="spod") for i in range(2)],
+     "pool-b": nodes_of("b", 2, cluster="lite-b"), "pool-c": nodes_of("c", 2, "f.b")},
+    subnets={"s1": (100, 50), "s2": (10, 7)})
+SPEC = spec({"pool-a": {"target": 3}, "pool-b": {"target": 7, "max": 8}, "pool-c": {"target": 2}},
+            limits={"max_batch_size": 3})
+
+
+def valid_plan() -> dict[str, Any]:
+    doc = make_plan(SNAP, SPEC).document
+    assert verify_plan(SNAP, parse_spec(SPEC), doc) == []
+    assert len(doc["steps"]) >= 2
+    return doc
+
+
+def first_plain(doc: dict[str, Any]) -> dict[str, Any]:
+    return next(s for s in doc["steps"] if "creatingStep" not in s["body"]["resourceSpec"])
+
+
+def mutate_node(doc: dict[str, Any], name: str) -> None:
+    first_plain(doc)["body"]["migrateNodeNames"][0] = name
+
+
+MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "locked node": (lambda d: mutate_node(d, "a-lock"), "may not move"),
+    "unknown node": (lambda d: mutate_node(d, "ghost"), "unknown node"),
+    "node of another pool": (lambda d: mutate_node(d, "c-0"), "not in"),
+    "wrong flavor": (lambda d: first_plain(d)["body"]["resourceSpec"].update(flavor="f.b"), "should run as"),
+    "wrong from cluster": (lambda d: first_plain(d)["body"].update(fromClusterName="x"), "fromClusterName"),
+    "wrong to cluster": (lambda d: first_plain(d)["body"].update(toClusterName="x"), "toClusterName"),
+    "target that does not accept": (lambda d: first_plain(d)["body"].update(toPoolName="pool-c"), "accepts no flavor"),
+    "batch too large": (lambda d: first_plain(d)["body"]["migrateNodeNames"].extend(["a-3", "a-4"]),
+                        "max_batch_size"),
+    "super node split": (lambda d: d["steps"].append({"id": len(d["steps"]) + 1, "wave": 99, "staging": False,
+                                                      "pool_name": "pool-a", "body": {
+                                                          "migrateNodeNames": ["a-s0"], "fromClusterName": "lite-a",
+                                                          "toClusterName": "lite-b", "toPoolName": "pool-b",
+                                                          "resourceSpec": {"flavor": "f.a"}}}),
+                         "super node must move whole"),
+    "summary moves": (lambda d: d["summary"].update(moves=d["summary"]["moves"] + 1), "summary.moves"),
+    "summary deviation": (lambda d: d["summary"].update(deviation_after=0), "deviation_after"),
+    "bound above deviation": (lambda d: d["summary"].update(bound=99), "bound"),
+    "waves out of order": (lambda d: d["steps"][0].update(wave=5), "wave numbers"),
+    "ids out of order": (lambda d: d["steps"][0].update(id=9), "step ids"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_verifier_rejects_mutation(name: str) -> None:
+    doc = copy.deepcopy(valid_plan())
+    fn, expected = MUTATIONS[name]
+    fn(doc)
+    problems = verify_plan(SNAP, parse_spec(SPEC), doc)
+    assert problems, f"{name}: verifier accepted a broken plan"
+    assert any(expected in p for p in problems), problems
+
+
+def test_verifier_rejects_floor_max_subnet_and_wave_breaks() -> None:
+    base = valid_plan()
+    sp = parse_spec(SPEC)
+    # all of pool-b's nodes out at once: below its floor
+    doc = copy.deepcopy(base)
+    doc["steps"] = [{"id": 1, "wave": 1, "staging": False, "pool_name": "pool-b", "body": {
+        "migrateNodeNames": ["b-0", "b-1"], "fromClusterName": "lite-b", "toClusterName": "lite-a",
+        "toPoolName": "pool-a", "resourceSpec": {"flavor": "f.a"}}}]
+    assert any("below its floor" in p for p in verify_plan(SNAP, sp, doc))
+    # more f.b into pool-c than its subnet has room for (3 free)
+    doc["steps"] = [{"id": i + 1, "wave": 1, "staging": False, "pool_name": "pool-a", "body": {
+        "migrateNodeNames": [f"a-{i}"], "fromClusterName": "lite-a", "toClusterName": "pool-c",
+        "toPoolName": "pool-c", "resourceSpec": {"flavor": "f.b"}}} for i in range(4)]
+    problems = verify_plan(SNAP, parse_spec(dict(SPEC, flavor_compat={"f.a": ["f.b"]})), doc)
+    assert any("subnet s2" in p for p in problems)
+    # pool-b (2 nodes, floor 2) receives one node, then sends one: safe one after the other, not as one wave
+    swap = [{"id": 1, "wave": 1, "staging": False, "pool_name": "pool-a", "body": {
+        "migrateNodeNames": ["a-0"], "fromClusterName": "lite-a", "toClusterName": "lite-b",
+        "toPoolName": "pool-b", "resourceSpec": {"flavor": "f.a"}}},
+        {"id": 2, "wave": 2, "staging": False, "pool_name": "pool-b", "body": {
+            "migrateNodeNames": ["b-0"], "fromClusterName": "lite-b", "toClusterName": "lite-a",
+            "toPoolName": "pool-a", "resourceSpec": {"flavor": "f.a"}}}]
+    doc = copy.deepcopy(base)
+    doc["steps"] = swap
+    assert not any("wave" in p for p in verify_plan(SNAP, sp, doc, check_summary=False))
+    doc["steps"][1]["wave"] = 1
+    problems = verify_plan(SNAP, sp, doc, check_summary=False)
+    assert any(p.startswith("wave 1: pool pool-b drops to 1") for p in problems), problems
