@@ -28,9 +28,11 @@ the runner exit 1 when one fails).
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import dataclasses
 import functools
+import hashlib
 import json
 import os
 import platform
@@ -56,6 +58,7 @@ from benchmarks.baseline import EXIT_MISSING_INTERFACE
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = REPO_ROOT / "benchmarks" / "data"
 SPAWN_SCRIPT = REPO_ROOT / "benchmarks" / "_spawn.py"
+CODE_PACKAGES = ("planner", "solvers")
 SECRET_ENV = ("HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
               "HUAWEICLOUD_SDK_PROJECT_ID", "POOLSHIFT_TOKEN")
 
@@ -104,11 +107,69 @@ class Measured:
     peak_source: str = ""
 
 
+# Where the children import planner/ and solvers/ from (a frozen copy, see snapshot_code); None: the tree.
+CODE_SNAPSHOT: Path | None = None
+
+
 def child_env() -> dict[str, str]:
-    """The environment of every child: ours without credentials (planning from files needs none)."""
+    """The environment of every child: ours without credentials (planning from files needs none), with the
+    code snapshot (when taken) ahead of the work tree on PYTHONPATH."""
     env = {k: v for k, v in os.environ.items() if k not in SECRET_ENV}
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    paths = [str(CODE_SNAPSHOT)] if CODE_SNAPSHOT else []
+    paths += [str(REPO_ROOT), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
     return env
+
+
+def child_cwd() -> Path:
+    """The children's working directory: `python -m`/`-c` put it first on sys.path, so with a code snapshot
+    it must be the snapshot, not the work tree (all paths passed to children are absolute)."""
+    return CODE_SNAPSHOT or REPO_ROOT
+
+
+def code_fingerprint(root: Path) -> str:
+    """sha256 (12 hex digits) over the paths and contents of planner/ and solvers/ under root."""
+    digest = hashlib.sha256()
+    for package in CODE_PACKAGES:
+        for path in sorted((root / package).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
+def snapshot_code(dest_root: Path) -> tuple[Path, str]:
+    """Freeze planner/ and solvers/ into dest_root/code-<fingerprint>/ (byte-compiled) for the children.
+
+    Other engineers edit the shared work tree while a long run goes on; with the editable install every
+    child would otherwise import whatever the tree holds at that moment, mixing code versions in one table.
+    """
+    for _attempt in range(3):
+        fingerprint = code_fingerprint(REPO_ROOT)
+        dest = dest_root / f"code-{fingerprint}"
+        if (dest / ".complete").exists():
+            return dest, fingerprint
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        for package in CODE_PACKAGES:
+            shutil.copytree(REPO_ROOT / package, staging / package,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        if code_fingerprint(staging) != fingerprint:  # the tree changed while we copied: try again
+            continue
+        compileall.compile_dir(staging, quiet=1)
+        shutil.rmtree(dest, ignore_errors=True)
+        staging.rename(dest)
+        (dest / ".complete").touch()
+        return dest, fingerprint
+    raise SystemExit("run: planner/ and solvers/ keep changing; cannot take a consistent code snapshot")
+
+
+def imported_from() -> dict[str, str]:
+    """Where a child process imports planner and solvers from (to prove the snapshot is used)."""
+    code = "import planner, solvers; print(planner.__file__); print(solvers.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=child_cwd(), env=child_env(), check=False)
+    lines = done.stdout.split()
+    return dict(zip(CODE_PACKAGES, lines, strict=False))
 
 
 @functools.cache
@@ -153,7 +214,7 @@ def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float) -
     with stdout.open("wb") as out, stderr.open("wb") as err:
         started = time.perf_counter()
         proc = subprocess.Popen([*prefix, *cmd], stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                cwd=REPO_ROOT, env=child_env(), start_new_session=True)
+                                cwd=child_cwd(), env=child_env(), start_new_session=True)
         timed_out = threading.Event()
 
         def _kill() -> None:
@@ -442,6 +503,7 @@ def format_markdown(rows: list[Row], checks: list[Check], machine: dict[str, Any
            f"{machine['os']}",
            f"- Python {machine['python']}, OR-Tools {machine['ortools']}, poolshift {machine['poolshift']}, "
            f"commit {machine['git_commit']}",
+           f"- code measured: {machine.get('code', 'work tree')}",
            f"- command: `{command}`", "",
            "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     out += ["| " + " | ".join(_cells(r)) + " |" for r in rows]
@@ -530,6 +592,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pernode-workers", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=1_800.0, help="kill any child after this many s")
     parser.add_argument("--strict", action="store_true", help="exit 1 when an acceptance check fails")
+    parser.add_argument("--no-code-snapshot", dest="code_snapshot", action="store_false",
+                        help="import planner/solvers from the work tree instead of a frozen copy")
     args = parser.parse_args(argv)
     try:
         sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
@@ -548,6 +612,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     machine = machine_info()
     runs_dir = data_dir / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
+    global CODE_SNAPSHOT
+    if args.code_snapshot:
+        CODE_SNAPSHOT, fingerprint = snapshot_code(runs_dir)
+        sources = imported_from()
+        if not all(Path(f).is_relative_to(CODE_SNAPSHOT) for f in sources.values()) or len(sources) != 2:
+            raise SystemExit(f"run: children do not import the code snapshot ({sources}); use --no-code-snapshot")
+        machine["code"] = f"snapshot {CODE_SNAPSHOT.name} of planner/ and solvers/"
+        log(f"code: planner/ and solvers/ frozen as {CODE_SNAPSHOT}")
+    else:
+        fingerprint = code_fingerprint(REPO_ROOT)
+        machine["code"] = f"work tree (planner/ + solvers/ fingerprint {fingerprint} at start)"
     rows: list[Row] = []
     instances: dict[str, Any] = {}
 
@@ -570,6 +645,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 rows.append(run_baseline(method, size, cross, inventory, spec, out_dir, args.timeout,
                                          args.pernode_time_limit, args.pernode_workers))
     checks = evaluate(rows)
+    if not args.code_snapshot and code_fingerprint(REPO_ROOT) != fingerprint:
+        machine["code"] += "; CHANGED DURING THE RUN: rows may mix code versions"
+        log("warning: planner/ or solvers/ changed during the run; rows may mix code versions")
 
     print(format_table(rows))
     if checks:

@@ -140,3 +140,14 @@ def test_the_launcher_fallback_reports_the_commands_own_peak(tmp_path: Path, mon
     small = run.measure([sys.executable, "-c", "raise SystemExit(4)"], stdout=tmp_path / "o",
                         stderr=tmp_path / "e", timeout=60)
     assert small.returncode == 4 and small.peak_kib < 60 * 1024
+
+
+def test_children_import_the_frozen_code_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dest, fingerprint = run.snapshot_code(tmp_path)
+    assert dest.name == f"code-{fingerprint}" and (dest / ".complete").exists()
+    assert run.code_fingerprint(dest) == fingerprint
+    assert run.snapshot_code(tmp_path) == (dest, fingerprint)  # reused, not copied again
+    monkeypatch.setattr(run, "CODE_SNAPSHOT", dest)
+    sources = run.imported_from()
+    assert set(sources) == {"planner", "solvers"}
+    assert all(Path(f).is_relative_to(dest) for f in sources.values())
