@@ -31,7 +31,7 @@ from planner.errors import ExecutionError, InputError, LockedError, PlanningErro
 from planner.inventory import fingerprint_snapshot
 from planner.pipeline import PlanOptions, make_plan
 from planner.planfile import write_atomic, write_plan
-from planner.spec import _describe, parse_spec, read_spec_file
+from planner.spec import describe_validation_error, parse_spec, read_spec_file
 
 if TYPE_CHECKING:
     from planner.apply import ApplyResult
@@ -164,7 +164,7 @@ def parse_auto(data: Any, *, source: str = "<spec>") -> AutoConfig:
         return AutoConfig.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        path, problem = _describe(errors[0])
+        path, problem = describe_validation_error(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         key = "auto" if path == "(top level)" else f"auto.{path}"
         raise InputError(problem + more, source=source, path=key) from None
@@ -185,7 +185,7 @@ def parse_window_option(text: str) -> Window:
     try:
         return Window.model_validate(data)
     except ValidationError as exc:
-        path, problem = _describe(exc.errors()[0])
+        path, problem = describe_validation_error(exc.errors()[0])
         raise InputError(f"{path}: {problem}", source="arguments", path="--window") from None
 
 

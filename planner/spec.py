@@ -89,7 +89,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
-def _describe(err: Any) -> tuple[str, str]:
+def describe_validation_error(err: Any) -> tuple[str, str]:
     """(key path, problem) for one pydantic error, in the user's terms."""
     loc = tuple(err["loc"])
     etype = err["type"]
@@ -134,7 +134,7 @@ def parse_spec(data: Any, *, source: str = "<spec>") -> Spec:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        path, problem = _describe(errors[0])
+        path, problem = describe_validation_error(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise InputError(problem + more, source=source, path=path) from None
     for flavor, targets in spec.flavor_compat.items():

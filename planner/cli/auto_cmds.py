@@ -17,7 +17,7 @@ import click
 
 from planner.cli._common import bad_argument, echo, echo_json, fail, main, output_option
 from planner.cli.api_cmds import connection_options, settings_from_cli
-from planner.cli.apply_cmds import _stop_on_signals
+from planner.cli.apply_cmds import stop_on_signals
 
 if TYPE_CHECKING:
     from planner.auto import CycleResult
@@ -76,7 +76,7 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
     )
     factory = _ClientFactory(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
     stop = threading.Event()
-    with _stop_on_signals(stop, enabled=True) as received:
+    with stop_on_signals(stop, enabled=True) as received:
         result = run_cycle(spec_path, factory, region=region or "", options=options, stop=stop)
     if output == "json":
         echo_json(result.record())
