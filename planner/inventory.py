@@ -20,6 +20,7 @@ import orjson
 import pandas as pd
 
 from planner.errors import InputError
+from planner.files import decode_text, parse_json, read_bytes
 
 FORMAT = "poolshift.inventory/v1"
 
@@ -71,29 +72,12 @@ def fingerprint_snapshot(raw: dict[str, Any]) -> str:
 def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     """Read a snapshot file as JSON; an unreadable or non-JSON file is an InputError naming the file."""
     source = str(path)
-    try:
-        blob = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a snapshot file", source=source) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror})", source=source) from None
-    if not blob.strip():
-        raise InputError("file is empty", source=source)
+    blob = read_bytes(path, "snapshot")
     try:
         data = orjson.loads(blob)
     except orjson.JSONDecodeError:
-        # orjson is fast but terse; the standard parser gives the line and column of the problem
-        try:
-            text = blob.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InputError("not a UTF-8 text file (binary data?)", source=source) from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-                             source=source) from None
+        # orjson is fast but terse: the standard parser names the line and column of the problem
+        data = parse_json(decode_text(blob, source), source)
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object at the top level, got {_kind(data)}", source=source, path="$")
     return data

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from planner.errors import InputError
+from planner.files import load_yaml_mapping
 
 FORMAT = "poolshift.spec/v1"
 
@@ -148,33 +148,7 @@ def parse_spec(data: Any, *, source: str = "<spec>") -> Spec:
 
 def read_spec_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML spec file into a mapping; unreadable or non-YAML files are InputErrors naming the file."""
-    source = str(path)
-    try:
-        blob = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise InputError("is a directory, not a spec file", source=source) from None
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror})", source=source) from None
-    if not blob.strip():
-        raise InputError("file is empty", source=source)
-    try:
-        text = blob.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file (binary data?)", source=source) from None
-    if "\x00" in text:
-        raise InputError("not a text file (contains NUL bytes)", source=source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise InputError(f"not valid YAML: {problem}{where}", source=source) from None
-    if not isinstance(data, dict):
-        raise InputError(f"expected a mapping at the top level, got {type(data).__name__}", source=source)
-    return data
+    return load_yaml_mapping(path, "spec")
 
 
 def load_spec(path: str | Path) -> Spec:

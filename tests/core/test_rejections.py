@@ -80,7 +80,7 @@ SPEC_CASES: list[tuple[str, Any, str]] = [
     ("empty spec", b"", "file is empty"),
     ("binary spec", b"\x00\x01\x02\xff\xfe", "not a UTF-8"),
     ("not yaml", b"pools: [unclosed\n  - x: {", "not valid YAML"),
-    ("yaml list", b"- a\n- b\n", "expected a mapping"),
+    ("yaml list", b"- a\n- b\n", "top level must be a mapping"),
     ("wrong format", {**GOOD_SPEC, "format": "poolshift.spec/v0"}, "format"),
     ("missing format", {k: v for k, v in GOOD_SPEC.items() if k != "format"}, "format"),
     ("unknown top-level key", {**GOOD_SPEC, "targets": {}}, "targets: unknown key"),
