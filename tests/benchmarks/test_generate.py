@@ -13,6 +13,9 @@ import pytest
 import yaml
 
 from benchmarks import generate as gen
+from planner.inventory import load_snapshot
+from planner.pipeline import load_problem
+from planner.spec import load_spec
 
 NODES, POOLS = 1_000, 40
 
@@ -270,21 +273,17 @@ def test_size_labels() -> None:
     assert labels == ["1k", "2k", "10k", "100k", "1500"]
 
 
-def test_1k_instance_loads(tmp_path: Path, instance: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    """Written to files, the 1k instance loads through the planner's own readers."""
-    inventory_mod = pytest.importorskip("planner.inventory")
-    spec_mod = pytest.importorskip("planner.spec")
-    snapshot, spec = instance
+def test_1k_instance_loads(tmp_path: Path) -> None:
+    """Written to files, the 1k instance loads through the planner's own readers and builds a problem."""
+    snapshot, spec = gen.generate(NODES, POOLS, clusters=8, seed=0)
     params = {"nodes": NODES, "pools": POOLS, "flavors": 20, "clusters": 8, "seed": 0, "cross_cluster": True}
     inventory_path, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
-    inv = inventory_mod.load_snapshot(inventory_path)
+    inv = load_snapshot(inventory_path)
     assert len(inv.nodes) == NODES and len(inv.pools) == POOLS
     assert int(inv.pools["takes_part"].sum()) == POOLS - 2
     assert (inv.pools["subnet_reason"].fillna("") == "").all(), "a pool whose subnet cannot be told"
     movable = int(inv.nodes["movable"].sum())
     assert 0.85 * NODES <= movable <= 0.98 * NODES
-    spec_mod.load_spec(spec_path)
-    pipeline = pytest.importorskip("planner.pipeline")
-    if hasattr(pipeline, "load_problem"):
-        problem, _context = pipeline.load_problem(inventory_path, spec_path)
-        assert problem is not None
+    load_spec(spec_path)
+    problem, _context = load_problem(inventory_path, spec_path)
+    assert problem is not None
