@@ -546,9 +546,9 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
             if flavor_list[f].hyperinstance and plan.super_group:
                 resource["creatingStep"] = {"step": plan.super_group, "type": HYPERINSTANCE}
             resources.append(resource)
-        network: dict[str, Any] = {"name": network_names[subnet.network]}
+        pool_network: dict[str, Any] = {"name": network_names[subnet.network]}
         if len(network_subnets) > 1 or rng.random() < 0.2:
-            network["subnetId"] = subnet.subnet_id
+            pool_network["subnetId"] = subnet.subnet_id
         status_resources: dict[str, list[dict[str, Any]]] = {"available": [], "abnormal": []}
         for f in plan.flavors:
             available, abnormal = phase_counts[f]
@@ -571,7 +571,7 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
                 "type": "Dedicate" if plan.dedicate else "Logical",
                 "scope": ["Train"] if plan.index % 3 else ["Train", "Infer"],
                 "resources": resources,
-                "network": network,
+                "network": pool_network,
             },
             "status": {
                 "phase": phase,

@@ -42,6 +42,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Sequence
@@ -148,7 +149,7 @@ def snapshot_code(dest_root: Path) -> tuple[Path, str]:
         dest = dest_root / f"code-{fingerprint}"
         if (dest / ".complete").exists():
             return dest, fingerprint
-        staging = dest.with_name(dest.name + ".partial")
+        staging = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
         for package in CODE_PACKAGES:
             shutil.copytree(REPO_ROOT / package, staging / package,
@@ -283,7 +284,7 @@ def _mib(kib: int) -> float:
 def ensure_instance(size: Size, seed: int, cross_cluster: bool, data_dir: Path, regenerate: bool,
                     log: Any) -> tuple[Path, Path, dict[str, Any]]:
     """Paths of the instance's inventory and spec, generating them unless matching files exist."""
-    params = {"nodes": size.nodes, "pools": size.pools, "flavors": 20, "clusters": size.clusters,
+    params: dict[str, Any] = {"nodes": size.nodes, "pools": size.pools, "flavors": 20, "clusters": size.clusters,
               "seed": seed, "cross_cluster": cross_cluster}
     inventory, spec, meta = gen.instance_paths(data_dir, size.nodes, cross_cluster)
     info: dict[str, Any] = {"params": params, "generated": False}
@@ -634,7 +635,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs_dir.mkdir(parents=True, exist_ok=True)
     global CODE_SNAPSHOT
     if args.code_snapshot:
-        CODE_SNAPSHOT, fingerprint = snapshot_code(runs_dir)
+        # outside the work tree, so that no tool (mypy, an IDE, pytest) mistakes the copy for the project
+        CODE_SNAPSHOT, fingerprint = snapshot_code(Path(tempfile.gettempdir()) / "poolshift-benchmarks")
         sources = imported_from()
         if not all(Path(f).is_relative_to(CODE_SNAPSHOT) for f in sources.values()) or len(sources) != 2:
             raise SystemExit(f"run: children do not import the code snapshot ({sources}); use --no-code-snapshot")
