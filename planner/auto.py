@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import fcntl
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from planner.errors import ExecutionError, InputError, LockedError, PlanningError, PoolshiftError
 from planner.inventory import fingerprint_snapshot
+from planner.locks import exclusive_lock
 from planner.pipeline import PlanOptions, make_plan
 from planner.planfile import write_atomic, write_plan
 from planner.spec import describe_validation_error, parse_spec, read_spec_file
@@ -560,27 +560,14 @@ def new_plan_path(state_dir: Path, moment: datetime) -> Path:
 
 @contextlib.contextmanager
 def cycle_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive, non-blocking `flock` on `path`; LockedError when another cycle holds it.
+    """Hold an exclusive, non-blocking lock on `path`; LockedError when another cycle holds it.
 
     The lock goes with the process: a cycle that is killed releases it. The file keeps the holder's pid
-    and start time for the message the next cycle gives.
+    and start time for the message the next cycle gives (planner.locks).
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-            raise LockedError(f"{path} is held{' by ' + holder if holder else ''}") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {_iso(datetime.now(UTC))}\n".encode(), 0)
-        try:
-            yield
-        finally:
-            os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    with exclusive_lock(path, f"since {_iso(datetime.now(UTC))}",
+                        lambda holder: f"{path} is held by {holder}"):
+        yield
 
 
 def append_audit(path: Path, record: dict[str, Any]) -> None:

@@ -12,15 +12,18 @@ import functools
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pandas as pd
 
 from planner.errors import InputError
 from planner.files import decode_text, parse_json, read_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMAT = "poolshift.inventory/v1"
 
@@ -39,27 +42,57 @@ NODE_COLUMNS = ["node", "pool", "flavor", "phase", "cluster", "unit", "unit_size
 SUBNET_COLUMNS = ["subnet", "network", "cidr", "total_ips", "used_ips", "free_ips"]
 
 
+Columns = dict[str, list[Any]]
+
+
 @dataclass(frozen=True)
 class Inventory:
     """A validated snapshot and its derived facts.
 
-    `pools`, `pool_flavors`, `nodes` and `subnets` are DataFrames (columns listed in this module) sorted by
-    their keys; treat them as read-only.
+    The facts are kept as plain columns (`columns["pools" | "pool_flavors" | "nodes" | "subnets"]`, each a
+    mapping of column name to values, sorted by their keys); the planner reads those. `pools`,
+    `pool_flavors`, `nodes` and `subnets` give the same facts as pandas DataFrames (columns listed in this
+    module), built on first use, so that planning alone never pays for importing pandas.
     """
 
     raw: dict[str, Any]
     source: str
     project_id: str
     region: str | None
-    pools: pd.DataFrame
-    pool_flavors: pd.DataFrame
-    nodes: pd.DataFrame
-    subnets: pd.DataFrame
+    columns: dict[str, Columns]
+
+    @functools.cached_property
+    def pools(self) -> pd.DataFrame:
+        """One row per pool: POOL_COLUMNS."""
+        return _frame(self.columns["pools"], POOL_COLUMNS)
+
+    @functools.cached_property
+    def pool_flavors(self) -> pd.DataFrame:
+        """One row per (pool, accepted flavor): POOL_FLAVOR_COLUMNS; `max_count` is a nullable integer."""
+        frame = _frame(self.columns["pool_flavors"], POOL_FLAVOR_COLUMNS)
+        frame["max_count"] = frame["max_count"].astype("Int64")
+        return frame
+
+    @functools.cached_property
+    def nodes(self) -> pd.DataFrame:
+        """One row per node: NODE_COLUMNS."""
+        return _frame(self.columns["nodes"], NODE_COLUMNS)
+
+    @functools.cached_property
+    def subnets(self) -> pd.DataFrame:
+        """One row per subnet: SUBNET_COLUMNS."""
+        return _frame(self.columns["subnets"], SUBNET_COLUMNS)
 
     @functools.cached_property
     def fingerprint(self) -> str:
         """sha256 of the canonical snapshot without its capture time (computed once)."""
         return fingerprint_snapshot(self.raw)
+
+
+def _frame(columns: Columns, names: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame({name: columns[name] for name in names}, columns=names)
 
 
 def fingerprint_snapshot(raw: dict[str, Any]) -> str:
@@ -348,95 +381,84 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
                 why.append("cabinet-exclusive")
             node_rows.append((name, pool_name, flavor, phase, cluster, uid, "; ".join(why)))
 
-    nodes = pd.DataFrame(node_rows, columns=["node", "pool", "flavor", "phase", "cluster", "uid", "reason"])
-    pools = pd.DataFrame(pool_rows, columns=POOL_COLUMNS[:-2] if pool_rows else POOL_COLUMNS[:-2])
-    pools = _derive_pool_clusters(pools, nodes, status_cluster)
-    nodes = _derive_units(nodes, pools)
-    pool_flavors = pd.DataFrame(flavor_rows, columns=POOL_FLAVOR_COLUMNS)
-    pool_flavors["max_count"] = pool_flavors["max_count"].astype("Int64")
-    subnets = pd.DataFrame(subnet_rows, columns=SUBNET_COLUMNS)
-    return Inventory(
-        raw=raw, source=source, project_id=project_id, region=region,
-        pools=pools.sort_values("pool", kind="stable").reset_index(drop=True),
-        pool_flavors=pool_flavors.sort_values(["pool", "flavor"], kind="stable").reset_index(drop=True),
-        nodes=nodes.sort_values("node", kind="stable").reset_index(drop=True),
-        subnets=subnets.sort_values("subnet", kind="stable").reset_index(drop=True),
-    )
+    pool_rows.sort(key=lambda r: r["pool"])
+    node_rows.sort(key=lambda r: r[0])
+    nodes = _derive_units(node_rows, {r["pool"]: bool(r["takes_part"]) for r in pool_rows})
+    _derive_pool_clusters(pool_rows, node_rows, status_cluster)
+    flavor_rows.sort(key=lambda r: (r[0], r[1]))
+    subnet_rows.sort(key=lambda r: r[0])
+    columns: dict[str, Columns] = {
+        "pools": {name: [r[name] for r in pool_rows] for name in POOL_COLUMNS},
+        "pool_flavors": {name: [r[k] for r in flavor_rows] for k, name in enumerate(POOL_FLAVOR_COLUMNS)},
+        "nodes": nodes,
+        "subnets": {name: [r[k] for r in subnet_rows] for k, name in enumerate(SUBNET_COLUMNS)},
+    }
+    return Inventory(raw=raw, source=source, project_id=project_id, region=region, columns=columns)
 
 
-def _derive_pool_clusters(pools: pd.DataFrame, nodes: pd.DataFrame,
-                          status_cluster: dict[str, str | None]) -> pd.DataFrame:
-    """Pool cluster: the (most common) cluster of its nodes; with no nodes, the status/spec cluster, else its name."""
-    pools = pools.copy()
-    counts = nodes.groupby("pool").size() if len(nodes) else pd.Series(dtype="int64")
-    pools["node_count"] = pools["pool"].map(counts).fillna(0).astype("int64")
-    node_cluster: dict[str, str] = {}
-    if len(nodes):
-        by_pool = nodes.groupby(["pool", "cluster"]).size().reset_index(name="n")
-        by_pool = by_pool.sort_values(["pool", "n", "cluster"], ascending=[True, False, True], kind="stable")
-        node_cluster = dict(by_pool.drop_duplicates("pool")[["pool", "cluster"]].itertuples(index=False))
-    pools["cluster"] = [
-        node_cluster.get(p) or status_cluster.get(p) or p for p in pools["pool"]
-    ]
-    return pools[POOL_COLUMNS]
+def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[tuple[str, ...]],
+                          status_cluster: dict[str, str | None]) -> None:
+    """Pool cluster: the most common cluster of its nodes (ties: by name); with no nodes, the status/spec
+    cluster, else the pool's own name. Also the node count of each pool."""
+    by_pool: dict[str, Counter[str]] = {}
+    for row in node_rows:
+        by_pool.setdefault(row[1], Counter())[row[4]] += 1
+    for r in pool_rows:
+        clusters = by_pool.get(r["pool"])
+        r["node_count"] = sum(clusters.values()) if clusters else 0
+        if clusters:
+            top = max(clusters.values())
+            r["cluster"] = min(c for c, n in clusters.items() if n == top)
+        else:
+            r["cluster"] = status_cluster.get(r["pool"]) or r["pool"]
 
 
-def _derive_units(nodes: pd.DataFrame, pools: pd.DataFrame) -> pd.DataFrame:
-    """Move units: a super node (same hyperinstance uid) moves whole; it moves only if every member may."""
-    nodes = nodes.copy()
-    takes_part = dict(zip(pools["pool"].tolist(), pools["takes_part"].tolist(), strict=True))
-    pool_why = nodes["pool"].map(lambda p: "" if takes_part.get(p, False) else f"pool {p} does not take part")
-    nodes["reason"] = [
-        "; ".join(x for x in (a, b) if x) for a, b in zip(nodes["reason"].tolist(), pool_why, strict=True)
-    ]
-    has_uid = nodes["uid"] != ""
-    nodes["unit"] = nodes["node"].where(~has_uid, "hyperinstance:" + nodes["uid"])
-    sizes = nodes.groupby("unit")["node"].transform("size")
-    nodes["unit_size"] = sizes.astype("int64")
-    # A super node split across pools or flavors cannot move whole.
-    if has_uid.any():
-        grouped = nodes[has_uid].groupby("unit")
-        spread = (grouped["pool"].nunique() > 1) | (grouped["flavor"].nunique() > 1)
-        bad_units = set(spread[spread].index)
-        if bad_units:
-            mask = nodes["unit"].isin(bad_units)
-            nodes.loc[mask, "reason"] = [
-                "; ".join(x for x in (r, "super node spans several pools or flavors") if x)
-                for r in nodes.loc[mask, "reason"]
-            ]
-        blocked = _first_node_per_unit(nodes[has_uid & (nodes["reason"] != "")])
-        if blocked:
-            mask = nodes["unit"].isin(blocked.keys()) & (nodes["reason"] == "")
-            nodes.loc[mask, "reason"] = [
-                f"super node member {blocked[u]} may not move" for u in nodes.loc[mask, "unit"]
-            ]
-    nodes["movable"] = nodes["reason"] == ""
-    return nodes[NODE_COLUMNS]
+def _derive_units(node_rows: Sequence[tuple[str, ...]], takes_part: dict[str, bool]) -> Columns:
+    """Node columns with move units: a super node (same hyperinstance uid) moves whole, only if every member may."""
+    names, pools, flavors, phases, clusters, units, reasons = [], [], [], [], [], [], []
+    for name, pool, flavor, phase, cluster, uid, why in node_rows:
+        if not takes_part.get(pool, False):
+            why = "; ".join(x for x in (why, f"pool {pool} does not take part") if x)
+        names.append(name)
+        pools.append(pool)
+        flavors.append(flavor)
+        phases.append(phase)
+        clusters.append(cluster)
+        units.append(f"hyperinstance:{uid}" if uid else name)
+        reasons.append(why)
+    size = Counter(units)
+    spans: dict[str, set[tuple[str, str]]] = {}
+    for unit, pool, flavor in zip(units, pools, flavors, strict=True):
+        if size[unit] > 1:
+            spans.setdefault(unit, set()).add((pool, flavor))
+    for k, unit in enumerate(units):
+        if unit in spans and len(spans[unit]) > 1:
+            reasons[k] = "; ".join(x for x in (reasons[k], "super node spans several pools or flavors") if x)
+    blocked: dict[str, str] = {}
+    for unit, name, why in zip(units, names, reasons, strict=True):
+        if why and size[unit] > 1 and (unit not in blocked or name < blocked[unit]):
+            blocked[unit] = name
+    for k, unit in enumerate(units):
+        if not reasons[k] and unit in blocked:
+            reasons[k] = f"super node member {blocked[unit]} may not move"
+    return {
+        "node": names, "pool": pools, "flavor": flavors, "phase": phases, "cluster": clusters, "unit": units,
+        "unit_size": [size[u] for u in units], "movable": [not r for r in reasons], "reason": reasons,
+    }
 
 
-def _first_node_per_unit(nodes: pd.DataFrame) -> dict[str, str]:
-    """For each unit, its alphabetically first node (no pandas string aggregation: it is slow)."""
-    first: dict[str, str] = {}
-    for unit, node in zip(nodes["unit"].tolist(), nodes["node"].tolist(), strict=True):
-        if unit not in first or node < first[unit]:
-            first[unit] = node
-    return first
-
-
-def flavor_counts(nodes: pd.DataFrame) -> dict[tuple[str, str], int]:
+def flavor_counts(inventory: Inventory) -> dict[tuple[str, str], int]:
     """Nodes per (pool, flavor) as a plain dict."""
-    if not len(nodes):
-        return {}
-    grouped = nodes.groupby(["pool", "flavor"]).size()
-    return {(str(p), str(f)): int(n) for (p, f), n in zip(grouped.index, grouped.to_numpy(), strict=True)}
+    nodes = inventory.columns["nodes"]
+    return dict(Counter(zip(nodes["pool"], nodes["flavor"], strict=True)))
 
 
 def pool_lookup(inventory: Inventory) -> dict[str, str]:
     """Map every pool id and display name to the pool id (a display name shared by two pools maps to neither)."""
-    out: dict[str, str] = {p: p for p in inventory.pools["pool"]}
-    counts = Counter(inventory.pools["display_name"])
-    pools = inventory.pools
-    for pool, display in zip(pools["pool"].tolist(), pools["display_name"].tolist(), strict=True):
+    pools = inventory.columns["pools"]
+    out: dict[str, str] = {p: p for p in pools["pool"]}
+    counts = Counter(pools["display_name"])
+    for pool, display in zip(pools["pool"], pools["display_name"], strict=True):
         if counts[display] == 1 and display not in out:
             out[display] = pool
     return out

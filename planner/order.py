@@ -88,7 +88,7 @@ class State:
 
     @classmethod
     def initial(cls, ctx: Context) -> State:
-        return cls(ctx, {p: r.count for p, r in ctx.rules.items()}, flavor_counts(ctx.inventory.nodes),
+        return cls(ctx, {p: r.count for p, r in ctx.rules.items()}, flavor_counts(ctx.inventory),
                    dict(ctx.subnet_free))
 
     def copy(self) -> State:

@@ -197,9 +197,8 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
     before = final_counts(problem, tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
     deviation_before = deviation_of(problem, before)
     after_count = {p: r.count for p, r in ctx.rules.items()}
-    nodes = inv.nodes
     by_flavor: dict[str, dict[str, list[int]]] = {p: {} for p in ctx.pool_ids}
-    for (pool, flavor), n in flavor_counts(nodes).items():
+    for (pool, flavor), n in flavor_counts(inv).items():
         by_flavor[pool][flavor] = [n, n]
     free_after = dict(ctx.subnet_free)
     staging_moves = 0
@@ -219,7 +218,9 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
     for pool, flavor in ctx.flavor_targets:
         by_flavor[pool].setdefault(flavor, [0, 0])
     pools: dict[str, Any] = {}
-    display = dict(zip(inv.pools["pool"].tolist(), inv.pools["display_name"].tolist(), strict=True))
+    pool_cols = inv.columns["pools"]
+    display = dict(zip(pool_cols["pool"], pool_cols["display_name"], strict=True))
+    excluded_reason = dict(zip(pool_cols["pool"], pool_cols["excluded_reason"], strict=True))
     for pool in ctx.pool_ids:
         r = ctx.rules[pool]
         entry: dict[str, Any] = {
@@ -231,7 +232,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         if targets:
             entry["flavor_targets"] = targets
         if not r.takes_part:
-            entry["excluded_reason"] = str(inv.pools.loc[inv.pools["pool"] == pool, "excluded_reason"].iloc[0])
+            entry["excluded_reason"] = excluded_reason[pool]
         pools[pool] = entry
     subnets = {
         s: {"free_before": ctx.subnet_free[s], "free_after": free_after[s], "reserve": ctx.ip_reserve}

@@ -95,17 +95,16 @@ def _resolve_spec_pools(inv: Inventory, spec: Spec, source: str) -> dict[str, tu
 def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") -> tuple[FlowProblem, Context]:
     """Translate an inventory and a spec into a FlowProblem and the Context to read its answer back."""
     spec_pools = _resolve_spec_pools(inv, spec, spec_source)
-    pools = inv.pools
+    pools = inv.columns["pools"]
     pool_ids: list[str] = list(pools["pool"])
     pool_index = {p: i for i, p in enumerate(pool_ids)}
     accepted: dict[str, dict[str, int | None]] = {p: {} for p in pool_ids}
-    caps = inv.pool_flavors["max_count"].astype(object).where(inv.pool_flavors["max_count"].notna(), None)
-    pf = inv.pool_flavors
-    for pool, flavor, cap in zip(pf["pool"].tolist(), pf["flavor"].tolist(), caps.tolist(), strict=True):
-        accepted[str(pool)][str(flavor)] = None if cap is None else int(cap)
+    pf = inv.columns["pool_flavors"]
+    for pool, flavor, cap in zip(pf["pool"], pf["flavor"], pf["max_count"], strict=True):
+        accepted[pool][flavor] = cap
 
-    nodes = inv.nodes
-    known_nodes = set(nodes["node"].tolist())
+    nodes = inv.columns["nodes"]
+    known_nodes = set(nodes["node"])
     for i, name in enumerate(spec.pin):
         if name not in known_nodes:
             raise InputError(f"unknown node {name!r}", source=spec_source, path=f"pin[{i}]")
@@ -117,8 +116,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
                                  source=spec_source, path=f"pools.{key}.flavors.{flavor}")
             flavor_targets[(pool, flavor)] = (count, count)
 
-    counts = dict(zip(pools["pool"].tolist(), pools["node_count"].tolist(), strict=True))
-    cell_counts = flavor_counts(nodes)
+    counts = dict(zip(pools["pool"], pools["node_count"], strict=True))
+    cell_counts = flavor_counts(inv)
     defaults = spec.defaults
 
     if spec.balance == "even":
@@ -126,14 +125,13 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
 
     # --- per-pool rules
     rules: dict[str, PoolRules] = {}
-    subnet_ids: list[str] = list(inv.subnets["subnet"])
+    subnet_ids: list[str] = list(inv.columns["subnets"]["subnet"])
     subnet_index = {s: i for i, s in enumerate(subnet_ids)}
-    clusters: list[str] = sorted(set(pools["cluster"].tolist()) | set(nodes["cluster"].unique().tolist()))
+    clusters: list[str] = sorted(set(pools["cluster"]) | set(nodes["cluster"]))
     cluster_index = {c: i for i, c in enumerate(clusters)}
     pool_data: list[PoolData] = []
-    for pool, row_subnet, row_part, row_cluster in zip(pools["pool"].tolist(), pools["subnet"].tolist(),
-                                                       pools["takes_part"].tolist(), pools["cluster"].tolist(),
-                                                       strict=True):
+    for pool, row_subnet, row_part, row_cluster in zip(pools["pool"], pools["subnet"], pools["takes_part"],
+                                                       pools["cluster"], strict=True):
         pspec = spec_pools.get(pool, (None, None))[1]
         count = int(counts[pool])
         smin = pspec.min if pspec is not None and pspec.min is not None else None
@@ -165,7 +163,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     pinned = set(spec.pin)
     no_give = {p for p, r in rules.items() if not r.give}
     batch = spec.limits.max_batch_size
-    col = {c: nodes[c].tolist() for c in ("node", "pool", "flavor", "cluster", "unit", "unit_size", "reason")}
+    col = nodes
     own: list[str] = []
     for name, pool, size, why in zip(col["node"], col["pool"], col["unit_size"], col["reason"], strict=True):
         if not why:
@@ -196,7 +194,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     for members in unit_nodes.values():
         members.sort()
 
-    flavors = sorted(set(col["flavor"]) | set(inv.pool_flavors["flavor"].tolist())
+    flavors = sorted(set(col["flavor"]) | set(pf["flavor"])
                      | {g for gs in spec.flavor_compat.values() for g in gs})
     flavor_index = {f: i for i, f in enumerate(flavors)}
     cross = spec.limits.allow_cross_cluster
@@ -256,7 +254,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         cells.append(FlavorCell(pool=pi, flavor=fi, count=int(cell_counts.get((pool, flavor), 0)),
                                 target=flavor_targets.get((pool, flavor)), cap=accepted[pool].get(flavor)))
 
-    subnet_free = dict(zip(inv.subnets["subnet"].tolist(), inv.subnets["free_ips"].astype(int), strict=True))
+    subnet_free = dict(zip(inv.columns["subnets"]["subnet"], inv.columns["subnets"]["free_ips"], strict=True))
     subnets = [
         SubnetData(free=int(subnet_free[s]), lo=min(int(subnet_free[s]), defaults.ip_reserve)) for s in subnet_ids
     ]
@@ -281,7 +279,7 @@ def _even_bands(inv: Inventory, spec_pools: dict[str, tuple[str, Any]], accepted
                 cell_counts: dict[tuple[str, str], int], flavor_targets: dict[tuple[str, str], Band]) -> None:
     """`balance: even`: pools without a target share each flavor they accept, [floor(N/k), ceil(N/k)] each."""
     free_pools = [
-        p for p, takes in zip(inv.pools["pool"].tolist(), inv.pools["takes_part"].tolist(), strict=True)
+        p for p, takes in zip(inv.columns["pools"]["pool"], inv.columns["pools"]["takes_part"], strict=True)
         if takes and (p not in spec_pools or spec_pools[p][1].target is None)
     ]
     all_flavors = sorted({f for p in free_pools for f in accepted[p]})

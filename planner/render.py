@@ -122,7 +122,7 @@ def render_plan(doc: dict[str, Any], fmt: str = "table") -> str:
 def render_inventory(inv: Inventory, fmt: str = "table") -> str:
     """Pools × flavors, subnets and movable counts."""
     nodes, pools = inv.nodes, inv.pools
-    cells = flavor_counts(nodes)
+    cells = flavor_counts(inv)
     movable_by_pool = Counter(str(p) for p in nodes.loc[nodes["movable"], "pool"])
     pool_rows: list[list[Cell]] = []
     for pool, display, count, cluster, subnet, part, why in zip(

@@ -9,17 +9,16 @@ apart. Must not: interpret records (that is `planner.apply.steps`) or hold a cre
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError, LockedError
+from planner.errors import InputError
+from planner.locks import exclusive_lock
 
 JOURNAL_FORMAT = "poolshift.journal/v1"
 JsonObject = dict[str, Any]
@@ -151,39 +150,12 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def run_lock(journal_path: Path, *, owner: str) -> Iterator[Path]:
-    """Hold an exclusive, non-blocking `flock` on `<journal>.lock` for the block; held elsewhere: LockedError.
+def run_lock(journal_path: Path, *, owner: str) -> contextlib.AbstractContextManager[Path]:
+    """Hold an exclusive, non-blocking lock on `<journal>.lock` for the block; held elsewhere: LockedError.
 
-    The kernel drops the lock when the process dies, even by SIGKILL, so a crashed run never leaves it held.
-    The file keeps the holder's pid and `owner` text so the refusal can name them.
+    The file keeps the holder's pid and `owner` text so the refusal can name them (planner.locks).
     """
     path = lock_path(journal_path)
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as exc:
-        raise InputError(f"cannot open the lock file ({exc.strerror})", source=str(path)) from None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise
-            holder = _read_holder(fd)
-            raise LockedError(f"another apply of this plan is running ({holder}; lock {path}); wait for it to "
-                              f"finish or stop it, then run again with --resume") from None
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, f"pid {os.getpid()} {owner}\n".encode())
-        yield path
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
-
-
-def _read_holder(fd: int) -> str:
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        text = os.read(fd, 512).decode("utf-8", errors="replace").strip()
-    except OSError:
-        text = ""
-    return text or "holder unknown"
+    return exclusive_lock(path, owner, lambda holder: (
+        f"another apply of this plan is running ({holder}; lock {path}); wait for it to finish or stop it, "
+        f"then run again with --resume"))

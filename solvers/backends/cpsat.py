@@ -1,77 +1,101 @@
-"""CP-SAT backend for a LinearModel."""
+"""CP-SAT backend for a LinearModel.
+
+It builds the CpModelProto and calls the solver through `ortools.sat.python.cp_model_helper`, the layer
+`cp_model.py` itself is built on: `cp_model.py` imports pandas at import time, and skipping it saves
+about a quarter of a second of start-up on every `poolshift plan` (benchmarks/RESULTS.md).
+"""
 
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from ortools.sat.python import cp_model
+from ortools.sat.python import cp_model_helper as cmh
 
 from solvers.backends import BackendAnswer
 from solvers.linear import LinearModel
 from solvers.params import SolveParams
 
-_INF = cp_model.INT_MAX
+_INT_MAX = 2**63 - 1
+_INT_MIN = -(2**63) + 1
+
+
+def _proto(model: LinearModel, *, enforce_groups: bool = False) -> tuple[Any, dict[str, int]]:
+    """The model as a CpModelProto; with `enforce_groups`, each tagged rule group gets an enforcement literal."""
+    proto = cmh.CpModelProto()
+    for lb, ub, name in zip(model.lbs, model.ubs, model.names, strict=True):
+        var = proto.variables.add()
+        var.domain.extend([lb, ub])
+        var.name = name
+    literals: dict[str, int] = {}
+    for row in model.rows:
+        ct = proto.constraints.add()
+        ct.linear.vars.extend(row.vars)
+        ct.linear.coeffs.extend(row.coefs)
+        ct.linear.domain.extend([_INT_MIN if row.lb is None else row.lb, _INT_MAX if row.ub is None else row.ub])
+        if enforce_groups and row.group is not None:
+            lit = literals.get(row.group)
+            if lit is None:
+                lit = literals[row.group] = len(proto.variables)
+                var = proto.variables.add()
+                var.domain.extend([0, 1])
+                var.name = f"rule[{row.group}]"
+            ct.enforcement_literal.append(lit)
+    return proto, literals
+
+
+def _parameters(params: SolveParams) -> Any:
+    p = cmh.SatParameters()
+    p.max_time_in_seconds = params.time_limit
+    p.num_workers = params.workers
+    p.random_seed = params.seed
+    p.log_search_progress = params.log
+    # Measured on the benchmark instances: the LP at level 2 proves these flow models fastest, and
+    # probing costs more than it saves on them (benchmarks/RESULTS.md).
+    p.linearization_level = 2
+    p.cp_model_probing_level = 0
+    return p
+
+
+def _run(proto: Any, parameters: Any) -> Any:
+    wrapper = cmh.SolveWrapper()
+    wrapper.set_parameters(parameters)
+    return wrapper.solve(proto)  # type: ignore[no-untyped-call]
 
 
 def solve(model: LinearModel, params: SolveParams) -> BackendAnswer:
     """Solve with CP-SAT; statuses map one to one, MODEL_INVALID is a bug and raises."""
     start = time.perf_counter()
-    cp = cp_model.CpModel()
-    xs = [cp.new_int_var(lb, ub, name) for lb, ub, name in zip(model.lbs, model.ubs, model.names, strict=True)]
-    for row in model.rows:
-        expr = cp_model.LinearExpr.weighted_sum([xs[v] for v in row.vars], row.coefs)
-        lb = row.lb if row.lb is not None else -_INF
-        ub = row.ub if row.ub is not None else _INF
-        cp.add_linear_constraint(expr, lb, ub)
+    proto, _ = _proto(model)
     if model.objective:
         vs = sorted(model.objective)
-        cp.minimize(cp_model.LinearExpr.weighted_sum([xs[v] for v in vs], [model.objective[v] for v in vs]))
+        proto.objective.vars.extend(vs)
+        proto.objective.coeffs.extend([model.objective[v] for v in vs])
     if model.hint is not None:
-        cp.clear_hints()  # type: ignore[no-untyped-call]
-        for x, value in zip(xs, model.hint, strict=True):
-            cp.add_hint(x, value)
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = params.time_limit
-    solver.parameters.num_workers = params.workers
-    solver.parameters.random_seed = params.seed
-    solver.parameters.log_search_progress = params.log
-    # Measured on the benchmark instances: the LP at level 2 proves these flow models fastest, and
-    # probing costs more than it saves on them (benchmarks/RESULTS.md).
-    solver.parameters.linearization_level = 2
-    solver.parameters.cp_model_probing_level = 0
-    code = solver.solve(cp)
+        proto.solution_hint.vars.extend(range(len(model.hint)))
+        proto.solution_hint.values.extend(model.hint)
+    response = _run(proto, _parameters(params))
     elapsed = time.perf_counter() - start
-    name = solver.status_name(code)
-    if name == "MODEL_INVALID":
-        raise AssertionError(f"CP-SAT rejected the model: {cp.validate()}")
+    status = response.status
+    if status == cmh.CpSolverStatus.MODEL_INVALID:
+        raise AssertionError(f"CP-SAT rejected the model: {cmh.CpSatHelper.validate_model(proto)}")
+    name = {cmh.CpSolverStatus.OPTIMAL: "OPTIMAL", cmh.CpSolverStatus.FEASIBLE: "FEASIBLE",
+            cmh.CpSolverStatus.INFEASIBLE: "INFEASIBLE"}.get(status, "UNKNOWN")
     if name in ("OPTIMAL", "FEASIBLE"):
-        values = [int(solver.value(x)) for x in xs]
-        return BackendAnswer(name, values, solver.objective_value, solver.best_objective_bound, elapsed)
+        values = [int(v) for v in response.solution]
+        return BackendAnswer(name, values, response.objective_value, response.best_objective_bound, elapsed)
     return BackendAnswer(name, None, None, None, elapsed)
 
 
 def find_core(model: LinearModel, params: SolveParams) -> list[str]:
     """Groups of rows that cannot hold together (a sufficient set of assumptions), or [] if none is found."""
-    cp = cp_model.CpModel()
-    xs = [cp.new_int_var(lb, ub, name) for lb, ub, name in zip(model.lbs, model.ubs, model.names, strict=True)]
-    literals: dict[str, cp_model.IntVar] = {}
-    for row in model.rows:
-        expr = cp_model.LinearExpr.weighted_sum([xs[v] for v in row.vars], row.coefs)
-        lb = row.lb if row.lb is not None else -_INF
-        ub = row.ub if row.ub is not None else _INF
-        ct = cp.add_linear_constraint(expr, lb, ub)
-        if row.group is not None:
-            lit = literals.get(row.group)
-            if lit is None:
-                lit = literals[row.group] = cp.new_bool_var(f"rule[{row.group}]")
-            ct.only_enforce_if(lit)
+    proto, literals = _proto(model, enforce_groups=True)
     names = sorted(literals)
-    cp.add_assumptions([literals[n] for n in names])
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = params.time_limit
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = params.seed
-    if solver.solve(cp) != cp_model.INFEASIBLE:
+    proto.assumptions.extend([literals[n] for n in names])
+    parameters = _parameters(params)
+    parameters.num_workers = 1  # assumptions need a single worker
+    response = _run(proto, parameters)
+    if response.status != cmh.CpSolverStatus.INFEASIBLE:
         return []
-    core = set(solver.sufficient_assumptions_for_infeasibility())
-    return [n for n in names if literals[n].index in core]
+    core = set(response.sufficient_assumptions_for_infeasibility)
+    return [n for n in names if literals[n] in core]
