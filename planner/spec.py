@@ -79,7 +79,8 @@ class Spec(_Model):
         return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+def loc_to_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a key path: `('pools', 'a', 'flavors')` -> `pools.a.flavors`, `[2]` for items."""
     out = ""
     for part in loc:
         if isinstance(part, int):
@@ -96,7 +97,7 @@ def describe_validation_error(err: Any) -> tuple[str, str]:
     # drop pydantic's internal tags for unions / literals
     loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("function-") or p in {
         "int", "bool", "str", "none", "literal['poolshift.spec/v1']"})))
-    path = _loc_to_path(loc)
+    path = loc_to_path(loc)
     got = err.get("input")
     if etype == "extra_forbidden":
         return path, "unknown key"

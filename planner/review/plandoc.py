@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from planner.errors import InputError
 from planner.review._io import load_json_mapping
+from planner.spec import loc_to_path
 
 PLAN_FORMAT = "poolshift.plan/v1"
 
@@ -134,14 +135,8 @@ class PlanDoc(_Lenient):
 
 
 def error_path(loc: tuple[int | str, ...]) -> str:
-    """`('steps', 2, 'body', 'toPoolName')` -> `steps[2].body.toPoolName`."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
+    """`('steps', 2, 'body', 'toPoolName')` -> `steps[2].body.toPoolName` (the spec's key-path rule); () -> ""."""
+    return loc_to_path(loc) if loc else ""
 
 
 def describe_error(err: Any) -> str:
