@@ -8,6 +8,7 @@ breaks a final-state rule that holds. No optimality claim: its status is FEASIBL
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import defaultdict
 
@@ -127,16 +128,11 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
                        if (pool.hi is not None and s.x[i] > pool.hi)
                        or (pool.target is not None and s.x[i] > pool.target[1])}
                       | {c.pool for i, c in enumerate(p.cells) if c.target is not None and s.cell[i] > c.target[1]})
-        for t in short:
-            pairs = [(ci, aj) for aj in arrivals_into[t] for ci in by_comm_classes[p.arrivals[aj].commodity]
-                     if p.classes[ci].pool != t]
-            best = best_for(pairs)
-            if best is not None:
-                s.apply(best[1], best[2], best[3])
-                improved = True
-        for src in over:
-            pairs = [(ci, aj) for ci in classes_in[src] for aj in arrivals_of[p.classes[ci].commodity]
-                     if p.arrivals[aj].pool != src]
+        into_short = ([(ci, aj) for aj in arrivals_into[t] for ci in by_comm_classes[p.arrivals[aj].commodity]
+                       if p.classes[ci].pool != t] for t in short)
+        out_of_over = ([(ci, aj) for ci in classes_in[src] for aj in arrivals_of[p.classes[ci].commodity]
+                        if p.arrivals[aj].pool != src] for src in over)
+        for pairs in itertools.chain(into_short, out_of_over):
             best = best_for(pairs)
             if best is not None:
                 s.apply(best[1], best[2], best[3])

@@ -154,35 +154,13 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
             snapshot_source=job.snapshot_source,
             spec_source=job.spec_source,
         )
-    except PlanningError as exc:
-        return ScenarioOutcome(
-            **base,
-            feasible=False,
-            error=str(exc),
-            error_kind="infeasible",
-            error_exit=exc.exit_code,
-            binding=tuple(exc.rules),
-            blocking_pools=tuple(exc.pools),
-            seconds=time.perf_counter() - t0,
-        )
-    except InputError as exc:
-        return ScenarioOutcome(
-            **base,
-            feasible=False,
-            error=str(exc),
-            error_kind="input",
-            error_exit=exc.exit_code,
-            seconds=time.perf_counter() - t0,
-        )
     except PoolshiftError as exc:
-        return ScenarioOutcome(
-            **base,
-            feasible=False,
-            error=str(exc),
-            error_kind="error",
-            error_exit=exc.exit_code,
-            seconds=time.perf_counter() - t0,
+        kind = "infeasible" if isinstance(exc, PlanningError) else "input" if isinstance(exc, InputError) else "error"
+        why: dict[str, Any] = (
+            {"binding": tuple(exc.rules), "blocking_pools": tuple(exc.pools)} if isinstance(exc, PlanningError) else {}
         )
+        return ScenarioOutcome(**base, feasible=False, error=str(exc), error_kind=kind, error_exit=exc.exit_code,
+                               seconds=time.perf_counter() - t0, **why)
     document: dict[str, Any] = plan.document
     summary = document["summary"]
     steps = document.get("steps") or []
