@@ -29,3 +29,26 @@ def test_pulled_example_has_the_same_facts_and_plan() -> None:
     assert a["steps"] == b["steps"]
     assert {k: v for k, v in a["summary"].items() if k != "solve_seconds"} == \
         {k: v for k, v in b["summary"].items() if k != "solve_seconds"}
+
+
+@pytest.mark.emulator
+def test_plan_live_reads_the_api_and_sends_nothing(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    seed = json.loads((EXAMPLES / "inventory.json").read_text())
+    from_file = make_plan(seed, yaml.safe_load((EXAMPLES / "spec.yaml").read_text())).document
+    out = tmp_path / "plan.json"
+    with run_emulator(seed) as emu:
+        result = CliRunner().invoke(main, ["plan", "--live", *emu.cli_args(), "--spec", str(EXAMPLES / "spec.yaml"),
+                                           "-o", str(out)], env=emu.env())
+        assert result.exit_code == 0, result.output
+        assert emu.state()["migrate_requests"] == []
+    live = json.loads(out.read_text())
+    assert live["steps"] == from_file["steps"]
+    assert live["summary"]["deviation_after"] == from_file["summary"]["deviation_after"]
+    # --live and --inventory exclude each other
+    both = CliRunner().invoke(main, ["plan", "--live", "--inventory", str(EXAMPLES / "inventory.json"),
+                                     "--spec", str(EXAMPLES / "spec.yaml")])
+    assert both.exit_code == 2 and "exactly one of --inventory FILE or --live" in both.output
