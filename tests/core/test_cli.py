@@ -1,0 +1,78 @@
+"""The core commands end to end through the CLI: plan, show (table, md, json), inventory show."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from planner.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_plan_then_show_in_every_format(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    code, out, _ = run("plan", "--inventory", str(EXAMPLES / "inventory.json"), "--spec", str(EXAMPLES / "spec.yaml"),
+                       "-o", str(plan))
+    assert code == 0 and "status OPTIMAL  deviation 25 -> 3 (proven bound 3)" in out
+    doc = json.loads(plan.read_text())
+    assert doc["format"] == "poolshift.plan/v1" and len(doc["steps"]) == 3
+    committed = json.loads((EXAMPLES / "plan.json").read_text())
+    for d in (doc, committed):  # the two fields that differ between runs
+        del d["created_at"]
+        del d["summary"]["solve_seconds"]
+    assert doc == committed  # examples/plan.json is what `poolshift plan` writes today
+
+    code, table, _ = run("show", str(plan))
+    assert code == 0
+    assert "Requests (in order)" in table and "pool-3f9a21c8-train-a   pool-51d07e44-train-b" in table
+    assert "subnet subnet-west-a-0d17 has no free address left above its reserve" in table
+    code, md, _ = run("show", str(plan), "--format", "md")
+    assert code == 0 and md.startswith("# poolshift plan for project") and "| pool | name | before |" in md
+    code, as_json, _ = run("show", str(plan), "--format", "json")
+    assert code == 0 and json.loads(as_json)["summary"] == doc["summary"]
+
+
+def test_plan_json_output_keeps_messages_off_stdout(tmp_path: Path) -> None:
+    code, out, err = run("plan", "--inventory", str(EXAMPLES / "inventory.json"), "--spec",
+                         str(EXAMPLES / "spec.yaml"), "--output", "json")
+    assert code == 0 and err == ""
+    summary = json.loads(out)["summary"]
+    assert (summary["status"], summary["moves"], summary["requests"]) == ("OPTIMAL", 10, 3)
+
+
+def test_show_rejects_a_file_that_is_not_a_plan(tmp_path: Path) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"format": "something/v1"}')
+    code, _, err = run("show", str(bad))
+    assert code == 2 and err.strip().count("\n") == 0 and f"{bad}: $.format: unsupported format" in err
+    code, _, err = run("show", str(tmp_path / "missing.json"))
+    assert code == 2 and "missing.json: file not found" in err
+
+
+def test_inventory_show_tables_and_json() -> None:
+    code, out, _ = run("inventory", "show", str(EXAMPLES / "inventory.json"))
+    assert code == 0
+    assert "9 pools, 41 nodes, 35 movable" in out
+    assert "subnet-west-a-0d17  network-west-88d0  192.168.16.0/24    251   247     4" in out
+    assert "no (phase Abnormal)" in out
+    code, out, _ = run("inventory", "show", str(EXAMPLES / "inventory.json"), "--output", "json")
+    data = json.loads(out)
+    assert code == 0 and data["nodes"] == {"total": 41, "movable": 35}
+    caps = {(r["pool"], r["flavor"]): r["max_count"] for r in data["pool_flavors"]}
+    assert caps[("pool-3f9a21c8-train-a", "modelarts.vm.gpu.8xv100")] == 12
+    assert caps[("pool-51d07e44-train-b", "modelarts.vm.gpu.8xv100")] is None
+
+
+def test_help_lists_every_command() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    for command in ("plan", "show", "diff", "report", "whatif", "apply", "auto", "emulator", "inventory"):
+        assert f"  {command} " in out or f"  {command}\n" in out, command
