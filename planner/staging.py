@@ -25,7 +25,7 @@ class StagedOrder:
     staging_nodes: int
 
 
-def _unit_of(step: Step, ctx: Context) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _unit_of(step: Step) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The first unit (node or whole super node) of a request: (nodes, their source flavors)."""
     if step.super_node:
         return step.nodes, step.source_flavors
@@ -92,7 +92,7 @@ def _find_hop(blocked: list[Step], ctx: Context, state: State,
     """The first single-unit hop to a staging pool after which some blocked request can run."""
     order = sorted(blocked, key=lambda s: (s.size if s.super_node else 1, s.source, s.target, s.nodes))
     for step in order:
-        nodes, flavors = _unit_of(step, ctx)
+        nodes, flavors = _unit_of(step)
         if nodes in staged:
             continue
         for pool, there in _candidates(step, flavors[0], ctx, state):

@@ -223,16 +223,13 @@ def infeasible_rules(p: FlowProblem, params: SolveParams | None = None,
 
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
-               restrictions: Restrictions | None = None,
-               hint: tuple[tuple[int, ...], tuple[int, ...]] | None = None) -> FlowResult:
+               restrictions: Restrictions | None = None) -> FlowResult:
     """Solve the class-level model; the answer's D and M are recomputed from the flows, not read off the solver."""
     params = params or SolveParams()
     try:
         m, v, weight = build_model(p, restrictions)
     except ValueError as exc:  # a constant row that cannot hold: nothing can change it
         return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
-    if hint is not None:
-        m.hint = _complete_hint(p, m, v, hint)
     answer = get_backend(params.backend)(m, params)
     if answer.values is None:
         status = Status.INFEASIBLE if answer.status == "INFEASIBLE" else Status.UNKNOWN
@@ -255,27 +252,3 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
 def _moves_proven(bound: float | None, weight: int, dev: int, moves: int) -> bool:
     """A FEASIBLE answer whose bound already equals W·D + M is optimal in both levels."""
     return bound is not None and math.ceil(bound - 1e-6) >= weight * dev + moves
-
-
-def _complete_hint(p: FlowProblem, m: LinearModel, v: _Vars,
-                   hint: tuple[tuple[int, ...], tuple[int, ...]]) -> list[int]:
-    """A full hint from class/arrival values: deviation variables take their implied values, switches 0/1."""
-    values = [0] * len(m.lbs)
-    out, into = hint
-    for x, val in zip(v.out, out, strict=True):
-        values[x] = val
-    for x, val in zip(v.into, into, strict=True):
-        values[x] = val
-    # deviation vars: recompute from their two rows (lo row: expr + d >= low - base)
-    for row in m.rows:
-        if row.name.startswith("dev_") and row.name.endswith((".lo", ".hi")):
-            d = row.vars[-1] if m.names[row.vars[-1]].startswith("dev_") else next(
-                x for x in row.vars if m.names[x].startswith("dev_"))
-            rest = sum(c * values[x] for x, c in zip(row.vars, row.coefs, strict=True) if x != d)
-            assert row.lb is not None
-            values[d] = max(values[d], row.lb - rest)
-    for i, name in enumerate(m.names):
-        if name.startswith("sends["):
-            pi = int(name[6:-1])
-            values[i] = int(any(val and p.classes[c].pool == pi for c, val in enumerate(out)))
-    return values

@@ -1,4 +1,4 @@
-"""Greedy baseline (and solution hint): repeatedly take the batch of unit moves that helps most.
+"""Greedy baseline: repeatedly take the batch of unit moves that helps most.
 
 Lexicographic like the model: first hard-rule violations of the current state (pools below `lo` or above
 `hi`), then deviation, then moved nodes. Each round looks at the pools and (pool, flavor) cells that are

@@ -30,7 +30,6 @@ class LinearModel:
     names: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     objective: dict[int, int] = field(default_factory=dict)
-    hint: list[int] | None = None
 
     def var(self, lb: int, ub: int, name: str) -> int:
         """Add an integer variable and return its index."""

@@ -14,7 +14,7 @@ band `[low, high]` (a plain target has low == high).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Band = tuple[int, int]
 
@@ -93,7 +93,6 @@ class FlowProblem:
     ips_per_node: int = 1
     max_moves: int | None = None
     n_flavors: int = 0
-    _index: dict[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def movable_nodes(self) -> int:

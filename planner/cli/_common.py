@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections.abc import Callable
@@ -72,13 +71,3 @@ def echo(text: str = "", *, err: bool = False) -> None:
 def bad_argument(message: str, param: str | None = None) -> InputError:
     """An InputError for a command-line argument (exit 2)."""
     return InputError(message, source="arguments", path=param)
-
-
-def with_errors(f: F) -> F:
-    """Decorator for commands run outside the group's invoke (kept for symmetry in tests)."""
-
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return f(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]

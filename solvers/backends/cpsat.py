@@ -71,9 +71,6 @@ def solve(model: LinearModel, params: SolveParams) -> BackendAnswer:
         vs = sorted(model.objective)
         proto.objective.vars.extend(vs)
         proto.objective.coeffs.extend([model.objective[v] for v in vs])
-    if model.hint is not None:
-        proto.solution_hint.vars.extend(range(len(model.hint)))
-        proto.solution_hint.values.extend(model.hint)
     response = _run(proto, _parameters(params))
     elapsed = time.perf_counter() - start
     status = response.status

@@ -29,8 +29,6 @@ def make_mip_backend(solver_id: str) -> Backend:
         for v, c in model.objective.items():
             obj.SetCoefficient(xs[v], c)
         obj.SetMinimization()
-        if model.hint is not None:
-            solver.SetHint(xs, [float(h) for h in model.hint])
         solver.SetTimeLimit(int(params.time_limit * 1000))
         solver.SetNumThreads(params.workers)
         code = solver.Solve()
