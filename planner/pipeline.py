@@ -20,7 +20,7 @@ from planner import __version__
 from planner.errors import PlanningError
 from planner.explain import residual_report, restrictions_for
 from planner.inventory import Inventory, build_inventory, flavor_counts, read_snapshot_file
-from planner.order import Step, assign_waves, explain_blocked, group_requests, safe_order
+from planner.order import State, Step, assign_waves, explain_blocked, group_requests, safe_order
 from planner.placement import choose_moves
 from planner.problem import Context, build_problem
 from planner.spec import Spec, parse_spec, read_spec_file
@@ -196,27 +196,15 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
     """The plan file content of PRODUCT §6 (deterministic apart from `created_at`)."""
     before = final_counts(problem, tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
     deviation_before = deviation_of(problem, before)
-    after_count = {p: r.count for p, r in ctx.rules.items()}
-    by_flavor: dict[str, dict[str, list[int]]] = {p: {} for p in ctx.pool_ids}
-    for (pool, flavor), n in flavor_counts(inv).items():
-        by_flavor[pool][flavor] = [n, n]
-    free_after = dict(ctx.subnet_free)
-    staging_moves = 0
+    state = State.initial(ctx)
     for s in steps:
-        after_count[s.source] -= s.size
-        after_count[s.target] += s.size
-        for f in s.source_flavors:
-            by_flavor[s.source][f][1] -= 1
-        by_flavor[s.target].setdefault(s.flavor, [0, 0])[1] += s.size
-        tsub, ssub = ctx.rules[s.target].subnet, ctx.rules[s.source].subnet
-        if tsub is not None:
-            free_after[tsub] -= s.size * ctx.ips_per_node
-        if ssub is not None:
-            free_after[ssub] += s.size * ctx.ips_per_node
-        if s.staging:
-            staging_moves += s.size
-    for pool, flavor in ctx.flavor_targets:
-        by_flavor[pool].setdefault(flavor, [0, 0])
+        state.apply(s)
+    after_count, free_after = state.count, state.free
+    staging_moves = sum(s.size for s in steps if s.staging)
+    before_cells = flavor_counts(inv)
+    by_flavor: dict[str, dict[str, list[int]]] = {p: {} for p in ctx.pool_ids}
+    for pool, flavor in set(before_cells) | set(state.cell) | set(ctx.flavor_targets):
+        by_flavor[pool][flavor] = [before_cells.get((pool, flavor), 0), state.cell.get((pool, flavor), 0)]
     pools: dict[str, Any] = {}
     pool_cols = inv.columns["pools"]
     display = dict(zip(pool_cols["pool"], pool_cols["display_name"], strict=True))
