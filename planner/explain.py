@@ -18,7 +18,7 @@ from solvers.problem import FlowProblem
 from solvers.result import FlowResult
 
 if TYPE_CHECKING:
-    from planner.order import Step
+    from planner.order import Blocker, Step
 
 
 def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, str | None]:
@@ -67,16 +67,13 @@ def explain_infeasible(problem: FlowProblem, ctx: Context, params: SolveParams) 
     return PlanningError(msg, rules=sentences, pools=pools)
 
 
-def restrictions_for(blocked: list[tuple[Step, list[str]]], problem: FlowProblem, ctx: Context,
+def restrictions_for(blocked: list[tuple[Step, list[Blocker]]], problem: FlowProblem, ctx: Context,
                      current: Restrictions) -> tuple[Restrictions | None, list[str]]:
     """Constraints that keep the solver away from what blocked the last order, with the reason in words.
 
     A pool that must both send and receive but is held by its floor or its max becomes one-way; any other
     blocked request closes that commodity's way into its target pool. None when nothing new can be added.
     """
-    from planner.order import State
-
-    state = State.initial(ctx)
     node_class = {n: ci for ci, units in enumerate(ctx.class_units) for u in units for n in ctx.unit_nodes[u]}
     pool_index = {p: i for i, p in enumerate(ctx.pool_ids)}
     arrival_index = {(a.commodity, a.pool): j for j, a in enumerate(problem.arrivals)}
@@ -85,8 +82,8 @@ def restrictions_for(blocked: list[tuple[Step, list[str]]], problem: FlowProblem
     one_way = set(current.one_way_pools)
     closed = set(current.closed_arrivals)
     words: list[str] = []
-    for step, _ in blocked:
-        rules = {rule: (subject, text) for rule, subject, text in state.blocking_rules(step)}
+    for step, why in blocked:  # why: the rules that held the step at the deadlock
+        rules = {rule: (subject, text) for rule, subject, text in why}
         src, tgt = pool_index[step.source], pool_index[step.target]
         r_src, r_tgt = ctx.rules[step.source], ctx.rules[step.target]
         if "floor" in rules and step.source in receivers and src not in one_way:

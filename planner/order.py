@@ -18,6 +18,8 @@ from planner.inventory import flavor_counts
 from planner.placement import Move
 from planner.problem import Context
 
+Blocker = tuple[str, str, str]  # (rule, pool or subnet, sentence): see State.blocking_rules
+
 
 @dataclass(frozen=True)
 class Step:
@@ -101,7 +103,7 @@ class State:
                                                            flavor_arriving=flavor_arriving, ips_taken=ips_taken)]
 
     def blocking_rules(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
-                       flavor_arriving: int | None = None, ips_taken: int = 0) -> list[tuple[str, str, str]]:
+                       flavor_arriving: int | None = None, ips_taken: int = 0) -> list[Blocker]:
         """(rule, pool or subnet, sentence) for each per-step rule `step` would break now.
 
         Rules: "floor" (source), "max" (target), "maxCount" (target), "subnet" (target subnet), "no_subnet".
@@ -111,7 +113,7 @@ class State:
         out_n = step.size if leaving is None else leaving
         in_n = step.size if arriving is None else arriving
         g_n = step.size if flavor_arriving is None else flavor_arriving
-        why: list[tuple[str, str, str]] = []
+        why: list[Blocker] = []
         if self.count[step.source] - out_n < src.floor:
             why.append(("floor", step.source, f"pool {step.source} would keep {self.count[step.source] - out_n} "
                                               f"nodes, below its floor {src.floor}"))
@@ -171,7 +173,7 @@ class OrderResult:
     """Steps in a safe order, and the steps no direct order could place (with why)."""
 
     ordered: list[Step]
-    blocked: list[tuple[Step, list[str]]] = field(default_factory=list)
+    blocked: list[tuple[Step, list[Blocker]]] = field(default_factory=list)
 
 
 def safe_order(steps: list[Step], ctx: Context, state: State | None = None) -> OrderResult:
@@ -202,7 +204,7 @@ def safe_order(steps: list[Step], ctx: Context, state: State | None = None) -> O
             else:
                 left.append(step)
         if not progressed:
-            return OrderResult(ordered, [(s, state.blockers(s)) for s in left + later])
+            return OrderResult(ordered, [(s, state.blocking_rules(s)) for s in left + later])
         remaining = left + later
     return OrderResult(ordered)
 
@@ -261,9 +263,9 @@ def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per
     return out
 
 
-def explain_blocked(blocked: list[tuple[Step, list[str]]]) -> PlanningError:
+def explain_blocked(blocked: list[tuple[Step, list[Blocker]]]) -> PlanningError:
     """A PlanningError naming the pools, subnets and rules that leave steps without a safe order."""
-    reasons = sorted({r for _, why in blocked for r in why})
+    reasons = sorted({text for _, why in blocked for _, _, text in why})
     pools = sorted({s.source for s, _ in blocked} | {s.target for s, _ in blocked})
     first = blocked[0][0]
     msg = (f"no safe order for {len(blocked)} request(s) (e.g. {first.size} node(s) {first.source} -> "

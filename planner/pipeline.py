@@ -20,7 +20,7 @@ from planner import __version__
 from planner.errors import PlanningError
 from planner.explain import residual_report, restrictions_for
 from planner.inventory import Inventory, build_inventory, flavor_counts, read_snapshot_file
-from planner.order import State, Step, assign_waves, explain_blocked, group_requests, safe_order
+from planner.order import Blocker, State, Step, assign_waves, explain_blocked, group_requests, safe_order
 from planner.placement import choose_moves
 from planner.problem import Context, build_problem
 from planner.spec import Spec, parse_spec, read_spec_file
@@ -141,7 +141,7 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions,
     restrictions = Restrictions()
     blocked_by: list[str] = []
     first: FlowResult | None = None
-    last_blocked: list[tuple[Step, list[str]]] = []
+    last_blocked: list[tuple[Step, list[Blocker]]] = []
     timings.setdefault("solve", 0.0)
     timings.setdefault("order", 0.0)
     for attempt in range(options.max_rounds):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from planner.order import State, Step, safe_order
+from planner.order import Blocker, State, Step, safe_order
 from planner.problem import Context
 
 
@@ -21,7 +21,7 @@ class StagedOrder:
     """Steps in a safe order (staging hops included) and what stays blocked, with why."""
 
     ordered: list[Step]
-    blocked: list[tuple[Step, list[str]]]
+    blocked: list[tuple[Step, list[Blocker]]]
     staging_nodes: int
 
 
