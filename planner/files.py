@@ -18,6 +18,9 @@ import yaml
 
 from planner.errors import InputError
 
+JsonObject = dict[str, Any]
+"""A JSON object as parsed (the one alias every module uses for raw API objects and documents)."""
+
 
 def read_bytes(path: str | Path, what: str = "input") -> bytes:
     """The file's bytes; missing, a folder, unreadable or empty is an InputError naming the file."""

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
+from planner.files import JsonObject
 from planner.locks import exclusive_lock
 
 JOURNAL_FORMAT = "poolshift.journal/v1"
-JsonObject = dict[str, Any]
 
 
 def default_journal_path(plan_path: Path) -> Path:

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import ApiStatusError
+from planner.files import JsonObject
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.pull import pull_network
 from planner.spec import Spec
-
-JsonObject = dict[str, Any]
 
 LABEL_CLUSTER = "os.modelarts.node/cluster"
 LABEL_BILLING = "os.modelarts/billing.status"

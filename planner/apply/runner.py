@@ -34,11 +34,11 @@ from planner.apply.journal import (
 from planner.apply.live import LiveView, node_phase, read_view, stale_changes, step_problems
 from planner.apply.steps import Phase, StepRun, new_runs, replay
 from planner.errors import ApiError, ApiStatusError, ExecutionError, InputError, StalePlanError
+from planner.files import JsonObject
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.pull import pull_snapshot
 from planner.spec import Spec, parse_spec
 
-JsonObject = dict[str, Any]
 ProgressFn = Callable[[str, int, int], None]
 ClientFactory = Callable[[bool], ModelArtsClient]
 _T = TypeVar("_T")

@@ -17,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from planner.errors import InputError
-
-JsonObject = dict[str, Any]
+from planner.files import JsonObject
 
 
 class Phase(StrEnum):

@@ -25,12 +25,12 @@ from urllib.parse import quote
 import httpx
 
 from planner.errors import ApiError, ApiStatusError, ApiTransportError, InputError
+from planner.files import JsonObject
 from planner.modelarts.auth import Clock, auth_for
 from planner.modelarts.settings import ConnectionSettings, is_loopback_host
 
 log = logging.getLogger(__name__)
 
-JsonObject = dict[str, Any]
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Transport errors that prove the request never reached the server: resending them is always safe.

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import ApiStatusError, InputError
-from planner.modelarts.client import JsonObject, ModelArtsClient
+from planner.files import JsonObject
+from planner.modelarts.client import ModelArtsClient
 
 log = logging.getLogger(__name__)
 

@@ -22,9 +22,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from planner.files import JsonObject
 from planner.inventory import build_inventory
-
-JsonObject = dict[str, Any]
 
 LABEL_CLUSTER = "os.modelarts.node/cluster"
 LABEL_BATCH_TYPE = "os.modelarts.node/batch.type"
