@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError
-from planner.inventory import Inventory, flavor_counts, pool_lookup
+from planner.inventory import Inventory, flavor_counts
+from planner.modelarts.objects import PoolNameError
 from planner.spec import Spec
 from solvers.problem import Arrival, Band, Commodity, FlavorCell, FlowProblem, PoolData, SubnetData, UnitClass
 
@@ -78,13 +79,14 @@ def resolve_flavor(compat: dict[str, list[str]], flavor: str, accepted: dict[str
 
 
 def _resolve_spec_pools(inv: Inventory, spec: Spec, source: str) -> dict[str, tuple[str, Any]]:
-    lookup = pool_lookup(inv)
+    """Spec pool keys (pool id or display name) -> pool id; unknown and shared names are InputErrors."""
+    names = inv.pool_names
     out: dict[str, tuple[str, Any]] = {}
     for key, pspec in spec.pools.items():
-        pool = lookup.get(key)
-        if pool is None:
-            raise InputError(f"unknown pool {key!r} (not a pool id or unique display name in the inventory)",
-                             source=source, path=f"pools.{key}")
+        try:
+            pool = names.resolve(key)
+        except PoolNameError as exc:
+            raise InputError(str(exc), source=source, path=f"pools.{key}") from exc
         if pool in out:
             raise InputError(f"pool {pool} is named twice (as {out[pool][0]!r} and {key!r})",
                              source=source, path=f"pools.{key}")
