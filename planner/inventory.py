@@ -5,6 +5,7 @@ several rows at once — super-node units and whether each may move, pool cluste
 `Inventory` that holds them, with the pool names (ids and display names) resolved by one rule.
 Must not: know about the spec (pins and spec bounds are applied in the planning core) or the solver.
 """
+
 from __future__ import annotations
 
 import functools
