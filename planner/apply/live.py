@@ -16,51 +16,28 @@ from typing import Any
 from planner.errors import ApiStatusError
 from planner.files import JsonObject
 from planner.modelarts.client import ModelArtsClient
+from planner.modelarts.objects import (
+    dig,
+    labels_of,
+    name_of,
+    node_cluster,
+    node_reason,
+    pool_flavors,
+    pool_network,
+    pool_status_cluster,
+    resolve_pool_subnet,
+)
 from planner.modelarts.pull import pull_network
 from planner.spec import Spec
 
-LABEL_CLUSTER = "os.modelarts.node/cluster"
-LABEL_BILLING = "os.modelarts/billing.status"
-LABEL_CABINET = "os.modelarts.node/volcano.scheduler.cabinet-exclusive"
-ANNOTATION_LOCK = "os.modelarts.node/lock.action"
-
-
-def _meta(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
-    meta = obj.get("metadata")
-    value = meta.get(key) if isinstance(meta, dict) else None
-    return value if isinstance(value, dict) else {}
-
-
-def _name(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata")
-    return str(meta.get("name", "")) if isinstance(meta, dict) else ""
-
-
-def _dig(obj: Any, *keys: str) -> Any:
-    for key in keys:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
-
 
 def node_phase(node: Mapping[str, Any]) -> str:
-    return str(_dig(node, "status", "phase"))
+    return str(dig(node, "status", "phase"))
 
 
 def why_immovable(node: Mapping[str, Any]) -> str:
-    """Why the API would refuse to move this node now ("" when it may move)."""
-    labels, notes = _meta(node, "labels"), _meta(node, "annotations")
-    phase = node_phase(node)
-    if phase != "Available":
-        return f"its phase is {phase}, not Available"
-    if notes.get(ANNOTATION_LOCK):
-        return f"it is locked ({ANNOTATION_LOCK}={notes[ANNOTATION_LOCK]})"
-    if labels.get(LABEL_BILLING) not in (None, "0"):
-        return f"its billing status is {labels[LABEL_BILLING]}"
-    if LABEL_CABINET in labels:
-        return "it is cabinet-exclusive"
-    return ""
+    """Why the API would refuse to move this node now ("" when it may move): the inventory's reasons."""
+    return node_reason(node)
 
 
 @dataclass
@@ -71,17 +48,20 @@ class LiveView:
     nodes: dict[str, dict[str, JsonObject]] = field(default_factory=dict)
     free: dict[str, int] = field(default_factory=dict)
     network_subnets: dict[str, list[str]] = field(default_factory=dict)
+    pool_subnets: dict[str, Any] = field(default_factory=dict)  # the snapshot's `pool_subnets` record, if any
     partial: bool = False   # only some pools were read: a node not found may be elsewhere
 
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> LiveView:
         view = cls()
         for pool in snapshot.get("pools") or []:
-            view.pools[_name(pool)] = pool
+            view.pools[name_of(pool)] = pool
         for pool_name, items in (snapshot.get("nodes") or {}).items():
-            view.nodes[pool_name] = {_name(n): n for n in items}
+            view.nodes[pool_name] = {name_of(n): n for n in items}
         for net in snapshot.get("networks") or []:
             view.add_network(net)
+        recorded = snapshot.get("pool_subnets")
+        view.pool_subnets = dict(recorded) if isinstance(recorded, dict) else {}
         return view
 
     def add_network(self, network: Mapping[str, Any]) -> None:
@@ -102,40 +82,24 @@ class LiveView:
 
     def flavors(self, pool_name: str) -> dict[str, int | None]:
         """Flavors the pool accepts, with their maxCount (None: no cap)."""
-        caps: dict[str, int | None] = {}
-        for res in _dig(self.pools.get(pool_name), "spec", "resources") or []:
-            if isinstance(res, dict) and res.get("flavor"):
-                cap = res.get("maxCount")
-                caps.setdefault(str(res["flavor"]), cap if isinstance(cap, int) else None)
-        return caps
+        return pool_flavors(self.pools.get(pool_name))
 
     def subnet(self, pool_name: str) -> str | None:
-        """spec.network.subnetId, else the only subnet of spec.network.name (PRODUCT §2)."""
-        network = _dig(self.pools.get(pool_name), "spec", "network") or {}
-        subnet_id = network.get("subnetId") if isinstance(network, dict) else None
-        if isinstance(subnet_id, str) and subnet_id:
+        """The pool's subnet by the inventory's rule (planner.modelarts.objects.resolve_pool_subnet)."""
+        network, subnet_id = pool_network(self.pools.get(pool_name))
+        if subnet_id:  # named by the pool itself: its free addresses may still be unknown here
             return subnet_id
-        candidates = self.network_subnets.get(str(network.get("name"))) if isinstance(network, dict) else None
-        return candidates[0] if candidates and len(candidates) == 1 else None
+        found, _ = resolve_pool_subnet(network, None, self.pool_subnets.get(pool_name), self.network_subnets,
+                                       self.free)
+        return found
 
     def cluster_of(self, node: Mapping[str, Any], pool_name: str) -> str:
-        return str(_meta(node, "labels").get(LABEL_CLUSTER) or pool_name)
+        return node_cluster(labels_of(node), pool_name)
 
     def clusters(self, pool_name: str) -> set[str]:
         """The clusters of the pool's nodes; for an empty pool status.clusters / spec.clusters[0], else its name."""
         found = {self.cluster_of(n, pool_name) for n in self.nodes.get(pool_name, {}).values()}
-        if found:
-            return found
-        pool = self.pools.get(pool_name) or {}
-        status_clusters = _dig(pool, "status", "clusters")
-        if isinstance(status_clusters, list):
-            status_clusters = status_clusters[0] if status_clusters else None
-        spec_clusters = _dig(pool, "spec", "clusters")
-        for candidate in (status_clusters,
-                          spec_clusters[0] if isinstance(spec_clusters, list) and spec_clusters else None):
-            if isinstance(candidate, dict) and isinstance(candidate.get("name"), str) and candidate["name"]:
-                return {candidate["name"]}
-        return {pool_name}
+        return found or {pool_status_cluster(self.pools.get(pool_name)) or pool_name}
 
 
 def read_view(client: ModelArtsClient, pool_names: Iterable[str], *, networks: bool = True) -> LiveView:
@@ -148,9 +112,9 @@ def read_view(client: ModelArtsClient, pool_names: Iterable[str], *, networks: b
             if exc.status != 404:
                 raise
             continue
-        view.nodes[name] = {_name(n): n for n in client.list_pool_nodes(name)}
+        view.nodes[name] = {name_of(n): n for n in client.list_pool_nodes(name)}
     if networks:
-        for net_name in sorted({str(n) for p in view.pools.values() if (n := _dig(p, "spec", "network", "name"))}):
+        for net_name in sorted({str(n) for p in view.pools.values() if (n := dig(p, "spec", "network", "name"))}):
             network = pull_network(client, net_name)
             if network is not None:
                 view.add_network(network)
@@ -165,10 +129,10 @@ def _pool_problems(view: LiveView, pool_name: str) -> list[str]:
     if pool is None:
         return [f"pool {pool_name} is gone"]
     problems = []
-    phase = _dig(pool, "status", "phase")
+    phase = dig(pool, "status", "phase")
     if phase != "Running":
         problems.append(f"pool {pool_name} is {phase}, not Running")
-    ptype = _dig(pool, "spec", "type")
+    ptype = dig(pool, "spec", "type")
     if ptype != "Dedicate":
         problems.append(f"pool {pool_name} is of type {ptype}, not Dedicate")
     return problems
@@ -219,7 +183,7 @@ def step_problems(view: LiveView, step: Mapping[str, Any], plan_pools: Mapping[s
         problems.append(f"pool {tgt} does not accept flavor {flavor}")
     else:
         cap = caps[flavor]
-        have = sum(1 for n in view.nodes.get(tgt, {}).values() if _dig(n, "spec", "flavor") == flavor)
+        have = sum(1 for n in view.nodes.get(tgt, {}).values() if dig(n, "spec", "flavor") == flavor)
         if cap is not None and have + size > cap:
             problems.append(f"pool {tgt} would have {have + size} {flavor} nodes, above its maxCount {cap}")
     if body.get("toClusterName") not in view.clusters(tgt):

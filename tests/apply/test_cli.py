@@ -67,7 +67,7 @@ def test_a_stale_plan_exits_4_and_lists_the_changes(plan_file: Path) -> None:
         result = invoke(emu, plan_file, "--execute")
         assert result.exit_code == 4
         assert "the plan is stale; 1 change(s) matter to it:" in result.stderr
-        assert "  - node a-00 (step 1) may not move: it is locked" in result.stderr
+        assert "  - node a-00 (step 1) may not move: locked (delete)" in result.stderr
         assert result.stderr.strip().splitlines()[-1].startswith("poolshift: error: the plan is stale: node a-00")
         as_json = invoke(emu, plan_file, "--output", "json")
         assert as_json.exit_code == 4

@@ -68,9 +68,9 @@ def extra_node(snap: Snapshot) -> None:
 
 
 CASES: list[tuple[Callable[[Snapshot], None], list[str]]] = [
-    (lock, ["node a-00 (step 1) may not move: it is locked (os.modelarts.node/lock.action=delete)"]),
-    (creating, ["node a-02 (step 3) may not move: its phase is Creating, not Available"]),
-    (billing, ["node a-01 (step 2) may not move: its billing status is 1"]),
+    (lock, ["node a-00 (step 1) may not move: locked (delete)"]),
+    (creating, ["node a-02 (step 3) may not move: phase Creating"]),
+    (billing, ["node a-01 (step 2) may not move: billing status 1 (frozen)"]),
     (move, ["pool pool-a has 11 nodes, the plan expects 12 (before: 12)",
             "pool pool-b has 3 nodes, the plan expects 2 (before: 2)",
             "node a-05 (step 6) moved: it is in pool pool-b, the plan expects pool pool-a"]),
