@@ -9,7 +9,7 @@ memory from outside; this module only loads the problem, solves it and reports w
 All assumptions about the planner's library interface live here (the `_load_problem` and `_solve`
 functions), so that adapting to the real names is a change in one place:
 
-- `planner.pipeline.load_problem(inventory_path, spec_path) -> (problem, context)`;
+- `planner.planning.pipeline.load_problem(inventory_path, spec_path) -> (problem, context)`;
 - `solvers.greedy.solve_greedy(problem) -> FlowResult`;
 - `solvers.pernode.solve_pernode(problem, params) -> FlowResult` with `params` a `solvers.params.SolveParams`;
 - `FlowResult` has `.status` (str or str enum), `.deviation`, `.moves`, `.bound` (int or None), `.seconds`.
@@ -39,9 +39,9 @@ class MissingInterface(Exception):
 
 def _load_problem(inventory: Path, spec: Path) -> tuple[Any, Any]:
     try:
-        from planner.pipeline import load_problem
+        from planner.planning.pipeline import load_problem
     except ImportError as exc:
-        raise MissingInterface(f"planner.pipeline.load_problem: {exc}") from exc
+        raise MissingInterface(f"planner.planning.pipeline.load_problem: {exc}") from exc
     problem, context = load_problem(inventory, spec)
     return problem, context
 

@@ -15,11 +15,11 @@ import time
 
 from benchmarks.generate import generate
 from planner.inventory import build_inventory
-from planner.order import assign_waves, group_requests
-from planner.placement import choose_moves
-from planner.problem import build_problem
+from planner.planning.order import assign_waves, group_requests
+from planner.planning.placement import choose_moves
+from planner.planning.problem import build_problem
+from planner.planning.staging import order_with_staging
 from planner.spec import parse_spec
-from planner.staging import order_with_staging
 from solvers.flow import solve_flow
 
 

@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from planner.errors import ExecutionError, InputError, LockedError, PlanningError, PoolshiftError
 from planner.inventory import fingerprint_snapshot
 from planner.locks import exclusive_lock
-from planner.pipeline import PlanOptions, make_plan
 from planner.planfile import write_atomic, write_plan
+from planner.planning.pipeline import PlanOptions, make_plan
 from planner.spec import describe_validation_error, parse_spec, read_spec_file
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format), and
 turning pydantic errors into one-line InputErrors that name the file, the key path and the problem.
 Checks that need the inventory (unknown pools/nodes, flavor targets for flavors a pool does not accept)
-live in `planner.problem`. Must not: read the inventory or call the solver.
+live in `planner.planning.problem`. Must not: read the inventory or call the solver.
 """
 
 from __future__ import annotations

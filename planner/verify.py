@@ -1,7 +1,7 @@
 """Independent verifier: checks a plan against the hard rules of PRODUCT §4 and §6, from the raw snapshot.
 
 It shares no code with the model: it reads the raw API objects itself (no `planner.inventory`, no
-`planner.problem`, no `solvers`), replays the steps one by one and wave by wave, and recomputes the
+`planner.planning.problem`, no `solvers`), replays the steps one by one and wave by wave, and recomputes the
 summary numbers. Every plan passes it before it is written; `apply` runs it again on live state.
 Returns a list of violations in words; an empty list means the plan is valid.
 """

@@ -34,7 +34,7 @@ def example_plan_html() -> str:
 
     import yaml
 
-    from planner.pipeline import make_plan
+    from planner.planning.pipeline import make_plan
 
     snapshot = json.loads((ROOT / "examples" / "inventory.json").read_text())
     spec = yaml.safe_load((ROOT / "examples" / "spec.yaml").read_text())

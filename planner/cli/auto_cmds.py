@@ -63,7 +63,7 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
              poll_interval: float, job_timeout: float, now_text: str | None, output: str) -> None:
     """One unattended cycle for cron, systemd timers or a Kubernetes CronJob: pull, plan, gate, apply."""
     from planner.auto import AutoOptions, parse_window_option, run_cycle
-    from planner.pipeline import PlanOptions
+    from planner.planning.pipeline import PlanOptions
 
     if windows and any_time:
         raise bad_argument("give --window or --any-time, not both", "--any-time")

@@ -47,8 +47,8 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
              max_parallel: int, per_pool: int, output: str) -> None:
     """Solve for the best reachable placement and write the ordered plan."""
     from planner.errors import InputError
-    from planner.pipeline import PlanOptions, gc_paused, make_plan
     from planner.planfile import write_plan
+    from planner.planning.pipeline import PlanOptions, gc_paused, make_plan
     from planner.render import summary_lines
     from planner.spec import read_spec_file
 

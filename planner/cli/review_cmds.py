@@ -94,7 +94,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
-    from planner.pipeline import PlanOptions
+    from planner.planning.pipeline import PlanOptions
     from planner.review._io import dump_json, load_json_mapping, load_yaml_mapping, write_text_atomic
     from planner.review.scenarios import load_scenarios
     from planner.review.whatif import comparison_document, render_comparison, run_whatif

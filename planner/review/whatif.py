@@ -2,7 +2,7 @@
 
 Each scenario's snapshot and spec are built first (`planner.review.scenarios`), in this process, so a
 bad scenario stops the run (exit 2) before any solving. Then every scenario is planned through
-`planner.pipeline.make_plan`, in up to two worker processes when there are several. A scenario that
+`planner.planning.pipeline.make_plan`, in up to two worker processes when there are several. A scenario that
 has no feasible placement (PlanningError) is an outcome like any other and does not stop the others;
 an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
 all scenarios finished, naming the scenario.
@@ -25,7 +25,7 @@ from planner.errors import InputError, PlanningError, PoolshiftError
 from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
 from planner.review.tables import md_table, text_table
 
-DEFAULT_PLANNER = "planner.pipeline:make_plan"
+DEFAULT_PLANNER = "planner.planning.pipeline:make_plan"
 MAX_WORKERS = 2
 
 

@@ -10,7 +10,7 @@ import yaml
 
 from planner.inventory import build_inventory
 from planner.modelarts.pull import pull_snapshot
-from planner.pipeline import make_plan
+from planner.planning.pipeline import make_plan
 from tests.emulator_server import run_emulator
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

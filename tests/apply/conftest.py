@@ -64,7 +64,7 @@ def apply_spec() -> dict[str, Any]:
 
 
 def make_apply_plan(snapshot: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
-    from planner.pipeline import make_plan
+    from planner.planning.pipeline import make_plan
 
     document: dict[str, Any] = make_plan(copy.deepcopy(snapshot or apply_snapshot()), spec or apply_spec()).document
     return document

@@ -22,7 +22,7 @@ from planner.auto import (
     run_cycle,
 )
 from planner.errors import ApiError, ExecutionError, InputError, PlanningError
-from planner.pipeline import make_plan
+from planner.planning.pipeline import make_plan
 from tests.auto.conftest import BASE_SPEC, StubApplier, write_spec
 from tests.emulator_server import TEST_AK, TEST_SK, EmulatorHandle, run_emulator, sample_snapshot
 

@@ -11,7 +11,7 @@ import yaml
 
 from planner.auto import cap_moves, parse_auto
 from planner.cli.auto_cmds import auto_cmd
-from planner.pipeline import make_plan
+from planner.planning.pipeline import make_plan
 from planner.spec import read_spec_file
 from tests.emulator_server import TEST_AK, TEST_SK
 

@@ -14,7 +14,7 @@ import yaml
 
 from benchmarks import generate as gen
 from planner.inventory import load_snapshot
-from planner.pipeline import load_problem
+from planner.planning.pipeline import load_problem
 from planner.spec import load_spec
 
 NODES, POOLS = 1_000, 40

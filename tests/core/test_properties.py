@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner.errors import PlanningError
-from planner.pipeline import make_plan
+from planner.planning.pipeline import make_plan
 from planner.spec import parse_spec
 from planner.verify import verify_plan
 from tests.core.builders import node, pool, snapshot

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 
 from planner.errors import PlanningError
-from planner.pipeline import PlanOptions, make_plan
+from planner.planning.pipeline import PlanOptions, make_plan
 from planner.spec import parse_spec
 from planner.verify import verify_plan
 from tests.core.builders import node, nodes_of, pool, snapshot, spec

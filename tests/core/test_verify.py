@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from planner.pipeline import make_plan
+from planner.planning.pipeline import make_plan
 from planner.spec import parse_spec
 from planner.verify import verify_plan
 from tests.core.builders import node, nodes_of, pool, snapshot, spec

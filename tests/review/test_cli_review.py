@@ -88,7 +88,7 @@ def _scenarios(tmp_path: Path, text: str) -> str:
 
 
 def test_whatif_json_and_saved_plans(tmp_path: Path) -> None:
-    pytest.importorskip("planner.pipeline")
+    pytest.importorskip("planner.planning.pipeline")
     sc = _scenarios(tmp_path, """
 format: poolshift.scenarios/v1
 scenarios:
@@ -112,7 +112,7 @@ scenarios:
 
 
 def test_whatif_table_of_the_examples() -> None:
-    pytest.importorskip("planner.pipeline")
+    pytest.importorskip("planner.planning.pipeline")
     examples = Path(__file__).resolve().parents[2] / "examples"
     result = CliRunner().invoke(main, ["whatif", "--inventory", str(examples / "inventory.json"),
                                        "--spec", str(examples / "spec.yaml"),

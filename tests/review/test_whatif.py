@@ -141,7 +141,7 @@ def test_binding_rules_name_limits_where_targets_are_missed() -> None:
 
 
 def test_baseline_equals_a_plain_plan(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
-    pipeline = pytest.importorskip("planner.pipeline")
+    pipeline = pytest.importorskip("planner.planning.pipeline")
     plain = pipeline.make_plan(snapshot, spec).document["summary"]
     sf = _file({"name": "baseline"}, {"name": "targets", "spec": {"pools": {"train": {"target": 11}}}})
     base, targets = _run(sf, snapshot, spec, max_workers=2)
@@ -153,7 +153,7 @@ def test_baseline_equals_a_plain_plan(snapshot: dict[str, Any], spec: dict[str, 
 
 
 def test_real_infeasible_scenario_beside_feasible_ones(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
-    pytest.importorskip("planner.pipeline")
+    pytest.importorskip("planner.planning.pipeline")
     sf = _file({"name": "baseline"},
                {"name": "too-big-floor", "spec": {"pools": {"infer": {"min": 40}}}},
                {"name": "more-v100", "inventory": {"add_nodes": [{"pool": "train", "flavor": GPU, "count": 4}]},
@@ -168,14 +168,14 @@ def test_real_infeasible_scenario_beside_feasible_ones(snapshot: dict[str, Any],
 
 
 def test_real_planner_rejects_an_overlay_naming_an_unknown_pool(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
-    pytest.importorskip("planner.pipeline")
+    pytest.importorskip("planner.planning.pipeline")
     sf = _file({"name": "typo", "spec": {"pools": {"trian": {"target": 3}}}})
     with pytest.raises(InputError, match=r"scenarios\[0\] \(typo\)"):
         _run(sf, snapshot, spec)
 
 
 def test_saved_plan_of_a_scenario_reports(tmp_path: Path, snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
-    pytest.importorskip("planner.pipeline")
+    pytest.importorskip("planner.planning.pipeline")
     from planner.review.plandoc import parse_plan
     from planner.review.report import render_markdown
 

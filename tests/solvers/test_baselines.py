@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 
 from planner.inventory import build_inventory
-from planner.problem import build_problem
+from planner.planning.problem import build_problem
 from planner.spec import parse_spec
 from solvers.flow import solve_flow
 from solvers.greedy import solve_greedy

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from planner.order import Blocker, State, Step, safe_order
-from planner.problem import Context
+from planner.planning.order import Blocker, State, Step, safe_order
+from planner.planning.problem import Context
 
 
 @dataclass

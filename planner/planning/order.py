@@ -4,7 +4,7 @@ Owns: grouping moves into requests (same source pool, target pool, target flavor
 `max_batch_size` nodes; a super node alone and whole), the per-step rules of PRODUCT §4 on a simulated
 state, a safe sequence (repeated passes that run every step whose preconditions hold), and waves (§6).
 When no direct order exists it reports what blocks (PlanningError, exit 3) or, with staging allowed, the
-caller (`planner.staging`) adds staging hops.
+caller (`planner.planning.staging`) adds staging hops.
 Must not: choose nodes or call the solver.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field, replace
 
 from planner.errors import PlanningError
 from planner.inventory import flavor_counts
-from planner.placement import Move
-from planner.problem import Context
+from planner.planning.placement import Move
+from planner.planning.problem import Context
 
 Blocker = tuple[str, str, str]  # (rule, pool or subnet, sentence): see State.blocking_rules
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from planner import __version__
 from planner.errors import PlanningError
-from planner.explain import residual_report, restrictions_for
 from planner.inventory import Inventory, build_inventory, flavor_counts, read_snapshot_file
-from planner.order import Blocker, State, Step, assign_waves, explain_blocked, group_requests, safe_order
-from planner.placement import choose_moves
-from planner.problem import Context, build_problem
+from planner.planning.explain import residual_report, restrictions_for
+from planner.planning.order import Blocker, State, Step, assign_waves, explain_blocked, group_requests, safe_order
+from planner.planning.placement import choose_moves
+from planner.planning.problem import Context, build_problem
+from planner.planning.staging import order_with_staging
 from planner.spec import Spec, parse_spec, read_spec_file
-from planner.staging import order_with_staging
 from solvers.flow import Restrictions, solve_flow
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
@@ -186,7 +186,7 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions,
 
 
 def _infeasible(problem: FlowProblem, ctx: Context, options: PlanOptions) -> PlanningError:
-    from planner.explain import explain_infeasible
+    from planner.planning.explain import explain_infeasible
 
     return explain_infeasible(problem, ctx, options.solve_params())
 

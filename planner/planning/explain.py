@@ -11,14 +11,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import PlanningError
-from planner.problem import Context
+from planner.planning.problem import Context
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult
 
 if TYPE_CHECKING:
-    from planner.order import Blocker, Step
+    from planner.planning.order import Blocker, Step
 
 
 def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, str | None]:

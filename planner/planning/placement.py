@@ -2,7 +2,7 @@
 
 Owns: splitting each commodity's departures and arrivals into (source pool -> target pool) moves, never a
 pool to itself, preferring moves inside one cluster and few distinct pairs; then picking the units of each
-class in sorted order. Must not: decide how many move (the solver did) or order them (planner.order).
+class in sorted order. Must not: decide how many move (the solver did) or order them (planner.planning.order).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from planner.problem import Context
+from planner.planning.problem import Context
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult
 
