@@ -27,9 +27,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from planner.errors import ExecutionError, InputError, LockedError, PlanningError, PoolshiftError
+from planner.files import write_atomic
 from planner.inventory import fingerprint_snapshot
 from planner.locks import exclusive_lock
-from planner.planfile import write_atomic, write_plan
+from planner.planfile import write_plan
 from planner.planning.pipeline import PlanOptions, make_plan
 from planner.spec import describe_validation_error, parse_spec, read_spec_file
 
@@ -433,10 +434,10 @@ def _cycle(result: CycleResult, raw: dict[str, Any], spec_path: Path, client_fac
         if cap_note:
             raise PlanningError(f"{exc} ({cap_note})", rules=exc.rules, pools=exc.pools) from None
         raise
-    summary = plan.document["summary"]
+    summary = plan.document.summary.model_dump(mode="json")  # TODO(typed plan): read attributes
     result.summary = summary
     improvement = summary["deviation_before"] - summary["deviation_after"]
-    if not plan.document["steps"]:
+    if not plan.document.steps:
         result.reason = f"nothing to do: no move improves on the current placement (deviation " \
                         f"{summary['deviation_after']})"
         return
@@ -462,8 +463,8 @@ def _cycle(result: CycleResult, raw: dict[str, Any], spec_path: Path, client_fac
     result.action = "planned"
     result.reason = f"dry-run: would apply {gain} (pass --execute to act)"
     try:
-        outcome = applier(plan.document, plan_path, client_factory, execute=options.execute, journal=journal,
-                          options=options, stop=stop)
+        outcome = applier(plan.document.model_dump(mode="json"), plan_path, client_factory,
+                          execute=options.execute, journal=journal, options=options, stop=stop)
     except ExecutionError as exc:  # apply's ApplyFailedError carries what the run did before it stopped
         partial = getattr(exc, "result", None)
         if partial is not None:

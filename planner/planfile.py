@@ -1,43 +1,302 @@
-"""Plan files (`poolshift.plan/v1`): canonical JSON, atomic writes, reading and validation.
+"""The plan file (`poolshift.plan/v1`, PRODUCT §6): one typed model, one reader, one writer.
 
-Owns: serialising a plan deterministically (sorted keys, fixed indentation; only `created_at` varies),
-writing any JSON/text artefact atomically (temp file in the same folder, fsync, rename), and reading a
-plan file back with one-line errors. Must not: compute plans.
+Owns: `PlanDocument`, a frozen pydantic model of everything a plan file holds, with the checks every reader
+relies on (one known format, distinct step ids, waves that never decrease, non-empty node lists, super-node
+requests shaped as §5 requires); `read_plan`, which turns any problem into a one-line InputError naming the
+file and key (exit 2); and `write_plan`, which writes the canonical JSON (sorted keys, fixed indentation)
+atomically. The planning core builds a `PlanDocument` once, complete; every command downstream of it (show,
+diff, report, whatif, apply, auto) and the verifier read its attributes, and nothing else reads plan JSON.
+Must not: compute plans, or know how one was computed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from planner.errors import InputError
 from planner.files import canonical_json, load_json_mapping, write_atomic
-
-__all__ = ["canonical_json", "read_plan", "write_atomic", "write_plan"]
+from planner.spec import Spec, describe_validation_error
 
 FORMAT = "poolshift.plan/v1"
-REQUIRED = ("format", "project_id", "inventory_fingerprint", "spec_fingerprint", "summary", "pools", "excluded",
-            "steps")
+
+Count = Annotated[int, Field(ge=0, strict=True)]
+Positive = Annotated[int, Field(ge=1, strict=True)]
+Name = Annotated[str, Field(min_length=1, strict=True)]
 
 
-def write_plan(path: str | Path, document: dict[str, Any]) -> None:
-    """Write a plan document atomically in canonical form."""
-    write_atomic(path, canonical_json(document))
+class _Model(BaseModel):
+    """Frozen, no unknown keys; numbers and flags are strict (a wave written as "1" is refused)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def read_plan(path: str | Path) -> dict[str, Any]:
-    """Read and shape-check a plan file; problems are InputErrors naming the file and key."""
-    source = str(path)
-    data = load_json_mapping(path, "plan")
-    if data.get("format") != FORMAT:
-        raise InputError(f"unsupported format {data.get('format')!r} (expected {FORMAT!r})", source=source,
-                         path="$.format")
-    for key in REQUIRED:
-        if key not in data:
-            raise InputError("required field is missing", source=source, path=f"$.{key}")
-    if not isinstance(data["steps"], list):
-        raise InputError("expected an array", source=source, path="$.steps")
-    for i, step in enumerate(data["steps"]):
-        if not isinstance(step, dict) or not isinstance(step.get("body"), dict) or "pool_name" not in step:
-            raise InputError("expected {id, wave, staging, pool_name, body}", source=source, path=f"$.steps[{i}]")
-    return data
+class _OmitNone(_Model):
+    """Optional keys listed in `omit_if_none` are left out of the JSON when unset (as the planner writes them)."""
+
+    omit_if_none: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for key in self.omit_if_none:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+# -- steps ------------------------------------------------------------------------------------------------
+
+
+class CreatingStep(_Model):
+    """`resourceSpec.creatingStep` of a super-node request: its node count and `hyperinstance`."""
+
+    step: Positive
+    type: Literal["hyperinstance"]
+
+
+class ResourceSpec(_OmitNone):
+    """`resourceSpec`: the flavor the nodes run as in the target pool, and `creatingStep` for a super node."""
+
+    omit_if_none = ("creatingStep",)
+    flavor: Name
+    creatingStep: CreatingStep | None = None
+
+
+class StepBody(_Model):
+    """Exactly the batch-migrate request body (PRODUCT §6)."""
+
+    migrateNodeNames: Annotated[list[Name], Field(min_length=1)]
+    fromClusterName: Name
+    toClusterName: Name
+    toPoolName: Name
+    resourceSpec: ResourceSpec
+
+    @model_validator(mode="after")
+    def _distinct_nodes(self) -> StepBody:
+        if len(set(self.migrateNodeNames)) != len(self.migrateNodeNames):
+            raise ValueError("migrateNodeNames lists a node twice")
+        return self
+
+
+class PlanStep(_Model):
+    """One request: sent as `POST .../pools/{pool_name}/nodes/batch-migrate` with `body`."""
+
+    id: Positive
+    wave: Positive
+    staging: StrictBool
+    pool_name: Name
+    body: StepBody
+
+    @model_validator(mode="after")
+    def _super_node_shape(self) -> PlanStep:
+        creating = self.body.resourceSpec.creatingStep
+        if creating is not None and creating.step != len(self.body.migrateNodeNames):
+            raise ValueError(f"creatingStep.step is {creating.step} but the request moves "
+                             f"{len(self.body.migrateNodeNames)} node(s)")
+        if self.pool_name == self.body.toPoolName:
+            raise ValueError("the source and target pool are the same")
+        return self
+
+    @property
+    def source(self) -> str:
+        return self.pool_name
+
+    @property
+    def target(self) -> str:
+        return self.body.toPoolName
+
+    @property
+    def flavor(self) -> str:
+        return self.body.resourceSpec.flavor
+
+    @property
+    def nodes(self) -> list[str]:
+        return self.body.migrateNodeNames
+
+    @property
+    def size(self) -> int:
+        return len(self.body.migrateNodeNames)
+
+    @property
+    def super_node(self) -> bool:
+        return self.body.resourceSpec.creatingStep is not None
+
+    @property
+    def crosses_clusters(self) -> bool:
+        return self.body.fromClusterName != self.body.toClusterName
+
+    def body_json(self) -> dict[str, Any]:
+        """The request body as JSON data, exactly as it is sent."""
+        return self.body.model_dump(mode="json")
+
+
+# -- pools, subnets, summary -------------------------------------------------------------------------------
+
+
+class Residual(_Model):
+    """What is left of a pool's targets after the plan, and the rules that keep it there."""
+
+    deviation: Count
+    short: Count
+    over: Count
+    limited_by: list[str]
+
+
+class PoolRow(_OmitNone):
+    """One pool before and after the plan, with the bounds the plan kept."""
+
+    omit_if_none = ("flavor_targets", "excluded_reason", "residual")
+    before: Count
+    after: Count
+    target: Count | None
+    floor: Count
+    max: Count | None
+    display_name: str
+    by_flavor: dict[str, tuple[Count, Count]]
+    takes_part: StrictBool
+    cluster: str
+    subnet: str | None
+    flavor_targets: dict[str, Count | tuple[Count, Count]] | None = None
+    excluded_reason: str | None = None
+    residual: Residual | None = None
+
+
+class SubnetRow(_Model):
+    """Free addresses of a subnet before and after the plan, and the reserve it must keep."""
+
+    free_before: StrictInt
+    free_after: StrictInt
+    reserve: Count
+
+
+class Excluded(_Model):
+    """A node that may not move, and why."""
+
+    node: Name
+    pool: Name
+    reason: str
+
+
+class Summary(_Model):
+    """The figures of PRODUCT §5/§6: D and M before and after, the status and its proof."""
+
+    moves: Count
+    requests: Count
+    waves: Count
+    staging_moves: Count
+    deviation_before: Count
+    deviation_after: Count
+    status: Literal["OPTIMAL", "FEASIBLE"]
+    bound: Count
+    solve_seconds: Annotated[float, Field(ge=0)]
+    cross_cluster_requests: Count
+    blocked_by: list[str]
+
+
+class Generator(_Model):
+    """Which poolshift and solver settings made the plan."""
+
+    poolshift: str
+    backend: str
+    workers: Positive
+    seed: StrictInt
+    time_limit: Annotated[float, Field(gt=0)]
+
+
+class PlanDocument(_Model):
+    """A whole plan file. Build it once, complete; it never changes afterwards."""
+
+    format: Literal["poolshift.plan/v1"]
+    project_id: Name
+    region: str | None
+    created_at: str
+    generator: Generator
+    inventory_fingerprint: Name
+    spec_fingerprint: Name
+    spec: Spec
+    summary: Summary
+    pools: dict[str, PoolRow]
+    subnets: dict[str, SubnetRow]
+    excluded: list[Excluded]
+    steps: list[PlanStep]
+
+    @model_validator(mode="after")
+    def _steps_in_order(self) -> PlanDocument:
+        seen: set[int] = set()
+        last_wave = 0
+        for i, step in enumerate(self.steps):
+            if step.id in seen:
+                raise ValueError(f"steps[{i}]: step id {step.id} is used twice")
+            if step.wave < last_wave:
+                raise ValueError(f"steps[{i}]: wave {step.wave} comes after wave {last_wave}")
+            seen.add(step.id)
+            last_wave = step.wave
+        return self
+
+    def to_json(self) -> str:
+        """The canonical JSON text of the plan (sorted keys, two-space indentation, trailing newline)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+    def display_names(self) -> dict[str, str]:
+        """Pool id -> the name to show: its display name when display names tell the pools apart, else the id."""
+        names = {pool: row.display_name or pool for pool, row in self.pools.items()}
+        if len(set(names.values())) != len(names):
+            return {pool: pool for pool in self.pools}
+        return names
+
+    def pool_name(self, pool: str) -> str:
+        """The name to show for a pool id (the id itself for pools the plan does not list)."""
+        return self.display_names().get(pool, pool)
+
+    def waves(self) -> Iterator[tuple[int, list[PlanStep]]]:
+        """(wave number, its steps), in order."""
+        current: list[PlanStep] = []
+        for step in self.steps:
+            if current and step.wave != current[0].wave:
+                yield current[0].wave, current
+                current = []
+            current.append(step)
+        if current:
+            yield current[0].wave, current
+
+
+def parse_plan(data: Any, *, source: str) -> PlanDocument:
+    """Check plan data (already parsed JSON) and return the model; any problem is an InputError naming the key."""
+    if not isinstance(data, dict):
+        raise InputError(f"top level must be a JSON object, not {type(data).__name__}", source=source)
+    fmt = data.get("format")
+    if fmt != FORMAT:
+        raise InputError(f"unsupported format {fmt!r} (expected {FORMAT!r})", source=source, path="$.format")
+    try:
+        return PlanDocument.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        path, problem = describe_validation_error(errors[0])
+        if path == "spec" or path.startswith("spec."):
+            problem = f"{problem} (in the spec the plan embeds)"
+        raise InputError(problem, source=source, path="$" if path == "(top level)" else f"$.{path}") from exc
+
+
+def read_plan(path: str | Path) -> PlanDocument:
+    """Read and check a plan file; any problem is an InputError naming the file and key path."""
+    return parse_plan(load_json_mapping(path, "plan"), source=str(path))
+
+
+def write_plan(path: str | Path, plan: PlanDocument) -> None:
+    """Write a plan atomically in canonical form."""
+    write_atomic(path, plan.to_json())

@@ -90,6 +90,21 @@ def loc_to_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def error_path(loc: tuple[int | str, ...]) -> str:
+    """`('steps', 2, 'body')` -> `steps[2].body` (the key-path rule of every file poolshift reads); () -> ""."""
+    return loc_to_path(loc) if loc else ""
+
+
+def describe_error(err: Any) -> str:
+    """One readable phrase for a pydantic error entry (without the key path)."""
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "extra_forbidden":
+        return "unknown key"
+    return str(err.get("msg", "invalid value"))
+
+
 def describe_validation_error(err: Any) -> tuple[str, str]:
     """(key path, problem) for one pydantic error, in the user's terms."""
     loc = tuple(err["loc"])

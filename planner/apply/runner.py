@@ -37,6 +37,7 @@ from planner.errors import ApiError, ApiStatusError, ExecutionError, InputError,
 from planner.files import JsonObject
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.pull import pull_snapshot
+from planner.planfile import PlanDocument
 from planner.spec import Spec, parse_spec
 
 ProgressFn = Callable[[str, int, int], None]
@@ -99,14 +100,17 @@ class _Resolution:
     note: str
 
 
-def apply_plan(plan: dict[str, Any], plan_path: Path, client_factory: ClientFactory, options: ApplyOptions, *,
-               progress: ProgressFn | None = None, stop: threading.Event | None = None) -> ApplyResult:
+def apply_plan(plan: PlanDocument | dict[str, Any], plan_path: Path, client_factory: ClientFactory,
+               options: ApplyOptions, *, progress: ProgressFn | None = None,
+               stop: threading.Event | None = None) -> ApplyResult:
     """Dry-run (default) or execute `plan`; see docs/apply.md.
 
     `client_factory(read_only)` builds a client; a dry-run only ever calls it with True. Raises
     StalePlanError (`.changes`), ExecutionError (`.step_id`, `.journal`; ApplyFailedError adds `.result`),
     ApiError, LockedError, InputError.
     """
+    if not isinstance(plan, dict):  # TODO(typed plan): the runner reads the PlanDocument's attributes
+        plan = plan.model_dump(mode="json")
     runner = _Runner(plan, Path(plan_path), options, progress, stop or threading.Event())
     if not options.execute:
         return runner.dry_run(client_factory)
@@ -268,14 +272,15 @@ class _Runner:
 
     def check_stale(self, snapshot: JsonObject, moved: list[StepRun], remaining: list[StepRun]) -> None:
         """Refuse (StalePlanError) when what changed matters to the remaining steps, unless drift is allowed."""
-        from planner.verify import verify_plan
+        from planner.planfile import PlanStep
+        from planner.verify import verify_steps
 
         if not remaining:
             return
         view = LiveView.from_snapshot(snapshot)
         changes = stale_changes(view, self.plan, self.spec, moved=[r.step for r in moved],
                                 remaining=[r.step for r in remaining])
-        problems = verify_plan(snapshot, self.spec, {"steps": [r.step for r in remaining]}, check_summary=False)
+        problems = verify_steps(snapshot, self.spec, [PlanStep.model_validate(r.step) for r in remaining])
         if not changes and problems:
             changes = [f"the remaining steps no longer pass the verifier: {p}" for p in problems]
         if not changes:

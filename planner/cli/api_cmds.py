@@ -1,8 +1,7 @@
 """CLI commands that talk to the ModelArts API or stand in for it: `inventory pull` and `emulator`.
 
-Also defines the `inventory` group (other modules attach subcommands to `inventory_group`) and the shared
-connection options (`connection_options`, `settings_from_cli`, `pull_live_snapshot`) that `plan --live`,
-`apply` and `auto` reuse. httpx, FastAPI and uvicorn are imported inside the commands.
+Also defines the `inventory` group (other modules attach subcommands to `inventory_group`) and
+`pull_live_snapshot`, which `plan --live` reuses. httpx, FastAPI and uvicorn are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -13,10 +12,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from planner.cli._common import bad_argument, echo, echo_json, main, output_option
+from planner.cli._common import bad_argument, echo, echo_json, main
+from planner.cli.options import ConnectionArgs, connection_options, output_option
 
 if TYPE_CHECKING:
-    from planner.modelarts.settings import ConnectionSettings
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,31 +26,12 @@ def inventory_group() -> None:
     """Read pool inventory snapshots (poolshift.inventory/v1)."""
 
 
-def connection_options(f: F) -> F:
-    """`--endpoint`, `--region`, `--project-id`, `--timeout`; credentials come from the environment only."""
-    f = click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
-                     help="Seconds to wait for each API answer (default 30).")(f)
-    f = click.option("--project-id", default=None, help="IAM project id (default: $HUAWEICLOUD_SDK_PROJECT_ID).")(f)
-    f = click.option("--region", default=None, help="Region, e.g. cn-north-4.")(f)
-    return click.option("--endpoint", default=None,
-                        help="API endpoint (default https://modelarts.{region}.myhuaweicloud.com).")(f)
-
-
-def settings_from_cli(*, endpoint: str | None, region: str | None, project_id: str | None,
-                      timeout: float | None = None) -> ConnectionSettings:
-    """Connection settings from the CLI options plus the environment (project id, credentials)."""
-    from planner.modelarts.settings import ConnectionSettings
-
-    return ConnectionSettings.from_options(region=region, project_id=project_id, endpoint=endpoint, timeout=timeout)
-
-
-def pull_live_snapshot(*, endpoint: str | None, region: str | None, project_id: str | None,
-                       timeout: float | None = None) -> dict[str, Any]:
+def pull_live_snapshot(connection: ConnectionArgs) -> dict[str, Any]:
     """Pull a snapshot from the live API with a read-only client (it can send GET requests only)."""
     from planner.modelarts.client import ModelArtsClient
     from planner.modelarts.pull import pull_snapshot
 
-    settings = settings_from_cli(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
+    settings = connection.settings()
     with ModelArtsClient.from_settings(settings, read_only=True) as client:
         return pull_snapshot(client, settings.region, settings.project_id)
 
@@ -60,12 +41,11 @@ def pull_live_snapshot(*, endpoint: str | None, region: str | None, project_id: 
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the snapshot here (default: print it on stdout).")
 @output_option
-def inventory_pull_cmd(endpoint: str | None, region: str | None, project_id: str | None, timeout: float | None,
-                       out_path: Path | None, output: str) -> None:
+def inventory_pull_cmd(connection: ConnectionArgs, out_path: Path | None, output: str) -> None:
     """Read pools, nodes and networks from the API into a snapshot."""
     from planner.modelarts.pull import write_snapshot
 
-    snapshot = pull_live_snapshot(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
+    snapshot = pull_live_snapshot(connection)
     counts = {"pools": len(snapshot["pools"]), "nodes": sum(len(v) for v in snapshot["nodes"].values()),
               "networks": len(snapshot["networks"])}
     if out_path is None:

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from planner.cli._common import echo, echo_json, main, output_option
-from planner.cli.api_cmds import connection_options, settings_from_cli
+from planner.cli._common import echo, echo_json, main
+from planner.cli.options import ConnectionArgs, connection_options, output_option
 
 if TYPE_CHECKING:
     from planner.apply import ApplyResult
@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 @click.option("--allow-drift", is_flag=True,
               help="Run a plan whose inventory changed if every remaining step still passes the verifier.")
 @output_option
-def apply_cmd(plan_path: Path, endpoint: str | None, region: str | None, project_id: str | None,
-              timeout: float | None, execute: bool, journal_path: Path | None, resume: bool, max_parallel: int,
+def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journal_path: Path | None, resume: bool,
+              max_parallel: int,
               poll_interval: float, job_timeout: float, keep_going: bool, allow_drift: bool, output: str) -> None:
     """Dry-run PLAN against the live inventory (default), or run it with --execute.
 
@@ -51,17 +51,14 @@ def apply_cmd(plan_path: Path, endpoint: str | None, region: str | None, project
     5 API error, 6 a step failed (the journal says where to resume), 7 another run holds the lock,
     130/143 stopped by SIGINT/SIGTERM after the steps in flight ended.
     """
-    import os
-
     from planner.apply import ApplyFailedError, ApplyOptions, apply_plan
     from planner.errors import StalePlanError
     from planner.modelarts.client import ModelArtsClient
     from planner.planfile import read_plan
 
-    plan = read_plan(plan_path)
-    settings = settings_from_cli(endpoint=endpoint, region=region or plan.get("region") or None,
-                                 project_id=project_id or os.environ.get("HUAWEICLOUD_SDK_PROJECT_ID")
-                                 or plan.get("project_id"), timeout=timeout)
+    document = read_plan(plan_path)
+    plan = document.model_dump(mode="json")  # TODO(typed plan): apply reads the model
+    settings = connection.settings(region=document.region or None, project_id=document.project_id)
 
     def client_factory(read_only: bool) -> ModelArtsClient:
         return ModelArtsClient.from_settings(settings, read_only=read_only)

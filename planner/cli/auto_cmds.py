@@ -11,13 +11,13 @@ import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import bad_argument, echo, echo_json, fail, main, output_option
-from planner.cli.api_cmds import connection_options, settings_from_cli
+from planner.cli._common import bad_argument, echo, echo_json, fail, main
 from planner.cli.apply_cmds import stop_on_signals
+from planner.cli.options import ConnectionArgs, SolverArgs, connection_options, output_option, solver_options
 
 if TYPE_CHECKING:
     from planner.auto import CycleResult
@@ -46,8 +46,7 @@ if TYPE_CHECKING:
               help="Freeze while this file exists (replaces the spec's auto.freeze_file).")
 @click.option("--metrics-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where to write the Prometheus metrics (default <state-dir>/metrics.prom).")
-@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-              help="Solver wall-clock limit in seconds.")
+@solver_options
 @click.option("--max-parallel", type=click.IntRange(min=1), default=4, show_default=True,
               help="At most this many requests in flight while executing.")
 @click.option("--poll-interval", type=click.FloatRange(min=0.0, min_open=True), default=5.0, show_default=True,
@@ -56,14 +55,12 @@ if TYPE_CHECKING:
               help="Give up waiting for one migration job after this many seconds.")
 @click.option("--now", "now_text", default=None, hidden=True, help="Pretend it is this ISO time (tests).")
 @output_option
-def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_id: str | None,
-             timeout: float | None, execute: bool, state_dir: Path | None, min_improvement: int | None,
-             max_moves: int | None, windows: tuple[str, ...], any_time: bool, freeze: bool,
-             freeze_file: Path | None, metrics_file: Path | None, time_limit: float, max_parallel: int,
+def auto_cmd(spec_path: Path, connection: ConnectionArgs, execute: bool, state_dir: Path | None,
+             min_improvement: int | None, max_moves: int | None, windows: tuple[str, ...], any_time: bool,
+             freeze: bool, freeze_file: Path | None, metrics_file: Path | None, solver: SolverArgs, max_parallel: int,
              poll_interval: float, job_timeout: float, now_text: str | None, output: str) -> None:
     """One unattended cycle for cron, systemd timers or a Kubernetes CronJob: pull, plan, gate, apply."""
     from planner.auto import AutoOptions, parse_window_option, run_cycle
-    from planner.planning.pipeline import PlanOptions
 
     if windows and any_time:
         raise bad_argument("give --window or --any-time, not both", "--any-time")
@@ -71,13 +68,13 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
         execute=execute, state_dir=state_dir, min_improvement=min_improvement, max_moves=max_moves,
         windows=() if any_time else (tuple(parse_window_option(w) for w in windows) or None),
         freeze=freeze, freeze_file=freeze_file, metrics_file=metrics_file, now=_parse_now(now_text),
-        plan=PlanOptions(time_limit=time_limit), max_parallel=max_parallel, poll_interval=poll_interval,
+        plan=solver.plan_options(), max_parallel=max_parallel, poll_interval=poll_interval,
         job_timeout=job_timeout,
     )
-    factory = _ClientFactory(endpoint=endpoint, region=region, project_id=project_id, timeout=timeout)
+    factory = _ClientFactory(connection)
     stop = threading.Event()
     with stop_on_signals(stop, enabled=True) as received:
-        result = run_cycle(spec_path, factory, region=region or "", options=options, stop=stop)
+        result = run_cycle(spec_path, factory, region=connection.region or "", options=options, stop=stop)
     if output == "json":
         echo_json(result.record())
     else:
@@ -92,7 +89,7 @@ def auto_cmd(spec_path: Path, endpoint: str | None, region: str | None, project_
 class _ClientFactory:
     """Builds API clients on demand, so a configuration error surfaces inside the cycle and is audited."""
 
-    def __init__(self, **connection: Any) -> None:
+    def __init__(self, connection: ConnectionArgs) -> None:
         self._connection = connection
         self._settings: ConnectionSettings | None = None
 
@@ -100,7 +97,7 @@ class _ClientFactory:
         from planner.modelarts.client import ModelArtsClient
 
         if self._settings is None:
-            self._settings = settings_from_cli(**self._connection)
+            self._settings = self._connection.settings()
         return ModelArtsClient.from_settings(self._settings, read_only=read_only)
 
 

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from planner.cli._common import echo, echo_json, main, output_option
+from planner.cli._common import echo, echo_json, main
 from planner.cli.api_cmds import inventory_group
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _plan_options(f: F) -> F:
-    """Solver and wave options shared by `plan` (and reused by workflows)."""
-    f = click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-                     help="Solver wall-clock limit in seconds.")(f)
-    f = click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Solver threads (1 keeps plans reproducible).")(f)
-    f = click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")(f)
-    f = click.option("--backend", type=click.Choice(["cpsat", "scip", "cbc"]), default="cpsat",
-                     show_default=True, help="OR-Tools backend.")(f)
-    f = click.option("--max-parallel", type=click.IntRange(min=1), default=10, show_default=True,
-                     help="At most this many requests in one wave.")(f)
-    return click.option("--per-pool", type=click.IntRange(min=1), default=2, show_default=True,
-                        help="At most this many requests touching one pool in one wave.")(f)
+from planner.cli.options import (
+    ConnectionArgs,
+    SolverArgs,
+    connection_options,
+    format_option,
+    output_option,
+    solver_options,
+)
 
 
 @main.command("plan")
@@ -37,31 +26,31 @@ def _plan_options(f: F) -> F:
 @click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the plan (JSON). Without it the plan is only summarised.")
 @click.option("--live", is_flag=True, help="Read the inventory from the API instead of a file.")
-@click.option("--endpoint", help="API endpoint (with --live).")
-@click.option("--region", help="Region (with --live).")
-@click.option("--project-id", help="Project id (with --live).")
-@_plan_options
+@connection_options
+@solver_options
+@click.option("--wave-size", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many requests in one wave.")
+@click.option("--per-pool", type=click.IntRange(min=1), default=2, show_default=True,
+              help="At most this many requests touching one pool in one wave.")
 @output_option
-def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None, live: bool, endpoint: str | None,
-             region: str | None, project_id: str | None, time_limit: float, workers: int, seed: int, backend: str,
-             max_parallel: int, per_pool: int, output: str) -> None:
+def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None, live: bool,
+             connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, output: str) -> None:
     """Solve for the best reachable placement and write the ordered plan."""
     from planner.errors import InputError
     from planner.planfile import write_plan
-    from planner.planning.pipeline import PlanOptions, gc_paused, make_plan
-    from planner.render import summary_lines
+    from planner.planning import gc_paused, make_plan
+    from planner.review.show import summary_lines
     from planner.spec import read_spec_file
 
     if live == (inventory_path is not None):
         raise InputError("give exactly one of --inventory FILE or --live", source="arguments", path="--inventory")
-    options = PlanOptions(time_limit=time_limit, workers=workers, seed=seed, backend=backend,
-                          max_parallel=max_parallel, per_pool=per_pool)
+    options = solver.plan_options(wave_size=wave_size, per_pool=per_pool)
     with gc_paused():
         spec_data = read_spec_file(spec_path)
         if live:
             from planner.cli.api_cmds import pull_live_snapshot
 
-            snapshot = pull_live_snapshot(endpoint=endpoint, region=region, project_id=project_id)
+            snapshot = pull_live_snapshot(connection)
             source = "live inventory"
         else:
             from planner.inventory import read_snapshot_file
@@ -73,7 +62,8 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
     if out_path is not None:
         write_plan(out_path, plan.document)
     if output == "json":
-        echo_json({"plan": str(out_path) if out_path else None, "summary": plan.document["summary"]})
+        echo_json({"plan": str(out_path) if out_path else None,
+                   "summary": plan.document.summary.model_dump(mode="json")})
     else:
         for line in summary_lines(plan.document):
             echo(line)
@@ -83,31 +73,31 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
 
 @main.command("show")
 @click.argument("plan_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "md", "json"]), default="table", show_default=True)
+@format_option("table", "md", "json", default="table")
 @output_option
 def show_cmd(plan_path: Path, fmt: str, output: str) -> None:
     """Show a plan for review: before/after per pool, each request, excluded nodes."""
     from planner.planfile import read_plan
-    from planner.render import render_plan
+    from planner.review.show import render_plan
 
     doc = read_plan(plan_path)
     if fmt == "json" or output == "json":
-        echo_json(doc)
+        echo_json(doc.model_dump(mode="json"))
     else:
         echo(render_plan(doc, fmt))
 
 
 @inventory_group.command("show")
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True)
+@format_option("table", "md", "json", default="table")
 @output_option
 def inventory_show_cmd(snapshot_path: Path, fmt: str, output: str) -> None:
     """Pools × flavors, subnets and movable counts of a snapshot."""
     from planner.inventory import load_snapshot
-    from planner.render import render_inventory
+    from planner.review.inventory_view import render_inventory
 
     inv = load_snapshot(snapshot_path)
-    if output == "json":
+    if output == "json" or fmt == "json":
         echo_json({
             "pools": inv.pools.to_dict(orient="records"),
             "pool_flavors": inv.pool_flavors.astype(object).where(inv.pool_flavors.notna(), None).to_dict(

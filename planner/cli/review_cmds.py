@@ -10,25 +10,25 @@ from pathlib import Path
 
 import click
 
-from planner.cli._common import bad_argument, echo, echo_json, main, output_option
+from planner.cli._common import bad_argument, echo, echo_json, main
+from planner.cli.options import SolverArgs, format_option, output_option, solver_options
 
 
 @main.command("diff")
 @click.argument("plan_a", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("plan_b", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--format", "fmt", type=click.Choice(["text", "md"]), default="text", show_default=True,
-              help="md: Markdown tables for a pull-request comment.")
+@format_option("table", "md", "json", default="table")
 @output_option
 def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, output: str) -> None:
     """What changed from PLAN_A to PLAN_B: summary, pools, nodes, requests, order, excluded nodes.
 
     Timings and timestamps are ignored. Exit 0 whether or not the plans differ.
     """
+    from planner.planfile import read_plan
     from planner.review.diff import diff_plans, render_diff
-    from planner.review.plandoc import load_plan
 
-    result = diff_plans(load_plan(plan_a), load_plan(plan_b))
-    if output == "json":
+    result = diff_plans(read_plan(plan_a), read_plan(plan_b))
+    if output == "json" or fmt == "json":
         echo_json(result.to_dict())
         return
     echo(render_diff(result, name_a=str(plan_a), name_b=str(plan_b), markdown=fmt == "md").rstrip("\n"))
@@ -38,8 +38,7 @@ def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, output: str) -> None:
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("-o", "--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="File to write (default: stdout).")
-@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default=None,
-              help="Report format (default: from the --out suffix, else html).")
+@format_option("html", "md", default=None)
 @click.option("--title", default=None, help="Page title (default: 'poolshift plan: <file name>').")
 @output_option
 def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None, output: str) -> None:
@@ -47,15 +46,15 @@ def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None,
     the steps as a timeline, excluded nodes. HTML is one self-contained file; Markdown suits a
     pull-request comment.
     """
+    from planner.planfile import read_plan
     from planner.review._io import write_text_atomic
-    from planner.review.plandoc import load_plan
     from planner.review.report import render_html, render_markdown
 
     if fmt is None:
         fmt = "md" if out is not None and out.suffix.lower() in (".md", ".markdown") else "html"
     if out is None and output == "json":
         raise bad_argument("--output json needs --out FILE (otherwise the report is the output)", "--out")
-    doc = load_plan(plan)
+    doc = read_plan(plan)
     title = title or f"poolshift plan: {plan.name}"
     text = render_markdown(doc, title=title) if fmt == "md" else render_html(doc, title=title)
     if out is None:
@@ -75,27 +74,23 @@ def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None,
               help="Base spec (poolshift.spec/v1 YAML).")
 @click.option("--scenarios", "scenarios_path", type=click.Path(path_type=Path, dir_okay=False), required=True,
               help="Scenario file (poolshift.scenarios/v1 YAML).")
-@click.option("--format", "fmt", type=click.Choice(["table", "md"]), default="table", show_default=True,
-              help="md: a Markdown table for a pull-request comment.")
+@format_option("table", "md", "json", default="table")
 @click.option("--only", multiple=True, metavar="NAME", help="Plan only this scenario (repeatable).")
 @click.option("--save-plans", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Also write each feasible scenario's plan to DIR/<scenario>.plan.json.")
-@click.option("--time-limit", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-              help="Solver wall-clock limit per scenario, in seconds.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Solver random seed.")
+@solver_options
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
               help="Scenarios planned at the same time, each in its own process.")
 @output_option
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
-               save_plans: Path | None, time_limit: float, seed: int, jobs: int, output: str) -> None:
+               save_plans: Path | None, solver: SolverArgs, jobs: int, output: str) -> None:
     """Plan every scenario of a scenario file and compare them side by side.
 
     A scenario changes the inventory (add or remove nodes, add a pool, set free addresses, lock
     nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
-    from planner.planning.pipeline import PlanOptions
-    from planner.review._io import dump_json, load_json_mapping, load_yaml_mapping, write_text_atomic
+    from planner.review._io import load_json_mapping, load_yaml_mapping, write_text_atomic
     from planner.review.scenarios import load_scenarios
     from planner.review.whatif import comparison_document, render_comparison, run_whatif
 
@@ -106,7 +101,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
         raise bad_argument(f"{save_plans} is not a directory", "--save-plans")
     outcomes = run_whatif(scenarios, snapshot, spec, scenarios_source=str(scenarios_path),
                           snapshot_source=str(inventory_path), spec_source=str(spec_path),
-                          options=PlanOptions(time_limit=time_limit, seed=seed), only=only, max_workers=jobs)
+                          options=solver.plan_options(), only=only, max_workers=jobs)
     written: dict[str, str] = {}
     if save_plans is not None:
         try:
@@ -116,9 +111,9 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
         for outcome in outcomes:
             if outcome.plan is not None:
                 plan_path = save_plans / f"{outcome.name}.plan.json"
-                write_text_atomic(plan_path, dump_json(outcome.plan))
+                write_text_atomic(plan_path, outcome.plan.to_json())
                 written[outcome.name] = str(plan_path)
-    if output == "json":
+    if output == "json" or fmt == "json":
         doc = comparison_document(outcomes)
         for entry in doc["scenarios"]:
             entry["plan_file"] = written.get(entry["name"])

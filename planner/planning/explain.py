@@ -1,24 +1,27 @@
-"""Infeasible placements explained in the user's terms (exit 3).
+"""What keeps a plan from the targets, in the user's terms: infeasibility, reachability cuts, residual deviation.
 
 Owns: asking the solver for a small set of hard rules that conflict (an assumptions core) and describing
-each with the numbers behind it ("pool A must keep at least 4 nodes; 3 are there and 0 may arrive").
-Must not: change the problem.
+each with the numbers behind it (exit 3); the constraints that keep the solver away from a placement no safe
+order reaches (PRODUCT §5 reachability), with the reason in words; and, for each pool that ends off its
+target, the deviation left and the rules that limit it.
+Must not: change the problem, or build the plan document.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from planner.errors import PlanningError
+from planner.planfile import Residual
 from planner.planning.problem import Context
+from planner.planning.rules import Blocker, State
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
-from solvers.result import FlowResult
 
 if TYPE_CHECKING:
-    from planner.planning.order import Blocker, Step
+    from planner.planning.order import Step
 
 
 def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, str | None]:
@@ -27,7 +30,7 @@ def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, st
     if kind in ("pool_lo", "pool_hi"):
         i = int(idx)
         pool = ctx.pool_ids[i]
-        pd_, r = problem.pools[i], ctx.rules[pool]
+        pd_, r = problem.pools[i], ctx.rules.pools[pool]
         movable_out = sum(c.size * c.count for c in problem.classes if c.pool == i)
         if kind == "pool_lo":
             why = "spec min" if r.lo > min(r.count, r.floor) else "floor"
@@ -85,7 +88,7 @@ def restrictions_for(blocked: list[tuple[Step, list[Blocker]]], problem: FlowPro
     for step, why in blocked:  # why: the rules that held the step at the deadlock
         rules = {rule: (subject, text) for rule, subject, text in why}
         src, tgt = pool_index[step.source], pool_index[step.target]
-        r_src, r_tgt = ctx.rules[step.source], ctx.rules[step.target]
+        r_src, r_tgt = ctx.rules.pools[step.source], ctx.rules.pools[step.target]
         if "floor" in rules and step.source in receivers and src not in one_way:
             one_way.add(src)
             words.append(f"pool {step.source} would have to receive before it sends, but it cannot go below its "
@@ -110,64 +113,67 @@ def restrictions_for(blocked: list[tuple[Step, list[Blocker]]], problem: FlowPro
     return replace(current, one_way_pools=frozenset(one_way), closed_arrivals=frozenset(closed)), words
 
 
-def residual_report(problem: FlowProblem, ctx: Context, result: FlowResult,
-                    document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """For every pool that ends off its target: the remaining deviation and the rules that limit it."""
-    pools = document["pools"]
-    subnets = document.get("subnets") or {}
-    moves = document["summary"]["moves"]
-    max_moves = ctx.spec.limits.max_moves
-    out: dict[str, dict[str, Any]] = {}
+def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | None, blocked_by: list[str],
+                    excluded_reason: dict[str, str]) -> dict[str, Residual]:
+    """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
+    out: dict[str, Residual] = {}
     excluded_by_pool: dict[str, int] = {}
     for e in ctx.excluded:
         excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
-    for pool, entry in pools.items():
-        r = ctx.rules[pool]
-        after = entry["after"]
+    for pool in ctx.pool_ids:
+        r = ctx.rules.pools[pool]
+        count = after.count[pool]
         short = over = 0
         if r.target is not None:
-            short += max(0, r.target - after)
-            over += max(0, after - r.target)
+            short += max(0, r.target - count)
+            over += max(0, count - r.target)
         for (p, flavor), (low, high) in ctx.flavor_targets.items():
             if p == pool:
-                have = entry["by_flavor"].get(flavor, [0, 0])[1]
+                have = after.cell.get((pool, flavor), 0)
                 short += max(0, low - have)
                 over += max(0, have - high)
         if not short and not over:
             continue
         why: list[str] = []
         if not r.takes_part:
-            why.append(f"the pool does not take part ({entry.get('excluded_reason', '')})")
+            why.append(f"the pool does not take part ({excluded_reason.get(pool, '')})")
         if short:
-            if not r.accept:
-                why.append("accept: false")
-            if r.hi is not None and after >= r.hi:
-                why.append(f"at its max {r.hi}")
-            if r.subnet is None:
-                why.append("no known subnet")
-            elif subnets.get(r.subnet, {}).get("free_after", 1) - ctx.ip_reserve < ctx.ips_per_node:
-                why.append(f"subnet {r.subnet} has no free address left above its reserve")
-            capped = [f for f, cap in ctx.accepted.get(pool, {}).items()
-                      if cap is not None and entry["by_flavor"].get(f, [0, 0])[1] >= cap]
-            if capped:
-                why.append("at maxCount for " + ", ".join(sorted(capped)))
+            why += _short_reasons(ctx, after, pool)
         if over:
             if not r.give:
                 why.append("give: false")
-            if after <= r.floor:
+            if count <= r.floor:
                 why.append(f"at its floor {r.floor}")
-            movable_left = after - excluded_by_pool.get(pool, 0)
+            movable_left = count - excluded_by_pool.get(pool, 0)
             if movable_left < over:
                 why.append(f"only {max(movable_left, 0)} of its nodes may move "
                            f"({excluded_by_pool.get(pool, 0)} may not)")
         if max_moves is not None and moves >= max_moves:
             why.append(f"limits.max_moves {max_moves} reached")
-        for word in document["summary"].get("blocked_by") or []:
-            if f"pool {pool} " in word:
-                why.append(word)
+        why += [word for word in blocked_by if f"pool {pool} " in word]
         if not why:
             why.append("no other pool can spare a movable node of a flavor it accepts" if short else
                        "no pool that accepts its flavors has room left (subnet, max, maxCount) without moving further "
                        "from its own target")
-        out[pool] = {"deviation": short + over, "short": short, "over": over, "limited_by": why}
+        out[pool] = Residual(deviation=short + over, short=short, over=over, limited_by=why)
     return out
+
+
+def _short_reasons(ctx: Context, after: State, pool: str) -> list[str]:
+    """Why a pool below its target cannot receive more, from the state after the plan."""
+    rules = ctx.rules
+    r = rules.pools[pool]
+    why: list[str] = []
+    if not r.accept:
+        why.append("accept: false")
+    if r.hi is not None and after.count[pool] >= r.hi:
+        why.append(f"at its max {r.hi}")
+    if r.subnet is None:
+        why.append("no known subnet")
+    elif after.free.get(r.subnet, 1) - rules.ip_reserve < rules.ips_per_node:
+        why.append(f"subnet {r.subnet} has no free address left above its reserve")
+    capped = [f for f, cap in rules.accepted.get(pool, {}).items()
+              if cap is not None and after.cell.get((pool, f), 0) >= cap]
+    if capped:
+        why.append("at maxCount for " + ", ".join(sorted(capped)))
+    return why

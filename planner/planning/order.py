@@ -14,11 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from planner.errors import PlanningError
-from planner.inventory import flavor_counts
 from planner.planning.placement import Move
-from planner.planning.problem import Context
-
-Blocker = tuple[str, str, str]  # (rule, pool or subnet, sentence): see State.blocking_rules
+from planner.planning.rules import Blocker, State, StepRules
 
 
 @dataclass(frozen=True)
@@ -80,95 +77,6 @@ def _step_key(s: Step) -> tuple[str, str, str, tuple[str, ...]]:
 
 
 @dataclass
-class State:
-    """Counts the per-step rules look at: nodes per pool, per (pool, flavor), free addresses per subnet."""
-
-    ctx: Context
-    count: dict[str, int]
-    cell: dict[tuple[str, str], int]
-    free: dict[str, int]
-
-    @classmethod
-    def initial(cls, ctx: Context) -> State:
-        return cls(ctx, {p: r.count for p, r in ctx.rules.items()}, flavor_counts(ctx.inventory),
-                   dict(ctx.subnet_free))
-
-    def copy(self) -> State:
-        return State(self.ctx, dict(self.count), dict(self.cell), dict(self.free))
-
-    def blockers(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
-                 flavor_arriving: int | None = None, ips_taken: int = 0) -> list[str]:
-        """Why `step` may not run now (empty: it may). The keyword arguments widen the check to a wave."""
-        return [text for _, _, text in self.blocking_rules(step, leaving=leaving, arriving=arriving,
-                                                           flavor_arriving=flavor_arriving, ips_taken=ips_taken)]
-
-    def blocking_rules(self, step: Step, *, leaving: int | None = None, arriving: int | None = None,
-                       flavor_arriving: int | None = None, ips_taken: int = 0) -> list[Blocker]:
-        """(rule, pool or subnet, sentence) for each per-step rule `step` would break now.
-
-        Rules: "floor" (source), "max" (target), "maxCount" (target), "subnet" (target subnet), "no_subnet".
-        """
-        ctx = self.ctx
-        src, tgt = ctx.rules[step.source], ctx.rules[step.target]
-        out_n = step.size if leaving is None else leaving
-        in_n = step.size if arriving is None else arriving
-        g_n = step.size if flavor_arriving is None else flavor_arriving
-        why: list[Blocker] = []
-        if self.count[step.source] - out_n < src.floor:
-            why.append(("floor", step.source, f"pool {step.source} would keep {self.count[step.source] - out_n} "
-                                              f"nodes, below its floor {src.floor}"))
-        if tgt.hi is not None and self.count[step.target] + in_n > tgt.hi:
-            why.append(("max", step.target, f"pool {step.target} would have {self.count[step.target] + in_n} nodes, "
-                                            f"above its max {tgt.hi}"))
-        cap = ctx.accepted.get(step.target, {}).get(step.flavor)
-        have = self.cell.get((step.target, step.flavor), 0)
-        if cap is not None and have + g_n > cap:
-            why.append(("maxCount", step.target, f"pool {step.target} would have {have + g_n} nodes of "
-                                                 f"{step.flavor}, above its maxCount {cap}"))
-        if tgt.subnet is None:
-            why.append(("no_subnet", step.target, f"pool {step.target} has no known subnet"))
-        else:
-            need = ips_taken + step.size * ctx.ips_per_node
-            room = self.free[tgt.subnet] - ctx.ip_reserve
-            if room < need:
-                why.append(("subnet", tgt.subnet, f"subnet {tgt.subnet} has {max(room, 0)} free addresses above its "
-                                                  f"reserve, needs {need}"))
-        return why
-
-    def fit(self, step: Step) -> int:
-        """How many of the request's nodes could run now as one request (all or nothing for a super node)."""
-        ctx = self.ctx
-        src, tgt = ctx.rules[step.source], ctx.rules[step.target]
-        if tgt.subnet is None:
-            return 0
-        k = min(step.size, self.count[step.source] - src.floor,
-                (self.free[tgt.subnet] - ctx.ip_reserve) // ctx.ips_per_node)
-        if tgt.hi is not None:
-            k = min(k, tgt.hi - self.count[step.target])
-        cap = ctx.accepted.get(step.target, {}).get(step.flavor)
-        if cap is not None:
-            k = min(k, cap - self.cell.get((step.target, step.flavor), 0))
-        if step.super_node and k < step.size:
-            return 0
-        return max(k, 0)
-
-    def apply(self, step: Step) -> None:
-        """The state after `step` has finished: nodes moved, new addresses taken, old ones freed."""
-        ctx = self.ctx
-        self.count[step.source] -= step.size
-        self.count[step.target] += step.size
-        for f in step.source_flavors:
-            self.cell[(step.source, f)] = self.cell.get((step.source, f), 0) - 1
-        self.cell[(step.target, step.flavor)] = self.cell.get((step.target, step.flavor), 0) + step.size
-        ips = step.size * ctx.ips_per_node
-        tsub, ssub = ctx.rules[step.target].subnet, ctx.rules[step.source].subnet
-        if tsub is not None:
-            self.free[tsub] -= ips
-        if ssub is not None:
-            self.free[ssub] += ips
-
-
-@dataclass
 class OrderResult:
     """Steps in a safe order, and the steps no direct order could place (with why)."""
 
@@ -176,9 +84,9 @@ class OrderResult:
     blocked: list[tuple[Step, list[Blocker]]] = field(default_factory=list)
 
 
-def safe_order(steps: list[Step], ctx: Context, state: State | None = None) -> OrderResult:
+def safe_order(steps: list[Step], rules: StepRules, state: State | None = None) -> OrderResult:
     """Run every step whose preconditions hold, pass after pass, until none is left or none can run."""
-    state = state.copy() if state is not None else State.initial(ctx)
+    state = state.copy() if state is not None else State.initial(rules)
     remaining = sorted(steps, key=_step_key)
     ordered: list[Step] = []
     while remaining:
@@ -215,10 +123,10 @@ def split_step(step: Step, k: int) -> tuple[Step, Step]:
             replace(step, nodes=step.nodes[k:], source_flavors=step.source_flavors[k:]))
 
 
-def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per_pool: int = 2,
+def assign_waves(steps: list[Step], rules: StepRules, *, max_parallel: int = 10, per_pool: int = 2,
                  state: State | None = None) -> list[Step]:
     """Group consecutive safe steps into waves that stay safe in any interleaving (PRODUCT §6); number them."""
-    state = state.copy() if state is not None else State.initial(ctx)
+    state = state.copy() if state is not None else State.initial(rules)
     out: list[Step] = []
     wave: list[Step] = []
     leaving: dict[str, int] = defaultdict(int)
@@ -241,7 +149,7 @@ def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per
         number += 1
 
     for step in steps:
-        tsub = ctx.rules[step.target].subnet or ""
+        tsub = rules.pools[step.target].subnet or ""
         fits = (
             len(wave) < max_parallel
             and busy[step.source] < per_pool and busy[step.target] < per_pool
@@ -257,7 +165,7 @@ def assign_waves(steps: list[Step], ctx: Context, *, max_parallel: int = 10, per
         leaving[step.source] += step.size
         arriving[step.target] += step.size
         flavor_in[(step.target, step.flavor)] += step.size
-        ips_taken[tsub] += step.size * ctx.ips_per_node
+        ips_taken[tsub] += step.size * rules.ips_per_node
         busy[step.source] += 1
         busy[step.target] += 1
     return out

@@ -105,6 +105,6 @@ def choose_moves(problem: FlowProblem, ctx: Context, result: FlowResult) -> list
                 moves.append(Move(
                     unit=unit, nodes=nodes, source=source, target=target, flavor=ctx.flavors[arr.flavor],
                     source_flavor=ctx.flavors[cls.flavor], from_cluster=ctx.node_cluster[nodes[0]],
-                    to_cluster=ctx.rules[target].cluster,
+                    to_cluster=ctx.rules.pools[target].cluster,
                 ))
     return sorted(moves, key=lambda m: (m.source, m.target, m.flavor, m.unit))

@@ -22,60 +22,25 @@ from typing import Any
 from planner.errors import InputError
 from planner.inventory import Inventory, flavor_counts
 from planner.modelarts.objects import PoolNameError
+from planner.planning.rules import PoolRules, StepRules, resolve_flavor
 from planner.spec import Spec
 from solvers.problem import Arrival, Band, Commodity, FlavorCell, FlowProblem, PoolData, SubnetData, UnitClass
 
 
 @dataclass(frozen=True)
-class PoolRules:
-    """Per-pool rules in the user's terms, used by ordering and reports."""
-
-    pool: str
-    count: int
-    floor: int
-    lo: int
-    hi: int | None
-    target: int | None
-    takes_part: bool
-    accept: bool
-    give: bool
-    subnet: str | None
-    cluster: str
-
-
-@dataclass(frozen=True)
 class Context:
-    """Index maps between the integer problem and the inventory, plus what the plan must report."""
+    """Index maps between the integer problem and the inventory, the per-step rules, and what a plan reports."""
 
-    inventory: Inventory
-    spec: Spec
-    spec_source: str
+    rules: StepRules
     pool_ids: list[str]
     flavors: list[str]
     subnet_ids: list[str]
     clusters: list[str]
-    rules: dict[str, PoolRules]
     class_units: list[list[str]]        # per class: unit ids, in stable (sorted) order
     unit_nodes: dict[str, list[str]]    # unit id -> node names (sorted)
     node_cluster: dict[str, str]
-    accepted: dict[str, dict[str, int | None]]  # pool -> flavor -> maxCount
     flavor_targets: dict[tuple[str, str], Band]
     excluded: list[dict[str, str]]
-    subnet_free: dict[str, int]
-    ips_per_node: int
-    ip_reserve: int
-
-    def resolve_flavor(self, flavor: str, pool: str) -> str | None:
-        """The flavor a node of `flavor` runs as in `pool`, or None when the pool accepts none of them."""
-        return resolve_flavor(self.spec.flavor_compat, flavor, self.accepted.get(pool, {}))
-
-
-def resolve_flavor(compat: dict[str, list[str]], flavor: str, accepted: dict[str, Any]) -> str | None:
-    """First accepted flavor among compat[flavor] (listed order) and then flavor itself."""
-    for candidate in [*compat.get(flavor, []), flavor]:
-        if candidate in accepted:
-            return candidate
-    return None
 
 
 def _resolve_spec_pools(inv: Inventory, spec: Spec, source: str) -> dict[str, tuple[str, Any]]:
@@ -126,7 +91,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         _even_bands(inv, spec_pools, accepted, cell_counts, flavor_targets)
 
     # --- per-pool rules
-    rules: dict[str, PoolRules] = {}
+    pool_rules: dict[str, PoolRules] = {}
     subnet_ids: list[str] = list(inv.columns["subnets"]["subnet"])
     subnet_index = {s: i for i, s in enumerate(subnet_ids)}
     clusters: list[str] = sorted(set(pools["cluster"]) | set(nodes["cluster"]))
@@ -153,7 +118,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         else:
             lo, hi = count, count
         subnet = row_subnet if isinstance(row_subnet, str) else None
-        rules[pool] = PoolRules(pool, count, floor, lo, hi, target, takes_part, accept, give, subnet,
+        pool_rules[pool] = PoolRules(pool, count, floor, lo, hi, target, takes_part, accept, give, subnet,
                                 str(row_cluster))
         pool_data.append(PoolData(
             count=count, lo=lo, hi=hi, target=None if target is None else (target, target),
@@ -163,7 +128,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
 
     # --- movable units and exclusions (plain lists: one pass over the nodes)
     pinned = set(spec.pin)
-    no_give = {p for p, r in rules.items() if not r.give}
+    no_give = {p for p, r in pool_rules.items() if not r.give}
     batch = spec.limits.max_batch_size
     col = nodes
     own: list[str] = []
@@ -223,7 +188,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     for c in classes:
         supply_pools.setdefault(c.commodity, set()).add(c.pool)
     receivers = [
-        (i, r) for i, r in enumerate(rules.values())
+        (i, r) for i, r in enumerate(pool_rules.values())
         if r.takes_part and r.accept and r.subnet is not None
     ]
     arrivals: list[Arrival] = []
@@ -266,13 +231,16 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         ips_per_node=defaults.ips_per_node, max_moves=spec.limits.max_moves, n_flavors=len(flavors),
     )
     problem.validate()
-    context = Context(
-        inventory=inv, spec=spec, spec_source=spec_source, pool_ids=pool_ids, flavors=flavors,
-        subnet_ids=subnet_ids, clusters=clusters, rules=rules, class_units=class_units, unit_nodes=unit_nodes,
-        node_cluster=dict(zip(col["node"], col["cluster"], strict=True)), accepted=accepted,
-        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
+    rules = StepRules(
+        pools=pool_rules, accepted=accepted, cells=cell_counts,
         subnet_free={k: int(v) for k, v in subnet_free.items()}, ips_per_node=defaults.ips_per_node,
-        ip_reserve=defaults.ip_reserve,
+        ip_reserve=defaults.ip_reserve, flavor_compat=dict(spec.flavor_compat),
+    )
+    context = Context(
+        rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
+        class_units=class_units, unit_nodes=unit_nodes,
+        node_cluster=dict(zip(col["node"], col["cluster"], strict=True)),
+        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
     )
     return problem, context
 

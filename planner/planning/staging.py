@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from planner.planning.order import Blocker, State, Step, safe_order
-from planner.planning.problem import Context
+from planner.planning.order import Step, safe_order
+from planner.planning.rules import Blocker, State, StepRules
 
 
 @dataclass
@@ -40,34 +40,34 @@ def _split(step: Step, nodes: tuple[str, ...]) -> Step | None:
     return replace(step, nodes=tuple(n for n, _ in keep), source_flavors=tuple(f for _, f in keep))
 
 
-def _candidates(step: Step, unit_flavor: str, ctx: Context, state: State) -> list[tuple[str, str]]:
+def _candidates(step: Step, unit_flavor: str, rules: StepRules, state: State, cross: bool) -> list[tuple[str, str]]:
     """(staging pool, flavor the unit runs as there), most free room first."""
     out: list[tuple[int, str, str]] = []
-    cross = ctx.spec.limits.allow_cross_cluster
-    for pool, r in ctx.rules.items():
+    for pool, r in rules.pools.items():
         if pool in (step.source, step.target) or not (r.takes_part and r.accept and r.give) or r.subnet is None:
             continue
         if state.count[pool] < r.floor:
             continue
         if not cross and (r.cluster != step.from_cluster or r.cluster != step.to_cluster):
             continue
-        there = ctx.resolve_flavor(unit_flavor, pool)
-        if there is None or ctx.resolve_flavor(there, step.target) != step.flavor:
+        there = rules.resolve_flavor(unit_flavor, pool)
+        if there is None or rules.resolve_flavor(there, step.target) != step.flavor:
             continue
         out.append((-state.free[r.subnet], pool, there))
     return [(p, f) for _, p, f in sorted(out)]
 
 
-def order_with_staging(steps: list[Step], ctx: Context, *, max_hops: int | None = None) -> StagedOrder:
+def order_with_staging(steps: list[Step], rules: StepRules, *, allow_cross_cluster: bool,
+                       max_hops: int | None = None) -> StagedOrder:
     """A safe order for `steps`, adding staging hops (one unit at a time) only where no direct order exists."""
-    state = State.initial(ctx)
+    state = State.initial(rules)
     remaining = list(steps)
     ordered: list[Step] = []
     staged_units: set[tuple[str, ...]] = set()
     staging_nodes = 0
     limit = max_hops if max_hops is not None else sum(s.size for s in steps)
     while True:
-        result = safe_order(remaining, ctx, state)
+        result = safe_order(remaining, rules, state)
         for s in result.ordered:
             state.apply(s)
         ordered.extend(result.ordered)
@@ -76,7 +76,7 @@ def order_with_staging(steps: list[Step], ctx: Context, *, max_hops: int | None 
         blocked = [s for s, _ in result.blocked]
         if len(staged_units) >= limit:
             return StagedOrder(ordered, result.blocked, staging_nodes)
-        move = _find_hop(blocked, ctx, state, staged_units)
+        move = _find_hop(blocked, rules, state, staged_units, allow_cross_cluster)
         if move is None:
             return StagedOrder(ordered, result.blocked, staging_nodes)
         hop, rest, onward = move
@@ -87,16 +87,16 @@ def order_with_staging(steps: list[Step], ctx: Context, *, max_hops: int | None 
         remaining = rest + [onward]
 
 
-def _find_hop(blocked: list[Step], ctx: Context, state: State,
-              staged: set[tuple[str, ...]]) -> tuple[Step, list[Step], Step] | None:
+def _find_hop(blocked: list[Step], rules: StepRules, state: State, staged: set[tuple[str, ...]],
+              cross: bool) -> tuple[Step, list[Step], Step] | None:
     """The first single-unit hop to a staging pool after which some blocked request can run."""
     order = sorted(blocked, key=lambda s: (s.size if s.super_node else 1, s.source, s.target, s.nodes))
     for step in order:
         nodes, flavors = _unit_of(step)
         if nodes in staged:
             continue
-        for pool, there in _candidates(step, flavors[0], ctx, state):
-            r = ctx.rules[pool]
+        for pool, there in _candidates(step, flavors[0], rules, state, cross):
+            r = rules.pools[pool]
             hop = Step(step.source, pool, there, nodes, flavors, step.from_cluster, r.cluster,
                        super_node=step.super_node, staging=True)
             if state.blockers(hop):

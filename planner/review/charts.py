@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import PoolshiftError
-from planner.review.plandoc import PlanDoc
+from planner.planfile import PlanDocument
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -56,9 +56,9 @@ def _style(ax: Axes) -> None:
     ax.tick_params(labelsize=9)
 
 
-def pool_totals_png(plan: PlanDoc) -> bytes:
+def pool_totals_png(plan: PlanDocument) -> bytes:
     """Nodes per pool before and after, with the target as a marker."""
-    names = plan.pool_names()
+    names = plan.display_names()
     pools = sorted(plan.pools, key=lambda p: (names[p], p))
     fig = _figure(len(pools), row_in=0.55)
     ax = fig.add_subplot()
@@ -102,9 +102,9 @@ def _flavor_colors(flavors: Sequence[str]) -> dict[str, Any]:
     return {f: cmap(i % cmap.N) for i, f in enumerate(flavors)}
 
 
-def flavor_mix_png(plan: PlanDoc) -> bytes:
+def flavor_mix_png(plan: PlanDocument) -> bytes:
     """Per pool, two stacked bars (before, after) split by flavor."""
-    names = plan.pool_names()
+    names = plan.display_names()
     pools = sorted(plan.pools, key=lambda p: (names[p], p))
     flavors = sorted({f for p in pools for f in plan.pools[p].by_flavor})
     rows = 2 * len(pools)
@@ -138,7 +138,7 @@ def flavor_mix_png(plan: PlanDoc) -> bytes:
     return _png(fig)
 
 
-def subnet_headroom_png(plan: PlanDoc) -> bytes:
+def subnet_headroom_png(plan: PlanDocument) -> bytes:
     """Free addresses per subnet before and after, with the reserve that must stay free."""
     subnets = sorted(plan.subnets)
     fig = _figure(len(subnets), row_in=0.55)
@@ -162,7 +162,7 @@ def subnet_headroom_png(plan: PlanDoc) -> bytes:
     return _png(fig)
 
 
-def timeline_png(plan: PlanDoc) -> bytes:
+def timeline_png(plan: PlanDocument) -> bytes:
     """The steps in order: one bar per request in its wave (or nodes per wave when there are many)."""
     if len(plan.steps) > GANTT_MAX_STEPS:
         return _wave_totals_png(plan)
@@ -183,7 +183,7 @@ def timeline_png(plan: PlanDoc) -> bytes:
     waves = max((s.wave for s in steps), default=1)
     ax.set_xlim(0.5, waves + 0.5)
     ax.set_xticks(range(1, waves + 1), [f"wave {w}" for w in range(1, waves + 1)])
-    names = plan.pool_names()
+    names = plan.display_names()
     labels = [
         f"#{s.id}  {short(names.get(s.source, s.source), 24)} → {short(names.get(s.target, s.target), 24)}"
         f"  ×{len(s.nodes)}"
@@ -208,7 +208,7 @@ def timeline_png(plan: PlanDoc) -> bytes:
     return _png(fig)
 
 
-def _wave_totals_png(plan: PlanDoc) -> bytes:
+def _wave_totals_png(plan: PlanDocument) -> bytes:
     waves = max((s.wave for s in plan.steps), default=1)
     moved = [0] * waves
     staged = [0] * waves

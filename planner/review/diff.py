@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from planner.review.plandoc import PlanDoc, Step
+from planner.planfile import PlanDocument, PlanStep
 from planner.review.tables import fmt, md_table, text_table
 
 _IDENTITY_KEYS = ("project_id", "inventory_fingerprint", "spec_fingerprint")
@@ -91,7 +91,7 @@ class RequestRef:
     nodes: tuple[str, ...]
 
     @classmethod
-    def of(cls, step: Step) -> RequestRef:
+    def of(cls, step: PlanStep) -> RequestRef:
         return cls(step.id, step.wave, step.staging, step.source, step.target, step.flavor, tuple(step.nodes))
 
     def route(self) -> str:
@@ -156,9 +156,8 @@ class PlanDiff:
         return data
 
 
-def _summary_values(plan: PlanDoc) -> dict[str, Any]:
+def _summary_values(plan: PlanDocument) -> dict[str, Any]:
     values = plan.summary.model_dump()
-    values["waves"] = plan.wave_count
     return {k: v for k, v in values.items() if not _ignored(k)}
 
 
@@ -167,12 +166,12 @@ def _ordered_keys(keys: set[str]) -> list[str]:
     return known + sorted(keys - set(known))
 
 
-def _diff_summary(a: PlanDoc, b: PlanDoc) -> list[Change]:
+def _diff_summary(a: PlanDocument, b: PlanDocument) -> list[Change]:
     va, vb = _summary_values(a), _summary_values(b)
     return [Change(k, va.get(k), vb.get(k)) for k in _ordered_keys(set(va) | set(vb)) if va.get(k) != vb.get(k)]
 
 
-def _diff_pools(a: PlanDoc, b: PlanDoc) -> list[PoolChange]:
+def _diff_pools(a: PlanDocument, b: PlanDocument) -> list[PoolChange]:
     out: list[PoolChange] = []
     for pool in sorted(set(a.pools) | set(b.pools)):
         pa, pb = a.pools.get(pool), b.pools.get(pool)
@@ -192,7 +191,7 @@ def _diff_pools(a: PlanDoc, b: PlanDoc) -> list[PoolChange]:
     return out
 
 
-def _diff_subnets(a: PlanDoc, b: PlanDoc) -> list[SubnetChange]:
+def _diff_subnets(a: PlanDocument, b: PlanDocument) -> list[SubnetChange]:
     out: list[SubnetChange] = []
     for sid in sorted(set(a.subnets) | set(b.subnets)):
         sa, sb = a.subnets.get(sid), b.subnets.get(sid)
@@ -204,7 +203,7 @@ def _diff_subnets(a: PlanDoc, b: PlanDoc) -> list[SubnetChange]:
     return out
 
 
-def _routes(plan: PlanDoc) -> dict[str, tuple[Hop, ...]]:
+def _routes(plan: PlanDocument) -> dict[str, tuple[Hop, ...]]:
     routes: dict[str, list[Hop]] = defaultdict(list)
     for step in plan.steps:
         hop = Hop(step.source, step.target, step.flavor, step.staging)
@@ -213,7 +212,7 @@ def _routes(plan: PlanDoc) -> dict[str, tuple[Hop, ...]]:
     return {node: tuple(hops) for node, hops in routes.items()}
 
 
-def _diff_nodes(a: PlanDoc, b: PlanDoc) -> list[NodeChange]:
+def _diff_nodes(a: PlanDocument, b: PlanDocument) -> list[NodeChange]:
     ra, rb = _routes(a), _routes(b)
     out: list[NodeChange] = []
     for node in sorted(set(ra) | set(rb)):
@@ -225,13 +224,14 @@ def _diff_nodes(a: PlanDoc, b: PlanDoc) -> list[NodeChange]:
     return out
 
 
-def _request_key(step: Step) -> str:
+def _request_key(step: PlanStep) -> str:
     body = step.body.model_dump()
     body["migrateNodeNames"] = sorted(body["migrateNodeNames"])
     return json.dumps({"body": body, "staging": step.staging, "pool_name": step.pool_name}, sort_keys=True)
 
 
-def _diff_requests(a: PlanDoc, b: PlanDoc) -> tuple[list[RequestRef], list[RequestRef], list[OrderChange], int]:
+def _diff_requests(a: PlanDocument, b: PlanDocument
+                   ) -> tuple[list[RequestRef], list[RequestRef], list[OrderChange], int]:
     unmatched_b: dict[str, list[int]] = defaultdict(list)
     for j, step in enumerate(b.steps):
         unmatched_b[_request_key(step)].append(j)
@@ -254,7 +254,7 @@ def _diff_requests(a: PlanDoc, b: PlanDoc) -> tuple[list[RequestRef], list[Reque
     return added, removed, order, len(pairs)
 
 
-def _diff_excluded(a: PlanDoc, b: PlanDoc) -> tuple[list[ExcludedRef], list[ExcludedRef]]:
+def _diff_excluded(a: PlanDocument, b: PlanDocument) -> tuple[list[ExcludedRef], list[ExcludedRef]]:
     ea = {ExcludedRef(e.node, e.pool, e.reason) for e in a.excluded}
     eb = {ExcludedRef(e.node, e.pool, e.reason) for e in b.excluded}
 
@@ -264,7 +264,7 @@ def _diff_excluded(a: PlanDoc, b: PlanDoc) -> tuple[list[ExcludedRef], list[Excl
     return sorted(eb - ea, key=key), sorted(ea - eb, key=key)
 
 
-def diff_plans(a: PlanDoc, b: PlanDoc) -> PlanDiff:
+def diff_plans(a: PlanDocument, b: PlanDocument) -> PlanDiff:
     """Compare plan A (old) with plan B (new)."""
     identity = [Change(k, getattr(a, k), getattr(b, k)) for k in _IDENTITY_KEYS if getattr(a, k) != getattr(b, k)]
     added, removed, order, kept = _diff_requests(a, b)

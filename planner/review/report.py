@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from planner.review.plandoc import PlanDoc, PoolRow, Step
+from planner.planfile import PlanDocument, PlanStep, PoolRow
 from planner.review.tables import fmt, md_escape, md_table, signed
 
 
@@ -29,31 +29,25 @@ class FlavorRow:
 
 def pool_label(name: str, row: PoolRow) -> str:
     """`display (id)` when the plan carries a display name that differs from the pool id."""
-    extra = row.model_extra or {}
-    display = extra.get("display_name")
-    return f"{display} ({name})" if isinstance(display, str) and display and display != name else name
+    display = row.display_name
+    return f"{display} ({name})" if display and display != name else name
 
 
 def _flavor_targets(row: PoolRow) -> dict[str, str]:
     """Per-flavor targets when the plan carries them: a number, or a `[low, high]` band."""
-    targets = (row.model_extra or {}).get("flavor_targets")
     out: dict[str, str] = {}
-    if isinstance(targets, dict):
-        for flavor, value in targets.items():
-            if isinstance(value, int):
-                out[str(flavor)] = str(value)
-            elif isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
-                out[str(flavor)] = f"{value[0]}–{value[1]}"
+    for flavor, value in (row.flavor_targets or {}).items():
+        out[flavor] = str(value) if isinstance(value, int) else f"{value[0]}–{value[1]}"
     return out
 
 
-def ordered_pools(plan: PlanDoc) -> list[str]:
+def ordered_pools(plan: PlanDocument) -> list[str]:
     """Pool ids in the order reports show them: by shown name, then id."""
-    names = plan.pool_names()
+    names = plan.display_names()
     return sorted(plan.pools, key=lambda p: (names[p], p))
 
 
-def flavor_rows(plan: PlanDoc) -> list[FlavorRow]:
+def flavor_rows(plan: PlanDocument) -> list[FlavorRow]:
     """One row per (pool, flavor), sorted by pool then flavor."""
     rows = []
     for pool in ordered_pools(plan):
@@ -65,21 +59,21 @@ def flavor_rows(plan: PlanDoc) -> list[FlavorRow]:
     return rows
 
 
-def steps_by_wave(plan: PlanDoc) -> dict[int, list[Step]]:
+def steps_by_wave(plan: PlanDocument) -> dict[int, list[PlanStep]]:
     """Steps grouped by wave, waves ascending, steps in plan order within a wave."""
-    waves: dict[int, list[Step]] = defaultdict(list)
+    waves: dict[int, list[PlanStep]] = defaultdict(list)
     for step in plan.steps:
         waves[step.wave].append(step)
     return dict(sorted(waves.items()))
 
 
-def excluded_by_reason(plan: PlanDoc) -> list[tuple[str, int]]:
+def excluded_by_reason(plan: PlanDocument) -> list[tuple[str, int]]:
     """(reason, node count), most frequent first, then by reason."""
     counts = Counter(e.reason for e in plan.excluded)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
-def _step_notes(step: Step) -> str:
+def _step_notes(step: PlanStep) -> str:
     notes = []
     if step.staging:
         notes.append("staging hop")
@@ -91,7 +85,7 @@ def _step_notes(step: Step) -> str:
     return "; ".join(notes)
 
 
-def _headline(plan: PlanDoc) -> list[tuple[str, str]]:
+def _headline(plan: PlanDocument) -> list[tuple[str, str]]:
     s = plan.summary
     return [
         ("status", s.status),
@@ -99,7 +93,7 @@ def _headline(plan: PlanDoc) -> list[tuple[str, str]]:
         ("bound", fmt(s.bound)),
         ("moves", str(s.moves)),
         ("requests", str(s.requests)),
-        ("waves", str(plan.wave_count)),
+        ("waves", str(plan.summary.waves)),
         ("staging moves", str(s.staging_moves)),
         ("excluded nodes", str(len(plan.excluded))),
     ]
@@ -108,13 +102,13 @@ def _headline(plan: PlanDoc) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------------------------- Markdown
 
 
-def render_markdown(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
+def render_markdown(plan: PlanDocument, *, title: str = "poolshift plan") -> str:
     """The plan as GitHub-flavoured Markdown: summary line, tables, steps by wave, excluded nodes."""
     s = plan.summary
     out = [f"## {md_escape(title)}", ""]
     out.append(
         f"**{s.status}** · deviation **{s.deviation_before} → {s.deviation_after}** (bound {fmt(s.bound)}) · "
-        f"**{s.moves}** node moves in **{s.requests}** requests over **{plan.wave_count}** waves"
+        f"**{s.moves}** node moves in **{s.requests}** requests over **{plan.summary.waves}** waves"
         + (f" · {s.staging_moves} staging move(s)" if s.staging_moves else "")
     )
     if s.blocked_by:
@@ -277,7 +271,7 @@ class _Raw:
     html: str
 
 
-def _pool_cell(plan: PlanDoc, pool: str, *, with_id: bool = False) -> _Raw:
+def _pool_cell(plan: PlanDocument, pool: str, *, with_id: bool = False) -> _Raw:
     """The pool's shown name; its id as a second line (`with_id`) or as a tooltip."""
     name = plan.pool_name(pool)
     if name == pool:
@@ -291,7 +285,7 @@ def _nodes_html(nodes: list[str]) -> _Raw:
     return _Raw(" ".join(f"<code>{escape(n)}</code>" for n in nodes))
 
 
-def _steps_table(plan: PlanDoc) -> str:
+def _steps_table(plan: PlanDocument) -> str:
     """All steps in one table, a header row before each wave."""
     headers = ["#", "from", "to", "flavor", "nodes", "node names", "notes"]
     head = "".join(f'<th class="n">{h}</th>' if h in ("#", "nodes") else f"<th>{h}</th>" for h in headers)
@@ -314,7 +308,7 @@ def _steps_table(plan: PlanDoc) -> str:
     return f'<table class="steps"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
-def render_html(plan: PlanDoc, *, title: str = "poolshift plan") -> str:
+def render_html(plan: PlanDocument, *, title: str = "poolshift plan") -> str:
     """The plan as one self-contained HTML page with embedded PNG charts."""
     from planner.review import charts
 

@@ -59,7 +59,7 @@ from pydantic import (
 
 from planner.errors import InputError
 from planner.review._io import load_yaml_mapping
-from planner.review.plandoc import describe_error, error_path
+from planner.spec import describe_error, error_path
 
 SCENARIOS_FORMAT = "poolshift.scenarios/v1"
 LABEL_DISPLAY_NAME = "os.modelarts/name"

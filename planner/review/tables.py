@@ -1,4 +1,4 @@
-"""Plain-text and Markdown tables for the review tools (no third-party dependency)."""
+"""Plain-text and Markdown tables: the one table code of every report (no third-party dependency)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,11 @@ def fmt(value: Cell) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else f"{value:.2f}"
     return str(value)
+
+
+def numeric_columns(rows: Sequence[Sequence[Cell]], width: int) -> list[bool]:
+    """Which columns hold only numbers (or blanks): those are right-aligned."""
+    return [bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows) for i in range(width)]
 
 
 def signed(value: int) -> str:

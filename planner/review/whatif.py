@@ -2,7 +2,8 @@
 
 Each scenario's snapshot and spec are built first (`planner.review.scenarios`), in this process, so a
 bad scenario stops the run (exit 2) before any solving. Then every scenario is planned through
-`planner.planning.pipeline.make_plan`, in up to two worker processes when there are several. A scenario that
+`planner.planning.make_plan` (or the planner function given), in up to two worker processes when there are
+several. A scenario that
 has no feasible placement (PlanningError) is an outcome like any other and does not stop the others;
 an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
 all scenarios finished, naming the scenario.
@@ -13,7 +14,6 @@ do not survive pickling.
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from planner.errors import InputError, PlanningError, PoolshiftError
+from planner.planfile import PlanDocument
+from planner.planning import make_plan
 from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
 from planner.review.tables import md_table, text_table
 
-DEFAULT_PLANNER = "planner.planning.pipeline:make_plan"
 MAX_WORKERS = 2
+Planner = Callable[..., Any]  # make_plan's signature; returns an object with a `document: PlanDocument`
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class ScenarioOutcome:
     error_kind: str | None = None  # infeasible | input | error
     error_exit: int | None = None
     seconds: float = 0.0
-    plan: dict[str, Any] | None = field(default=None, repr=False)
+    plan: PlanDocument | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON view: everything but the plan document."""
@@ -73,15 +75,7 @@ class _Job:
     options: Any
     snapshot_source: str
     spec_source: str
-    planner: str
-
-
-def _load_planner(ref: str) -> Callable[..., Any]:
-    module, _, name = ref.partition(":")
-    fn = getattr(importlib.import_module(module), name)
-    if not callable(fn):
-        raise TypeError(f"{ref} is not callable")
-    return fn  # type: ignore[no-any-return]
+    planner: Planner  # a module-level function, so that it pickles to a worker process
 
 
 def _pool_spec(spec: Mapping[str, Any], pool: str, display: Any) -> Mapping[str, Any]:
@@ -92,7 +86,7 @@ def _pool_spec(spec: Mapping[str, Any], pool: str, display: Any) -> Mapping[str,
     return entry if isinstance(entry, Mapping) else {}
 
 
-def binding_rules(document: Mapping[str, Any], spec: Mapping[str, Any]) -> list[str]:
+def binding_rules(document: PlanDocument, spec: Mapping[str, Any]) -> list[str]:
     """The hard rules that keep a plan's deviation up: hints for comparing scenarios, not a proof.
 
     For each pool that misses its target: at its max or floor, `accept`/`give: false`, no spare
@@ -101,41 +95,39 @@ def binding_rules(document: Mapping[str, Any], spec: Mapping[str, Any]) -> list[
     of all `summary.blocked_by` (rules that made a better placement unreachable). Pools are named by
     display name when the plan carries one.
     """
-    summary = document.get("summary") or {}
-    rules: list[str] = [str(b) for b in summary.get("blocked_by") or []]
-    subnets = document.get("subnets") or {}
+    summary = document.summary
+    rules: list[str] = list(summary.blocked_by)
     defaults = spec.get("defaults")
     ips_per_node = int(defaults.get("ips_per_node", 1)) if isinstance(defaults, Mapping) else 1
     pinned: dict[str, int] = {}
-    for entry in document.get("excluded") or []:
-        pinned[entry.get("pool")] = pinned.get(entry.get("pool"), 0) + 1
-    for pool, row in sorted((document.get("pools") or {}).items()):
-        target, after = row.get("target"), row.get("after")
-        if not isinstance(target, int) or not isinstance(after, int) or after == target:
+    for entry in document.excluded:
+        pinned[entry.pool] = pinned.get(entry.pool, 0) + 1
+    for pool, row in sorted(document.pools.items()):
+        target, after = row.target, row.after
+        if target is None or after == target:
             continue
-        display = row.get("display_name")
-        name = display if isinstance(display, str) and display else pool
-        pspec = _pool_spec(spec, pool, display)
+        name = row.display_name or pool
+        pspec = _pool_spec(spec, pool, row.display_name)
         if after < target:
-            if row.get("max") is not None and after >= row["max"]:
-                rules.append(f"{name} at its max ({row['max']})")
+            if row.max is not None and after >= row.max:
+                rules.append(f"{name} at its max ({row.max})")
             if pspec.get("accept") is False:
                 rules.append(f"{name} has accept: false")
-            sub = subnets.get(row.get("subnet")) if row.get("subnet") else None
-            if isinstance(sub, Mapping) and sub.get("free_after", 0) - sub.get("reserve", 0) < ips_per_node:
-                rules.append(f"no spare address in {row['subnet']} for {name}")
+            sub = document.subnets.get(row.subnet) if row.subnet else None
+            if sub is not None and sub.free_after - sub.reserve < ips_per_node:
+                rules.append(f"no spare address in {row.subnet} for {name}")
         else:
-            if row.get("floor") is not None and after <= row["floor"]:
-                rules.append(f"{name} at its floor ({row['floor']})")
+            if after <= row.floor:
+                rules.append(f"{name} at its floor ({row.floor})")
             if pspec.get("give") is False:
                 rules.append(f"{name} has give: false")
             if pinned.get(pool):
                 rules.append(f"{pinned[pool]} node(s) of {name} may not move")
     limits = spec.get("limits")
-    deviation_left = (summary.get("deviation_after") or 0) > 0
+    deviation_left = summary.deviation_after > 0
     if isinstance(limits, Mapping) and deviation_left:
         max_moves = limits.get("max_moves")
-        if isinstance(max_moves, int) and summary.get("moves") == max_moves:
+        if isinstance(max_moves, int) and summary.moves == max_moves:
             rules.append(f"limits.max_moves ({max_moves}) used up")
         if limits.get("allow_cross_cluster") is False:
             rules.append("limits.allow_cross_cluster: false")
@@ -147,7 +139,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
     base: dict[str, Any] = {"name": job.scenario, "description": job.description, "baseline": job.baseline}
     t0 = time.perf_counter()
     try:
-        plan = _load_planner(job.planner)(
+        plan = job.planner(
             job.snapshot,
             job.spec,
             options=job.options,
@@ -161,20 +153,19 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
         )
         return ScenarioOutcome(**base, feasible=False, error=str(exc), error_kind=kind, error_exit=exc.exit_code,
                                seconds=time.perf_counter() - t0, **why)
-    document: dict[str, Any] = plan.document
-    summary = document["summary"]
-    steps = document.get("steps") or []
+    document: PlanDocument = plan.document
+    summary = document.summary
     return ScenarioOutcome(
         **base,
         feasible=True,
-        status=summary.get("status"),
-        deviation_before=summary.get("deviation_before"),
-        deviation_after=summary.get("deviation_after"),
-        bound=summary.get("bound"),
-        moves=summary.get("moves"),
-        requests=summary.get("requests"),
-        waves=summary.get("waves", max((s.get("wave", 0) for s in steps), default=0)),
-        staging_moves=summary.get("staging_moves", 0),
+        status=summary.status,
+        deviation_before=summary.deviation_before,
+        deviation_after=summary.deviation_after,
+        bound=summary.bound,
+        moves=summary.moves,
+        requests=summary.requests,
+        waves=summary.waves,
+        staging_moves=summary.staging_moves,
         binding=tuple(binding_rules(document, job.spec)),
         seconds=time.perf_counter() - t0,
         plan=document,
@@ -190,7 +181,7 @@ def prepare_jobs(
     snapshot_source: str,
     spec_source: str,
     options: Any = None,
-    planner: str = DEFAULT_PLANNER,
+    planner: Planner = make_plan,
     only: Sequence[str] = (),
 ) -> list[_Job]:
     """Build every scenario's snapshot and spec; a bad override raises InputError before any solving."""
@@ -260,7 +251,7 @@ def run_whatif(
     snapshot_source: str = "<snapshot>",
     spec_source: str = "<spec>",
     options: Any = None,
-    planner: str = DEFAULT_PLANNER,
+    planner: Planner = make_plan,
     only: Sequence[str] = (),
     max_workers: int = MAX_WORKERS,
 ) -> list[ScenarioOutcome]:

@@ -25,7 +25,8 @@ def test_pulled_example_has_the_same_facts_and_plan() -> None:
     for table in ("pools", "pool_flavors", "nodes", "subnets"):
         assert copy.columns[table] == original.columns[table], table
     spec = yaml.safe_load((EXAMPLES / "spec.yaml").read_text())
-    a, b = make_plan(seed, spec).document, make_plan(pulled, spec).document
+    a, b = (make_plan(seed, spec).document.model_dump(mode="json"),
+            make_plan(pulled, spec).document.model_dump(mode="json"))
     assert a["steps"] == b["steps"]
     assert {k: v for k, v in a["summary"].items() if k != "solve_seconds"} == \
         {k: v for k, v in b["summary"].items() if k != "solve_seconds"}
@@ -38,7 +39,7 @@ def test_plan_live_reads_the_api_and_sends_nothing(tmp_path: Path) -> None:
     from planner.cli import main
 
     seed = json.loads((EXAMPLES / "inventory.json").read_text())
-    from_file = make_plan(seed, yaml.safe_load((EXAMPLES / "spec.yaml").read_text())).document
+    from_file = make_plan(seed, yaml.safe_load((EXAMPLES / "spec.yaml").read_text())).document.model_dump(mode="json")
     out = tmp_path / "plan.json"
     with run_emulator(seed) as emu:
         result = CliRunner().invoke(main, ["plan", "--live", *emu.cli_args(), "--spec", str(EXAMPLES / "spec.yaml"),

@@ -66,8 +66,16 @@ def apply_spec() -> dict[str, Any]:
 def make_apply_plan(snapshot: dict[str, Any] | None = None, spec: dict[str, Any] | None = None) -> dict[str, Any]:
     from planner.planning.pipeline import make_plan
 
-    document: dict[str, Any] = make_plan(copy.deepcopy(snapshot or apply_snapshot()), spec or apply_spec()).document
+    plan = make_plan(copy.deepcopy(snapshot or apply_snapshot()), spec or apply_spec())
+    document: dict[str, Any] = plan.document.model_dump(mode="json")
     return document
+
+
+def write_plan_data(path: Path, data: dict[str, Any]) -> None:
+    """Write plan data (as make_apply_plan returns it, perhaps edited) through the one plan writer."""
+    from planner.planfile import parse_plan, write_plan
+
+    write_plan(path, parse_plan(data, source=str(path)))
 
 
 @pytest.fixture
@@ -78,8 +86,6 @@ def emulator_snapshot() -> dict[str, Any]:
 
 @pytest.fixture
 def plan_file(tmp_path: Path) -> Path:
-    from planner.planfile import write_plan
-
     path = tmp_path / "plan.json"
-    write_plan(path, make_apply_plan())
+    write_plan_data(path, make_apply_plan())
     return path

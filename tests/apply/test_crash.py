@@ -23,8 +23,8 @@ from typing import Any
 
 import pytest
 
-from planner.planfile import read_plan, write_plan
-from tests.apply.conftest import apply_snapshot, make_apply_plan
+from planner.planfile import read_plan
+from tests.apply.conftest import apply_snapshot, make_apply_plan, write_plan_data
 from tests.apply.helpers import accepted_per_step, last_event, placement_problems, record_requests
 from tests.emulator_server import EmulatorHandle, run_emulator
 
@@ -97,8 +97,8 @@ def _run_point(point: Point, root: Path) -> Point:
     folder = root / f"point-{point.index:02d}"
     folder.mkdir()
     plan_file = folder / "plan.json"
-    write_plan(plan_file, make_apply_plan())
-    plan = read_plan(plan_file)
+    write_plan_data(plan_file, make_apply_plan())
+    plan = read_plan(plan_file).model_dump(mode="json")
     journal = plan_file.with_name(plan_file.name + ".journal.jsonl")
     rng = random.Random(SEED * 1000 + point.index)
     with run_emulator(apply_snapshot(), job_seconds=0.05) as emu:
@@ -134,8 +134,8 @@ def test_sigkill_at_seeded_points_then_resume_ends_in_the_planned_placement(tmp_
 
 def test_sigterm_stops_new_submissions_and_exits_with_a_resume_hint(tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
-    write_plan(plan_file, make_apply_plan())
-    plan = read_plan(plan_file)
+    write_plan_data(plan_file, make_apply_plan())
+    plan = read_plan(plan_file).model_dump(mode="json")
     journal = plan_file.with_name(plan_file.name + ".journal.jsonl")
     with run_emulator(apply_snapshot(), job_seconds=0.3) as emu:
         proc = _cli(emu, plan_file)

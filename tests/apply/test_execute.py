@@ -36,7 +36,7 @@ def journal_of(plan_file: Path) -> Path:
 def test_dry_run_sends_no_mutating_request(emulator: EmulatorHandle, plan_file: Path) -> None:
     seen = record_requests(emulator)
     calls: list[bool] = []
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     result = apply_plan(plan, plan_file, factory(emulator, calls), ApplyOptions())
     assert calls == [True]                                       # only a read-only client was asked for
     assert emulator.state()["migrate_requests"] == []
@@ -49,7 +49,7 @@ def test_dry_run_sends_no_mutating_request(emulator: EmulatorHandle, plan_file: 
 
 
 def test_execute_runs_every_step_once_in_wave_order(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     progress: list[tuple[str, int, int]] = []
     result = apply_plan(plan, plan_file, factory(emulator), fast(max_parallel=2),
                         progress=lambda *a: progress.append(a))
@@ -69,7 +69,7 @@ def test_execute_runs_every_step_once_in_wave_order(emulator: EmulatorHandle, pl
 
 
 def test_max_parallel_bounds_the_steps_in_flight(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     plan = copy.deepcopy(plan)
     for step in plan["steps"]:  # one wave of eight: only --max-parallel limits what is in flight
         step["wave"] = 1
@@ -87,7 +87,7 @@ def test_max_parallel_bounds_the_steps_in_flight(plan_file: Path) -> None:
 
 
 def test_429_bursts_and_5xx_do_not_stop_a_run(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     faults = {"rate_429": 0.15, "rate_5xx": 0.1, "next_errors": [429, 429, 429, 503, 500]}
     with run_emulator(apply_snapshot(), job_seconds=0.02, seed=7, faults=faults) as emu:
         seen = record_requests(emu)
@@ -100,7 +100,7 @@ def test_429_bursts_and_5xx_do_not_stop_a_run(plan_file: Path) -> None:
 
 
 def test_a_failed_job_stops_the_run_with_exit_6_and_a_correct_journal(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"fail_nodes": ["a-03"]}) as emu:
         with pytest.raises(ApplyFailedError) as caught:
             apply_plan(plan, plan_file, factory(emu), fast())
@@ -129,7 +129,7 @@ def test_a_failed_job_stops_the_run_with_exit_6_and_a_correct_journal(plan_file:
 
 
 def test_keep_going_runs_the_other_steps_then_exits_6(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"fail_nodes": ["a-03"]}) as emu:
         with pytest.raises(ApplyFailedError) as caught:
             apply_plan(plan, plan_file, factory(emu), fast(keep_going=True))
@@ -140,7 +140,7 @@ def test_keep_going_runs_the_other_steps_then_exits_6(plan_file: Path) -> None:
 
 
 def test_a_connection_dropped_after_acceptance_is_not_submitted_twice(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"drop_after_accept": 3}) as emu:
         result = apply_plan(plan, plan_file, factory(emu), fast())
         state = emu.state()
@@ -160,7 +160,7 @@ def _crashed_journal(plan: dict[str, Any], plan_file: Path, step: int) -> Path:
 
 @pytest.mark.parametrize("accepted", [True, False])
 def test_resume_asks_the_api_about_a_step_without_outcome(plan_file: Path, accepted: bool) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     path = _crashed_journal(plan, plan_file, 1)
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         if accepted:  # the POST reached the API before the crash
@@ -181,7 +181,7 @@ def test_resume_asks_the_api_about_a_step_without_outcome(plan_file: Path, accep
 
 def test_resume_finds_a_step_done_without_its_job(plan_file: Path) -> None:
     """The API lost the job (or never lists it) but the nodes arrived: the step counts as done."""
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     _crashed_journal(plan, plan_file, 1)
     # The API's clock is two hours behind: its job looks older than the window the resume searches.
     with run_emulator(apply_snapshot(), job_seconds=0.0, clock=lambda: time.time() - 7200) as emu:
@@ -195,7 +195,7 @@ def test_resume_finds_a_step_done_without_its_job(plan_file: Path) -> None:
 
 
 def test_a_stop_request_tracks_the_steps_in_flight_and_resume_finishes(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     stop = threading.Event()
 
     def progress(text: str, done: int, total: int) -> None:
@@ -214,7 +214,7 @@ def test_a_stop_request_tracks_the_steps_in_flight_and_resume_finishes(plan_file
 
 
 def test_a_job_timeout_stops_the_run_and_resume_keeps_tracking_the_job(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=30) as emu:
         started = time.monotonic()
         with pytest.raises(ApplyFailedError, match="step 1 timed out") as caught:
@@ -230,7 +230,7 @@ def test_a_job_timeout_stops_the_run_and_resume_keeps_tracking_the_job(plan_file
 
 
 def test_a_held_lock_refuses_quickly_and_names_the_holder(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_lock(journal_of(plan_file), owner="the other run"):
         started = time.monotonic()
         with pytest.raises(LockedError, match="the other run") as caught:
@@ -240,7 +240,7 @@ def test_a_held_lock_refuses_quickly_and_names_the_holder(emulator: EmulatorHand
 
 
 def test_an_existing_journal_needs_resume(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     _crashed_journal(plan, plan_file, 1)
     with pytest.raises(InputError, match="--resume"):
         apply_plan(plan, plan_file, factory(emulator), fast())
@@ -252,14 +252,14 @@ def test_an_existing_journal_needs_resume(emulator: EmulatorHandle, plan_file: P
 
 
 def test_a_plan_for_another_project_is_refused(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     plan["project_id"] = "0" * 32
     with pytest.raises(InputError, match="project"):
         apply_plan(plan, plan_file, factory(emulator), ApplyOptions())
 
 
 def test_the_journal_holds_no_secret(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.0, faults={"fail_nodes": ["a-07"]}) as emu:
         with pytest.raises(ApplyFailedError):
             apply_plan(plan, plan_file, factory(emu), fast())
@@ -269,7 +269,7 @@ def test_the_journal_holds_no_secret(plan_file: Path) -> None:
 
 
 def test_a_step_whose_preconditions_broke_mid_run_fails_before_it_is_sent(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         def someone_else_moves_a_07(text: str, done: int, total: int) -> None:
             if text.startswith("step 1: submitted"):
@@ -289,7 +289,7 @@ def test_a_step_whose_preconditions_broke_mid_run_fails_before_it_is_sent(plan_f
 
 
 def test_an_api_outage_mid_run_stops_with_exit_5_and_resume_finishes(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         def outage(text: str, done: int, total: int) -> None:
             if text.startswith("step 3: submitted"):
@@ -308,7 +308,7 @@ def test_an_api_outage_mid_run_stops_with_exit_5_and_resume_finishes(plan_file: 
 
 
 def test_dry_run_with_resume_shows_what_a_resumed_run_would_send(plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     with run_emulator(apply_snapshot(), job_seconds=0.0) as emu:
         stop = threading.Event()
         apply_plan(plan, plan_file, factory(emu), fast(max_parallel=1), stop=stop,
@@ -324,7 +324,7 @@ def test_dry_run_with_resume_shows_what_a_resumed_run_would_send(plan_file: Path
 
 
 def test_a_plan_without_steps(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file)
+    plan = read_plan(plan_file).model_dump(mode="json")
     plan["steps"] = []
     assert apply_plan(plan, plan_file, factory(emulator), ApplyOptions()).requests == []
     result = apply_plan(plan, plan_file, factory(emulator), fast())
@@ -333,8 +333,7 @@ def test_a_plan_without_steps(emulator: EmulatorHandle, plan_file: Path) -> None
 
 
 def test_resume_refuses_to_guess_when_the_api_cannot_account_for_a_lost_request(tmp_path: Path) -> None:
-    from planner.planfile import write_plan
-    from tests.apply.conftest import apply_spec, make_apply_plan
+    from tests.apply.conftest import apply_spec, make_apply_plan, write_plan_data
 
     spec = apply_spec()
     spec["limits"]["max_batch_size"] = 2
@@ -342,7 +341,7 @@ def test_resume_refuses_to_guess_when_the_api_cannot_account_for_a_lost_request(
     step = plan["steps"][0]
     assert len(step["body"]["migrateNodeNames"]) == 2
     plan_file = tmp_path / "plan.json"
-    write_plan(plan_file, plan)
+    write_plan_data(plan_file, plan)
     _crashed_journal(plan, plan_file, 1)
     with run_emulator(apply_snapshot(), job_seconds=0.0, clock=lambda: time.time() - 7200) as emu:
         with emu.client() as client:  # half of the step's nodes moved, by someone, with no job to show for it

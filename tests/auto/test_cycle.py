@@ -72,7 +72,7 @@ def test_dry_run_plans_and_sends_nothing(emulator: EmulatorHandle, tmp_path: Pat
 
 def test_repeated_cycles_converge_then_act_no_more(emulator: EmulatorHandle, tmp_path: Path) -> None:
     spec = write_spec(tmp_path, auto={"max_moves_per_cycle": 1})
-    optimum = make_plan(sample_snapshot(), BASE_SPEC).document["summary"]["deviation_after"]
+    optimum = make_plan(sample_snapshot(), BASE_SPEC).document.summary.deviation_after
     deviations = []
     for _ in range(8):
         result = cycle(emulator, spec, execute=True)
@@ -96,7 +96,7 @@ def test_converges_with_a_super_node_and_two_pool_pairs(emulator: EmulatorHandle
     pools = {"pool-src": {"target": 3}, "pool-dst": {"target": 8}, "pool-lite-a": {"target": 2},
              "pool-lite-b": {"target": 4}}
     spec = write_spec(tmp_path, pools=pools, auto={"max_moves_per_cycle": 4})
-    optimum = make_plan(sample_snapshot(), {**BASE_SPEC, "pools": pools}).document["summary"]["deviation_after"]
+    optimum = make_plan(sample_snapshot(), {**BASE_SPEC, "pools": pools}).document.summary.deviation_after
     results = [cycle(emulator, spec, execute=True) for _ in range(5)]
     assert [r.error for r in results] == [None] * 5
     # 9 moves: the super node of 4 whole in one cycle, the 5 CPU nodes in two more

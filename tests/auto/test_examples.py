@@ -33,7 +33,7 @@ def test_auto_spec_plans_within_its_cap() -> None:
     assert config.max_moves_per_cycle == 8 and len(config.windows) == 2
     snapshot = json.loads((EXAMPLES / "inventory.json").read_text())
     capped, _ = cap_moves(raw, config.max_moves_per_cycle)
-    summary = make_plan(snapshot, capped).document["summary"]
+    summary = make_plan(snapshot, capped).document.model_dump(mode="json")["summary"]
     assert 0 < summary["moves"] <= 8
     assert summary["deviation_before"] - summary["deviation_after"] >= config.min_improvement
 

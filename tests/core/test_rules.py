@@ -20,12 +20,18 @@ def plan(snap: dict[str, Any], sp: dict[str, Any]) -> Plan:
     return result
 
 
+def data(result: Plan) -> dict[str, Any]:
+    """The plan as it is written to the plan file (JSON data)."""
+    written: dict[str, Any] = result.document.model_dump(mode="json")
+    return written
+
+
 def final_counts(result: Plan) -> dict[str, int]:
-    return {p: v["after"] for p, v in result.document["pools"].items()}
+    return {p: v["after"] for p, v in data(result)["pools"].items()}
 
 
 def moved_nodes(result: Plan) -> list[str]:
-    return [n for s in result.document["steps"] for n in s["body"]["migrateNodeNames"]]
+    return [n for s in data(result)["steps"] for n in s["body"]["migrateNodeNames"]]
 
 
 # --- rule 1: floors
@@ -64,12 +70,12 @@ def test_pool_at_its_floor_receives_before_it_sends() -> None:
     sp = spec({"pool-a": {"target": 4}, "pool-b": {"target": 2, "flavors": {"f.a": 0, "f.b": 2}},
                "pool-c": {"target": 2}})
     r = plan(snap, sp)
-    steps = r.document["steps"]
+    steps = data(r)["steps"]
     into_b = next(s for s in steps if s["body"]["toPoolName"] == "pool-b")
     out_of_b = next(s for s in steps if s["pool_name"] == "pool-b")
     assert into_b["id"] < out_of_b["id"]
     assert into_b["wave"] < out_of_b["wave"]
-    assert r.document["summary"]["deviation_after"] == 0
+    assert r.document.summary.deviation_after == 0
 
 
 # --- rule 2: ceilings, accept/give, pools that do not take part
@@ -96,8 +102,8 @@ def test_accept_false_never_receives_and_give_false_never_sends() -> None:
     r = plan(snap, spec({"pool-a": {"target": 2, "give": False}, "pool-b": {"target": 8, "accept": False},
                          "pool-c": {"target": 2}}))
     assert final_counts(r) == {"pool-a": 6, "pool-b": 2, "pool-c": 6}
-    assert r.document["summary"]["moves"] == 0
-    reasons = {e["reason"] for e in r.document["excluded"] if e["pool"] == "pool-a"}
+    assert data(r)["summary"]["moves"] == 0
+    reasons = {e["reason"] for e in data(r)["excluded"] if e["pool"] == "pool-a"}
     assert reasons == {"pool may not give (give: false)"}
 
 
@@ -105,9 +111,9 @@ def test_pools_that_do_not_take_part_are_left_alone() -> None:
     snap = snapshot([pool("pool-a", phase="Abnormal"), pool("pool-b", ptype="Logical"), pool("pool-c")],
                     {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 6), "pool-c": nodes_of("c", 2)})
     r = plan(snap, spec({"pool-c": {"target": 8}}))
-    assert r.document["summary"]["moves"] == 0
-    assert r.document["pools"]["pool-a"]["excluded_reason"] == "phase Abnormal"
-    assert r.document["pools"]["pool-b"]["excluded_reason"] == "type Logical"
+    assert data(r)["summary"]["moves"] == 0
+    assert data(r)["pools"]["pool-a"]["excluded_reason"] == "phase Abnormal"
+    assert data(r)["pools"]["pool-b"]["excluded_reason"] == "type Logical"
 
 
 # --- rule 3: subnets
@@ -124,7 +130,7 @@ def test_ip_reserve_and_ips_per_node() -> None:
     r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 8}},
                         defaults={"ip_reserve": 2, "ips_per_node": 2}))
     assert final_counts(r)["pool-b"] == 6  # (10 free - 2 reserve) / 2 per node
-    assert r.document["subnets"]["s2"]["free_after"] == 2
+    assert data(r)["subnets"]["s2"]["free_after"] == 2
 
 
 def test_moves_inside_a_full_shared_subnet_need_room_in_flight() -> None:
@@ -132,18 +138,18 @@ def test_moves_inside_a_full_shared_subnet_need_room_in_flight() -> None:
     snap = snapshot([pool("pool-a"), pool("pool-b")], {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2)},
                     subnets={"s1": (8, 8)})
     r = plan(snap, spec({"pool-a": {"target": 4}, "pool-b": {"target": 4}}))
-    summary = r.document["summary"]
+    summary = data(r)["summary"]
     # The better placement is valid but out of reach: the plan keeps the current one and says why.
     assert (summary["status"], summary["moves"], summary["bound"]) == ("FEASIBLE", 0, 0)
     assert any("subnet s1" in b for b in summary["blocked_by"])
-    assert r.document["pools"]["pool-a"]["residual"]["deviation"] == 2
+    assert data(r)["pools"]["pool-a"]["residual"]["deviation"] == 2
 
 
 def test_wave_of_moves_never_overfills_a_subnet() -> None:
     snap = snapshot([pool("pool-a", subnet="s1"), pool("pool-b", subnet="s2")],
                     {"pool-a": nodes_of("a", 10), "pool-b": nodes_of("b", 2)}, subnets={"s1": (50, 40), "s2": (50, 46)})
     r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 10}}, limits={"max_batch_size": 1}))
-    per_wave = Counter(s["wave"] for s in r.document["steps"])
+    per_wave = Counter(s["wave"] for s in data(r)["steps"])
     assert max(per_wave.values()) <= 4
     assert final_counts(r)["pool-b"] == 6
 
@@ -153,18 +159,18 @@ def test_node_only_goes_where_its_flavor_is_accepted_or_compatible() -> None:
     snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", ["f.b"])],
                     {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2, "f.b")})
     sp = spec({"pool-a": {"target": 2}, "pool-b": {"target": 6}})
-    assert plan(snap, sp).document["summary"]["moves"] == 0
+    assert plan(snap, sp).document.model_dump(mode="json")["summary"]["moves"] == 0
     r = plan(snap, {**sp, "flavor_compat": {"f.a": ["f.b"]}})
-    assert r.document["summary"]["moves"] == 4
-    assert {s["body"]["resourceSpec"]["flavor"] for s in r.document["steps"]} == {"f.b"}
-    assert r.document["pools"]["pool-b"]["by_flavor"]["f.b"] == [2, 6]
+    assert data(r)["summary"]["moves"] == 4
+    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.b"}
+    assert data(r)["pools"]["pool-b"]["by_flavor"]["f.b"] == [2, 6]
 
 
 def test_flavor_compat_order_picks_the_request_flavor() -> None:
     snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", ["f.a", "f.a.d"])],
                     {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2)})
     r = plan(snap, spec({"pool-a": {"target": 4}, "pool-b": {"target": 4}}, flavor_compat={"f.a": ["f.a.d", "f.a"]}))
-    assert {s["body"]["resourceSpec"]["flavor"] for s in r.document["steps"]} == {"f.a.d"}
+    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.a.d"}
 
 
 # --- rule 5: movable units, super nodes
@@ -176,7 +182,7 @@ def test_unmovable_nodes_stay_and_are_listed_with_reasons() -> None:
     snap = snapshot([pool("pool-a"), pool("pool-b")], {"pool-a": nodes, "pool-b": nodes_of("b", 2)})
     r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 20}}, pin=["a-pin"]))
     assert sorted(moved_nodes(r)) == ["a-0", "a-1"] or len(moved_nodes(r)) <= 2
-    reasons = {e["node"]: e["reason"] for e in r.document["excluded"]}
+    reasons = {e["node"]: e["reason"] for e in data(r)["excluded"]}
     assert reasons["a-lock"] == "locked (delete)"
     assert reasons["a-bad"] == "phase Abnormal"
     assert reasons["a-frozen"].startswith("billing status 1")
@@ -188,11 +194,11 @@ def test_super_node_moves_whole_with_creating_step() -> None:
     sn = [node(f"a-s{i}", super_node="spod-1") for i in range(4)]
     snap = snapshot([pool("pool-a"), pool("pool-b")], {"pool-a": sn + nodes_of("a", 4), "pool-b": nodes_of("b", 2)})
     r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 8}}, limits={"max_batch_size": 4}))
-    super_steps = [s for s in r.document["steps"] if "creatingStep" in s["body"]["resourceSpec"]]
+    super_steps = [s for s in data(r)["steps"] if "creatingStep" in s["body"]["resourceSpec"]]
     assert len(super_steps) == 1
     assert sorted(super_steps[0]["body"]["migrateNodeNames"]) == ["a-s0", "a-s1", "a-s2", "a-s3"]
     assert super_steps[0]["body"]["resourceSpec"]["creatingStep"] == {"step": 4, "type": "hyperinstance"}
-    assert r.document["summary"]["deviation_after"] == 0
+    assert r.document.summary.deviation_after == 0
 
 
 def test_super_node_with_a_locked_member_stays_whole() -> None:
@@ -201,7 +207,7 @@ def test_super_node_with_a_locked_member_stays_whole() -> None:
     snap = snapshot([pool("pool-a"), pool("pool-b")], {"pool-a": sn + nodes_of("a", 2), "pool-b": nodes_of("b", 2)})
     r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 4}}))
     assert "a-s1" not in moved_nodes(r)
-    reasons = {e["node"]: e["reason"] for e in r.document["excluded"]}
+    reasons = {e["node"]: e["reason"] for e in data(r)["excluded"]}
     assert reasons["a-s1"] == "super node member a-s0 may not move"
 
 
@@ -216,13 +222,13 @@ def test_super_node_larger_than_max_batch_size_is_excluded() -> None:
 def test_max_moves_caps_the_plan() -> None:
     r = plan(two_pool_snapshot(a=10, b=2), spec({"pool-a": {"target": 2}, "pool-b": {"target": 10}},
                                                 limits={"max_moves": 3}))
-    assert r.document["summary"]["moves"] == 3
+    assert data(r)["summary"]["moves"] == 3
 
 
 def test_max_batch_size_splits_requests() -> None:
     r = plan(two_pool_snapshot(a=10, b=2), spec({"pool-a": {"target": 2}, "pool-b": {"target": 10}},
                                                 limits={"max_batch_size": 3}))
-    sizes = [len(s["body"]["migrateNodeNames"]) for s in r.document["steps"]]
+    sizes = [len(s["body"]["migrateNodeNames"]) for s in data(r)["steps"]]
     assert sizes == [3, 3, 2]
 
 
@@ -232,18 +238,18 @@ def test_cross_cluster_moves_can_be_forbidden() -> None:
                      "pool-c": nodes_of("c", 2, cluster="east")})
     sp = spec({"pool-a": {"target": 2}, "pool-b": {"target": 5}, "pool-c": {"target": 5}})
     r = plan(snap, sp)
-    assert r.document["summary"]["cross_cluster_requests"] >= 1
+    assert data(r)["summary"]["cross_cluster_requests"] >= 1
     r = plan(snap, {**sp, "limits": {"allow_cross_cluster": False}})
-    assert r.document["summary"]["cross_cluster_requests"] == 0
+    assert data(r)["summary"]["cross_cluster_requests"] == 0
     assert final_counts(r) == {"pool-a": 5, "pool-b": 2, "pool-c": 5}
-    assert all(s["body"]["fromClusterName"] == s["body"]["toClusterName"] for s in r.document["steps"])
+    assert all(s["body"]["fromClusterName"] == s["body"]["toClusterName"] for s in data(r)["steps"])
 
 
 def test_requests_carry_cluster_names() -> None:
     snap = snapshot([pool("pool-a"), pool("pool-b", cluster="lite-b")],
                     {"pool-a": nodes_of("a", 6, cluster="lite-a"), "pool-b": []})
     r = plan(snap, spec({"pool-a": {"target": 3}, "pool-b": {"target": 3}}))
-    body = r.document["steps"][0]["body"]
+    body = data(r)["steps"][0]["body"]
     assert (body["fromClusterName"], body["toClusterName"]) == ("lite-a", "lite-b")
 
 
@@ -253,9 +259,9 @@ def test_max_count_room_freed_by_departures_can_be_used() -> None:
     snap = snapshot([pool("pool-a", ["f.a", "f.b"]), pool("pool-b", {"f.b": 4})],
                     {"pool-a": sn, "pool-b": nodes_of("b", 4, "f.b")})
     r = plan(snap, spec({"pool-a": {"flavors": {"f.a": 0, "f.b": 2}}}, flavor_compat={"f.a": ["f.b"]}))
-    summary = r.document["summary"]
+    summary = data(r)["summary"]
     assert (summary["status"], summary["deviation_after"], summary["moves"]) == ("OPTIMAL", 0, 4)
-    steps = r.document["steps"]
+    steps = data(r)["steps"]
     assert steps[0]["pool_name"] == "pool-b" and steps[-1]["pool_name"] == "pool-a"
 
 
@@ -265,7 +271,7 @@ def test_unreachable_swap_keeps_current_placement_and_says_why() -> None:
     snap = snapshot([pool("pool-a", ["f.a", "f.b"]), pool("pool-b", {"f.b": 2})],
                     {"pool-a": sn + nodes_of("a", 1), "pool-b": nodes_of("b", 2, "f.b")})
     r = plan(snap, spec({"pool-a": {"flavors": {"f.a": 0, "f.b": 3}}}, flavor_compat={"f.a": ["f.b"]}))
-    summary = r.document["summary"]
+    summary = data(r)["summary"]
     assert summary["status"] == "FEASIBLE"
     assert summary["bound"] == 2 and summary["deviation_after"] == 6 and summary["moves"] == 0
     assert any("pool-b" in b for b in summary["blocked_by"])

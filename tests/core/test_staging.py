@@ -85,7 +85,8 @@ def final_placement(doc: dict[str, Any], snap: dict[str, Any]) -> dict[str, str]
 def check(snap: dict[str, Any], raw_spec: dict[str, Any], **options: Any) -> dict[str, Any]:
     doc = make_plan(snap, raw_spec, options=PlanOptions(**options)).document
     assert verify_plan(snap, parse_spec(raw_spec), doc) == []
-    return doc
+    data: dict[str, Any] = doc.model_dump(mode="json")
+    return data
 
 
 # --- adversarial cases: (snapshot, spec) with a known shape of trouble
@@ -144,7 +145,7 @@ def test_full_subnets_swap_through_a_pool_with_room() -> None:
 
 def test_super_node_is_staged_whole() -> None:
     snap, sp = super_node_swap_at_max()
-    doc = check(snap, sp, max_parallel=1)
+    doc = check(snap, sp, wave_size=1)
     s = doc["summary"]
     assert s["status"] == "OPTIMAL" and s["deviation_after"] == 0
     hops = [st for st in doc["steps"] if st["staging"]]
@@ -278,7 +279,7 @@ def replay_waves(snap: dict[str, Any], raw_spec: dict[str, Any], doc: dict[str, 
 @pytest.mark.parametrize("case", [swap_at_max, full_subnets_swap, super_node_swap_at_max])
 def test_adversarial_waves_are_safe_in_every_interleaving(case: Any) -> None:
     snap, sp = case()
-    doc = check(snap, sp, max_parallel=3)
+    doc = check(snap, sp, wave_size=3)
     assert replay_waves(snap, sp, doc) == []
 
 
@@ -287,7 +288,7 @@ def test_adversarial_waves_are_safe_in_every_interleaving(case: Any) -> None:
 def test_random_waves_are_safe_in_every_interleaving(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     snap, sp = case
     try:
-        doc = make_plan(snap, sp, options=PlanOptions(max_parallel=3, per_pool=3)).document
+        doc = make_plan(snap, sp, options=PlanOptions(wave_size=3, per_pool=3)).document.model_dump(mode="json")
     except PlanningError:
         return
     assert replay_waves(snap, sp, doc) == []

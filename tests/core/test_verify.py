@@ -1,4 +1,8 @@
-"""The independent verifier catches every kind of broken plan (each mutation of a valid plan must fail)."""
+"""The independent verifier catches every kind of broken plan (each mutation of a valid plan must fail).
+
+A mutated plan goes through the one plan reader first, as a plan file would: what the reader already refuses
+(a malformed file) counts as caught, with the reader's message.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,11 @@ from typing import Any
 
 import pytest
 
+from planner.errors import InputError
+from planner.planfile import parse_plan
 from planner.planning.pipeline import make_plan
-from planner.spec import parse_spec
-from planner.verify import verify_plan
+from planner.spec import Spec, parse_spec
+from planner.verify import verify_plan, verify_steps
 from tests.core.builders import node, nodes_of, pool, snapshot, spec
 
 SNAP = snapshot(
@@ -28,8 +34,18 @@ SPEC = spec({"pool-a": {"target": 3}, "pool-b": {"target": 7, "max": 8}, "pool-c
 def valid_plan() -> dict[str, Any]:
     doc = make_plan(SNAP, SPEC).document
     assert verify_plan(SNAP, parse_spec(SPEC), doc) == []
-    assert len(doc["steps"]) >= 2
-    return doc
+    assert len(doc.steps) >= 2
+    data: dict[str, Any] = doc.model_dump(mode="json")
+    return data
+
+
+def check(spec: Spec, data: dict[str, Any], *, steps_only: bool = False) -> list[str]:
+    """What is wrong with a plan written as `data`: the reader's refusal, else the verifier's findings."""
+    try:
+        doc = parse_plan(data, source="mutated.json")
+    except InputError as exc:
+        return [str(exc)]
+    return verify_steps(SNAP, spec, doc.steps) if steps_only else verify_plan(SNAP, spec, doc)
 
 
 def first_plain(doc: dict[str, Any]) -> dict[str, Any]:
@@ -59,7 +75,7 @@ MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "summary moves": (lambda d: d["summary"].update(moves=d["summary"]["moves"] + 1), "summary.moves"),
     "summary deviation": (lambda d: d["summary"].update(deviation_after=0), "deviation_after"),
     "bound above deviation": (lambda d: d["summary"].update(bound=99), "bound"),
-    "waves out of order": (lambda d: d["steps"][0].update(wave=5), "wave numbers"),
+    "waves out of order": (lambda d: d["steps"][0].update(wave=5), "comes after wave 5"),
     "ids out of order": (lambda d: d["steps"][0].update(id=9), "step ids"),
 }
 
@@ -69,7 +85,7 @@ def test_verifier_rejects_mutation(name: str) -> None:
     doc = copy.deepcopy(valid_plan())
     fn, expected = MUTATIONS[name]
     fn(doc)
-    problems = verify_plan(SNAP, parse_spec(SPEC), doc)
+    problems = check(parse_spec(SPEC), doc)
     assert problems, f"{name}: verifier accepted a broken plan"
     assert any(expected in p for p in problems), problems
 
@@ -82,12 +98,12 @@ def test_verifier_rejects_floor_max_subnet_and_wave_breaks() -> None:
     doc["steps"] = [{"id": 1, "wave": 1, "staging": False, "pool_name": "pool-b", "body": {
         "migrateNodeNames": ["b-0", "b-1"], "fromClusterName": "lite-b", "toClusterName": "lite-a",
         "toPoolName": "pool-a", "resourceSpec": {"flavor": "f.a"}}}]
-    assert any("below its floor" in p for p in verify_plan(SNAP, sp, doc))
+    assert any("below its floor" in p for p in check(sp, doc))
     # more f.b into pool-c than its subnet has room for (3 free)
     doc["steps"] = [{"id": i + 1, "wave": 1, "staging": False, "pool_name": "pool-a", "body": {
         "migrateNodeNames": [f"a-{i}"], "fromClusterName": "lite-a", "toClusterName": "pool-c",
         "toPoolName": "pool-c", "resourceSpec": {"flavor": "f.b"}}} for i in range(4)]
-    problems = verify_plan(SNAP, parse_spec(dict(SPEC, flavor_compat={"f.a": ["f.b"]})), doc)
+    problems = check(parse_spec(dict(SPEC, flavor_compat={"f.a": ["f.b"]})), doc)
     assert any("subnet s2" in p for p in problems)
     # pool-b (2 nodes, floor 2) receives one node, then sends one: safe one after the other, not as one wave
     swap = [{"id": 1, "wave": 1, "staging": False, "pool_name": "pool-a", "body": {
@@ -98,7 +114,7 @@ def test_verifier_rejects_floor_max_subnet_and_wave_breaks() -> None:
             "toPoolName": "pool-a", "resourceSpec": {"flavor": "f.a"}}}]
     doc = copy.deepcopy(base)
     doc["steps"] = swap
-    assert not any("wave" in p for p in verify_plan(SNAP, sp, doc, check_summary=False))
+    assert not any("wave" in p for p in check(sp, doc, steps_only=True))
     doc["steps"][1]["wave"] = 1
-    problems = verify_plan(SNAP, sp, doc, check_summary=False)
+    problems = check(sp, doc, steps_only=True)
     assert any(p.startswith("wave 1: pool pool-b drops to 1") for p in problems), problems

@@ -177,6 +177,7 @@ def test_real_planner_rejects_an_overlay_naming_an_unknown_pool(snapshot: dict[s
 def test_saved_plan_of_a_scenario_reports(tmp_path: Path, snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     pytest.importorskip("planner.planning.pipeline")
     from planner.review.plandoc import parse_plan
+
     from planner.review.report import render_markdown
 
     [outcome] = _run(_file({"name": "baseline"}), snapshot, spec)
