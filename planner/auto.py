@@ -31,7 +31,7 @@ from planner.files import write_atomic
 from planner.inventory import fingerprint_snapshot
 from planner.locks import exclusive_lock
 from planner.planfile import write_plan
-from planner.planning.pipeline import PlanOptions, make_plan
+from planner.planning import PlanOptions, make_plan
 from planner.spec import describe_validation_error, parse_spec, read_spec_file
 
 if TYPE_CHECKING:

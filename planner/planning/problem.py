@@ -59,78 +59,124 @@ def _resolve_spec_pools(inv: Inventory, spec: Spec, source: str) -> dict[str, tu
     return out
 
 
+@dataclass(frozen=True)
+class _Index:
+    """Positions of ids in the integer problem."""
+
+    pools: dict[str, int]
+    flavors: dict[str, int]
+    clusters: dict[str, int]
+    subnets: dict[str, int]
+
+
 def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") -> tuple[FlowProblem, Context]:
     """Translate an inventory and a spec into a FlowProblem and the Context to read its answer back."""
     spec_pools = _resolve_spec_pools(inv, spec, spec_source)
-    pools = inv.columns["pools"]
+    pools, nodes, pf = inv.columns["pools"], inv.columns["nodes"], inv.columns["pool_flavors"]
     pool_ids: list[str] = list(pools["pool"])
-    pool_index = {p: i for i, p in enumerate(pool_ids)}
     accepted: dict[str, dict[str, int | None]] = {p: {} for p in pool_ids}
-    pf = inv.columns["pool_flavors"]
     for pool, flavor, cap in zip(pf["pool"], pf["flavor"], pf["max_count"], strict=True):
         accepted[pool][flavor] = cap
+    _check_pins(spec, set(nodes["node"]), spec_source)
+    flavor_targets = _flavor_targets(spec_pools, accepted, spec_source)
+    cell_counts = flavor_counts(inv)
+    if spec.balance == "even":
+        _even_bands(inv, spec_pools, accepted, cell_counts, flavor_targets)
 
-    nodes = inv.columns["nodes"]
-    known_nodes = set(nodes["node"])
+    subnet_ids: list[str] = list(inv.columns["subnets"]["subnet"])
+    clusters: list[str] = sorted(set(pools["cluster"]) | set(nodes["cluster"]))
+    flavors = sorted(set(nodes["flavor"]) | set(pf["flavor"]) | {g for gs in spec.flavor_compat.values() for g in gs})
+    index = _Index(pools={p: i for i, p in enumerate(pool_ids)}, flavors={f: i for i, f in enumerate(flavors)},
+                   clusters={c: i for i, c in enumerate(clusters)}, subnets={s: i for i, s in enumerate(subnet_ids)})
+    pool_rules, pool_data = _pool_rules(inv, spec, spec_pools, index)
+    excluded, unit_nodes, unit_facts = _movable_units(inv, spec, pool_rules)
+    commodities, classes, class_units = _classes(unit_facts, index, cross=spec.limits.allow_cross_cluster)
+    arrivals = _arrivals(commodities, classes, pool_rules, flavors, index, accepted, spec.flavor_compat)
+    cells = _cells(arrivals, flavor_targets, accepted, cell_counts, pool_ids, flavors, index)
+
+    defaults = spec.defaults
+    subnet_free = {s: int(n) for s, n in zip(subnet_ids, inv.columns["subnets"]["free_ips"], strict=True)}
+    problem = FlowProblem(
+        pools=tuple(pool_data), commodities=tuple(commodities), classes=tuple(classes), arrivals=tuple(arrivals),
+        cells=tuple(cells),
+        subnets=tuple(SubnetData(free=subnet_free[s], lo=min(subnet_free[s], defaults.ip_reserve)) for s in subnet_ids),
+        ips_per_node=defaults.ips_per_node, max_moves=spec.limits.max_moves, n_flavors=len(flavors),
+    )
+    problem.validate()
+    rules = StepRules(pools=pool_rules, accepted=accepted, cells=cell_counts, subnet_free=subnet_free,
+                      ips_per_node=defaults.ips_per_node, ip_reserve=defaults.ip_reserve,
+                      flavor_compat=dict(spec.flavor_compat))
+    context = Context(
+        rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
+        class_units=class_units, unit_nodes=unit_nodes,
+        node_cluster=dict(zip(nodes["node"], nodes["cluster"], strict=True)),
+        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
+    )
+    return problem, context
+
+
+def _check_pins(spec: Spec, known_nodes: set[str], source: str) -> None:
+    """Every pinned node must exist."""
     for i, name in enumerate(spec.pin):
         if name not in known_nodes:
-            raise InputError(f"unknown node {name!r}", source=spec_source, path=f"pin[{i}]")
+            raise InputError(f"unknown node {name!r}", source=source, path=f"pin[{i}]")
+
+
+def _flavor_targets(spec_pools: dict[str, tuple[str, Any]], accepted: dict[str, dict[str, int | None]],
+                    source: str) -> dict[tuple[str, str], Band]:
+    """The spec's per-flavor targets as bands; a target for a flavor the pool does not accept is an InputError."""
     flavor_targets: dict[tuple[str, str], Band] = {}
     for pool, (key, pspec) in spec_pools.items():
         for flavor, count in pspec.flavors.items():
             if flavor not in accepted[pool]:
                 raise InputError(f"pool {pool} does not accept flavor {flavor!r}",
-                                 source=spec_source, path=f"pools.{key}.flavors.{flavor}")
+                                 source=source, path=f"pools.{key}.flavors.{flavor}")
             flavor_targets[(pool, flavor)] = (count, count)
+    return flavor_targets
 
-    counts = dict(zip(pools["pool"], pools["node_count"], strict=True))
-    cell_counts = flavor_counts(inv)
-    defaults = spec.defaults
 
-    if spec.balance == "even":
-        _even_bands(inv, spec_pools, accepted, cell_counts, flavor_targets)
-
-    # --- per-pool rules
+def _pool_rules(inv: Inventory, spec: Spec, spec_pools: dict[str, tuple[str, Any]],
+                index: _Index) -> tuple[dict[str, PoolRules], list[PoolData]]:
+    """Floors and ceilings of PRODUCT §4 per pool, in the user's terms and as the solver's bounds."""
+    pools = inv.columns["pools"]
     pool_rules: dict[str, PoolRules] = {}
-    subnet_ids: list[str] = list(inv.columns["subnets"]["subnet"])
-    subnet_index = {s: i for i, s in enumerate(subnet_ids)}
-    clusters: list[str] = sorted(set(pools["cluster"]) | set(nodes["cluster"]))
-    cluster_index = {c: i for i, c in enumerate(clusters)}
     pool_data: list[PoolData] = []
-    for pool, row_subnet, row_part, row_cluster in zip(pools["pool"], pools["subnet"], pools["takes_part"],
-                                                       pools["cluster"], strict=True):
+    for pool, count, row_subnet, takes_part, cluster in zip(pools["pool"], pools["node_count"], pools["subnet"],
+                                                            pools["takes_part"], pools["cluster"], strict=True):
         pspec = spec_pools.get(pool, (None, None))[1]
-        count = int(counts[pool])
-        smin = pspec.min if pspec is not None and pspec.min is not None else None
-        smax = pspec.max if pspec is not None and pspec.max is not None else None
-        floor = max(2, defaults.min_nodes, smin or 0)
+        smin = pspec.min if pspec is not None else None
+        floor = max(2, spec.defaults.min_nodes, smin or 0)
         accept = pspec.accept if pspec is not None else True
         give = pspec.give if pspec is not None else True
         target = pspec.target if pspec is not None else None
-        takes_part = bool(row_part)
+        subnet = row_subnet if isinstance(row_subnet, str) else None
         if takes_part:
             lo = max(smin or 0, min(count, floor))
-            hi = smax
+            hi = pspec.max if pspec is not None else None
             if not give:
                 lo = max(lo, count)
-            if not accept or not isinstance(row_subnet, str):
+            if not accept or subnet is None:
                 hi = count if hi is None else min(hi, count)
         else:
             lo, hi = count, count
-        subnet = row_subnet if isinstance(row_subnet, str) else None
-        pool_rules[pool] = PoolRules(pool, count, floor, lo, hi, target, takes_part, accept, give, subnet,
-                                str(row_cluster))
-        pool_data.append(PoolData(
-            count=count, lo=lo, hi=hi, target=None if target is None else (target, target),
-            subnet=subnet_index[subnet] if subnet is not None else -1,
-            cluster=cluster_index[str(row_cluster)],
-        ))
+        pool_rules[pool] = PoolRules(pool, int(count), floor, lo, hi, target, bool(takes_part), accept, give, subnet,
+                                     str(cluster))
+        pool_data.append(PoolData(count=int(count), lo=lo, hi=hi, target=None if target is None else (target, target),
+                                  subnet=index.subnets[subnet] if subnet is not None else -1,
+                                  cluster=index.clusters[str(cluster)]))
+    return pool_rules, pool_data
 
-    # --- movable units and exclusions (plain lists: one pass over the nodes)
+
+UnitFacts = tuple[str, str, int, str]  # pool, flavor, unit size, cluster
+
+
+def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules]
+                   ) -> tuple[list[dict[str, str]], dict[str, list[str]], dict[str, UnitFacts]]:
+    """Nodes that may not move (with why), and the movable units: their nodes and facts. One pass over the nodes."""
+    col = inv.columns["nodes"]
     pinned = set(spec.pin)
     no_give = {p for p, r in pool_rules.items() if not r.give}
     batch = spec.limits.max_batch_size
-    col = nodes
     own: list[str] = []
     for name, pool, size, why in zip(col["node"], col["pool"], col["unit_size"], col["reason"], strict=True):
         if not why:
@@ -141,14 +187,13 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
             elif size > batch:
                 why = f"super node larger than max_batch_size ({batch})"
         own.append(why)
-    # a unit moves only if every member may move
-    blocked_units: dict[str, str] = {}
+    blocked_units: dict[str, str] = {}  # a unit moves only if every member may move
     for unit, name, why in zip(col["unit"], col["node"], own, strict=True):
         if why and (unit not in blocked_units or name < blocked_units[unit]):
             blocked_units[unit] = name
     excluded: list[dict[str, str]] = []
     unit_nodes: dict[str, list[str]] = {}
-    unit_facts: dict[str, tuple[str, str, int, str]] = {}
+    unit_facts: dict[str, UnitFacts] = {}
     for name, pool, flavor, cluster, unit, size, why in zip(col["node"], col["pool"], col["flavor"], col["cluster"],
                                                             col["unit"], col["unit_size"], own, strict=True):
         if not why and unit in blocked_units:
@@ -160,89 +205,73 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         unit_facts.setdefault(unit, (pool, flavor, int(size), cluster))
     for members in unit_nodes.values():
         members.sort()
+    return excluded, unit_nodes, unit_facts
 
-    flavors = sorted(set(col["flavor"]) | set(pf["flavor"])
-                     | {g for gs in spec.flavor_compat.values() for g in gs})
-    flavor_index = {f: i for i, f in enumerate(flavors)}
-    cross = spec.limits.allow_cross_cluster
 
+def _classes(unit_facts: dict[str, UnitFacts], index: _Index, *, cross: bool
+             ) -> tuple[list[Commodity], list[UnitClass], list[list[str]]]:
+    """Interchangeable units grouped into classes (pool, flavor, size, cluster) of commodities (flavor, size and,
+    when cross-cluster moves are forbidden, cluster); the units of each class in stable order."""
     commodities: list[Commodity] = []
     commodity_index: dict[tuple[int, int, int], int] = {}
     classes: list[UnitClass] = []
     class_units: list[list[str]] = []
-    grouped: dict[tuple[str, str, int, str], list[str]] = {}
+    grouped: dict[UnitFacts, list[str]] = {}
     for unit in sorted(unit_facts):
         grouped.setdefault(unit_facts[unit], []).append(unit)
     for (pool, flavor, size, cluster), members in sorted(grouped.items()):
-        fi, ci = flavor_index[flavor], cluster_index[cluster]
+        fi, ci = index.flavors[flavor], index.clusters[cluster]
         ckey = (fi, size, -1 if cross else ci)
         k = commodity_index.setdefault(ckey, len(commodities))
         if k == len(commodities):
             commodities.append(Commodity(flavor=fi, size=size, cluster=ckey[2]))
-        classes.append(UnitClass(pool=pool_index[pool], commodity=k, flavor=fi, size=size, cluster=ci,
+        classes.append(UnitClass(pool=index.pools[pool], commodity=k, flavor=fi, size=size, cluster=ci,
                                  count=len(members)))
         class_units.append(members)
+    return commodities, classes, class_units
 
-    # --- arrivals: every commodity to every pool that may receive it
+
+def _arrivals(commodities: list[Commodity], classes: list[UnitClass], pool_rules: dict[str, PoolRules],
+              flavors: list[str], index: _Index, accepted: dict[str, dict[str, int | None]],
+              compat: dict[str, list[str]]) -> list[Arrival]:
+    """Every commodity to every pool that may receive it, with the flavor it runs as there."""
     supply_pools: dict[int, set[int]] = {}
     for c in classes:
         supply_pools.setdefault(c.commodity, set()).add(c.pool)
-    receivers = [
-        (i, r) for i, r in enumerate(pool_rules.values())
-        if r.takes_part and r.accept and r.subnet is not None
-    ]
+    receivers = [(i, r) for i, r in enumerate(pool_rules.values())
+                 if r.takes_part and r.accept and r.subnet is not None]
     arrivals: list[Arrival] = []
-    arrival_flavor: set[tuple[int, int]] = set()
     for k, comm in enumerate(commodities):
-        f = flavors[comm.flavor]
         sources = supply_pools.get(k, set())
         for i, r in receivers:
             if not sources or (len(sources) == 1 and i in sources):
                 continue  # no unit of this commodity outside the pool
-            if comm.cluster != -1 and cluster_index[r.cluster] != comm.cluster:
+            if comm.cluster != -1 and index.clusters[r.cluster] != comm.cluster:
                 continue
-            g = resolve_flavor(spec.flavor_compat, f, accepted[r.pool])
+            g = resolve_flavor(compat, flavors[comm.flavor], accepted[r.pool])
             if g is None:
                 continue
             cap = accepted[r.pool][g]
             if cap is not None and comm.size > cap:
                 continue  # a unit of this size never fits under maxCount
-            arrivals.append(Arrival(commodity=k, pool=i, flavor=flavor_index[g]))
-            arrival_flavor.add((i, flavor_index[g]))
+            arrivals.append(Arrival(commodity=k, pool=i, flavor=index.flavors[g]))
+    return arrivals
 
-    # --- cells: (pool, flavor) counts with a target band or a cap that arrivals could reach
+
+def _cells(arrivals: list[Arrival], flavor_targets: dict[tuple[str, str], Band],
+           accepted: dict[str, dict[str, int | None]], cell_counts: dict[tuple[str, str], int], pool_ids: list[str],
+           flavors: list[str], index: _Index) -> list[FlavorCell]:
+    """(pool, flavor) counts that matter: those with a target band, and capped ones that arrivals could reach."""
+    cell_keys = {(index.pools[p], index.flavors[f]) for (p, f) in flavor_targets}
+    for a in arrivals:
+        if accepted[pool_ids[a.pool]].get(flavors[a.flavor]) is not None:
+            cell_keys.add((a.pool, a.flavor))
     cells: list[FlavorCell] = []
-    cell_keys = {(pool_index[p], flavor_index[f]) for (p, f) in flavor_targets}
-    for (pi, fi) in arrival_flavor:
-        if accepted[pool_ids[pi]].get(flavors[fi]) is not None:
-            cell_keys.add((pi, fi))
     for pi, fi in sorted(cell_keys):
         pool, flavor = pool_ids[pi], flavors[fi]
         cells.append(FlavorCell(pool=pi, flavor=fi, count=int(cell_counts.get((pool, flavor), 0)),
                                 target=flavor_targets.get((pool, flavor)), cap=accepted[pool].get(flavor)))
-
-    subnet_free = dict(zip(inv.columns["subnets"]["subnet"], inv.columns["subnets"]["free_ips"], strict=True))
-    subnets = [
-        SubnetData(free=int(subnet_free[s]), lo=min(int(subnet_free[s]), defaults.ip_reserve)) for s in subnet_ids
-    ]
-    problem = FlowProblem(
-        pools=tuple(pool_data), commodities=tuple(commodities), classes=tuple(classes),
-        arrivals=tuple(arrivals), cells=tuple(cells), subnets=tuple(subnets),
-        ips_per_node=defaults.ips_per_node, max_moves=spec.limits.max_moves, n_flavors=len(flavors),
-    )
-    problem.validate()
-    rules = StepRules(
-        pools=pool_rules, accepted=accepted, cells=cell_counts,
-        subnet_free={k: int(v) for k, v in subnet_free.items()}, ips_per_node=defaults.ips_per_node,
-        ip_reserve=defaults.ip_reserve, flavor_compat=dict(spec.flavor_compat),
-    )
-    context = Context(
-        rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
-        class_units=class_units, unit_nodes=unit_nodes,
-        node_cluster=dict(zip(col["node"], col["cluster"], strict=True)),
-        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
-    )
-    return problem, context
+    return cells
 
 
 def _even_bands(inv: Inventory, spec_pools: dict[str, tuple[str, Any]], accepted: dict[str, dict[str, int | None]],
