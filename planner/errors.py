@@ -9,7 +9,8 @@ PoolshiftError                 exit 1   root; library users catch this
 │   ├── ApiTransportError               connect / read / timeout
 │   └── ApiStatusError                  an HTTP error answer (status, error_code, error_msg, request id)
 ├── ExecutionError             exit 6   a step failed during apply; the journal says where to resume
-└── LockedError                exit 7   another apply/auto run holds the lock
+├── LockedError                exit 7   another apply/auto run holds the lock
+└── SolverTimeoutError         exit 8   the solver's time limit ran out before it found any placement
 ```
 
 Messages are one readable line. Library code raises these; only the CLI prints them and exits.
@@ -108,3 +109,9 @@ class LockedError(PoolshiftError):
     """Another run holds the lock for this project and plan."""
 
     exit_code = 7
+
+
+class SolverTimeoutError(PoolshiftError):
+    """The solver's time limit ran out before it found any placement: not infeasibility, not yet an answer."""
+
+    exit_code = 8

@@ -20,11 +20,15 @@ import orjson
 from planner.errors import InputError
 from planner.files import decode_text, parse_json, read_bytes
 from planner.modelarts.objects import (
+    name_of as pool_name_of,
+)
+from planner.modelarts.objects import (
     node_cluster,
     node_immovable_reason,
     node_unit_uid,
     pool_display_name,
     pool_excluded_reason,
+    pool_network,
     pool_status_cluster,
     resolve_pool_subnet,
 )
@@ -33,10 +37,67 @@ FORMAT = "poolshift.inventory/v1"
 
 
 def fingerprint_snapshot(raw: dict[str, Any]) -> str:
-    """sha256 over canonical JSON (sorted keys, compact, UTF-8) of the snapshot, `captured_at` excluded."""
-    data = {k: v for k, v in raw.items() if k != "captured_at"}
-    blob = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of the snapshot's content (`canonical_content`).
+
+    A function of the inventory only: the same pools, nodes, networks and workloads give the same fingerprint
+    whatever order a file or an API listed them in, and whenever they were captured.
+    """
+    blob = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
     return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot without `captured_at`, lists in a canonical order (pools, nodes and workloads by name, networks
+    by name, subnets by id), and of `pool_subnets` only the subnets that decide something: a subnet `inventory pull`
+    recorded for a pool whose own fields and network would not name it (source and attempts are provenance)."""
+    data = {k: v for k, v in raw.items() if k not in ("captured_at", "pool_subnets")}
+    if isinstance(data.get("pools"), list):
+        data["pools"] = sorted(data["pools"], key=_sort_name)
+    for key in ("nodes", "workloads"):
+        if isinstance(data.get(key), dict):
+            data[key] = {pool: sorted(items, key=_sort_name) if isinstance(items, list) else items
+                         for pool, items in data[key].items()}
+    networks = data.get("networks")
+    if isinstance(networks, list):
+        data["networks"] = sorted(
+            ({**net, "subnets": sorted(net["subnets"], key=lambda sub: str(sub.get("networkId")) if isinstance(
+                sub, dict) else "")} if isinstance(net, dict) and isinstance(net.get("subnets"), list) else net
+             for net in networks), key=lambda net: str(net.get("name")) if isinstance(net, dict) else "")
+    decisive = _decisive_subnets(raw)
+    if decisive:
+        data["pool_subnets"] = decisive
+    return data
+
+
+def _sort_name(obj: Any) -> str:
+    """Sort key of a raw object: `metadata.name` (nodes, pools), else `name` (workloads)."""
+    if not isinstance(obj, dict):
+        return ""
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else obj.get("name")
+    return name if isinstance(name, str) else json.dumps(obj, sort_keys=True)
+
+
+def _decisive_subnets(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pool -> recorded subnet, for pools whose subnet only the pull's record tells."""
+    recorded = raw.get("pool_subnets")
+    if not isinstance(recorded, dict):
+        return {}
+    only: dict[str, str | None] = {}
+    for net in raw.get("networks") or []:
+        if isinstance(net, dict) and isinstance(net.get("subnets"), list):
+            ids = [sub.get("networkId") for sub in net["subnets"] if isinstance(sub, dict)]
+            only[str(net.get("name"))] = ids[0] if len(ids) == 1 else None
+    out: dict[str, Any] = {}
+    for pool in raw.get("pools") or []:
+        name = pool_name_of(pool)
+        entry = recorded.get(name)
+        if not isinstance(entry, dict):
+            continue
+        network, subnet_id = pool_network(pool)
+        if not subnet_id and entry.get("subnet") != only.get(network or ""):
+            out[name] = entry.get("subnet")
+    return out
 
 
 def read_snapshot_file(path: str | Path) -> dict[str, Any]:

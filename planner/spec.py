@@ -47,8 +47,16 @@ class PoolSpec(_Model):
 
     @model_validator(mode="after")
     def _bounds(self) -> PoolSpec:
+        """A pool's wishes must not contradict its hard bounds (PRODUCT §3): the hard bound would win silently."""
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        if self.target is not None and self.max is not None and self.target > self.max:
+            raise ValueError(f"target ({self.target}) is above max ({self.max})")
+        if self.target is not None and self.min is not None and self.target < self.min:
+            raise ValueError(f"target ({self.target}) is below min ({self.min})")
+        wanted = sum(self.flavors.values())
+        if self.max is not None and wanted > self.max:
+            raise ValueError(f"flavor targets add up to {wanted}, above max ({self.max})")
         return self
 
 
@@ -71,6 +79,13 @@ class Spec(_Model):
     limits: Limits = Field(default_factory=Limits)
     balance: Literal["none", "even"] = "none"
     auto: dict[str, Any] | None = None  # the `auto:` gates; validated by planner.auto
+
+    def warnings(self) -> list[str]:
+        """What the spec asks that the hard rules will overrule, one line each (the plan goes ahead)."""
+        floor = max(2, self.defaults.min_nodes)
+        return [f"pools.{key}: target {p.target} is below the floor {floor} every pool keeps (defaults.min_nodes, "
+                f"at least 2); it will not go below {floor} nodes"
+                for key, p in self.pools.items() if p.target is not None and p.target < floor]
 
     @property
     def fingerprint(self) -> str:

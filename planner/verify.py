@@ -141,7 +141,7 @@ def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | 
 
 
 def _expected_flavor(spec: Spec, flavor: str, accepted: dict[str, Any]) -> str | None:
-    for cand in list(spec.flavor_compat.get(flavor, [])) + [flavor]:
+    for cand in [flavor, *spec.flavor_compat.get(flavor, [])]:  # its own flavor whenever it fits
         if cand in accepted:
             return cand
     return None

@@ -59,6 +59,8 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
             snapshot = read_snapshot_file(inventory_path)
             source = str(inventory_path)
         plan = make_plan(snapshot, spec_data, options=options, snapshot_source=source, spec_source=str(spec_path))
+    for warning in plan.warnings:
+        echo(f"poolshift: warning: {warning}", err=True)
     if out_path is not None:
         write_plan(out_path, plan.document)
     if output == "json":

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from planner.errors import PlanningError
+from planner.errors import SolverTimeoutError
 from planner.inventory import build_inventory, read_snapshot_file
 from planner.planfile import PlanDocument
 from planner.planning.document import Settings, build_document
@@ -58,6 +58,7 @@ class Plan:
     result: FlowResult
     context: Context
     timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # one line each, naming the file: the CLI prints them
 
 
 def load_problem(inventory_path: str | Path, spec_path: str | Path) -> tuple[FlowProblem, Context]:
@@ -114,7 +115,8 @@ def _make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], options: Pla
     timings["verify"] = time.perf_counter() - t3
     if problems:
         raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
-    return Plan(document, steps, result, ctx, timings)
+    warnings = [f"{spec_source}: {w}" for w in spec.warnings()]
+    return Plan(document, steps, result, ctx, timings, warnings)
 
 
 def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions, limits: Limits,
@@ -141,8 +143,10 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions, li
             if result.status == Status.INFEASIBLE:
                 raise explain_infeasible(problem, ctx, options.solve_params())
             if result.status == Status.UNKNOWN:
-                raise PlanningError(f"the solver found no placement within the time limit "
-                                    f"({options.time_limit:g} s); raise --time-limit", rules=["time limit"])
+                raise SolverTimeoutError(
+                    f"the solver hit its time limit of {options.time_limit:g} s before it found any placement (this "
+                    f"says nothing about feasibility); give it more time, e.g. --time-limit "
+                    f"{max(60.0, 4 * options.time_limit):g}")
             first = result
         elif not result.has_solution:
             break
@@ -154,7 +158,7 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions, li
         if not blocked:
             if attempt == 0:
                 return result, ordered, blocked_by
-            return replace(result, status=Status.FEASIBLE, bound=first.bound), ordered, blocked_by
+            return _reached(result, first, ordered, blocked_by)
         last_blocked = blocked
         added, words = restrictions_for(blocked, problem, ctx, restrictions)
         if added is None:
@@ -165,6 +169,16 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions, li
     if current_valid:
         before = deviation_of(problem, final_counts(problem, *zero))
         blocked_by.append("no safe order reaches a better placement; the plan keeps the current one")
-        return (FlowResult(Status.FEASIBLE, zero[0], zero[1], before, 0, first.bound, first.seconds, first.backend),
-                [], blocked_by)
+        current = FlowResult(Status.FEASIBLE, zero[0], zero[1], before, 0, first.bound, first.seconds, first.backend)
+        return _reached(current, first, [], blocked_by)
     raise explain_blocked(last_blocked)
+
+
+def _reached(result: FlowResult, first: FlowResult, ordered: list[Step],
+             blocked_by: list[str]) -> tuple[FlowResult, list[Step], list[str]]:
+    """A reachable placement found after restricting the model (PRODUCT §5): OPTIMAL, and nothing to report, when
+    it has the same (D, M) as the proven final-state optimum; otherwise FEASIBLE with the optimum's bound and what
+    blocked the better placement."""
+    if first.status == Status.OPTIMAL and (result.deviation, result.moves) == (first.deviation, first.moves):
+        return replace(result, status=Status.OPTIMAL, bound=first.bound), ordered, []
+    return replace(result, status=Status.FEASIBLE, bound=first.bound), ordered, blocked_by

@@ -6,8 +6,8 @@ PRODUCT §4, flavor resolution through `flavor_compat`, `balance: even` bands, m
 classes, and the list of nodes that may not move with their reasons.
 Must not: solve, order or write anything.
 
-Flavor resolution: a node of flavor f arriving in pool t runs as the first flavor t accepts from
-`flavor_compat[f]` (in the listed order), then f itself; with no `flavor_compat` entry, only f.
+Flavor resolution (PRODUCT §3): a node of flavor f arriving in pool t runs as f whenever t accepts f, else as
+the first flavor of `flavor_compat[f]` (in the listed order) that t accepts; it is never relabelled when it fits.
 
 `balance: even`: for each flavor f, the pools that take part, have no `target`, have no flavor target
 for f and accept f share the f nodes they hold now, N over k pools: each gets the band

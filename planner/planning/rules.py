@@ -53,8 +53,10 @@ class StepRules:
 
 
 def resolve_flavor(compat: dict[str, list[str]], flavor: str, accepted: dict[str, Any]) -> str | None:
-    """First accepted flavor among compat[flavor] (listed order) and then flavor itself."""
-    for candidate in [*compat.get(flavor, []), flavor]:
+    """The flavor a node of `flavor` runs as where `accepted` flavors are taken (PRODUCT §3, ruling of 2026-11-29):
+    the node's own flavor whenever it is accepted (a node is never relabelled when it fits), else the first
+    accepted one of `compat[flavor]`, in the listed order; None when none is accepted."""
+    for candidate in [flavor, *compat.get(flavor, [])]:
         if candidate in accepted:
             return candidate
     return None

@@ -47,16 +47,26 @@ def _plan_sections(doc: PlanDocument) -> list[tuple[str, list[str], list[list[Ce
     ]
 
 
+def _proof(doc: PlanDocument) -> str:
+    """What the status means, in words: proven, or what was lost and why (never a bound beside another number)."""
+    s = doc.summary
+    if s.status == "OPTIMAL":
+        return "proven optimal"
+    if s.blocked_by:
+        return (f"the best placement has deviation {s.bound}, but no safe order reaches it; blocked by: "
+                + "; ".join(s.blocked_by))
+    return f"not proven optimal: the solver's time limit ran out; no placement has a deviation below {s.bound}"
+
+
 def summary_lines(doc: PlanDocument) -> list[str]:
     """Key facts of a plan, one per line."""
     s = doc.summary
     lines = [
-        f"status {s.status}  deviation {s.deviation_before} -> {s.deviation_after} (proven bound {s.bound})",
+        f"status {s.status}  deviation {s.deviation_before} -> {s.deviation_after} ({_proof(doc)})",
         f"{s.moves} node moves in {s.requests} requests, {s.waves} wave(s)"
         f" ({s.staging_moves} staging moves, {s.cross_cluster_requests} cross-cluster requests)",
         f"solver {s.solve_seconds} s; inventory {doc.inventory_fingerprint}",
     ]
-    lines += [f"blocked: {b}" for b in s.blocked_by]
     return lines
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.inventory import build_inventory
+from planner.inventory import build_inventory, fingerprint_snapshot
 from planner.modelarts.pull import pull_snapshot
 from planner.planning.pipeline import make_plan
 from tests.emulator_server import run_emulator
@@ -22,6 +22,7 @@ def test_pulled_example_has_the_same_facts_and_plan() -> None:
     with run_emulator(seed) as emu, emu.client(read_only=True) as client:
         pulled = pull_snapshot(client, emu.region, emu.project_id)
     original, copy = build_inventory(seed), build_inventory(pulled)
+    assert fingerprint_snapshot(pulled) == fingerprint_snapshot(seed)  # a plan of the file is not stale live
     for table in ("pools", "pool_flavors", "nodes", "subnets"):
         assert copy.columns[table] == original.columns[table], table
     spec = yaml.safe_load((EXAMPLES / "spec.yaml").read_text())

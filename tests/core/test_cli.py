@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+import yaml
 from click.testing import CliRunner
 
 from planner.cli import main
@@ -21,7 +23,7 @@ def test_plan_then_show_in_every_format(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     code, out, _ = run("plan", "--inventory", str(EXAMPLES / "inventory.json"), "--spec", str(EXAMPLES / "spec.yaml"),
                        "-o", str(plan))
-    assert code == 0 and "status OPTIMAL  deviation 25 -> 3 (proven bound 3)" in out
+    assert code == 0 and "status OPTIMAL  deviation 25 -> 3 (proven optimal)" in out
     doc = json.loads(plan.read_text())
     assert doc["format"] == "poolshift.plan/v1" and len(doc["steps"]) == 3
     committed = json.loads((EXAMPLES / "plan.json").read_text())
@@ -78,3 +80,20 @@ def test_help_lists_every_command() -> None:
     assert code == 0
     for command in ("plan", "show", "diff", "report", "whatif", "apply", "auto", "emulator", "inventory"):
         assert f"  {command} " in out or f"  {command}\n" in out, command
+
+
+@pytest.mark.slow
+def test_a_solver_timeout_has_its_own_exit_code_and_says_how_to_raise_the_limit(tmp_path: Path) -> None:
+    """Exit 8 with the limit and the option to raise it: a time limit hit is not "no feasible placement" (3)."""
+    from benchmarks.generate import generate
+
+    snapshot, spec = generate(100_000, 1_000, seed=1)
+    inv, sp = tmp_path / "inventory.json", tmp_path / "spec.yaml"
+    inv.write_text(json.dumps(snapshot))
+    sp.write_text(yaml.safe_dump(spec))
+    code, _, err = run("plan", "--inventory", str(inv), "--spec", str(sp), "--time-limit", "0.01",
+                       "-o", str(tmp_path / "plan.json"))
+    assert code == 8, err
+    assert err.strip().count("\n") == 0
+    assert "hit its time limit of 0.01 s before it found any placement" in err and "--time-limit" in err
+    assert not (tmp_path / "plan.json").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -107,3 +108,27 @@ def test_fingerprint_ignores_capture_time_only() -> None:
     changed = copy.deepcopy(snap)
     changed["nodes"]["p"][0]["status"]["phase"] = "Abnormal"
     assert build_inventory(changed).fingerprint != a
+
+
+def test_the_fingerprint_is_a_function_of_the_content_not_of_list_order() -> None:
+    import json
+    import random
+
+    from planner.inventory import fingerprint_snapshot
+
+    raw = json.loads(Path("examples/inventory.json").read_text(encoding="utf-8"))
+    before = fingerprint_snapshot(raw)
+    rng = random.Random(7)
+    shuffled = copy.deepcopy(raw)
+    rng.shuffle(shuffled["pools"])
+    shuffled["nodes"] = dict(reversed(list(shuffled["nodes"].items())))
+    for items in shuffled["nodes"].values():
+        rng.shuffle(items)
+    rng.shuffle(shuffled["networks"])
+    for net in shuffled["networks"]:
+        net["subnets"].reverse()
+    shuffled["captured_at"] = "2030-01-01T00:00:00Z"
+    assert shuffled != raw and fingerprint_snapshot(shuffled) == before
+    changed = copy.deepcopy(raw)
+    changed["networks"][0]["subnets"][0]["usedIps"] += 1
+    assert fingerprint_snapshot(changed) != before

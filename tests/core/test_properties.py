@@ -65,6 +65,13 @@ def instances(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
             wish["max"] = draw(st.integers(max(wish.get("min", 0), k - 1), 6))
         if draw(st.integers(0, 4)) == 0:
             wish["flavors"] = {accepted[0]: draw(st.integers(0, 4))}
+        # a spec that contradicts itself is refused (PRODUCT §3): keep target within [min, max], flavors within max
+        if "target" in wish and "max" in wish:
+            wish["target"] = min(wish["target"], wish["max"])
+        if "target" in wish and "min" in wish:
+            wish["target"] = max(wish["target"], wish["min"])
+        if "flavors" in wish and "max" in wish:
+            wish["flavors"] = {f: min(n, wish["max"]) for f, n in wish["flavors"].items()}
         if draw(st.integers(0, 6)) == 0:
             wish["accept"] = False
         if draw(st.integers(0, 6)) == 0:
@@ -114,7 +121,7 @@ def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, in
     movable = [u for u in sorted(units) if u not in blocked and len(units[u]) <= sp.limits.max_batch_size]
 
     def resolve(f: str, p: str) -> str | None:
-        for c in [*sp.flavor_compat.get(f, []), f]:
+        for c in [f, *sp.flavor_compat.get(f, [])]:
             if c in accepted[p]:
                 return c
         return None

@@ -99,6 +99,11 @@ SPEC_CASES: list[tuple[str, Any, str]] = [
     ("bad balance", spec({}, balance="fair"), "balance"),
     ("accept not a boolean", spec({"pool-a": {"accept": "maybe"}}), "pools.pool-a.accept"),
     ("empty flavor_compat list", spec({}, flavor_compat={"f.a": []}), "flavor_compat.f.a"),
+    # contradictions (PRODUCT §3, ruling of 2026-11-29): the pool and both numbers are named
+    ("target above max", spec({"pool-a": {"target": 7, "max": 2}}), "pools.pool-a: target (7) is above max (2)"),
+    ("target below min", spec({"pool-a": {"target": 3, "min": 5}}), "pools.pool-a: target (3) is below min (5)"),
+    ("flavor targets above max", spec({"pool-a": {"max": 5, "flavors": {"f.a": 4, "f.b": 3}}}),
+     "pools.pool-a: flavor targets add up to 7, above max (5)"),
 ]
 
 
@@ -155,6 +160,18 @@ def test_missing_files_and_bad_arguments_exit_2(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--inventory" in r.output
     r = runner.invoke(main, ["plan", "--inventory", str(sp), "--spec", str(sp), "--time-limit", "-1"])
     assert r.exit_code == 2
+
+
+def test_a_target_below_the_floor_plans_with_one_warning_naming_the_pool(tmp_path: Path) -> None:
+    inv = _write(tmp_path, "snap.json", _good_snapshot())
+    sp = _write(tmp_path, "spec.yaml", spec({"pool-a": {"target": 1}, "pool-b": {"target": 4}},
+                                            defaults={"min_nodes": 3}), as_yaml=True)
+    result, out = _run_plan(tmp_path, inv, sp)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if "warning" in line]
+    assert warnings == [f"poolshift: warning: {sp}: pools.pool-a: target 1 is below the floor 3 every pool keeps "
+                        f"(defaults.min_nodes, at least 2); it will not go below 3 nodes"]
+    assert out.exists()
 
 
 def test_there_are_at_least_25_rejection_cases() -> None:

@@ -41,7 +41,7 @@ def test_pool_never_drops_below_two_nodes() -> None:
 
 
 def test_spec_min_and_min_nodes_raise_the_floor() -> None:
-    r = plan(two_pool_snapshot(a=6, b=2), spec({"pool-a": {"target": 0, "min": 5}, "pool-b": {"target": 9}}))
+    r = plan(two_pool_snapshot(a=6, b=2), spec({"pool-a": {"min": 5}, "pool-b": {"target": 9}}))
     assert final_counts(r)["pool-a"] == 5
     r = plan(two_pool_snapshot(a=6, b=2), spec({"pool-a": {"target": 0}, "pool-b": {"target": 9}},
                                                defaults={"min_nodes": 4}))
@@ -80,7 +80,7 @@ def test_pool_at_its_floor_receives_before_it_sends() -> None:
 
 # --- rule 2: ceilings, accept/give, pools that do not take part
 def test_spec_max_caps_a_receiving_pool() -> None:
-    r = plan(two_pool_snapshot(a=8, b=2), spec({"pool-a": {"target": 2}, "pool-b": {"target": 8, "max": 5}}))
+    r = plan(two_pool_snapshot(a=8, b=2), spec({"pool-a": {"target": 2}, "pool-b": {"max": 5}}))
     assert final_counts(r)["pool-b"] == 5
 
 
@@ -166,11 +166,31 @@ def test_node_only_goes_where_its_flavor_is_accepted_or_compatible() -> None:
     assert data(r)["pools"]["pool-b"]["by_flavor"]["f.b"] == [2, 6]
 
 
-def test_flavor_compat_order_picks_the_request_flavor() -> None:
+def test_a_node_keeps_its_own_flavor_wherever_the_target_accepts_it() -> None:
+    """PRODUCT §3 (ruling of 2026-11-29): never relabelled when its own flavor fits, even if compat lists others."""
     snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", ["f.a", "f.a.d"])],
                     {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2)})
     r = plan(snap, spec({"pool-a": {"target": 4}, "pool-b": {"target": 4}}, flavor_compat={"f.a": ["f.a.d", "f.a"]}))
-    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.a.d"}
+    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.a"}
+
+
+def test_where_the_own_flavor_does_not_fit_the_first_listed_compatible_flavor_is_used() -> None:
+    snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", ["f.a.d", "f.a.e"])],
+                    {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2, "f.a.d")})
+    r = plan(snap, spec({"pool-a": {"target": 4}, "pool-b": {"target": 4}}, flavor_compat={"f.a": ["f.a.e", "f.a.d"]}))
+    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.a.e"}
+    assert data(r)["summary"]["deviation_after"] == 0
+
+
+def test_relabelling_a_node_that_fits_would_have_cost_deviation() -> None:
+    """Relabelled as f.a.d the nodes would hit pool-b's maxCount 2 of f.a.d and nothing could move (D 8);
+    keeping their own flavor f.a they all fit (D 0)."""
+    snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", {"f.a": None, "f.a.d": 2})],
+                    {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2, "f.a.d")})
+    r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"target": 6}}, flavor_compat={"f.a": ["f.a.d"]}))
+    summary = data(r)["summary"]
+    assert (summary["deviation_after"], summary["moves"], summary["status"]) == (0, 4, "OPTIMAL")
+    assert {s["body"]["resourceSpec"]["flavor"] for s in data(r)["steps"]} == {"f.a"}
 
 
 # --- rule 5: movable units, super nodes

@@ -36,7 +36,7 @@ def bfs_min_moves(snap: dict[str, Any], raw_spec: dict[str, Any], goal: dict[str
     flavor0 = {n["metadata"]["name"]: n["spec"]["flavor"] for ns in snap["nodes"].values() for n in ns}
 
     def resolve(f: str, p: str) -> str | None:
-        return next((c for c in [*sp.flavor_compat.get(f, []), f] if c in accepted[p]), None)
+        return next((c for c in [f, *sp.flavor_compat.get(f, [])] if c in accepted[p]), None)
 
     start = tuple((start_pool[n], flavor0[n]) for n in names)
     seen = {start}
@@ -292,3 +292,37 @@ def test_random_waves_are_safe_in_every_interleaving(case: tuple[dict[str, Any],
     except PlanningError:
         return
     assert replay_waves(snap, sp, doc) == []
+
+
+def test_an_unreachable_first_placement_with_an_equal_reachable_one_is_optimal_and_not_news(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """PRODUCT §5: the first placement tried is unreachable (its one move would need a free address in a full
+    subnet in flight, and no pool can stage it), the reachable one found next has the same (D, M) = (0, 1):
+    the plan says OPTIMAL and names nothing in blocked_by."""
+    import planner.planning.pipeline as pipeline
+    from solvers.result import FlowResult, Status
+
+    snap = snapshot([pool("pool-w1", subnet="full"), pool("pool-w2", subnet="roomy"), pool("pool-x", subnet="full")],
+                    {"pool-w1": nodes_of("w1", 2), "pool-w2": nodes_of("w2", 2), "pool-x": nodes_of("x", 3)},
+                    subnets={"full": (5, 5), "roomy": (50, 2)})
+    raw_spec = spec({"pool-x": {"target": 2}, "pool-w2": {"give": False}})
+    real = pipeline.solve_flow
+    calls: list[FlowResult] = []
+
+    def first_unreachable(problem: Any, params: Any = None, restrictions: Any = None) -> FlowResult:
+        if calls:
+            calls.append(real(problem, params, restrictions))
+            return calls[-1]
+        # pools are indexed in id order: pool-w1 0, pool-w2 1, pool-x 2; send x's unit to w1 (unreachable)
+        out = tuple(1 if c.pool == 2 else 0 for c in problem.classes)
+        into = tuple(1 if a.pool == 0 else 0 for a in problem.arrivals)
+        calls.append(FlowResult(Status.OPTIMAL, out, into, 0, 1, 0, 0.0, "cpsat"))
+        return calls[-1]
+
+    monkeypatch.setattr(pipeline, "solve_flow", first_unreachable)
+    doc = pipeline.make_plan(snap, raw_spec).document
+    assert len(calls) == 2  # the first placement was tried, found unreachable, and the model solved again
+    assert (doc.summary.status, doc.summary.deviation_after, doc.summary.moves) == ("OPTIMAL", 0, 1)
+    assert doc.summary.blocked_by == [] and doc.summary.bound == 0
+    assert [(s.source, s.target) for s in doc.steps] == [("pool-x", "pool-w2")]
+    assert verify_plan(snap, parse_spec(raw_spec), doc) == []
