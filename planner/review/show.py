@@ -61,13 +61,12 @@ def _proof(doc: PlanDocument) -> str:
 def summary_lines(doc: PlanDocument) -> list[str]:
     """Key facts of a plan, one per line."""
     s = doc.summary
-    lines = [
+    return [
         f"status {s.status}  deviation {s.deviation_before} -> {s.deviation_after} ({_proof(doc)})",
         f"{s.moves} node moves in {s.requests} requests, {s.waves} wave(s)"
         f" ({s.staging_moves} staging moves, {s.cross_cluster_requests} cross-cluster requests)",
         f"solver {s.solve_seconds} s; inventory {doc.inventory_fingerprint}",
     ]
-    return lines
 
 
 def render_plan(doc: PlanDocument, fmt: str = "table") -> str:
