@@ -96,3 +96,19 @@ def last_event(path: Path) -> dict[int, str]:
         if step is not None:
             last[step] = event
     return last
+
+
+def refuse_next_posts(emu: EmulatorHandle, count: int = 1, *, status: int = 500) -> list[str]:
+    """Answer the next `count` batch-migrate requests with `status` before the emulator sees them (so none of
+    them is accepted: a 5xx whose outcome the caller cannot know). Returns the paths it answered so."""
+    answered: list[str] = []
+    inner = emu.api.handle
+
+    def handle(request: EmuRequest) -> EmuResponse:
+        if request.method == "POST" and request.raw_path.endswith("/batch-migrate") and len(answered) < count:
+            answered.append(request.raw_path)
+            return EmuResponse(status, {"error_code": "ModelArts.50005000", "error_msg": "internal error"})
+        return inner(request)
+
+    emu.api.handle = handle  # type: ignore[method-assign]
+    return answered
