@@ -21,7 +21,7 @@ from planner.cli._common import echo, echo_json, main, output_option
 from planner.cli.api_cmds import connection_options, settings_from_cli
 
 if TYPE_CHECKING:
-    from planner.apply import ApplyResult
+    from planner.errors import ApplyOutcome
 
 
 @main.command("apply")
@@ -94,7 +94,7 @@ def _print_stale(changes: list[str], output: str) -> None:
         echo(f"  - {change}", err=True)
 
 
-def _print_result(result: ApplyResult, output: str, *, status: str, error: str | None = None,
+def _print_result(result: ApplyOutcome, output: str, *, status: str, error: str | None = None,
                   project_id: str | None = None) -> None:
     if output == "json":
         echo_json({"status": status, **result.to_dict(), **({"error": error} if error else {})})
