@@ -107,7 +107,8 @@ def refuse_next_posts(emu: EmulatorHandle, count: int = 1, *, status: int = 500)
     def handle(request: EmuRequest) -> EmuResponse:
         if request.method == "POST" and request.raw_path.endswith("/batch-migrate") and len(answered) < count:
             answered.append(request.raw_path)
-            return EmuResponse(status, {"error_code": "ModelArts.50005000", "error_msg": "internal error"})
+            code, message = ("ModelArts.50005000", "internal error") if status >= 500 else ("APIGW.0000", "refused")
+            return EmuResponse(status, {"error_code": code, "error_msg": message})
         return inner(request)
 
     emu.api.handle = handle  # type: ignore[method-assign]
