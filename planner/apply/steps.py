@@ -1,25 +1,25 @@
 """One state machine per plan step, and the replay of a journal into those machines.
 
 ```
-                 ┌─────────────────────── not_accepted ───────────────────────┐
-                 ▼                                                            │
 PENDING ──submitting──▶ SUBMITTING ──submitted(job_id)──▶ SUBMITTED ──succeeded──▶ SUCCEEDED
- │   ▲                       │                             │  ▲   │
- │   │                       │                             │  │   └──timeout──▶ TIMED_OUT
- │   │                       │                             │  └──track (the next run's start)──┘
- │   │                       ▼                             │
- │   │                    FAILED ◀──failed (job, confirm)──┘
- │   │                     ▲  │
- │   └──retry (resume)─────┼──┘
- └──failed (precheck)──────┘        SUBMITTING ──failed (refused)──▶ FAILED
+ │                       │    │                            │  │  ▲
+ │                       │    │                            │  │  └──track (the next run's start)──┐
+ │                       │    │                            │  └──timeout──▶ TIMED_OUT ────────────┘
+ │     failed (refused)  │    └──not_accepted──▶ PENDING   │
+ │                       ▼                                 │
+ └──failed (precheck)──▶ FAILED ◀──failed (job, or nodes)──┘
+                         │
+                         └──retry (resume)──▶ PENDING
 ```
 
 SUBMITTING means "a request may be on its way": the journal has a `submitting` record and no answer yet.
 A crash leaves a step there; the next run asks the API (planner.apply.acceptance) before it moves the step
-on, so it never sends a request the API already accepted. TIMED_OUT means "its job has not ended within
-`--job-timeout`": this run stops tracking it and never sends it again; every later run starts by tracking
-the same job again (`track`, implied by the run's `start` record; journals written before TIMED_OUT existed
-replay the same way). Any other transition is a bug and raises IllegalTransition.
+on, so it never sends a request the API already accepted. `failed (job, or nodes)`: the job ended Failed,
+or a request accepted without a known job saw its nodes come back. TIMED_OUT means "its job has not ended
+within `--job-timeout`": this run stops watching it and never sends it again; every later run starts by
+watching the same job again (`track`: it has no record of its own, the run's `start` record implies it, so
+journals written before TIMED_OUT existed replay the same way). Any other transition is a bug and raises
+IllegalTransition; a journal whose records break the diagram is refused (InputError naming the line).
 """
 
 from __future__ import annotations

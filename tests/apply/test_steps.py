@@ -105,3 +105,13 @@ def test_move_checks_the_transition_before_it_journals_and_moves_as_a_replay_wou
     replay(replayed, written, source="j")
     assert (replayed[1].phase, replayed[1].job_id, replayed[1].reason, replayed[1].submitting_ts) == \
         (run.phase, run.job_id, run.reason, run.submitting_ts)
+
+
+def test_apply_failed_error_is_one_class_in_the_error_tree() -> None:
+    import planner.apply
+    import planner.errors
+
+    assert planner.apply.ApplyFailedError is planner.errors.ApplyFailedError
+    assert issubclass(planner.errors.ApplyFailedError, planner.errors.ExecutionError)
+    assert planner.errors.ApplyFailedError.exit_code == 6
+    assert all(getattr(planner.apply, name, None) is not None for name in planner.apply.__all__)
