@@ -48,6 +48,43 @@ def _add_pool(snap: EditableSnapshot, item: AddPool, key: str) -> None:
             raise where.fail(f"{key}.name", f"pool {item.name!r} already exists")
         if item.display_name and item.display_name in (snap.pool_id(pool), snap.display(pool)):
             raise where.fail(f"{key}.display_name", f"pool {item.display_name!r} already exists")
+    network = _new_pool_network(snap, item, key)
+    if item.resources:
+        resources = [
+            {
+                "flavor": r.flavor,
+                "count": 0,
+                **({"maxCount": r.maxCount} if r.maxCount is not None else {}),
+                **({"nodePool": r.nodePool} if r.nodePool else {}),
+            }
+            for r in item.resources
+        ]
+    else:
+        resources = [{"flavor": f, "count": 0} for f in item.flavor_names()]
+    status: dict[str, Any] = {"phase": "Running", "root": item.name, "resources": {"available": []}}
+    if item.cluster:
+        status["clusters"] = {"name": item.cluster}
+    snap.raw["pools"].append(
+        {
+            "apiVersion": "v2",
+            "kind": "Pool",
+            "metadata": {
+                "name": item.name,
+                "creationTimestamp": snap.raw.get("captured_at", "1970-01-01T00:00:00Z"),
+                "labels": {LABEL_DISPLAY_NAME: item.display_name or item.name},
+                "annotations": {"os.modelarts/description": "added by poolshift whatif"},
+            },
+            "spec": {"type": "Dedicate", "scope": ["Train"], "resources": resources, "network": network},
+            "status": status,
+        }
+    )
+    snap.raw["nodes"][item.name] = []
+
+
+def _new_pool_network(snap: EditableSnapshot, item: AddPool, key: str) -> dict[str, Any]:
+    """The new pool's `spec.network`: an existing subnet, a new subnet (added to its network), or a network
+    with exactly one subnet."""
+    where = snap.where
     subnets = snap.subnets()
     networks = {str(n.get("name")): n for n in snap.networks()}
     network: dict[str, Any]
@@ -89,36 +126,7 @@ def _add_pool(snap: EditableSnapshot, item: AddPool, key: str) -> None:
         if count != 1:
             raise where.fail(f"{key}.subnet", f"network {item.network!r} has {count} subnets; name one")
         network = {"name": item.network}
-    if item.resources:
-        resources = [
-            {
-                "flavor": r.flavor,
-                "count": 0,
-                **({"maxCount": r.maxCount} if r.maxCount is not None else {}),
-                **({"nodePool": r.nodePool} if r.nodePool else {}),
-            }
-            for r in item.resources
-        ]
-    else:
-        resources = [{"flavor": f, "count": 0} for f in item.flavor_names()]
-    status: dict[str, Any] = {"phase": "Running", "root": item.name, "resources": {"available": []}}
-    if item.cluster:
-        status["clusters"] = {"name": item.cluster}
-    snap.raw["pools"].append(
-        {
-            "apiVersion": "v2",
-            "kind": "Pool",
-            "metadata": {
-                "name": item.name,
-                "creationTimestamp": snap.raw.get("captured_at", "1970-01-01T00:00:00Z"),
-                "labels": {LABEL_DISPLAY_NAME: item.display_name or item.name},
-                "annotations": {"os.modelarts/description": "added by poolshift whatif"},
-            },
-            "spec": {"type": "Dedicate", "scope": ["Train"], "resources": resources, "network": network},
-            "status": status,
-        }
-    )
-    snap.raw["nodes"][item.name] = []
+    return network
 
 
 def _remove_node(snap: EditableSnapshot, node: dict[str, Any], pool_id: str, key: str) -> None:
