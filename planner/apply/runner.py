@@ -128,7 +128,7 @@ def _resume(session: Session, client: ModelArtsClient) -> None:
     remaining = session.in_phase(Phase.PENDING)
     if not remaining or session.halted():
         return
-    moved = session.in_phase(Phase.SUCCEEDED, Phase.SUBMITTED)
+    moved = session.in_phase(Phase.SUCCEEDED, Phase.SUBMITTED, Phase.TIMED_OUT)  # done, or may still land
     try:
         check_stale(session, session.snapshot(client), moved, remaining)
     except StalePlanError as exc:

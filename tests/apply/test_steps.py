@@ -115,3 +115,31 @@ def test_apply_failed_error_is_one_class_in_the_error_tree() -> None:
     assert issubclass(planner.errors.ApplyFailedError, planner.errors.ExecutionError)
     assert planner.errors.ApplyFailedError.exit_code == 6
     assert all(getattr(planner.apply, name, None) is not None for name in planner.apply.__all__)
+
+
+@pytest.mark.emulator
+def test_timed_out_steps_count_as_moved_when_a_resumed_run_keeps_going(plan_file: Path) -> None:
+    """A resumed run re-tracks the timed-out jobs; with --keep-going the staleness check of the other steps
+    counts their nodes as moved (they travel when the job is accepted), so the plan is not called stale."""
+    from planner.apply import ApplyFailedError, apply_plan
+    from planner.planfile import read_plan
+    from tests.apply.conftest import apply_snapshot
+    from tests.apply.helpers import accepted_per_step, factory, fast, journal_events
+    from tests.emulator_server import run_emulator
+
+    plan = read_plan(plan_file)
+    journal = plan_file.with_name(plan_file.name + ".journal.jsonl")
+    with run_emulator(apply_snapshot(), job_seconds=30) as emu:
+        with pytest.raises(ApplyFailedError, match="step 1 timed out"):
+            apply_plan(plan, plan_file, factory(emu), fast(job_timeout=0.2))
+        with pytest.raises(ApplyFailedError, match="timed out") as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(job_timeout=0.2, keep_going=True, resume=True))
+        assert caught.value.result.steps_failed == list(range(1, 9))
+        emu.advance(60)
+        emu.machine.job_seconds = 0.0
+        result = apply_plan(plan, plan_file, factory(emu), fast(resume=True))
+        state = emu.state()
+    assert result.steps_done == 8
+    assert sorted(accepted_per_step(state, plan).items()) == [(i, 1) for i in range(1, 9)]
+    assert [e for s, e in journal_events(journal) if s == 1] == ["submitting", "submitted", "timeout", "timeout",
+                                                                  "succeeded"]
