@@ -9,6 +9,7 @@ PoolshiftError                 exit 1   root; library users catch this
 │   ├── ApiTransportError               connect / read / timeout
 │   └── ApiStatusError                  an HTTP error answer (status, error_code, error_msg, request id)
 ├── ExecutionError             exit 6   a step failed during apply; the journal says where to resume
+│   └── ApplyFailedError                steps failed or timed out; `.result` is what the run did
 ├── LockedError                exit 7   another apply/auto run holds the lock
 └── SolverTimeoutError         exit 8   the solver's time limit ran out before it found any placement
 ```
@@ -18,6 +19,8 @@ Nothing here may hold a secret: callers never put credentials into messages or a
 """
 
 from __future__ import annotations
+
+from typing import Any, Protocol
 
 
 class PoolshiftError(Exception):
@@ -103,6 +106,34 @@ class ExecutionError(PoolshiftError):
         super().__init__(message)
         self.step_id = step_id
         self.journal = journal
+
+
+class ApplyOutcome(Protocol):
+    """What an apply run did, as `ApplyFailedError.result` carries it (`planner.apply.ApplyResult` is one).
+
+    A Protocol, so that this module imports nothing above it.
+    """
+
+    executed: bool
+    steps_total: int
+    steps_done: int
+    steps_failed: list[int]
+    requests: list[dict[str, Any]]
+    journal: str | None
+    messages: list[str]
+    interrupted: bool
+    changes: list[str]
+    steps_pending: list[int]
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class ApplyFailedError(ExecutionError):
+    """Steps of an apply run failed or timed out (exit 6); `result` tells what the run did before it stopped."""
+
+    def __init__(self, message: str, *, step_id: int | None, journal: str | None, result: ApplyOutcome) -> None:
+        super().__init__(message, step_id=step_id, journal=journal)
+        self.result = result
 
 
 class LockedError(PoolshiftError):

@@ -6,14 +6,16 @@ from planner.apply import ApplyOptions, apply_plan
 result = apply_plan(plan, plan_path, lambda read_only: make_client(read_only), ApplyOptions(execute=True))
 ```
 
-See docs/apply.md for the staleness rules, the journal format and how resume decides.
+See docs/apply.md for the staleness rules, the journal format, the step state machine and how resume decides.
 """
 
 from __future__ import annotations
 
 from planner.apply.journal import default_journal_path, lock_path, read_journal
-from planner.apply.runner import ApplyFailedError, ApplyOptions, ApplyResult, ClientFactory, ProgressFn, apply_plan
+from planner.apply.options import ApplyOptions, ApplyResult, ClientFactory, ProgressFn
+from planner.apply.runner import apply_plan
 from planner.apply.steps import IllegalTransition, Phase, StepRun
+from planner.errors import ApplyFailedError
 
 __all__ = [
     "ApplyFailedError",

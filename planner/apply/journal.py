@@ -20,6 +20,7 @@ from typing import Any
 from planner.errors import InputError
 from planner.files import JsonObject
 from planner.locks import exclusive_lock
+from planner.planfile import PlanDocument
 
 JOURNAL_FORMAT = "poolshift.journal/v1"
 
@@ -39,10 +40,10 @@ def _digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(blob).hexdigest()
 
 
-def plan_fingerprint(plan: Mapping[str, Any]) -> str:
+def plan_fingerprint(plan: PlanDocument) -> str:
     """sha256 of the plan's steps, project and inventory fingerprint (what a journal's progress refers to)."""
-    return _digest({"project_id": plan.get("project_id"), "inventory_fingerprint": plan.get("inventory_fingerprint"),
-                    "steps": plan.get("steps")})
+    return _digest({"project_id": plan.project_id, "inventory_fingerprint": plan.inventory_fingerprint,
+                    "steps": [step.model_dump(mode="json") for step in plan.steps]})
 
 
 def request_fingerprint(pool_name: str, body: Mapping[str, Any]) -> str:

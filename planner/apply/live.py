@@ -28,7 +28,7 @@ from planner.modelarts.objects import (
     resolve_pool_subnet,
 )
 from planner.modelarts.pull import pull_network
-from planner.spec import Spec
+from planner.planfile import PlanDocument, PlanStep
 
 
 def node_phase(node: Mapping[str, Any]) -> str:
@@ -138,44 +138,41 @@ def _pool_problems(view: LiveView, pool_name: str) -> list[str]:
     return problems
 
 
-def _node_problems(view: LiveView, step: Mapping[str, Any], name: str, expected_pool: str) -> list[str]:
-    sid = step.get("id")
+def _node_problems(view: LiveView, step: PlanStep, name: str, expected_pool: str) -> list[str]:
     where = view.where(name)
     if where is None:
         if view.partial:
-            return [f"node {name} (step {sid}) is no longer in pool {expected_pool}"]
-        return [f"node {name} (step {sid}) is gone"]
+            return [f"node {name} (step {step.id}) is no longer in pool {expected_pool}"]
+        return [f"node {name} (step {step.id}) is gone"]
     if where != expected_pool:
-        return [f"node {name} (step {sid}) moved: it is in pool {where}, the plan expects pool {expected_pool}"]
+        return [f"node {name} (step {step.id}) moved: it is in pool {where}, the plan expects pool {expected_pool}"]
     node = view.nodes[where][name]
     problems = []
     reason = why_immovable(node)
     if reason:
-        problems.append(f"node {name} (step {sid}) may not move: {reason}")
+        problems.append(f"node {name} (step {step.id}) may not move: {reason}")
     cluster = view.cluster_of(node, where)
-    wanted = (step.get("body") or {}).get("fromClusterName")
+    wanted = step.body.fromClusterName
     if cluster != wanted:
-        problems.append(f"node {name} (step {sid}) is in cluster {cluster}, the request says {wanted}")
+        problems.append(f"node {name} (step {step.id}) is in cluster {cluster}, the request says {wanted}")
     return problems
 
 
-def step_problems(view: LiveView, step: Mapping[str, Any], plan_pools: Mapping[str, Any], spec: Spec) -> list[str]:
+def step_problems(view: LiveView, step: PlanStep, plan: PlanDocument) -> list[str]:
     """Why this step cannot be sent now (empty: it can), from a fresh view of its two pools and their subnets."""
-    body = step.get("body") or {}
-    src, tgt = str(step.get("pool_name")), str(body.get("toPoolName"))
-    names = [str(n) for n in body.get("migrateNodeNames") or []]
-    flavor = str((body.get("resourceSpec") or {}).get("flavor"))
-    size = len(names)
+    src, tgt, flavor, size = step.source, step.target, step.flavor, step.size
     problems = _pool_problems(view, src) + _pool_problems(view, tgt)
     if src not in view.pools or tgt not in view.pools:
         return problems
-    for name in names:
+    for name in step.nodes:
         problems += _node_problems(view, step, name, src)
-    floor = _plan_int(plan_pools, src, "floor", max(2, spec.defaults.min_nodes))
+    spec = plan.spec
+    source_row, target_row = plan.pools.get(src), plan.pools.get(tgt)
+    floor = source_row.floor if source_row is not None else max(2, spec.defaults.min_nodes)
     left = view.count(src) - size
-    if floor is not None and left < floor:
+    if left < floor:
         problems.append(f"pool {src} would keep {left} node(s), below its floor {floor}")
-    ceiling = _plan_int(plan_pools, tgt, "max", None)
+    ceiling = target_row.max if target_row is not None else None
     if ceiling is not None and view.count(tgt) + size > ceiling:
         problems.append(f"pool {tgt} would have {view.count(tgt) + size} nodes, above its max {ceiling}")
     caps = view.flavors(tgt)
@@ -186,11 +183,11 @@ def step_problems(view: LiveView, step: Mapping[str, Any], plan_pools: Mapping[s
         have = sum(1 for n in view.nodes.get(tgt, {}).values() if dig(n, "spec", "flavor") == flavor)
         if cap is not None and have + size > cap:
             problems.append(f"pool {tgt} would have {have + size} {flavor} nodes, above its maxCount {cap}")
-    if body.get("toClusterName") not in view.clusters(tgt):
-        problems.append(f"toClusterName {body.get('toClusterName')} is not the cluster of pool {tgt} "
+    if step.body.toClusterName not in view.clusters(tgt):
+        problems.append(f"toClusterName {step.body.toClusterName} is not the cluster of pool {tgt} "
                         f"({', '.join(sorted(view.clusters(tgt)))})")
     subnet = view.subnet(tgt)
-    planned = _plan_str(plan_pools, tgt, "subnet")
+    planned = target_row.subnet if target_row is not None else None
     if planned and subnet != planned:
         problems.append(f"pool {tgt} now uses subnet {subnet}, the plan has {planned}")
     if subnet is not None and subnet in view.free:
@@ -202,20 +199,8 @@ def step_problems(view: LiveView, step: Mapping[str, Any], plan_pools: Mapping[s
     return problems
 
 
-def _plan_int(plan_pools: Mapping[str, Any], pool: str, key: str, default: int | None) -> int | None:
-    entry = plan_pools.get(pool)
-    value = entry.get(key) if isinstance(entry, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else default
-
-
-def _plan_str(plan_pools: Mapping[str, Any], pool: str, key: str) -> str | None:
-    entry = plan_pools.get(pool)
-    value = entry.get(key) if isinstance(entry, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def stale_changes(view: LiveView, plan: Mapping[str, Any], spec: Spec, *, moved: Iterable[Mapping[str, Any]],
-                  remaining: list[Mapping[str, Any]]) -> list[str]:
+def stale_changes(view: LiveView, plan: PlanDocument, *, moved: Iterable[PlanStep],
+                  remaining: list[PlanStep]) -> list[str]:
     """What changed since the plan that matters to the steps still to run (empty: nothing that matters).
 
     `moved` are the steps whose nodes have already moved (done, or accepted and in flight); `remaining`
@@ -225,87 +210,76 @@ def stale_changes(view: LiveView, plan: Mapping[str, Any], spec: Spec, *, moved:
     and keeps the subnet the plan knew; each pool the plan touches has the node count the plan expects
     (`pools[p].before` plus what moved); and each target subnet has the addresses the remaining steps need.
     """
-    plan_pools: Mapping[str, Any] = plan.get("pools") or {}
-    changes: list[str] = []
     moved = list(moved)
-    all_steps = list(moved) + list(remaining)
-    # Pools.
-    involved = sorted({str(s.get("pool_name")) for s in remaining}
-                      | {str((s.get("body") or {}).get("toPoolName")) for s in remaining})
+    changes: list[str] = []
+    involved = sorted({s.source for s in remaining} | {s.target for s in remaining})
     for pool_name in involved:
         changes += _pool_problems(view, pool_name)
     for s in remaining:
-        body = s.get("body") or {}
-        tgt = str(body.get("toPoolName"))
-        flavor = str((body.get("resourceSpec") or {}).get("flavor"))
-        if tgt in view.pools and flavor not in view.flavors(tgt):
-            changes.append(f"pool {tgt} no longer accepts flavor {flavor} (step {s.get('id')})")
+        if s.target in view.pools and s.flavor not in view.flavors(s.target):
+            changes.append(f"pool {s.target} no longer accepts flavor {s.flavor} (step {s.id})")
     for pool_name in involved:
-        planned = _plan_str(plan_pools, pool_name, "subnet")
+        row = plan.pools.get(pool_name)
+        planned = row.subnet if row is not None else None
         if pool_name in view.pools and planned and view.subnet(pool_name) != planned:
             changes.append(f"pool {pool_name} now uses subnet {view.subnet(pool_name)}, the plan has {planned}")
-    # Node counts of every pool the plan touches.
-    delta: Counter[str] = Counter()
-    for s in moved:
-        size = len((s.get("body") or {}).get("migrateNodeNames") or [])
-        delta[str(s.get("pool_name"))] -= size
-        delta[str((s.get("body") or {}).get("toPoolName"))] += size
-    touched = sorted({str(s.get("pool_name")) for s in all_steps}
-                     | {str((s.get("body") or {}).get("toPoolName")) for s in all_steps})
-    for pool_name in touched:
-        before = _plan_int(plan_pools, pool_name, "before", None)
-        if before is None or pool_name not in view.pools:
-            continue
-        expected = before + delta[pool_name]
-        if view.count(pool_name) != expected:
-            done = f" after {len(moved)} finished step(s)" if moved else ""
-            changes.append(f"pool {pool_name} has {view.count(pool_name)} nodes, the plan expects {expected}{done} "
-                           f"(before: {before})")
-    # Nodes, at their first remaining step.
+    changes += _count_changes(view, plan, moved, remaining)
     seen: set[str] = set()
-    for s in remaining:
-        for name in (s.get("body") or {}).get("migrateNodeNames") or []:
-            if name in seen:
-                continue
-            seen.add(name)
-            changes += _node_problems(view, s, str(name), str(s.get("pool_name")))
-    # Subnet headroom for the remaining steps, wave by wave (a wave holds all its new addresses at once).
-    changes += _subnet_shortage(view, plan, spec, remaining)
+    for s in remaining:  # nodes, at their first remaining step
+        for name in s.nodes:
+            if name not in seen:
+                seen.add(name)
+                changes += _node_problems(view, s, name, s.source)
+    changes += _subnet_shortage(view, plan, remaining)
     return changes
 
 
-def _subnet_shortage(view: LiveView, plan: Mapping[str, Any], spec: Spec,
-                     remaining: list[Mapping[str, Any]]) -> list[str]:
-    ips, reserve = spec.defaults.ips_per_node, spec.defaults.ip_reserve
+def _count_changes(view: LiveView, plan: PlanDocument, moved: list[PlanStep], remaining: list[PlanStep]) -> list[str]:
+    """Pools the plan touches whose node count is not `pools[p].before` plus what already moved."""
+    delta: Counter[str] = Counter()
+    for s in moved:
+        delta[s.source] -= s.size
+        delta[s.target] += s.size
+    changes = []
+    for pool_name in sorted({s.source for s in moved + remaining} | {s.target for s in moved + remaining}):
+        row = plan.pools.get(pool_name)
+        if row is None or pool_name not in view.pools:
+            continue
+        expected = row.before + delta[pool_name]
+        if view.count(pool_name) != expected:
+            done = f" after {len(moved)} finished step(s)" if moved else ""
+            changes.append(f"pool {pool_name} has {view.count(pool_name)} nodes, the plan expects {expected}{done} "
+                           f"(before: {row.before})")
+    return changes
+
+
+def _subnet_shortage(view: LiveView, plan: PlanDocument, remaining: list[PlanStep]) -> list[str]:
+    ips, reserve = plan.spec.defaults.ips_per_node, plan.spec.defaults.ip_reserve
     free = dict(view.free)
     lowest: dict[str, int] = {}
     unknown: set[str] = set()
-    waves: dict[int, list[Mapping[str, Any]]] = {}
+    waves: dict[int, list[PlanStep]] = {}
     for s in remaining:
-        waves.setdefault(int(s.get("wave") or 0), []).append(s)
+        waves.setdefault(s.wave, []).append(s)
     for wave in sorted(waves):
         for s in waves[wave]:
-            body = s.get("body") or {}
-            tgt = str(body.get("toPoolName"))
-            sub = view.subnet(tgt)
+            sub = view.subnet(s.target)
             if sub is None or sub not in free:
-                if tgt in view.pools:
-                    unknown.add(f"pool {tgt} (step {s.get('id')})")
+                if s.target in view.pools:
+                    unknown.add(f"pool {s.target} (step {s.id})")
                 continue
-            free[sub] -= len(body.get("migrateNodeNames") or []) * ips
+            free[sub] -= s.size * ips
             lowest[sub] = min(lowest.get(sub, free[sub]), free[sub])
         for s in waves[wave]:
-            sub = view.subnet(str(s.get("pool_name")))
+            sub = view.subnet(s.source)
             if sub is not None and sub in free:
-                free[sub] += len((s.get("body") or {}).get("migrateNodeNames") or []) * ips
+                free[sub] += s.size * ips
     changes = []
-    planned: Mapping[str, Any] = plan.get("subnets") or {}
     for sub in sorted(lowest):
         if lowest[sub] < reserve:
             need = view.free[sub] - lowest[sub] + reserve
-            entry = planned.get(sub)
-            was = entry.get("free_before") if isinstance(entry, dict) else None
-            then = f" (the plan saw {was})" if was is not None else ""
+            entry = plan.subnets.get(sub)
+            then = f" (the plan saw {entry.free_before})" if entry is not None else ""
             changes.append(f"subnet {sub} has {view.free[sub]} free addresses now{then}; the remaining steps need "
                            f"{need} (reserve {reserve} included)")
     changes += [f"the free addresses of the target subnet of {what} cannot be read" for what in sorted(unknown)]

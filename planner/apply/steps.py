@@ -2,14 +2,24 @@
 
 ```
 PENDING ──submitting──▶ SUBMITTING ──submitted(job_id)──▶ SUBMITTED ──succeeded──▶ SUCCEEDED
-   │                      │    │                             │
-   │                      │    └──not_accepted──▶ PENDING    └──failed──▶ FAILED ──retry (resume)──▶ PENDING
-   └──failed (precheck)──▶ FAILED ◀──failed (refused)──┘
+ │                       │    │                            │  │  ▲
+ │                       │    │                            │  │  └──track (the next run's start)──┐
+ │                       │    │                            │  └──timeout──▶ TIMED_OUT ────────────┘
+ │     failed (refused)  │    └──not_accepted──▶ PENDING   │
+ │                       ▼                                 │
+ └──failed (precheck)──▶ FAILED ◀──failed (job, or nodes)──┘
+                         │
+                         └──retry (resume)──▶ PENDING
 ```
 
 SUBMITTING means "a request may be on its way": the journal has a `submitting` record and no answer yet.
-A crash leaves a step there; the next run asks the API (jobs, then node locations) before it moves the step
-on, so it never sends a request the API already accepted. Any other transition is a bug and raises.
+A crash leaves a step there; the next run asks the API (planner.apply.acceptance) before it moves the step
+on, so it never sends a request the API already accepted. `failed (job, or nodes)`: the job ended Failed,
+or a request accepted without a known job saw its nodes come back. TIMED_OUT means "its job has not ended
+within `--job-timeout`": this run stops watching it and never sends it again; every later run starts by
+watching the same job again (`track`: it has no record of its own, the run's `start` record implies it, so
+journals written before TIMED_OUT existed replay the same way). Any other transition is a bug and raises
+IllegalTransition; a journal whose records break the diagram is refused (InputError naming the line).
 """
 
 from __future__ import annotations
@@ -20,12 +30,14 @@ from enum import StrEnum
 
 from planner.errors import InputError
 from planner.files import JsonObject
+from planner.planfile import PlanStep
 
 
 class Phase(StrEnum):
     PENDING = "pending"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
+    TIMED_OUT = "timed_out"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -33,7 +45,8 @@ class Phase(StrEnum):
 _ALLOWED: dict[Phase, frozenset[Phase]] = {
     Phase.PENDING: frozenset({Phase.SUBMITTING, Phase.FAILED}),
     Phase.SUBMITTING: frozenset({Phase.SUBMITTED, Phase.PENDING, Phase.FAILED}),
-    Phase.SUBMITTED: frozenset({Phase.SUCCEEDED, Phase.FAILED}),
+    Phase.SUBMITTED: frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT}),
+    Phase.TIMED_OUT: frozenset({Phase.SUBMITTED}),
     Phase.SUCCEEDED: frozenset(),
     Phase.FAILED: frozenset({Phase.PENDING}),
 }
@@ -45,8 +58,12 @@ EVENT_PHASE: dict[str, Phase] = {
     "not_accepted": Phase.PENDING,
     "succeeded": Phase.SUCCEEDED,
     "failed": Phase.FAILED,
+    "timeout": Phase.TIMED_OUT,
     "retry": Phase.PENDING,
 }
+
+# The phases of a step whose request may have reached the API and whose outcome this run has not seen.
+IN_FLIGHT = frozenset({Phase.SUBMITTING, Phase.SUBMITTED, Phase.TIMED_OUT})
 
 
 class IllegalTransition(AssertionError):
@@ -57,88 +74,112 @@ class IllegalTransition(AssertionError):
 class StepRun:
     """A plan step and where it stands."""
 
-    step: JsonObject
+    step: PlanStep
     phase: Phase = Phase.PENDING
     job_id: str | None = None
     attempts: int = 0
     reason: str = ""
-    past_jobs: set[str] = field(default_factory=set)  # job ids of earlier attempts that ended
+    past_jobs: set[str] = field(default_factory=set)  # every job id the journal recorded for the step
     submitting_ts: str | None = None
     submitted_at: float | None = None       # monotonic time this run started tracking the job
     read_failures: int = 0                  # consecutive rounds whose reads failed
-    timed_out: bool = False
 
     @property
     def id(self) -> int:
-        return int(self.step["id"])
+        return self.step.id
 
     @property
     def wave(self) -> int:
-        return int(self.step.get("wave") or self.id)
+        return self.step.wave
 
     @property
     def pool_name(self) -> str:
-        return str(self.step["pool_name"])
+        return self.step.source
 
     @property
     def body(self) -> JsonObject:
-        body: JsonObject = self.step["body"]
-        return body
+        """The request body exactly as it is sent."""
+        return self.step.body_json()
 
     @property
     def target(self) -> str:
-        return str(self.body.get("toPoolName"))
+        return self.step.target
 
     @property
     def names(self) -> list[str]:
-        return [str(n) for n in self.body.get("migrateNodeNames") or []]
+        return list(self.step.nodes)
 
     @property
     def flavor(self) -> str:
-        return str((self.body.get("resourceSpec") or {}).get("flavor"))
+        return self.step.flavor
 
-    def to(self, phase: Phase, *, job_id: str | None = None, reason: str = "") -> None:
-        """Move to `phase`; anything the diagram above does not allow raises IllegalTransition."""
+    def check(self, phase: Phase) -> None:
+        """Raise IllegalTransition unless the diagram above allows `self.phase -> phase`."""
         if phase not in _ALLOWED[self.phase]:
             raise IllegalTransition(f"step {self.id}: {self.phase} -> {phase} is not a legal transition")
+
+    def to(self, phase: Phase, *, job_id: str | None = None, reason: str = "") -> None:
+        """Move to `phase`; anything the diagram above does not allow raises IllegalTransition.
+
+        `job_id` is the job a `submitted` record names (None: accepted, but its job is unknown); a job id
+        given with any other phase is remembered as one the journal recorded for this step.
+        """
+        self.check(phase)
+        if job_id is not None:
+            self.past_jobs.add(job_id)
         if phase is Phase.SUBMITTING:
             self.attempts += 1
             self.reason = ""
         elif phase is Phase.SUBMITTED:
-            self.job_id = job_id
+            if self.phase is Phase.TIMED_OUT:  # `track`: the same job, watched again
+                self.reason = ""
+            else:
+                self.job_id = job_id
         elif phase is Phase.PENDING:
-            if self.job_id:
-                self.past_jobs.add(self.job_id)
             self.job_id = None
-            self.timed_out = False
-        elif phase is Phase.FAILED:
+        elif phase in (Phase.FAILED, Phase.TIMED_OUT):
             self.reason = reason
-            if self.job_id:
-                self.past_jobs.add(self.job_id)
         self.phase = phase
 
 
-def new_runs(steps: Iterable[JsonObject]) -> dict[int, StepRun]:
+def new_runs(steps: Iterable[PlanStep]) -> dict[int, StepRun]:
     """A PENDING machine per step, by step id."""
-    return {int(s["id"]): StepRun(s) for s in steps}
+    return {s.id: StepRun(s) for s in steps}
+
+
+def track_timed_out(runs: Iterable[StepRun]) -> list[StepRun]:
+    """A run starts by tracking again every job an earlier run stopped waiting for (TIMED_OUT -> SUBMITTED)."""
+    moved = [run for run in runs if run.phase is Phase.TIMED_OUT]
+    for run in moved:
+        run.to(Phase.SUBMITTED)
+    return moved
+
+
+def follow(run: StepRun, record: JsonObject) -> None:
+    """Move `run` as its journal record says: the same for a record just written and for one replayed."""
+    event = str(record.get("event"))
+    job_id = record.get("job_id")
+    run.to(EVENT_PHASE[event], job_id=job_id if isinstance(job_id, str) else None,
+           reason=str(record.get("reason") or ""))
+    if event == "submitting":
+        run.submitting_ts = str(record.get("ts") or "")
 
 
 def replay(runs: dict[int, StepRun], records: Iterable[JsonObject], *, source: str) -> None:
-    """Move the machines through the journal's step records; a record that breaks the diagram is an InputError."""
+    """Move the machines through the journal's records; a record that breaks the diagram is an InputError."""
     for record in records:
         step = record.get("step")
         event = str(record.get("event"))
+        where = f"line {record.get('_line', '?')}"
+        if event == "start" and step is None:
+            track_timed_out(runs.values())
+            continue
         if step is None or event not in EVENT_PHASE:
             continue
         run = runs.get(step) if isinstance(step, int) else None
-        where = f"line {record.get('_line', '?')}"
         if run is None:
             raise InputError(f"record for step {step!r}, which the plan does not have", source=source, path=where)
-        job_id = record.get("job_id")
         try:
-            run.to(EVENT_PHASE[event], job_id=job_id if isinstance(job_id, str) else None,
-                   reason=str(record.get("reason") or ""))
+            follow(run, record)
         except IllegalTransition as exc:
             raise InputError(f"inconsistent journal: {exc}", source=source, path=where) from None
-        if event == "submitting":
-            run.submitting_ts = str(record.get("ts") or "")

@@ -21,7 +21,7 @@ from planner.cli._common import echo, echo_json, main
 from planner.cli.options import ConnectionArgs, connection_options, output_option
 
 if TYPE_CHECKING:
-    from planner.apply import ApplyResult
+    from planner.errors import ApplyOutcome
 
 
 @main.command("apply")
@@ -56,9 +56,8 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
     from planner.modelarts.client import ModelArtsClient
     from planner.planfile import read_plan
 
-    document = read_plan(plan_path)
-    plan = document.model_dump(mode="json")  # TODO(typed plan): apply reads the model
-    settings = connection.settings(region=document.region or None, project_id=document.project_id)
+    plan = read_plan(plan_path)
+    settings = connection.settings(region=plan.region or None, project_id=plan.project_id)
 
     def client_factory(read_only: bool) -> ModelArtsClient:
         return ModelArtsClient.from_settings(settings, read_only=read_only)
@@ -91,7 +90,7 @@ def _print_stale(changes: list[str], output: str) -> None:
         echo(f"  - {change}", err=True)
 
 
-def _print_result(result: ApplyResult, output: str, *, status: str, error: str | None = None,
+def _print_result(result: ApplyOutcome, output: str, *, status: str, error: str | None = None,
                   project_id: str | None = None) -> None:
     if output == "json":
         echo_json({"status": status, **result.to_dict(), **({"error": error} if error else {})})

@@ -2,9 +2,10 @@
 
 Owns: requests, retries and the one mapping of HTTP failures into `planner.errors`. Reads (GET) are
 retried with bounded exponential backoff and jitter on 429, 5xx and transport errors. The one write,
-batch-migrate, is never retried blindly: after an answer that may hide an accepted request (a dropped
-connection, a timeout after sending, a 5xx) the client looks for the job, then for the node move, before
-it sends again. Returns the API's raw JSON objects; it interprets nothing beyond paging and job ids.
+batch-migrate, is a plain POST, resent only after 429 or a failure that proves it was not sent; a failure
+that may hide an accepted request (a dropped connection, a timeout after sending, a 5xx) is raised, and the
+caller decides whether it was accepted (planner.apply.acceptance). Returns the API's raw JSON objects; it
+interprets nothing beyond paging and job ids.
 It never prints and never logs a header, a credential or a request body.
 """
 
@@ -16,7 +17,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -24,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 
-from planner.errors import ApiError, ApiStatusError, ApiTransportError, InputError
+from planner.errors import ApiError, ApiStatusError, ApiTransportError
 from planner.files import JsonObject
 from planner.modelarts.auth import Clock, auth_for
 from planner.modelarts.settings import ConnectionSettings, is_loopback_host
@@ -36,8 +37,6 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Transport errors that prove the request never reached the server: resending them is always safe.
 _UNSENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout,
                                                            httpx.PoolTimeout)
-# How far back ListJobs is searched for a batch-migrate whose answer was lost (allows for clock skew).
-_JOB_LOOKBACK_MS = 10 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -289,60 +288,34 @@ class ModelArtsClient:
 
     # -- the one write --------------------------------------------------------------------------------
 
-    def migrate_nodes(self, pool_name: str, body: Mapping[str, Any], *, idempotency_check: bool = True) -> str:
+    def migrate_nodes(self, pool_name: str, body: Mapping[str, Any]) -> str:
         """BatchMigratePoolNodes on source pool `pool_name`; returns the job id.
 
-        429 and connection failures that prove nothing was sent are retried. After an ambiguous failure
-        (answer lost, timeout after sending, 5xx) the client looks for a matching job, then for the node
-        move: a found job is returned, and the request is sent again only when neither shows it was
-        accepted. With `idempotency_check=False` such a failure is raised at once instead.
+        A plain POST. 429 and connection failures that prove nothing was sent are retried with backoff.
+        Every other failure is raised: a 4xx is a refusal; an ambiguous failure (a 5xx, a read error or a
+        timeout after sending, a dropped connection) may hide an accepted request, and only the caller can
+        tell whether it was (planner.apply.acceptance decides, from the journal, the jobs and the nodes).
         """
         path = self._v2("pools", pool_name, "nodes", "batch-migrate")
-        wanted = _node_names(body) if idempotency_check else set()
         content = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        since_ms = int(self._clock() * 1000) - _JOB_LOOKBACK_MS
         attempts = max(1, self.retry.attempts)
         for attempt in range(1, attempts + 1):
-            cause: Exception | None = None
+            retry_after: float | None = None
             try:
                 response = self._exchange("POST", path, content=content, attempt=attempt)
             except httpx.RequestError as exc:
                 error = api_error("POST", path, exc)
-                ambiguous, retry_after, cause = not isinstance(exc, _UNSENT_ERRORS), None, exc
+                if not isinstance(exc, _UNSENT_ERRORS) or attempt == attempts:
+                    raise error from exc
             else:
                 if not response.is_error:
                     return _job_id(response, path)
                 error = api_error("POST", path, response)
-                if response.status_code != 429 and response.status_code < 500:
+                if response.status_code != 429 or attempt == attempts:
                     raise error
-                ambiguous, retry_after = response.status_code >= 500, _retry_after(response)
-            last = attempt == attempts
-            if (ambiguous and not idempotency_check) or (last and not ambiguous):
-                raise error from cause
+                retry_after = _retry_after(response)
             self._back_off(error, attempt, retry_after)
-            if ambiguous:
-                job_id = self._find_accepted_migration(pool_name, body, wanted, since_ms)
-                if job_id is not None:
-                    log.info("batch-migrate on pool %s was accepted before the failure: job %s",
-                             pool_name, job_id)
-                    return job_id
-                if last:
-                    raise error from cause
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def _find_accepted_migration(self, pool_name: str, body: Mapping[str, Any], wanted: set[str],
-                                 since_ms: int) -> str | None:
-        """The job of an earlier, lost answer to this request; None when the request surely was not applied."""
-        for job in self.list_jobs(pool_name=pool_name, since_ms=since_ms):
-            if _job_matches(job, body, wanted) and isinstance(job.get("jobId"), str):
-                return str(job["jobId"])
-        present = {str(node.get("metadata", {}).get("name")) for node in self.list_pool_nodes(pool_name)}
-        gone = sorted(wanted - present)
-        if gone:
-            raise ApiTransportError(
-                f"ModelArts API batch-migrate on pool {pool_name}: the answer was lost and node(s) "
-                f"{', '.join(gone)} have left the pool, but no job for them was found; not sending it again")
-        return None
 
     # -- plumbing ------------------------------------------------------------------------------------------
 
@@ -417,32 +390,3 @@ def _job_id(response: httpx.Response, path: str) -> str:
                              request_id=response.headers.get("X-Request-Id"), method="POST", path=path)
     return job_id
 
-
-def _node_names(body: Mapping[str, Any]) -> set[str]:
-    names = body.get("migrateNodeNames")
-    if not isinstance(names, list) or not names:
-        raise InputError("batch-migrate body needs a non-empty migrateNodeNames list", source="request",
-                         path="migrateNodeNames")
-    return {str(name) for name in names}
-
-
-def _maybe_json(value: Any) -> Any:
-    """Job fields the SDK types as str may hold JSON text; decode it when it is."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
-
-
-def _job_matches(job: JsonObject, body: Mapping[str, Any], wanted: Iterable[str]) -> bool:
-    """A job is this request when its inputs name the same nodes and the same target pool."""
-    inputs = _maybe_json(job.get("inputs"))
-    if not isinstance(inputs, dict):
-        return False
-    names = inputs.get("migrateNodeNames")
-    if not isinstance(names, list) or {str(n) for n in names} != set(wanted):
-        return False
-    target = body.get("toPoolName")
-    return target is None or inputs.get("toPoolName") in (None, target)

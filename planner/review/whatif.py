@@ -21,7 +21,16 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from planner.errors import InputError, PlanningError, PoolshiftError
+from planner.errors import (
+    ApiError,
+    ExecutionError,
+    InputError,
+    LockedError,
+    PlanningError,
+    PoolshiftError,
+    SolverTimeoutError,
+    StalePlanError,
+)
 from planner.planfile import PlanDocument
 from planner.planning import make_plan
 from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
@@ -218,6 +227,18 @@ def prepare_jobs(
     return jobs
 
 
+# A worker's error comes back as (exit code, message); this rebuilds an error of the class that has that code.
+_ERROR_CLASSES: dict[int, type[PoolshiftError]] = {
+    cls.exit_code: cls for cls in (PlanningError, StalePlanError, ApiError, ExecutionError, LockedError,
+                                   SolverTimeoutError)
+}
+
+
+def _error_for_exit(exit_code: int | None, message: str) -> PoolshiftError:
+    """An error of the planner.errors class whose exit code is `exit_code` (PoolshiftError, exit 1, if none)."""
+    return _ERROR_CLASSES.get(exit_code or 1, PoolshiftError)(message)
+
+
 def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[ScenarioOutcome]:
     """Plan every job, in worker processes when there are several; outcomes keep the jobs' order.
 
@@ -236,9 +257,7 @@ def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[Sc
         if outcome.error_kind == "input":
             raise InputError(outcome.error or "bad input", path=None)
         if outcome.error_kind == "error":
-            error = PoolshiftError(f"scenario {outcome.name}: {outcome.error}")
-            error.exit_code = outcome.error_exit or 1
-            raise error
+            raise _error_for_exit(outcome.error_exit, f"scenario {outcome.name}: {outcome.error}")
     return outcomes
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from planner.errors import ApiStatusError, ApiTransportError, InputError
+from planner.errors import ApiStatusError, ApiTransportError
 from planner.modelarts.client import ModelArtsClient, ReadOnlyTransport, ReadOnlyViolation, RetryPolicy
 from planner.modelarts.emulator.api import EmulatorApi
 from planner.modelarts.emulator.state import EmulatorState
@@ -223,7 +223,7 @@ def test_get_job_uses_the_job_endpoint_when_it_exists() -> None:
     assert client.get_job(job_id) == state.get_job(job_id)
 
 
-# -- batch-migrate and its idempotency check ------------------------------------------------------------------
+# -- batch-migrate: a plain POST (whether an ambiguous failure was accepted is planner.apply.acceptance's call) --
 
 
 def test_migrate_sends_the_body_compactly_and_returns_the_job_id() -> None:
@@ -233,37 +233,17 @@ def test_migrate_sends_the_body_compactly_and_returns_the_job_id() -> None:
     assert json.loads(state.get_job(job_id)["inputs"]) == BODY
 
 
-def test_dropped_answer_after_acceptance_finds_the_job_instead_of_resending() -> None:
-    client, state = emulated(drop_after_accept=1)
-    job_id = client.migrate_nodes("pool-src", BODY)
-    assert [r["job_id"] for r in state.migrate_requests] == [job_id]
-    assert state.get_job(job_id)["phase"] == "Success"
-
-
-def test_an_ambiguous_last_attempt_still_looks_for_the_job() -> None:
-    client, state = emulated(drop_after_accept=1)
-    client.retry = RetryPolicy(attempts=1)
-    job_id = client.migrate_nodes("pool-src", BODY)
-    assert [r["job_id"] for r in state.migrate_requests] == [job_id]
-
-
-def test_dropped_answer_without_the_check_is_raised_not_resent() -> None:
+def test_a_dropped_answer_after_acceptance_is_raised_not_resent() -> None:
     client, state = emulated(drop_after_accept=1)
     with pytest.raises(ApiTransportError, match="connection failed"):
-        client.migrate_nodes("pool-src", BODY, idempotency_check=False)
+        client.migrate_nodes("pool-src", BODY)
     assert len(state.migrate_requests) == 1
 
 
-def test_a_5xx_that_was_not_accepted_is_checked_then_sent_again() -> None:
-    client, state = emulated(next_errors=[503])
-    job_id = client.migrate_nodes("pool-src", BODY)
-    assert [r["job_id"] for r in state.migrate_requests] == [job_id]
-
-
-def test_a_5xx_without_the_check_is_raised() -> None:
+def test_a_5xx_is_raised_not_resent() -> None:
     client, state = emulated(next_errors=[503])
     with pytest.raises(ApiStatusError) as info:
-        client.migrate_nodes("pool-src", BODY, idempotency_check=False)
+        client.migrate_nodes("pool-src", BODY)
     assert info.value.status == 503 and state.migrate_requests == []
 
 
@@ -273,7 +253,7 @@ def test_throttled_and_unsent_posts_are_retried_without_lookups() -> None:
         httpx.ConnectError("refused"),
         httpx.Response(200, json={"job_id": "job-1"}),
     ])
-    assert make_client(recorder).migrate_nodes("pool-src", BODY, idempotency_check=False) == "job-1"
+    assert make_client(recorder).migrate_nodes("pool-src", BODY) == "job-1"
     assert [r.method for r in recorder.requests] == ["POST", "POST", "POST"]
 
 
@@ -285,34 +265,10 @@ def test_refusals_are_not_retried() -> None:
     assert state.migrate_requests == []
 
 
-def test_lost_answer_with_moved_nodes_but_no_job_is_not_resent() -> None:
-    def serve(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            raise httpx.ReadError("connection reset")
-        if request.url.path.endswith("/jobs"):
-            return httpx.Response(200, json={"count": 0, "items": []})
-        return httpx.Response(200, json={"metadata": {}, "items": [node("src-2"), node("src-3")]})
-
-    recorder = Recorder([serve])
-    with pytest.raises(ApiTransportError, match="src-1 have left the pool"):
-        make_client(recorder).migrate_nodes("pool-src", BODY)
-    assert [r.method for r in recorder.requests].count("POST") == 1
-
-
-def test_lost_answers_are_bounded() -> None:
-    def serve(request: httpx.Request) -> httpx.Response:
-        if request.method == "POST":
-            raise httpx.ReadTimeout("timed out")
-        if request.url.path.endswith("/jobs"):
-            return httpx.Response(200, json={"count": 0, "items": []})
-        return httpx.Response(200, json={"items": [node("src-1"), node("src-2")]})
-
-    recorder = Recorder([serve])
-    with pytest.raises(ApiTransportError, match="timed out"):
+@pytest.mark.parametrize("failure", [httpx.ReadError("connection reset"), httpx.ReadTimeout("timed out")])
+def test_a_failure_after_sending_is_raised_at_once_without_lookups(failure: Exception) -> None:
+    recorder = Recorder([failure])
+    with pytest.raises(ApiTransportError) as info:
         make_client(recorder, attempts=3).migrate_nodes("pool-src", BODY)
-    assert [r.method for r in recorder.requests].count("POST") == 3
-
-
-def test_the_check_needs_node_names() -> None:
-    with pytest.raises(InputError, match="migrateNodeNames"):
-        make_client(Recorder([httpx.Response(200, json={"job_id": "x"})])).migrate_nodes("pool-src", {})
+    assert [r.method for r in recorder.requests] == ["POST"]
+    assert info.value.__cause__ is failure

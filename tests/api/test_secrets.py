@@ -8,7 +8,7 @@ import logging
 import pytest
 from pydantic import SecretStr
 
-from planner.errors import ApiError, ApiStatusError
+from planner.errors import ApiError, ApiStatusError, ApiTransportError
 from planner.modelarts.auth import AkSkAuth, TokenAuth
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.pull import pull_snapshot
@@ -50,8 +50,14 @@ def test_secrets_stay_out_of_logs_snapshots_and_errors(caplog: pytest.LogCapture
         emu.set_faults(next_errors=[503, 429])
         with emu.client() as client:
             snapshot = pull_snapshot(client, emu.region, emu.project_id)
-            emu.set_faults(drop_after_accept=1, next_errors=[500])
-            client.migrate_nodes("pool-src", body(["src-1"]))
+            emu.set_faults(next_errors=[500])
+            with pytest.raises(ApiStatusError) as ambiguous:
+                client.migrate_nodes("pool-src", body(["src-1"]))
+            errors.append(ambiguous.value)
+            emu.set_faults(drop_after_accept=1)
+            with pytest.raises(ApiTransportError) as lost:
+                client.migrate_nodes("pool-src", body(["src-1"]))
+            errors.append(lost.value)
             with pytest.raises(ApiStatusError) as refused:
                 client.migrate_nodes("pool-src", body(["src-locked"]))
             errors.append(refused.value)

@@ -11,6 +11,7 @@ from typing import Any
 from planner.apply import ApplyOptions
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.emulator.api import EmuRequest, EmuResponse
+from planner.planfile import PlanDocument, parse_plan
 from tests.emulator_server import EmulatorHandle
 
 
@@ -50,32 +51,39 @@ def record_requests(emu: EmulatorHandle, *, post_latency: float = 0.0) -> list[t
     return seen
 
 
-def accepted_per_step(state: dict[str, Any], plan: dict[str, Any]) -> Counter[int]:
+def edited(plan: PlanDocument, change: Callable[[dict[str, Any]], None]) -> PlanDocument:
+    """The plan after `change` edited its JSON data, read back through the one plan reader (as a hand edit would)."""
+    data = plan.model_dump(mode="json")
+    change(data)
+    return parse_plan(data, source="edited plan")
+
+
+def accepted_per_step(state: dict[str, Any], plan: PlanDocument) -> Counter[int]:
     """How many accepted batch-migrate requests the emulator recorded for each plan step."""
-    key = {json.dumps([s["pool_name"], s["body"]], sort_keys=True): s["id"] for s in plan["steps"]}
+    key = {json.dumps([s.source, s.body_json()], sort_keys=True): s.id for s in plan.steps}
     counts: Counter[int] = Counter()
     for request in state["migrate_requests"]:
         counts[key.get(json.dumps([request["pool_name"], request["body"]], sort_keys=True), -1)] += 1
     return counts
 
 
-def placement_problems(state: dict[str, Any], plan: dict[str, Any]) -> list[str]:
+def placement_problems(state: dict[str, Any], plan: PlanDocument) -> list[str]:
     """Where the live inventory differs from the plan's final placement (empty: every node is where it should be)."""
     inventory = state["inventory"]
     where = {n["metadata"]["name"]: (pool, n["status"]["phase"]) for pool, items in inventory["nodes"].items()
              for n in items}
     problems = []
     final: dict[str, str] = {}
-    for step in plan["steps"]:
-        for name in step["body"]["migrateNodeNames"]:
-            final[name] = step["body"]["toPoolName"]
+    for step in plan.steps:
+        for name in step.nodes:
+            final[name] = step.target
     for name, pool in sorted(final.items()):
         if where.get(name) != (pool, "Available"):
             problems.append(f"{name}: {where.get(name)} instead of ({pool}, Available)")
-    for pool, entry in plan["pools"].items():
+    for pool, entry in plan.pools.items():
         have = len(inventory["nodes"].get(pool, []))
-        if have != entry["after"]:
-            problems.append(f"{pool}: {have} nodes instead of {entry['after']}")
+        if have != entry.after:
+            problems.append(f"{pool}: {have} nodes instead of {entry.after}")
     return problems
 
 
@@ -96,3 +104,20 @@ def last_event(path: Path) -> dict[int, str]:
         if step is not None:
             last[step] = event
     return last
+
+
+def refuse_next_posts(emu: EmulatorHandle, count: int = 1, *, status: int = 500) -> list[str]:
+    """Answer the next `count` batch-migrate requests with `status` before the emulator sees them (so none of
+    them is accepted: a 5xx whose outcome the caller cannot know). Returns the paths it answered so."""
+    answered: list[str] = []
+    inner = emu.api.handle
+
+    def handle(request: EmuRequest) -> EmuResponse:
+        if request.method == "POST" and request.raw_path.endswith("/batch-migrate") and len(answered) < count:
+            answered.append(request.raw_path)
+            code, message = ("ModelArts.50005000", "internal error") if status >= 500 else ("APIGW.0000", "refused")
+            return EmuResponse(status, {"error_code": code, "error_msg": message})
+        return inner(request)
+
+    emu.api.handle = handle  # type: ignore[method-assign]
+    return answered

@@ -98,7 +98,7 @@ def _run_point(point: Point, root: Path) -> Point:
     folder.mkdir()
     plan_file = folder / "plan.json"
     write_plan_data(plan_file, make_apply_plan())
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     journal = plan_file.with_name(plan_file.name + ".journal.jsonl")
     rng = random.Random(SEED * 1000 + point.index)
     with run_emulator(apply_snapshot(), job_seconds=0.05) as emu:
@@ -135,7 +135,7 @@ def test_sigkill_at_seeded_points_then_resume_ends_in_the_planned_placement(tmp_
 def test_sigterm_stops_new_submissions_and_exits_with_a_resume_hint(tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.json"
     write_plan_data(plan_file, make_apply_plan())
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     journal = plan_file.with_name(plan_file.name + ".journal.jsonl")
     with run_emulator(apply_snapshot(), job_seconds=0.3) as emu:
         proc = _cli(emu, plan_file)

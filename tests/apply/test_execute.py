@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 import time
 from pathlib import Path
@@ -13,10 +12,11 @@ import pytest
 from planner.apply import ApplyFailedError, ApplyOptions, apply_plan, read_journal
 from planner.apply.journal import Journal, plan_fingerprint, run_lock
 from planner.errors import ApiError, ExecutionError, InputError, LockedError, StalePlanError
-from planner.planfile import read_plan
+from planner.planfile import PlanDocument, read_plan
 from tests.apply.conftest import apply_snapshot
 from tests.apply.helpers import (
     accepted_per_step,
+    edited,
     factory,
     fast,
     journal_events,
@@ -36,20 +36,20 @@ def journal_of(plan_file: Path) -> Path:
 def test_dry_run_sends_no_mutating_request(emulator: EmulatorHandle, plan_file: Path) -> None:
     seen = record_requests(emulator)
     calls: list[bool] = []
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     result = apply_plan(plan, plan_file, factory(emulator, calls), ApplyOptions())
     assert calls == [True]                                       # only a read-only client was asked for
     assert emulator.state()["migrate_requests"] == []
     assert seen and {method for method, _ in seen} == {"GET"}
     assert not result.executed and result.steps_done == 0 and result.journal is None
     assert [(r["step"], r["pool_name"], r["body"]) for r in result.requests] == \
-        [(s["id"], s["pool_name"], s["body"]) for s in plan["steps"]]
+        [(s.id, s.source, s.body_json()) for s in plan.steps]
     assert not journal_of(plan_file).exists()
     assert any("the one the plan was made from" in m for m in result.messages)
 
 
 def test_execute_runs_every_step_once_in_wave_order(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     progress: list[tuple[str, int, int]] = []
     result = apply_plan(plan, plan_file, factory(emulator), fast(max_parallel=2),
                         progress=lambda *a: progress.append(a))
@@ -58,7 +58,7 @@ def test_execute_runs_every_step_once_in_wave_order(emulator: EmulatorHandle, pl
     assert placement_problems(state, plan) == []
     assert sorted(accepted_per_step(state, plan).items()) == [(i, 1) for i in range(1, 9)]
     # Requests went out wave by wave.
-    waves = {s["id"]: s["wave"] for s in plan["steps"]}
+    waves = {s.id: s.wave for s in plan.steps}
     sent = [waves[r["step"]] for r in result.requests]
     assert sent == sorted(sent)
     events = journal_events(journal_of(plan_file))
@@ -69,11 +69,10 @@ def test_execute_runs_every_step_once_in_wave_order(emulator: EmulatorHandle, pl
 
 
 def test_max_parallel_bounds_the_steps_in_flight(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
-    plan = copy.deepcopy(plan)
-    for step in plan["steps"]:  # one wave of eight: only --max-parallel limits what is in flight
-        step["wave"] = 1
-    plan["steps"] = [s for s in plan["steps"] if s["body"]["toPoolName"] in ("pool-b", "pool-d")]
+    def one_wave(data: dict[str, Any]) -> None:  # one wave: only --max-parallel limits what is in flight
+        data["steps"] = [{**s, "wave": 1} for s in data["steps"] if s["body"]["toPoolName"] in ("pool-b", "pool-d")]
+
+    plan = edited(read_plan(plan_file), one_wave)
     with run_emulator(apply_snapshot(), job_seconds=0.1) as emu:
         apply_plan(plan, plan_file, factory(emu), fast(max_parallel=2))
     in_flight = peak = 0
@@ -87,7 +86,7 @@ def test_max_parallel_bounds_the_steps_in_flight(plan_file: Path) -> None:
 
 
 def test_429_bursts_and_5xx_do_not_stop_a_run(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     faults = {"rate_429": 0.15, "rate_5xx": 0.1, "next_errors": [429, 429, 429, 503, 500]}
     with run_emulator(apply_snapshot(), job_seconds=0.02, seed=7, faults=faults) as emu:
         seen = record_requests(emu)
@@ -100,7 +99,7 @@ def test_429_bursts_and_5xx_do_not_stop_a_run(plan_file: Path) -> None:
 
 
 def test_a_failed_job_stops_the_run_with_exit_6_and_a_correct_journal(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"fail_nodes": ["a-03"]}) as emu:
         with pytest.raises(ApplyFailedError) as caught:
             apply_plan(plan, plan_file, factory(emu), fast())
@@ -129,7 +128,7 @@ def test_a_failed_job_stops_the_run_with_exit_6_and_a_correct_journal(plan_file:
 
 
 def test_keep_going_runs_the_other_steps_then_exits_6(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"fail_nodes": ["a-03"]}) as emu:
         with pytest.raises(ApplyFailedError) as caught:
             apply_plan(plan, plan_file, factory(emu), fast(keep_going=True))
@@ -140,7 +139,7 @@ def test_keep_going_runs_the_other_steps_then_exits_6(plan_file: Path) -> None:
 
 
 def test_a_connection_dropped_after_acceptance_is_not_submitted_twice(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.02, faults={"drop_after_accept": 3}) as emu:
         result = apply_plan(plan, plan_file, factory(emu), fast())
         state = emu.state()
@@ -149,7 +148,7 @@ def test_a_connection_dropped_after_acceptance_is_not_submitted_twice(plan_file:
     assert placement_problems(state, plan) == []
 
 
-def _crashed_journal(plan: dict[str, Any], plan_file: Path, step: int) -> Path:
+def _crashed_journal(plan: PlanDocument, plan_file: Path, step: int) -> Path:
     """A journal as a run leaves it when killed right after writing `submitting` for `step`."""
     path = journal_of(plan_file)
     with Journal(path) as journal:
@@ -160,12 +159,12 @@ def _crashed_journal(plan: dict[str, Any], plan_file: Path, step: int) -> Path:
 
 @pytest.mark.parametrize("accepted", [True, False])
 def test_resume_asks_the_api_about_a_step_without_outcome(plan_file: Path, accepted: bool) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     path = _crashed_journal(plan, plan_file, 1)
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         if accepted:  # the POST reached the API before the crash
             with emu.client() as client:
-                job = client.migrate_nodes(plan["steps"][0]["pool_name"], plan["steps"][0]["body"])
+                job = client.migrate_nodes(plan.steps[0].source, plan.steps[0].body_json())
         result = apply_plan(plan, plan_file, factory(emu), fast(resume=True))
         state = emu.state()
     assert result.steps_done == 8
@@ -181,12 +180,12 @@ def test_resume_asks_the_api_about_a_step_without_outcome(plan_file: Path, accep
 
 def test_resume_finds_a_step_done_without_its_job(plan_file: Path) -> None:
     """The API lost the job (or never lists it) but the nodes arrived: the step counts as done."""
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     _crashed_journal(plan, plan_file, 1)
     # The API's clock is two hours behind: its job looks older than the window the resume searches.
     with run_emulator(apply_snapshot(), job_seconds=0.0, clock=lambda: time.time() - 7200) as emu:
         with emu.client() as client:
-            client.migrate_nodes(plan["steps"][0]["pool_name"], plan["steps"][0]["body"])
+            client.migrate_nodes(plan.steps[0].source, plan.steps[0].body_json())
         result = apply_plan(plan, plan_file, factory(emu), fast(resume=True))
         state = emu.state()
     assert result.steps_done == 8
@@ -195,7 +194,7 @@ def test_resume_finds_a_step_done_without_its_job(plan_file: Path) -> None:
 
 
 def test_a_stop_request_tracks_the_steps_in_flight_and_resume_finishes(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     stop = threading.Event()
 
     def progress(text: str, done: int, total: int) -> None:
@@ -214,7 +213,7 @@ def test_a_stop_request_tracks_the_steps_in_flight_and_resume_finishes(plan_file
 
 
 def test_a_job_timeout_stops_the_run_and_resume_keeps_tracking_the_job(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=30) as emu:
         started = time.monotonic()
         with pytest.raises(ApplyFailedError, match="step 1 timed out") as caught:
@@ -230,7 +229,7 @@ def test_a_job_timeout_stops_the_run_and_resume_keeps_tracking_the_job(plan_file
 
 
 def test_a_held_lock_refuses_quickly_and_names_the_holder(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_lock(journal_of(plan_file), owner="the other run"):
         started = time.monotonic()
         with pytest.raises(LockedError, match="the other run") as caught:
@@ -240,26 +239,24 @@ def test_a_held_lock_refuses_quickly_and_names_the_holder(emulator: EmulatorHand
 
 
 def test_an_existing_journal_needs_resume(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     _crashed_journal(plan, plan_file, 1)
     with pytest.raises(InputError, match="--resume"):
         apply_plan(plan, plan_file, factory(emulator), fast())
-    other = copy.deepcopy(plan)
-    other["steps"] = other["steps"][:2]
+    other = edited(plan, lambda data: data.update(steps=data["steps"][:2]))
     with pytest.raises(InputError, match="another plan"):
         apply_plan(other, plan_file, factory(emulator), fast(resume=True))
     assert emulator.state()["migrate_requests"] == []
 
 
 def test_a_plan_for_another_project_is_refused(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
-    plan["project_id"] = "0" * 32
+    plan = edited(read_plan(plan_file), lambda data: data.update(project_id="0" * 32))
     with pytest.raises(InputError, match="project"):
         apply_plan(plan, plan_file, factory(emulator), ApplyOptions())
 
 
 def test_the_journal_holds_no_secret(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.0, faults={"fail_nodes": ["a-07"]}) as emu:
         with pytest.raises(ApplyFailedError):
             apply_plan(plan, plan_file, factory(emu), fast())
@@ -269,12 +266,12 @@ def test_the_journal_holds_no_secret(plan_file: Path) -> None:
 
 
 def test_a_step_whose_preconditions_broke_mid_run_fails_before_it_is_sent(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         def someone_else_moves_a_07(text: str, done: int, total: int) -> None:
             if text.startswith("step 1: submitted"):
                 with emu.client() as client:
-                    client.migrate_nodes("pool-a", {**plan["steps"][7]["body"], "toClusterName": "pool-b",
+                    client.migrate_nodes("pool-a", {**plan.steps[7].body_json(), "toClusterName": "pool-b",
                                                     "toPoolName": "pool-b",
                                                     "resourceSpec": {"flavor": "modelarts.vm.cpu.8u"}})
 
@@ -289,7 +286,7 @@ def test_a_step_whose_preconditions_broke_mid_run_fails_before_it_is_sent(plan_f
 
 
 def test_an_api_outage_mid_run_stops_with_exit_5_and_resume_finishes(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.02) as emu:
         def outage(text: str, done: int, total: int) -> None:
             if text.startswith("step 3: submitted"):
@@ -308,7 +305,7 @@ def test_an_api_outage_mid_run_stops_with_exit_5_and_resume_finishes(plan_file: 
 
 
 def test_dry_run_with_resume_shows_what_a_resumed_run_would_send(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     with run_emulator(apply_snapshot(), job_seconds=0.0) as emu:
         stop = threading.Event()
         apply_plan(plan, plan_file, factory(emu), fast(max_parallel=1), stop=stop,
@@ -324,8 +321,7 @@ def test_dry_run_with_resume_shows_what_a_resumed_run_would_send(plan_file: Path
 
 
 def test_a_plan_without_steps(emulator: EmulatorHandle, plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
-    plan["steps"] = []
+    plan = edited(read_plan(plan_file), lambda data: data.update(steps=[]))
     assert apply_plan(plan, plan_file, factory(emulator), ApplyOptions()).requests == []
     result = apply_plan(plan, plan_file, factory(emulator), fast())
     assert result.executed and result.steps_total == 0 and result.steps_failed == []
@@ -337,11 +333,12 @@ def test_resume_refuses_to_guess_when_the_api_cannot_account_for_a_lost_request(
 
     spec = apply_spec()
     spec["limits"]["max_batch_size"] = 2
-    plan = make_apply_plan(spec=spec)
-    step = plan["steps"][0]
+    plan_data = make_apply_plan(spec=spec)
+    step = plan_data["steps"][0]
     assert len(step["body"]["migrateNodeNames"]) == 2
     plan_file = tmp_path / "plan.json"
-    write_plan_data(plan_file, plan)
+    write_plan_data(plan_file, plan_data)
+    plan = read_plan(plan_file)
     _crashed_journal(plan, plan_file, 1)
     with run_emulator(apply_snapshot(), job_seconds=0.0, clock=lambda: time.time() - 7200) as emu:
         with emu.client() as client:  # half of the step's nodes moved, by someone, with no job to show for it

@@ -14,10 +14,12 @@ import pytest
 from planner.apply.journal import Journal, lock_path, plan_fingerprint, read_journal, run_lock
 from planner.apply.steps import IllegalTransition, Phase, StepRun, new_runs, replay
 from planner.errors import InputError, LockedError
+from planner.planfile import PlanStep, read_plan
 
-STEP = {"id": 1, "wave": 1, "staging": False, "pool_name": "pool-a",
-        "body": {"migrateNodeNames": ["a-00"], "toPoolName": "pool-b", "fromClusterName": "pool-a",
-                 "toClusterName": "pool-b", "resourceSpec": {"flavor": "f"}}}
+STEP = PlanStep.model_validate({
+    "id": 1, "wave": 1, "staging": False, "pool_name": "pool-a",
+    "body": {"migrateNodeNames": ["a-00"], "toPoolName": "pool-b", "fromClusterName": "pool-a",
+             "toClusterName": "pool-b", "resourceSpec": {"flavor": "f"}}})
 
 
 def test_records_are_appended_one_json_line_each(tmp_path: Path) -> None:
@@ -61,9 +63,9 @@ def test_a_missing_journal_reads_as_empty(tmp_path: Path) -> None:
 
 
 def test_plan_fingerprint_ignores_the_creation_time() -> None:
-    plan = {"project_id": "p", "inventory_fingerprint": "sha256:i", "steps": [STEP], "created_at": "a"}
-    assert plan_fingerprint(plan) == plan_fingerprint({**plan, "created_at": "b"})
-    assert plan_fingerprint(plan) != plan_fingerprint({**plan, "steps": []})
+    plan = read_plan(Path(__file__).resolve().parents[2] / "examples" / "plan.json")
+    assert plan_fingerprint(plan) == plan_fingerprint(plan.model_copy(update={"created_at": "2030-01-01T00:00:00Z"}))
+    assert plan_fingerprint(plan) != plan_fingerprint(plan.model_copy(update={"steps": plan.steps[:1]}))
 
 
 def test_the_lock_refuses_a_second_holder_and_names_the_first(tmp_path: Path) -> None:
@@ -102,7 +104,7 @@ def test_the_lock_dies_with_its_holder(tmp_path: Path) -> None:
 
 
 def test_legal_transitions_follow_the_diagram() -> None:
-    run = StepRun(dict(STEP))
+    run = StepRun(STEP)
     run.to(Phase.SUBMITTING)
     run.to(Phase.SUBMITTED, job_id="j1")
     run.to(Phase.FAILED, reason="job failed")
@@ -126,7 +128,7 @@ def test_legal_transitions_follow_the_diagram() -> None:
     ([Phase.SUBMITTING, Phase.SUBMITTED, Phase.SUCCEEDED], Phase.PENDING),
 ])
 def test_illegal_transitions_raise(path: list[Phase], bad: Phase) -> None:
-    run = StepRun(dict(STEP))
+    run = StepRun(STEP)
     for phase in path:
         run.to(phase, job_id="j")
     with pytest.raises(IllegalTransition):

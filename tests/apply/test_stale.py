@@ -88,7 +88,7 @@ CASES: list[tuple[Callable[[Snapshot], None], list[str]]] = [
 @pytest.mark.parametrize("execute", [False, True], ids=["dry-run", "execute"])
 def test_a_stale_plan_is_refused_with_what_changed(plan_file: Path, change: Callable[[Snapshot], None],
                                                    expected: list[str], execute: bool) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     live = apply_snapshot()
     change(live)
     with run_emulator(live) as emu:
@@ -102,7 +102,7 @@ def test_a_stale_plan_is_refused_with_what_changed(plan_file: Path, change: Call
 
 
 def test_a_change_that_does_not_matter_is_noted_and_the_plan_runs(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     live = apply_snapshot()
     _node(live, "a-11")["metadata"]["labels"]["team"] = "vision"       # a node the plan does not move
     live["networks"][0]["subnets"][0]["usedIps"] -= 3                    # more room, not less
@@ -115,7 +115,7 @@ def test_a_change_that_does_not_matter_is_noted_and_the_plan_runs(plan_file: Pat
 
 
 def test_allow_drift_runs_a_drifted_plan_whose_remaining_steps_verify(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     live = apply_snapshot()
     gone_node = "a-11"   # pool-a keeps 3 nodes after the plan instead of 4: still above its floor
     live["nodes"]["pool-a"] = [n for n in live["nodes"]["pool-a"] if n["metadata"]["name"] != gone_node]
@@ -133,7 +133,7 @@ def test_allow_drift_runs_a_drifted_plan_whose_remaining_steps_verify(plan_file:
 
 
 def test_allow_drift_still_refuses_when_a_remaining_step_fails_the_verifier(plan_file: Path) -> None:
-    plan = read_plan(plan_file).model_dump(mode="json")
+    plan = read_plan(plan_file)
     live = apply_snapshot()
     lock(live)
     with run_emulator(live) as emu:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from planner.planfile import PlanDocument
 from tests.emulator_server import emulator, emulator_snapshot  # noqa: F401  (pytest fixtures)
 
 # pool-src has 9 nodes (4 of them may not move), pool-dst 2: deviation 8 before, 0 after 4 moves.
@@ -54,7 +55,7 @@ class StubApplier:
     entered: threading.Event = field(default_factory=threading.Event)
     calls: list[dict[str, Any]] = field(default_factory=list)
 
-    def __call__(self, plan: dict[str, Any], plan_path: Path, client_factory: Any, *, execute: bool,
+    def __call__(self, plan: PlanDocument, plan_path: Path, client_factory: Any, *, execute: bool,
                  journal: Path, options: Any, stop: threading.Event | None) -> StubResult:
         self.calls.append({"plan_path": plan_path, "execute": execute, "journal": journal})
         self.entered.set()
@@ -65,9 +66,9 @@ class StubApplier:
         requests: list[dict[str, Any]] = []
         if execute:
             with client_factory(False) as client:
-                for step in plan["steps"]:
-                    client.migrate_nodes(step["pool_name"], step["body"])
-                    requests.append({"pool_name": step["pool_name"], "body": step["body"]})
-        steps = len(plan["steps"])
+                for step in plan.steps:
+                    client.migrate_nodes(step.source, step.body_json())
+                    requests.append({"pool_name": step.source, "body": step.body_json()})
+        steps = len(plan.steps)
         return StubResult(executed=execute, steps_total=steps, steps_done=steps if execute else 0,
                           steps_failed=[], requests=requests, journal=str(journal) if execute else None)

@@ -147,3 +147,11 @@ def test_spec_with_auto_section_still_validates_as_a_spec(tmp_path: Path) -> Non
 
     path = write_spec(tmp_path, auto={"max_moves_per_cycle": 2})
     assert load_spec(path).auto == {"max_moves_per_cycle": 2}
+
+
+def test_the_package_exports_its_public_names() -> None:
+    import planner.auto as auto
+
+    assert all(getattr(auto, name, None) is not None for name in auto.__all__)
+    assert {"run_cycle", "CycleResult", "AutoOptions", "parse_auto", "parse_window_option", "AUDIT_FILE",
+            "cycle_lock", "read_audit", "library_apply", "cap_moves", "resolve_gates"} <= set(auto.__all__)

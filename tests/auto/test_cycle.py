@@ -22,6 +22,7 @@ from planner.auto import (
     run_cycle,
 )
 from planner.errors import ApiError, ExecutionError, InputError, PlanningError
+from planner.planfile import PlanDocument
 from planner.planning.pipeline import make_plan
 from tests.auto.conftest import BASE_SPEC, StubApplier, write_spec
 from tests.emulator_server import TEST_AK, TEST_SK, EmulatorHandle, run_emulator, sample_snapshot
@@ -247,8 +248,8 @@ def test_stale_plan_is_audited(emulator: EmulatorHandle, tmp_path: Path) -> None
     # the applier sees another inventory than the planner did: a node of the plan has left its pool
     from planner.auto import library_apply
 
-    def move_then_apply(plan: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-        node = plan["steps"][0]["body"]["migrateNodeNames"][0]
+    def move_then_apply(plan: PlanDocument, *args: Any, **kwargs: Any) -> Any:
+        node = plan.steps[0].nodes[0]
         with emulator.client() as client:
             client.migrate_nodes("pool-src", {"migrateNodeNames": [node], "fromClusterName": "pool-src",
                                               "toClusterName": "pool-dst", "toPoolName": "pool-dst",

@@ -295,3 +295,11 @@ def test_apply_scenario_applies_both_parts(snapshot: dict[str, Any]) -> None:
     assert spec["pools"]["train"] == {"target": 11}
     assert base["pools"]["train"] == {"target": 10}
     assert _nodes(snap, "pool-train-7f3a")["os-node-created-t1g"]["metadata"]["annotations"][ANNOTATION_LOCK]
+
+
+def test_the_package_exports_its_public_names() -> None:
+    import planner.review.scenarios as scenarios
+
+    assert all(getattr(scenarios, name, None) is not None for name in scenarios.__all__)
+    assert {"ScenarioFile", "Where", "apply_scenario", "scenario_key", "load_scenarios", "parse_scenarios",
+            "apply_inventory_overrides", "deep_merge", "merge_spec", "InventoryOverrides"} <= set(scenarios.__all__)

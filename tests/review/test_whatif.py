@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.errors import InputError
+from planner.errors import ApiError, InputError, PoolshiftError
 from planner.review.scenarios import ScenarioFile, parse_scenarios
 from planner.review.whatif import binding_rules, comparison_document, render_comparison, run_whatif
 from tests.review.conftest import DATA
@@ -73,6 +73,20 @@ def test_planner_input_error_names_the_scenario(snapshot: dict[str, Any], spec: 
     with pytest.raises(InputError) as info:
         _run(sf, snapshot, spec, planner=FAKE, max_workers=1)
     assert "spec.yaml + sc.yaml:scenarios[1] (typo): pools.ghost: unknown pool 'ghost'" in str(info.value)
+
+
+def refuse_api(*args: Any, **kwargs: Any) -> Any:
+    """A planner that fails with a poolshift error other than an input or planning error (an API error)."""
+    raise ApiError("ModelArts API GET /v2/p/pools: HTTP 503")
+
+
+def test_another_planner_error_keeps_its_class_and_exit_code(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+    sf = _file({"name": "a"}, {"name": "b"})
+    with pytest.raises(ApiError) as info:
+        _run(sf, snapshot, spec, planner="tests.review.test_whatif:refuse_api", max_workers=1)
+    assert type(info.value) is ApiError and info.value.exit_code == 5
+    assert str(info.value) == "scenario a: ModelArts API GET /v2/p/pools: HTTP 503"
+    assert ApiError.exit_code == 5 and PoolshiftError.exit_code == 1   # no class attribute was changed
 
 
 def test_bad_override_fails_before_any_planning(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:

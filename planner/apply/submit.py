@@ -1,0 +1,67 @@
+"""Sending one step: its preconditions on live reads, the `submitting` record, the POST, and what its answer means.
+
+Owns: the order that makes a crash at any moment safe (the `submitting` record is on disk before the POST,
+the `submitted` record with the job id before the first poll) and the reading of a failed POST: a refusal
+(4xx but 429) fails the step; 401/403 stop the run at once (never asked again); anything else may hide an
+accepted request, so the one acceptance rule (planner.apply.acceptance) decides before anything is resent.
+Must not: poll, wait between steps or decide which step goes next (that is the runner).
+"""
+
+from __future__ import annotations
+
+import time
+
+from planner.apply.journal import request_fingerprint
+from planner.apply.live import read_view, step_problems
+from planner.apply.session import Session, is_final
+from planner.apply.steps import StepRun
+from planner.errors import ApiError, ApiStatusError
+from planner.modelarts.client import ModelArtsClient
+
+
+def submit(session: Session, client: ModelArtsClient, run: StepRun) -> None:
+    """Send a PENDING step. It ends SUBMITTED (tracked from now), FAILED, or PENDING (to try after a pause)."""
+    try:
+        view = read_view(client, {run.pool_name, run.target})
+    except ApiError as exc:
+        session.read_failed(run, exc)
+        return
+    problems = step_problems(view, run.step, session.plan)
+    if problems:
+        session.fail(run, "its preconditions do not hold on the live inventory: " + "; ".join(problems))
+        return
+    session.move(run, "submitting", attempt=run.attempts + 1, request=request_fingerprint(run.pool_name, run.body),
+                 pool_name=run.pool_name, to_pool=run.target, nodes=run.names)
+    try:
+        job_id = client.migrate_nodes(run.pool_name, run.body)
+    except ApiError as exc:
+        _after_failed_post(session, client, run, exc)
+        return
+    _submitted(session, run, job_id, recovered=False)
+
+
+def _submitted(session: Session, run: StepRun, job_id: str | None, *, recovered: bool) -> None:
+    session.move(run, "submitted", job_id=job_id, **({"recovered": True} if recovered else {}))
+    run.submitted_at = time.monotonic()
+    run.read_failures = 0
+    session.requests.append({"step": run.id, "wave": run.wave, "pool_name": run.pool_name, "body": run.body,
+                             "job_id": job_id})
+    session.tell(f"step {run.id}: submitted, job {job_id}")
+
+
+def _after_failed_post(session: Session, client: ModelArtsClient, run: StepRun, exc: ApiError) -> None:
+    """The POST raised: fail the step, stop the run, adopt the job the API did accept, or try again later."""
+    if is_final(exc):
+        # The credentials or permissions were refused before the request was looked at: nothing was accepted,
+        # and asking again (or asking the API anything) can only lock the key. The run stops (exit 5).
+        session.move(run, "not_accepted", reason=f"{exc}")
+        raise exc
+    if isinstance(exc, ApiStatusError) and 400 <= exc.status < 500 and exc.status != 429:
+        session.fail(run, f"the API refused the request: {exc}")
+        return
+    verdict = session.accepted(client, run)   # 429 after the client's retries, 5xx, a lost answer
+    if verdict.accepted:
+        _submitted(session, run, verdict.job_id, recovered=True)
+        return
+    session.move(run, "not_accepted", reason=f"{exc}; {verdict.note}")
+    session.read_failed(run, exc)
