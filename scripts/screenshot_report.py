@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.review.plandoc import load_plan, parse_plan  # noqa: E402
+from planner.planfile import read_plan  # noqa: E402
 from planner.review.report import render_html  # noqa: E402
 
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,12 +34,12 @@ def example_plan_html() -> str:
 
     import yaml
 
-    from planner.planning.pipeline import make_plan
+    from planner.planning import make_plan
 
     snapshot = json.loads((ROOT / "examples" / "inventory.json").read_text())
     spec = yaml.safe_load((ROOT / "examples" / "spec.yaml").read_text())
     plan = make_plan(snapshot, spec, snapshot_source="examples/inventory.json", spec_source="examples/spec.yaml")
-    return render_html(parse_plan(plan.document, source="examples"), title="poolshift plan: examples/")
+    return render_html(plan.document, title="poolshift plan: examples/")
 
 
 def find_chromium() -> str:
@@ -73,7 +73,7 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=6000, help="window height; the empty bottom is trimmed")
     args = parser.parse_args()
 
-    html = render_html(load_plan(args.plan), title=f"poolshift plan: {args.plan.name}") if args.plan \
+    html = render_html(read_plan(args.plan), title=f"poolshift plan: {args.plan.name}") if args.plan \
         else example_plan_html()
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "report.html"

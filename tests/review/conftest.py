@@ -1,39 +1,55 @@
-"""Fixtures for the review tests: hand-written plan files in the PRODUCT §6 format."""
+"""Fixtures for the review tests: plan files the planner wrote (see `tests/review/data/make_fixtures.py`).
+
+Tests that need a plan the planner would not write edit a fixture's JSON data and read it back through
+`parse_plan`, the one reader, as a hand-edited file would be read.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from planner.planfile import PlanDocument, parse_plan
+
 DATA = Path(__file__).parent / "data"
+GPU = "modelarts.vm.gpu.8xv100"
+CPU = "modelarts.vm.cpu.8u"
+
+
+def plan_path(name: str) -> Path:
+    """`tests/review/data/plan_<name>.json` (a, b, blocked, minimal)."""
+    return DATA / f"plan_{name}.json"
 
 
 def read_plan_data(name: str) -> dict[str, Any]:
-    return json.loads((DATA / name).read_text(encoding="utf-8"))
+    """A fixture plan's JSON data, fresh for each call (tests may edit it)."""
+    data: dict[str, Any] = json.loads(plan_path(name).read_text(encoding="utf-8"))
+    return data
+
+
+def parse(data: dict[str, Any], source: str = "plan.json") -> PlanDocument:
+    """Plan data through the one reader."""
+    return parse_plan(data, source=source)
 
 
 @pytest.fixture
 def plan_a_data() -> dict[str, Any]:
-    return read_plan_data("plan_a.json")
+    return read_plan_data("a")
 
 
 @pytest.fixture
 def plan_b_data() -> dict[str, Any]:
-    return read_plan_data("plan_b.json")
+    return read_plan_data("b")
 
 
 @pytest.fixture
-def write_plan(tmp_path: Path) -> Callable[[dict[str, Any], str], Path]:
-    """Write a plan dict to a file under tmp_path and return its path."""
+def plan_blocked_data() -> dict[str, Any]:
+    return read_plan_data("blocked")
 
-    def write(data: dict[str, Any], name: str = "plan.json") -> Path:
-        path = tmp_path / name
-        path.write_text(json.dumps(copy.deepcopy(data)), encoding="utf-8")
-        return path
 
-    return write
+@pytest.fixture
+def plan_minimal_data() -> dict[str, Any]:
+    return read_plan_data("minimal")

@@ -4,28 +4,31 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
-from tests.review.conftest import DATA
+from tests.review.conftest import DATA, plan_path
 
-A = str(DATA / "plan_a.json")
-B = str(DATA / "plan_b.json")
+A = str(plan_path("a"))
+B = str(plan_path("b"))
+BLOCKED = str(plan_path("blocked"))
 
 
 def test_diff_text() -> None:
     result = CliRunner().invoke(main, ["diff", A, B])
     assert result.exit_code == 0, result.output
-    assert "Requests (2 added, 1 removed, 2 kept):" in result.stdout
+    assert result.stdout.startswith(f"Plan diff: {A} -> {B}\n")
+    assert "Requests (4 added, 2 removed, 1 kept):" in result.stdout
 
 
 def test_diff_json_and_markdown() -> None:
-    result = CliRunner().invoke(main, ["diff", A, B, "--output", "json"])
-    assert result.exit_code == 0
+    result = CliRunner().invoke(main, ["diff", A, BLOCKED, "--output", "json"])
+    assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["identical"] is False
-    assert {c["key"] for c in data["summary"]} >= {"status", "deviation_after"}
+    assert {c["key"] for c in data["summary"]} >= {"status", "deviation_after", "blocked_by"}
+    same = CliRunner().invoke(main, ["diff", A, BLOCKED, "--format", "json"])
+    assert same.exit_code == 0 and json.loads(same.stdout) == data
     md = CliRunner().invoke(main, ["diff", A, A, "--format", "md"])
     assert md.exit_code == 0 and "No changes" in md.stdout and md.stdout.startswith("## Plan diff")
 
@@ -65,7 +68,7 @@ def test_report_of_a_bad_plan_exits_2(tmp_path: Path) -> None:
     bad.write_text(json.dumps({"format": "poolshift.plan/v1"}))
     result = CliRunner().invoke(main, ["report", str(bad), "-o", str(tmp_path / "r.html")])
     assert result.exit_code == 2
-    assert "project_id: required key is missing" in result.stderr
+    assert f"{bad}: $.project_id: required key is missing" in result.stderr
     assert not (tmp_path / "r.html").exists()
 
 
@@ -88,13 +91,12 @@ def _scenarios(tmp_path: Path, text: str) -> str:
 
 
 def test_whatif_json_and_saved_plans(tmp_path: Path) -> None:
-    pytest.importorskip("planner.planning.pipeline")
     sc = _scenarios(tmp_path, """
 format: poolshift.scenarios/v1
 scenarios:
   - name: baseline
   - name: stuck
-    spec: {pools: {infer: {min: 40}}}
+    spec: {pools: {infer: {min: 40, target: 40}}}
 """)
     plans = tmp_path / "plans"
     result = CliRunner().invoke(main, ["whatif", "--inventory", SNAP, "--spec", SPEC, "--scenarios", sc,
@@ -112,7 +114,6 @@ scenarios:
 
 
 def test_whatif_table_of_the_examples() -> None:
-    pytest.importorskip("planner.planning.pipeline")
     examples = Path(__file__).resolve().parents[2] / "examples"
     result = CliRunner().invoke(main, ["whatif", "--inventory", str(examples / "inventory.json"),
                                        "--spec", str(examples / "spec.yaml"),

@@ -1,3 +1,5 @@
+"""`report`'s Markdown and HTML on plans the planner wrote (tests/review/data/make_fixtures.py)."""
+
 from __future__ import annotations
 
 import base64
@@ -7,14 +9,10 @@ import struct
 from typing import Any
 
 from planner.review import charts
-from planner.review.plandoc import PlanDoc, parse_plan
 from planner.review.report import render_html, render_markdown
+from tests.review.conftest import CPU, GPU, parse
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def _plan(data: dict[str, Any]) -> PlanDoc:
-    return parse_plan(data, source="plan.json")
 
 
 def png_size(png: bytes) -> tuple[int, int]:
@@ -29,40 +27,66 @@ def _images(html: str) -> list[bytes]:
 
 
 def test_markdown_lists_pools_flavors_subnets_steps_excluded(plan_a_data: dict[str, Any]) -> None:
-    md = render_markdown(_plan(plan_a_data), title="review")
+    md = render_markdown(parse(plan_a_data), title="review")
     assert md.startswith("## review\n")
-    assert "**OPTIMAL** · deviation **9 → 0** (bound 0)" in md
-    assert "| train-v100 (pool-train-7f3a) | 10 | 14 | +4 | 14 |" in md
-    assert "| pool-infer-2c9e | modelarts.vm.gpu.8xv100 | 7 | 3 | -4 | 3–4 |" in md
-    assert "| subnet-a9f04b36 | 6 | 5 | 2 | 3 |" in md
-    assert "| 2 | 1 | pool-infer-2c9e | pool-dev-91b0 | modelarts.vm.cpu.8u | 1 | cross-cluster" in md
-    assert "| pool not running (phase Abnormal) | 2 |" in md
-    assert "- #3: `os-node-created-g3c9e`, `os-node-created-g4d0f`" in md
+    assert "**OPTIMAL** · deviation **5 → 0** (bound 0) · **4** node moves in **3** requests over **2** waves\n" in md
+    assert "| train (pool-train-7f3a) | 8 | 7 | -1 | 7 |" in md
+    assert "| legacy (pool-legacy-0a11) | 2 | 2 | 0 | - |" in md
+    assert f"| dev | {GPU} | 0 | 2 | +2 | 2 |" in md
+    assert f"| infer | {CPU} | 4 | 3 | -1 | - |" in md
+    assert "| subnet-a9f04b36 | 18 | 14 | 0 | 14 |" in md
+    assert f"| 1 | 1 | infer | dev | {CPU} | 1 | cross-cluster (cce-lite-a1 → pool-dev-91b0) |" in md
+    assert f"| 3 | 2 | train | dev | {CPU} | 1 | cross-cluster (cce-lite-a1 → pool-dev-91b0) |" in md
+    assert ("| pool pool-legacy-0a11 does not take part | 2 | `os-node-created-l1c` (legacy), "
+            "`os-node-created-l2c` (legacy) |") in md
+    assert "| pinned by the spec | 1 | `os-node-created-t6g` (train) |" in md
+    assert "- #2: `os-node-created-i1g`, `os-node-created-i2g`" in md
+    assert "Blocked by" not in md and "staging" not in md
 
 
-def test_markdown_shows_blocked_by_and_staging(plan_b_data: dict[str, Any]) -> None:
-    md = render_markdown(_plan(plan_b_data))
-    assert "> **Blocked by:** subnet subnet-a9f04b36 reserve (pool-dev-91b0)" in md
-    assert "1 staging move(s)" in md
-    assert "staging hop" in md
+def test_markdown_shows_a_flavor_target_band(plan_a_data: dict[str, Any]) -> None:
+    plan_a_data["pools"]["pool-dev-91b0"]["flavor_targets"][GPU] = [2, 3]
+    assert f"| dev | {GPU} | 0 | 2 | +2 | 2–3 |" in render_markdown(parse(plan_a_data))
 
 
-def test_markdown_of_a_plan_without_moves_or_optional_fields() -> None:
-    from tests.review.conftest import read_plan_data
+def test_markdown_shows_blocked_by(plan_blocked_data: dict[str, Any]) -> None:
+    md = render_markdown(parse(plan_blocked_data))
+    assert "**FEASIBLE** · deviation **8 → 4** (bound 0)" in md
+    assert ("> **Blocked by:** pool pool-dev-91b0 would have to receive before it sends, but it cannot go below "
+            "its floor 3 or above its max 3 and no pool can hold a unit in transit; no safe order moves "
+            f"{GPU} nodes into pool pool-dev-91b0 (pool pool-dev-91b0 would have 5 nodes, above its max 3)\n") in md
 
-    md = render_markdown(_plan(read_plan_data("plan_minimal.json")))
+
+def test_markdown_shows_staging(plan_b_data: dict[str, Any]) -> None:
+    md = render_markdown(parse(plan_b_data))
+    assert "over **4** waves · 1 staging move(s)\n" in md
+    assert f"| 3 | 2 | infer | dev | {GPU} | 1 | staging hop; cross-cluster (cce-lite-a1 → pool-dev-91b0) |" in md
+    assert f"| 2 | 2 | infer | train | {GPU} | 1 |  |" in md  # neither staging nor cross-cluster
+
+
+def test_markdown_of_a_plan_without_moves(plan_minimal_data: dict[str, Any]) -> None:
+    md = render_markdown(parse(plan_minimal_data))
+    assert "**OPTIMAL** · deviation **0 → 0** (bound 0) · **0** node moves in **0** requests over **0** waves" in md
     assert "No moves: the current placement is kept." in md
-    assert "### Excluded nodes (0)" in md
+    assert "Nodes per step" not in md
+    assert "### Excluded nodes (3)" in md and "### Subnet headroom" in md
+
+
+def test_markdown_of_a_plan_without_subnets_or_excluded_nodes(plan_minimal_data: dict[str, Any]) -> None:
+    plan_minimal_data["subnets"] = {}
+    plan_minimal_data["excluded"] = []
+    md = render_markdown(parse(plan_minimal_data))
+    assert "### Excluded nodes (0)\n\nNone." in md
     assert "Subnet headroom" not in md
 
 
 def test_markdown_escapes_table_breakers(plan_a_data: dict[str, Any]) -> None:
     plan_a_data["excluded"][0]["reason"] = "locked | by ops"
-    assert "| locked \\| by ops | 1 |" in render_markdown(_plan(plan_a_data))
+    assert "| locked \\| by ops | 1 |" in render_markdown(parse(plan_a_data))
 
 
 def test_html_is_self_contained_with_four_charts(plan_a_data: dict[str, Any]) -> None:
-    html = render_html(_plan(plan_a_data), title="review")
+    html = render_html(parse(plan_a_data), title="review")
     assert html.startswith("<!doctype html>")
     assert "<script" not in html and "<link" not in html
     assert not re.search(r'(src|href)="(https?:)?//', html)
@@ -71,15 +95,22 @@ def test_html_is_self_contained_with_four_charts(plan_a_data: dict[str, Any]) ->
     for png in images:
         width, height = png_size(png)
         assert width >= 900 and 150 < height < 2000
-    for text in ("pool-train-7f3a", "subnet-5d2c8e71", "Wave 2", "os-node-created-g4d0f", "billing frozen",
-                 "Excluded nodes (4)"):
+    for text in ("pool-legacy-0a11", "subnet-0c4417d2", "Wave 2", "os-node-created-t1c", "pinned by the spec",
+                 "Excluded nodes (4)", '<div class="v status-OPTIMAL">OPTIMAL</div>'):
         assert text in html
+    assert "A better placement was blocked by" not in html
 
 
-def test_html_without_subnets_or_steps_says_so() -> None:
-    from tests.review.conftest import read_plan_data
+def test_html_shows_what_blocked_a_feasible_plan(plan_blocked_data: dict[str, Any]) -> None:
+    html = render_html(parse(plan_blocked_data))
+    assert '<div class="v status-FEASIBLE">FEASIBLE</div>' in html
+    assert ("<strong>A better placement was blocked by:</strong><ul><li>pool pool-dev-91b0 would have to receive "
+            "before it sends") in html
 
-    html = render_html(_plan(read_plan_data("plan_minimal.json")))
+
+def test_html_without_subnets_or_steps_says_so(plan_minimal_data: dict[str, Any]) -> None:
+    plan_minimal_data["subnets"] = {}
+    html = render_html(parse(plan_minimal_data))
     assert len(_images(html)) == 2  # pools and flavors only
     assert "carries no subnet figures" in html
     assert "No moves: the current placement is kept." in html
@@ -87,18 +118,19 @@ def test_html_without_subnets_or_steps_says_so() -> None:
 
 def test_html_escapes_names(plan_a_data: dict[str, Any]) -> None:
     plan_a_data["excluded"][0]["node"] = "<script>alert(1)</script>"
-    html = render_html(_plan(plan_a_data))
+    html = render_html(parse(plan_a_data))
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
 def test_charts_grow_with_rows_so_labels_do_not_overlap(plan_a_data: dict[str, Any]) -> None:
-    small = _plan(plan_a_data)
+    small = parse(plan_a_data)
     big_data = copy.deepcopy(plan_a_data)
+    template = big_data["pools"]["pool-legacy-0a11"]
     for i in range(20):
-        big_data["pools"][f"pool-extra-{i:02d}"] = {"before": i, "after": i, "target": None,
-                                                    "by_flavor": {"modelarts.vm.cpu.8u": [i, i]}}
-    big = _plan(big_data)
+        big_data["pools"][f"pool-extra-{i:02d}"] = {**copy.deepcopy(template), "before": i, "after": i,
+                                                    "display_name": f"extra-{i:02d}", "by_flavor": {CPU: [i, i]}}
+    big = parse(big_data)
     for chart in (charts.pool_totals_png, charts.flavor_mix_png):
         h_small, h_big = png_size(chart(small))[1], png_size(chart(big))[1]
         assert h_big > h_small * 3
@@ -116,8 +148,8 @@ def test_timeline_aggregates_waves_when_there_are_many_steps(plan_a_data: dict[s
     many["steps"] = steps
     few = copy.deepcopy(plan_a_data)
     few["steps"] = steps[: charts.GANTT_MAX_STEPS]
-    h_many = png_size(charts.timeline_png(_plan(many)))[1]
-    h_few = png_size(charts.timeline_png(_plan(few)))[1]
+    h_many = png_size(charts.timeline_png(parse(many)))[1]
+    h_few = png_size(charts.timeline_png(parse(few)))[1]
     assert h_many < h_few  # one bar per wave, not one row per step
 
 
@@ -129,6 +161,15 @@ def test_short_keeps_both_ends() -> None:
 
 
 def test_html_shows_display_names_with_the_pool_id(plan_a_data: dict[str, Any]) -> None:
-    html = render_html(_plan(plan_a_data))
-    assert 'train-v100<div class="id">pool-train-7f3a</div>' in html  # pools table
-    assert '<span title="pool-train-7f3a">train-v100</span>' in html  # steps and flavors
+    html = render_html(parse(plan_a_data))
+    assert 'train<div class="id">pool-train-7f3a</div>' in html  # pools table
+    assert '<span title="pool-train-7f3a">train</span>' in html  # steps and flavors
+
+
+def test_ids_are_shown_when_display_names_do_not_tell_pools_apart(plan_a_data: dict[str, Any]) -> None:
+    plan_a_data["pools"]["pool-dev-91b0"]["display_name"] = "train"
+    plan = parse(plan_a_data)
+    md = render_markdown(plan)
+    assert "| train (pool-dev-91b0) | 3 | 7 | +4 | - |" in md  # the pools table always names the id too
+    assert f"| pool-dev-91b0 | {GPU} | 0 | 2 | +2 | 2 |" in md
+    assert f"| 3 | 2 | pool-train-7f3a | pool-dev-91b0 | {CPU} | 1 |" in md
