@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 import click
 
 from planner.cli._common import echo, echo_json, main, output_option
-from planner.cli.api_cmds import inventory_group
+from planner.cli.api_cmds import inventory_group, workspace_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +40,7 @@ def _plan_options(f: F) -> F:
 @click.option("--endpoint", help="API endpoint (with --live).")
 @click.option("--region", help="Region (with --live).")
 @click.option("--project-id", help="Project id (with --live).")
+@workspace_option
 @_plan_options
 @output_option
 def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None, live: bool, endpoint: str | None,
