@@ -142,7 +142,8 @@ class Credentials(BaseModel):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, chain: bool = True) -> Credentials:
-        """The environment's AK/SK or token; else (with `chain`) the SDK providers; else an InputError."""
+        """The AK/SK or token of `env` (default: the process environment); else (with `chain`) the SDK's
+        providers, which read the process environment as the SDK always does; else an InputError."""
         env = os.environ if env is None else env
         ak = env.get(ENV_AK, "").strip()
         sk = env.get(ENV_SK, "").strip()
@@ -161,7 +162,7 @@ class Credentials(BaseModel):
             return cls(token=SecretStr(token))
         tried = ["environment: no key set"]
         if chain:
-            found = from_providers(env, tried)
+            found = from_providers(os.environ, tried)
             if found is not None:
                 return found
         raise InputError(f"no credentials: set {ENV_AK} and {ENV_SK} (and {ENV_SECURITY_TOKEN} for temporary "
