@@ -210,23 +210,20 @@ def profile_value(env: Mapping[str, str], key: str) -> str | None:
 
 def from_providers(env: Mapping[str, str], tried: list[str]) -> Credentials | None:
     """The first huaweicloudsdkcore provider that yields credentials; `tried` collects why the others did not."""
-    from huaweicloudsdkcore.auth.provider import (
-        EnvCredentialProvider,
-        OidcStsCredentialProvider,
-        PodIdentityCredentialProvider,
-        ProfileCredentialProvider,
-    )
+    from huaweicloudsdkcore.auth import provider as sdk
 
     endpoint = metadata_endpoint(env)
-    providers: list[tuple[str, Callable[[], Any]]] = [
-        ("OIDC (HUAWEICLOUD_OIDC_*)", OidcStsCredentialProvider.get_basic().get_credentials),
-        ("federated id token (HUAWEICLOUD_SDK_IDP_ID)", EnvCredentialProvider.get_basic().get_credentials),
-        (f"profile file {profile_path(env) or '(no HOME)'}", ProfileCredentialProvider.get_basic().get_credentials),
-        ("CCE pod identity (HC_CONTAINER_CREDENTIALS_FULL_URI)",
-         PodIdentityCredentialProvider.get_basic().get_credentials),
+    providers: list[tuple[str, Callable[[], Any] | None]] = [
+        ("OIDC (HUAWEICLOUD_OIDC_*)", _provider(sdk, "OidcStsCredentialProvider")),
+        ("federated id token (HUAWEICLOUD_SDK_IDP_ID)", _provider(sdk, "EnvCredentialProvider")),
+        (f"profile file {profile_path(env) or '(no HOME)'}", _provider(sdk, "ProfileCredentialProvider")),
+        ("CCE pod identity (HC_CONTAINER_CREDENTIALS_FULL_URI)", _provider(sdk, "PodIdentityCredentialProvider")),
         (f"ECS/CCE metadata {endpoint}", lambda: _metadata_credentials(endpoint)),
     ]
     for name, provide in providers:
+        if provide is None:
+            tried.append(f"{name}: not in this huaweicloudsdkcore version")
+            continue
         try:
             sdk_credentials = provide()
         except Exception as exc:  # each provider fails in its own way (SDK, requests, OS, value errors)
@@ -236,6 +233,12 @@ def from_providers(env: Mapping[str, str], tried: list[str]) -> Credentials | No
         project = getattr(sdk_credentials, "project_id", None) or None
         return Credentials(source=name, keys=SdkKeys(sdk_credentials, name), project_id=project)
     return None
+
+
+def _provider(module: Any, class_name: str) -> Callable[[], Any] | None:
+    """`<class>.get_basic().get_credentials` of an SDK provider class, None when this SDK version lacks it."""
+    provider_class = getattr(module, class_name, None)
+    return provider_class.get_basic().get_credentials if provider_class is not None else None
 
 
 def _metadata_accessor(endpoint: str) -> Any:

@@ -117,3 +117,31 @@ def test_emulator_command_serves_until_interrupted() -> None:
     path = f"/v2/{project}/pools"
     assert [line.rsplit(" ", 1)[0] for line in logged] == [f"GET {path} 200", f"GET {path} 401"]
     assert all(line.endswith("ms") for line in logged)
+
+
+def test_emulator_option_errors_exit_2() -> None:
+    result = CliRunner().invoke(main, ["emulator", "--snapshot", str(SAMPLE_SNAPSHOT_PATH), "--start-workload", "n1"])
+    assert result.exit_code == 2 and "expected NODE@N" in result.stderr
+
+
+@pytest.mark.emulator
+def test_a_secret_on_the_emulator_command_line_warns_and_no_auth_opens_it() -> None:
+    command = [sys.executable, "-c", "from planner.cli import main; main()", "emulator", "--snapshot",
+               str(SAMPLE_SNAPSHOT_PATH), "--port", "0", "--ak", "AKCLI", "--sk", "sk-on-the-command-line",
+               "--shape", "documented"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
+    for args, expect in ((command, "auth: AK/SK, shape: documented"),
+                         ([*command[:6], "--port", "0", "--no-auth"], "auth: none, shape: full")):
+        process = subprocess.Popen(args, stderr=subprocess.PIPE, text=True,
+                                   env={**env, "HUAWEICLOUD_SDK_AK": "AKENV", "HUAWEICLOUD_SDK_SK": "sk-env"})
+        try:
+            assert process.stderr is not None
+            lines = [process.stderr.readline() for _ in range(2 if "--sk" in args else 1)]
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+            if process.stderr is not None:
+                process.stderr.close()
+        if "--sk" in args:
+            assert "--sk on the command line is visible to every user (ps)" in lines[0]
+        assert expect in lines[-1] and "sk-" not in "".join(lines)
