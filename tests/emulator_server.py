@@ -99,9 +99,10 @@ class EmulatorHandle:
         result: dict[str, Any] = self._control("GET", "state")
         return result
 
-    def requests(self) -> list[dict[str, Any]]:
-        """`GET /_emulator/requests`: one entry per API request (method, path, query, status, ms, request_id)."""
-        result: list[dict[str, Any]] = self._control("GET", "requests")["requests"]
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """`GET /_emulator/requests`: one entry per API request after the `since`-th (method, path, query,
+        status, dropped, ms, request_id)."""
+        result: list[dict[str, Any]] = self._control("GET", f"requests?since={since}")["requests"]
         return result
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:

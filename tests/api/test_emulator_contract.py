@@ -356,3 +356,18 @@ def test_a_pulled_snapshot_follows_migrations() -> None:
         pulled = pull_snapshot(client, emu.region, emu.project_id)
         assert normalised(pulled) == normalised(emu.state()["inventory"])
     assert "src-1" in [n["metadata"]["name"] for n in pulled["nodes"]["pool-dst"]]
+
+
+def test_every_api_request_is_logged() -> None:
+    lines: list[str] = []
+    with run_emulator(on_request=lines.append, faults={"latency": 0.01}) as emu, emu.client() as client:
+        client.list_pools()
+        with pytest.raises(ApiStatusError):
+            client.show_pool("pool-nope")
+        emu.state()  # control requests are not logged
+        log = emu.requests()
+        assert [e["seq"] for e in emu.requests(since=1)] == [2]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in log] == [
+        ("GET", "pools", 200), ("GET", "pool-nope", 404)]
+    assert all(e["ms"] >= 10 and e["request_id"].startswith("emu-") and not e["dropped"] for e in log)
+    assert [line.split()[2] for line in lines] == ["200", "404"] and lines[0].endswith("ms")

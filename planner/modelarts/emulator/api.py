@@ -224,7 +224,8 @@ class EmulatorApi:
             case ("GET", ["state"]):
                 return EmuResponse(200, {**self.state.dump(), "requests": list(self.request_log)})
             case ("GET", ["requests"]):
-                return EmuResponse(200, {"requests": list(self.request_log)})
+                since = routes.int_param(routes.query_of(request.query_string), "since") or 0
+                return EmuResponse(200, {"requests": self.request_log[max(0, since):]})
             case ("GET", ["faults"]):
                 return EmuResponse(200, self.state.faults.model_dump())
             case ("POST", ["faults"]):
