@@ -5,7 +5,8 @@ workspace ListWorkspace shows with `all`); ListPoolNodes per pool; the networks 
 address counts and each pool's subnet provenance (`planner.modelarts.subnets`); the Running workloads of
 every pool (ListWorkloads, paged). Pools are ordered by metadata.name, nodes by name, networks by name,
 subnets by networkId; pool, node and workload objects are kept exactly as the API returned them. Warnings
-(an unknown subnet, a missing network) are logged and appended to the caller's list; nothing is printed.
+(an unknown subnet, a missing network) are appended to the caller's list, which shows them (and logged at
+INFO, so they do not print twice); nothing is printed here.
 Must not: interpret pools or nodes beyond subnet provenance (that is planner.inventory) or hold credentials.
 """
 
@@ -96,7 +97,7 @@ def pull_snapshot(client: ModelArtsClient, region: str | None, project_id: str, 
     nodes = {_name(pool): sorted(client.list_pool_nodes(_name(pool)), key=_name) for pool in pools}
     networks, pool_subnets = SubnetDiscovery(client, notes).run(pools, nodes)
     for line in unknown_subnet_warnings(pool_subnets):
-        log.warning("%s", line)
+        log.info("%s", line)
         notes.append(line)
     moment = (captured_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     snapshot: dict[str, Any] = {

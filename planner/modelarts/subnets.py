@@ -215,7 +215,7 @@ class SubnetDiscovery:
         return net.usage[subnet_id]
 
     def _warn(self, message: str) -> None:
-        log.warning("%s", message)
+        log.info("%s", message)
         self._warnings.append(message)
 
 
