@@ -1,5 +1,10 @@
 """Writes examples/inventory.json: a small but realistic ModelArts inventory (raw API objects).
 
+Nodes carry what ListPoolNodes shows (`status.privateIp`, `status.resources`, `status.availableResources`,
+`spec.hostNetwork.subnet`); `workloads` holds what ListWorkloads shows as Running in each pool: a training
+job on the Ascend super node, an inference service and a notebook, plus one GPU node whose accelerators are
+half taken by something the workload list does not show.
+
 Run from the repository root: `python examples/make_example.py`. The output is committed; the script
 documents how it was made and keeps it reproducible.
 """
@@ -18,6 +23,13 @@ FLAVORS = {
     "snt9": "modelarts.bm.npu.arm.8snt9b3.d",
     "cpu": "modelarts.vm.cpu.8u32g",
     "cpud": "modelarts.vm.cpu.8u32g.d",
+}
+# status.resources per flavor (strings, as the API gives them); an idle node has all of it available.
+RESOURCES = {
+    "v100": {"cpu": "62", "memory": "470Gi", "nvidia.com/gpu": "8"},
+    "snt9": {"cpu": "188", "memory": "1500Gi", "huawei.com/ascend-snt9": "8"},
+    "cpu": {"cpu": "7600m", "memory": "28Gi"},
+    "cpud": {"cpu": "7600m", "memory": "28Gi"},
 }
 
 
@@ -51,8 +63,48 @@ def node(flavor: str, cluster: str, subnet: str, *, phase: str = "Available", la
                      "labels": {"os.modelarts.node/cluster": cluster, **(labels or {})},
                      "annotations": annotations or {}},
         "spec": {"flavor": FLAVORS[flavor], "hostNetwork": {"vpc": "vpc-5e1d", "subnet": subnet}},
-        "status": {"phase": phase, "az": "cn-north-4a", "privateIp": f"192.168.{counter // 200}.{counter % 200 + 10}"},
+        "status": {"phase": phase, "az": "cn-north-4a", "privateIp": f"192.168.{counter // 200}.{counter % 200 + 10}",
+                   "resources": dict(RESOURCES[flavor]), "availableResources": dict(RESOURCES[flavor])},
     }
+
+
+def occupy(node_obj: dict[str, Any], left: dict[str, str]) -> None:
+    """Mark accelerators of a node as in use: `left` is what stays available of each resource."""
+    node_obj["status"]["availableResources"].update(left)
+
+
+def workload(kind: str, name: str, priority: str, days: float, nodes: list[dict[str, Any]], flavor: str,
+             uid: str) -> dict[str, Any]:
+    """A Running workload as ListWorkloads gives it (SDK `Workload`)."""
+    ips = [n["status"]["privateIp"] for n in nodes]
+    return {
+        "apiVersion": "v1", "kind": "Workload", "type": kind, "namespace": "default", "name": name,
+        "jobName": name, "uid": uid, "jobUUID": uid, "flavor": FLAVORS[flavor], "status": "Running",
+        "userName": "ml-team", "priority": priority, "runningDuration": int(days * 86400),
+        "createTime": 1795000000000, "hostIps": ",".join(ips),
+        "nodes": [{"hostIp": ip, "resourceRequirement": dict(RESOURCES[flavor])} for ip in ips],
+    }
+
+
+def add_workloads(nodes: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
+    """A training job on the super node, an inference service, a notebook; one GPU node half taken."""
+    ascend = nodes["pool-e6b91a07-ascend-a"][:4]  # the super node spod-41c2
+    infer = nodes["pool-8c2b6f10-infer-a"][:1]
+    notebook = nodes["pool-3f9a21c8-train-a"][:1]
+    for n in ascend:
+        occupy(n, {"huawei.com/ascend-snt9": "0"})
+    for n in notebook:
+        occupy(n, {"nvidia.com/gpu": "0"})
+    occupy(nodes["pool-51d07e44-train-b"][1], {"nvidia.com/gpu": "4"})  # held by something ListWorkloads does not show
+    found: dict[str, list[dict[str, Any]]] = {pool: [] for pool in nodes}
+    found["pool-e6b91a07-ascend-a"].append(
+        workload("train", "llm-pretrain-70b", "3", 4.5, ascend, "snt9", "5b0c1f7e-1d2a-4b8e-9a41-0c3e2f6d7a11"))
+    found["pool-8c2b6f10-infer-a"].append(
+        workload("infer", "chat-assistant-svc", "2", 12, infer, "cpu", "9e4d2c1b-7a3f-4e5d-8b6c-1a2b3c4d5e6f"))
+    found["pool-3f9a21c8-train-a"].append(
+        workload("notebook", "nb-feature-exploration", "1", 0.3, notebook, "v100",
+                 "c3a1e5f7-2b4d-4c6e-9f81-3d5b7a9c1e02"))
+    return found
 
 
 def main() -> None:
@@ -96,9 +148,11 @@ def main() -> None:
         "format": "poolshift.inventory/v1",
         "project_id": PROJECT,
         "region": "cn-north-4",
+        "workspace_id": "0",
         "captured_at": "2026-11-28T00:00:00Z",
         "pools": pools,
         "nodes": nodes,
+        "workloads": add_workloads(nodes),
         "networks": [
             {"name": "network-east-2c41", "subnets": [
                 {"networkId": se, "cidr": "192.168.0.0/24", "totalIps": 251, "usedIps": 236}]},

@@ -6,8 +6,9 @@ PoolshiftError                 exit 1   root; library users catch this
 ├── PlanningError              exit 3   no feasible placement, or no safe order (names rules and pools)
 ├── StalePlanError             exit 4   the live inventory no longer matches the plan
 ├── ApiError                   exit 5   the ModelArts API refused or could not be reached
-│   ├── ApiTransportError               connect / read / timeout
+│   ├── ApiTransportError               connect / read / timeout (names host and port)
 │   └── ApiStatusError                  an HTTP error answer (status, error_code, error_msg, request id)
+│       └── ApiAuthError                401 / 403: never retried (five bad signatures lock the key)
 ├── ExecutionError             exit 6   a step failed during apply; the journal says where to resume
 │   └── ApplyFailedError                steps failed or timed out; `.result` is what the run did
 ├── LockedError                exit 7   another apply/auto run holds the lock
@@ -95,6 +96,14 @@ class ApiStatusError(ApiError):
         self.request_id = request_id
         self.method = method
         self.path = path
+
+
+class ApiAuthError(ApiStatusError):
+    """The API refused the credentials or the permission (HTTP 401 or 403).
+
+    Never retried: five failed AK/SK authentications in a row lock the access key for five minutes, for
+    every user of that key. The message names the endpoint and what to check.
+    """
 
 
 class ExecutionError(PoolshiftError):

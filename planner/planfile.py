@@ -27,6 +27,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from planner.errors import InputError
 from planner.files import canonical_json, load_json_mapping, write_atomic
@@ -37,6 +38,12 @@ FORMAT = "poolshift.plan/v1"
 Count = Annotated[int, Field(ge=0, strict=True)]
 Positive = Annotated[int, Field(ge=1, strict=True)]
 Name = Annotated[str, Field(min_length=1, strict=True)]
+
+
+def _error_at(loc: tuple[str | int, ...], kind: str, template: str, **values: Any) -> ValidationError:
+    """A validation error at `loc` inside the model being checked (a plain ValueError would point at the model)."""
+    error = PydanticCustomError(kind, template, values)
+    return ValidationError.from_exception_data("PlanDocument", [InitErrorDetails(type=error, loc=loc, input=None)])
 
 
 class _Model(BaseModel):
@@ -88,8 +95,11 @@ class StepBody(_Model):
 
     @model_validator(mode="after")
     def _distinct_nodes(self) -> StepBody:
-        if len(set(self.migrateNodeNames)) != len(self.migrateNodeNames):
-            raise ValueError("migrateNodeNames lists a node twice")
+        seen: set[str] = set()
+        for j, name in enumerate(self.migrateNodeNames):
+            if name in seen:
+                raise _error_at(("migrateNodeNames", j), "node_twice", "node {node} is listed twice", node=name)
+            seen.add(name)
         return self
 
 
@@ -241,9 +251,10 @@ class PlanDocument(_Model):
         last_wave = 0
         for i, step in enumerate(self.steps):
             if step.id in seen:
-                raise ValueError(f"steps[{i}]: step id {step.id} is used twice")
+                raise _error_at(("steps", i, "id"), "step_id_twice", "step id {id} is used twice", id=step.id)
             if step.wave < last_wave:
-                raise ValueError(f"steps[{i}]: wave {step.wave} comes after wave {last_wave}")
+                raise _error_at(("steps", i, "wave"), "wave_order", "wave {wave} comes after wave {last}",
+                                wave=step.wave, last=last_wave)
             seen.add(step.id)
             last_wave = step.wave
         return self

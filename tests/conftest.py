@@ -1,8 +1,16 @@
-"""Session-wide test settings: hypothesis profiles and a clean credential environment."""
+"""Session-wide test settings: hypothesis profiles, a clean credential environment, loopback-only sockets.
+
+No test may reach a real credential source or any address but loopback: the credential chain of
+`planner.modelarts.credentials` would otherwise ask the ECS metadata service (169.254.169.254) on a machine
+without credentials. Every IPv4/IPv6 `connect` to a non-loopback address fails at once, in every test.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -16,12 +24,50 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 _SECRET_VARS = (
     "HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK", "HUAWEICLOUD_SDK_SECURITY_TOKEN",
-    "HUAWEICLOUD_SDK_PROJECT_ID", "POOLSHIFT_TOKEN",
+    "HUAWEICLOUD_SDK_PROJECT_ID", "POOLSHIFT_TOKEN", "HUAWEICLOUD_SDK_REGION", "POOLSHIFT_WORKSPACE_ID",
+    "POOLSHIFT_METADATA_ENDPOINT", "HUAWEICLOUD_SDK_IDP_ID", "HUAWEICLOUD_SDK_ID_TOKEN_FILE",
+    "HUAWEICLOUD_SDK_DOMAIN_ID", "HUAWEICLOUD_SDK_IAM_ENDPOINT", "HUAWEICLOUD_SDK_STS_ENDPOINT",
+    "HC_CONTAINER_CREDENTIALS_FULL_URI", "HC_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "POOLSHIFT_EMULATOR_AK", "POOLSHIFT_EMULATOR_SK", "POOLSHIFT_EMULATOR_TOKEN", "POOLSHIFT_EMULATOR_SECURITY_TOKEN",
 )
+_NO_PROFILE = "/nonexistent/poolshift-tests/huaweicloud-credentials"
 
 
 @pytest.fixture(autouse=True)
 def _clean_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test sees the developer's real credentials; tests that need some set them explicitly."""
+    """No test sees the developer's real credentials or profile; tests that need some set them explicitly."""
     for name in _SECRET_VARS:
         monkeypatch.delenv(name, raising=False)
+    for name in [n for n in os.environ if n.startswith("HUAWEICLOUD_OIDC_")]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HUAWEICLOUD_SDK_CREDENTIALS_FILE", _NO_PROFILE)
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_loopback(sock: socket.socket, address: Any) -> None:
+    if sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    host = str(address[0])
+    try:
+        loopback = ipaddress.ip_address(host.split("%")[0]).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ConnectionRefusedError(f"tests may connect to loopback addresses only, not {host} (tests/conftest.py)")
+
+
+def _connect(self: socket.socket, address: Any) -> None:
+    _check_loopback(self, address)
+    _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: Any) -> int:
+    _check_loopback(self, address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _connect  # type: ignore[method-assign]
+socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]

@@ -10,6 +10,7 @@ Usage:
         emu.set_faults(rate_429=0.5)          # POST /_emulator/faults
         emu.advance(1.0)                      # move emulator time on: running jobs finish
         emu.state()["migrate_requests"]       # GET /_emulator/state
+        emu.requests()                        # GET /_emulator/requests: every API request answered
 
 For CLI tests: `CliRunner().invoke(main, [..., *emu.cli_args()], env=emu.env())`.
 
@@ -34,6 +35,7 @@ from pydantic import SecretStr
 
 from planner.modelarts.client import ModelArtsClient, RetryPolicy, tls_context
 from planner.modelarts.emulator.api import EmulatorApi
+from planner.modelarts.emulator.pools import Shape
 from planner.modelarts.emulator.server import EmulatorServer
 from planner.modelarts.emulator.state import EmulatorState, Faults
 from planner.modelarts.settings import ConnectionSettings, Credentials
@@ -92,8 +94,15 @@ class EmulatorHandle:
         return response.json()
 
     def state(self) -> dict[str, Any]:
-        """`GET /_emulator/state`: {"migrate_requests", "jobs", "inventory"}."""
+        """`GET /_emulator/state`: {"migrate_requests", "jobs", "inventory", "drains", "disrupted", "workloads",
+        "requests"}."""
         result: dict[str, Any] = self._control("GET", "state")
+        return result
+
+    def requests(self, since: int = 0) -> list[dict[str, Any]]:
+        """`GET /_emulator/requests`: one entry per API request after the `since`-th (method, path, query,
+        status, dropped, ms, request_id)."""
+        result: list[dict[str, Any]] = self._control("GET", f"requests?since={since}")["requests"]
         return result
 
     def set_faults(self, **faults: Any) -> dict[str, Any]:
@@ -151,16 +160,22 @@ def run_emulator(
     seed: int = 0,
     clock: Callable[[], float] | None = None,
     faults: Faults | dict[str, Any] | None = None,
+    drain_seconds: float = 0.0,
+    shape: Shape = "full",
+    on_request: Callable[[str], None] | None = None,
 ) -> Iterator[EmulatorHandle]:
     """Serve `snapshot` (default: `sample_snapshot()`) on 127.0.0.1, a free port, until the block ends.
 
     AK/SK signing with TEST_AK/TEST_SK is on by default; pass `ak=None, sk=None` (and maybe `token=`) to
-    change that. `faults` seeds the fault settings; `clock` replaces time.time for jobs.
+    change that. `faults` seeds the fault settings; `clock` replaces time.time for jobs, drains and the
+    lockout window; `shape="documented"` leaves out undocumented fields; `on_request` gets one line per request.
     """
     seeded = copy.deepcopy(snapshot) if snapshot is not None else sample_snapshot()
     fault_settings = Faults.model_validate(faults) if isinstance(faults, dict) else faults
-    state = EmulatorState(seeded, job_seconds=job_seconds, seed=seed, clock=clock, faults=fault_settings)
-    api = EmulatorApi(state, ak=ak, sk=sk, token=token, security_token=security_token, seed=seed)
+    state = EmulatorState(seeded, job_seconds=job_seconds, seed=seed, clock=clock, faults=fault_settings,
+                          drain_seconds=drain_seconds, shape=shape)
+    api = EmulatorApi(state, ak=ak, sk=sk, token=token, security_token=security_token, seed=seed,
+                      on_request=on_request)
     with EmulatorServer(api, host="127.0.0.1", port=0) as server:
         yield EmulatorHandle(server=server, ak=ak, sk=sk, token=token, security_token=security_token)
 

@@ -159,14 +159,7 @@ MAX_FUNCTION_LINES = 80
 LONG_FUNCTIONS_ALLOWED: set[str] = set()
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11: apply, auto, scenarios, client and the emulator state are being "
-                                        "split by concern on other branches; remove this mark when they land")
-@pytest.mark.parametrize("folder", ["planner"])
-def test_modules_and_functions_stay_small_in_planner(folder: str) -> None:
-    test_modules_and_functions_stay_small(folder)
-
-
-@pytest.mark.parametrize("folder", ["solvers"])
+@pytest.mark.parametrize("folder", ["planner", "solvers"])
 def test_modules_and_functions_stay_small(folder: str) -> None:
     too_long = []
     for path in modules(folder):

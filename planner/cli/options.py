@@ -47,6 +47,7 @@ class ConnectionArgs:
     region: str | None
     project_id: str | None
     timeout: float | None
+    workspace_id: str | None = None
 
     def settings(self, *, region: str | None = None, project_id: str | None = None) -> ConnectionSettings:
         """Connection settings: the options, else the environment, else the given fallbacks (e.g. the plan's)."""
@@ -56,22 +57,28 @@ class ConnectionArgs:
 
         project = self.project_id or os.environ.get(ENV_PROJECT_ID, "").strip() or project_id
         return ConnectionSettings.from_options(region=self.region or region, project_id=project,
-                                               endpoint=self.endpoint, timeout=self.timeout)
+                                               endpoint=self.endpoint, timeout=self.timeout,
+                                               workspace_id=self.workspace_id)
 
 
 def connection_options(f: F) -> F:
-    """`--endpoint`, `--region`, `--project-id`, `--timeout`, passed to the command as `connection`."""
+    """`--endpoint`, `--region`, `--project-id`, `--workspace-id`, `--timeout`, passed to the command as
+    `connection`; credentials never on the command line (environment, profile file, pod identity or ECS
+    metadata)."""
 
     @functools.wraps(f)
     def command(*args: Any, endpoint: str | None, region: str | None, project_id: str | None,
-                timeout: float | None, **kwargs: Any) -> Any:
-        return f(*args, connection=ConnectionArgs(endpoint, region, project_id, timeout), **kwargs)
+                workspace_id: str | None, timeout: float | None, **kwargs: Any) -> Any:
+        return f(*args, connection=ConnectionArgs(endpoint, region, project_id, timeout, workspace_id), **kwargs)
 
     return _decorated(command, [  # type: ignore[no-any-return]
         click.option("--endpoint", default=None,
                      help="API endpoint (default https://modelarts.{region}.myhuaweicloud.com)."),
-        click.option("--region", default=None, help="Region, e.g. cn-north-4."),
+        click.option("--region", default=None, help="Region, e.g. cn-north-4 (default: $HUAWEICLOUD_SDK_REGION)."),
         click.option("--project-id", default=None, help="IAM project id (default: $HUAWEICLOUD_SDK_PROJECT_ID)."),
+        click.option("--workspace-id", default=None,
+                     help='ModelArts workspace whose pools are read (default: $POOLSHIFT_WORKSPACE_ID, else "0"; '
+                          '"all": every workspace the credentials may access).'),
         click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
                      help="Seconds to wait for each API answer (default 30)."),
     ])

@@ -2,7 +2,8 @@
 
 Owns: turning `Credentials` into an `httpx.Auth`. Signing goes through the official signer in
 huaweicloudsdkcore (modelarts_api.md §7.2-7.3), fed from the httpx request, and the request is then sent
-with exactly the query string that was signed. Secret values leave their `SecretStr` only inside
+with exactly the query string that was signed. The keys are read from their `KeySource` for every request,
+so temporary keys renewed during a long run are used at once. Secret values leave their holder only inside
 `auth_flow`, straight into a header or the signer; no repr here shows them.
 """
 
@@ -17,7 +18,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from pydantic import SecretStr
 
 from planner.errors import InputError
-from planner.modelarts.settings import Credentials
+from planner.modelarts.credentials import Credentials, KeySource, StaticKeys
 
 SDK_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # Headers this client signs when present. Transport-level headers (Accept-Encoding, Connection, User-Agent,
@@ -33,37 +34,32 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _KeyPair:
-    """The object the official signer reads `.ak` and `.sk` from; never printable."""
-
-    __slots__ = ("ak", "sk")
-
-    def __init__(self, ak: str, sk: str) -> None:
-        self.ak = ak
-        self.sk = sk
-
-    def __repr__(self) -> str:
-        return "_KeyPair(ak=***, sk=***)"
-
-
 class AkSkAuth(httpx.Auth):
     """Signs every request with AK/SK (`SDK-HMAC-SHA256`); adds `X-Security-Token` for temporary keys.
 
-    Each send gets a fresh `X-Sdk-Date`, so a retried request is signed again.
+    Each send gets a fresh `X-Sdk-Date` and the keys current at that moment, so a retried request is signed
+    again and renewed temporary keys are used as soon as they exist.
     """
 
     requires_request_body = True
 
-    def __init__(self, ak: SecretStr, sk: SecretStr, *, security_token: SecretStr | None = None,
+    def __init__(self, ak: SecretStr | None = None, sk: SecretStr | None = None, *,
+                 security_token: SecretStr | None = None, keys: KeySource | None = None,
                  clock: Clock | None = None) -> None:
-        self._ak = ak
-        self._sk = sk
-        self._security_token = security_token
+        if keys is None:
+            if ak is None or sk is None:
+                raise ValueError("AkSkAuth needs an AK and an SK, or a key source")
+            keys = StaticKeys(ak, sk, security_token)
+        self._keys = keys
         self._clock = clock or _utc_now
 
+    @classmethod
+    def from_source(cls, keys: KeySource, *, clock: Clock | None = None) -> AkSkAuth:
+        """Sign with whatever `keys.current()` gives at each request."""
+        return cls(keys=keys, clock=clock)
+
     def __repr__(self) -> str:
-        temporary = ", temporary" if self._security_token is not None else ""
-        return f"AkSkAuth(ak=***, sk=***{temporary})"
+        return f"AkSkAuth(ak=***, sk=***, source={self._keys.description})"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)
@@ -71,8 +67,11 @@ class AkSkAuth(httpx.Auth):
 
     def sign(self, request: httpx.Request) -> None:
         """Add X-Sdk-Date and Authorization (and X-Security-Token) to `request`, in place."""
-        if self._security_token is not None:
-            request.headers["X-Security-Token"] = self._security_token.get_secret_value()
+        keys = self._keys.current()
+        if keys.security_token:
+            request.headers["X-Security-Token"] = keys.security_token
+        else:
+            request.headers.pop("X-Security-Token", None)
         request.headers["X-Sdk-Date"] = self._clock().astimezone(UTC).strftime(SDK_DATE_FORMAT)
         headers = {name: value for name, value in request.headers.items() if name.lower() in SIGNED_HEADERS}
         sdk_request = SdkRequest(
@@ -84,7 +83,6 @@ class AkSkAuth(httpx.Auth):
             header_params=headers,
             body=request.content,
         )
-        keys = _KeyPair(self._ak.get_secret_value(), self._sk.get_secret_value())
         Signer(keys).sign(sdk_request)
         request.headers["Authorization"] = sdk_request.header_params["Authorization"]
         _, _, signed_query = str(sdk_request.uri).partition("?")
@@ -108,8 +106,9 @@ class TokenAuth(httpx.Auth):
 
 def auth_for(credentials: Credentials, *, clock: Clock | None = None) -> httpx.Auth:
     """The httpx auth that matches the credentials: AK/SK signing when a key pair is set, else the token."""
-    if credentials.ak is not None and credentials.sk is not None:
-        return AkSkAuth(credentials.ak, credentials.sk, security_token=credentials.security_token, clock=clock)
+    keys = credentials.key_source()
+    if keys is not None:
+        return AkSkAuth.from_source(keys, clock=clock)
     if credentials.token is not None:
         return TokenAuth(credentials.token)
     raise InputError("no credentials: neither an AK/SK pair nor a token is set", source="credentials")

@@ -1,28 +1,33 @@
-"""Pull a `poolshift.inventory/v1` snapshot (PRODUCT §2) from the ModelArts API.
+"""Pull a `poolshift.inventory/v1` snapshot (PRODUCT §2, §9) from the ModelArts API.
 
-Owns: which calls make a snapshot (ListPools, ListPoolNodes per pool, ShowNetwork and ShowNetworkAvailableIp
-for every network a pool names) and its deterministic shape: pools by metadata.name, nodes by name, networks
-by name, subnets by networkId. Pool and node objects are kept exactly as the API returned them.
-Must not: interpret pools or nodes (that is planner.inventory) or hold credentials.
+Owns: which calls make a snapshot and its deterministic shape. ListPools (for one workspace, or for every
+workspace ListWorkspace shows with `all`); ListPoolNodes per pool; the networks and subnets with their
+address counts and each pool's subnet provenance (`planner.modelarts.subnets`); the Running workloads of
+every pool (ListWorkloads, paged). Pools are ordered by metadata.name, nodes by name, networks by name,
+subnets by networkId; pool, node and workload objects are kept exactly as the API returned them. Warnings
+(an unknown subnet, a missing network) are appended to the caller's list, which shows them (and logged at
+INFO, so they do not print twice); nothing is printed here.
+Must not: interpret pools or nodes beyond subnet provenance (that is planner.inventory) or hold credentials.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from planner.errors import ApiStatusError, InputError
-from planner.files import JsonObject
+from planner.errors import ApiAuthError, ApiStatusError, InputError
+from planner.files import JsonObject, canonical_json, write_atomic
 from planner.modelarts.client import ModelArtsClient
+from planner.modelarts.settings import ALL_WORKSPACES, DEFAULT_WORKSPACE
+from planner.modelarts.subnets import SubnetDiscovery, pool_network_name, unknown_subnet_warnings
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_FORMAT = "poolshift.inventory/v1"
+__all__ = ["SNAPSHOT_FORMAT", "pool_network_name", "pull_network", "pull_snapshot", "pull_workloads",
+           "write_snapshot"]
 
 
 def _name(obj: JsonObject) -> str:
@@ -30,96 +35,90 @@ def _name(obj: JsonObject) -> str:
     return str(metadata.get("name", "")) if isinstance(metadata, dict) else ""
 
 
-def pool_network_name(pool: JsonObject) -> str | None:
-    """The ModelArts network a pool names in spec.network.name, if any."""
-    spec = pool.get("spec")
-    network = spec.get("network") if isinstance(spec, dict) else None
-    name = network.get("name") if isinstance(network, dict) else None
-    return name if isinstance(name, str) and name else None
+def pull_network(client: ModelArtsClient, network_name: str, subnet_ids: tuple[str, ...] = ()) -> JsonObject | None:
+    """`{name, subnets: [{networkId, cidr, totalIps, usedIps}]}` for one network: the subnets it lists (when
+    ShowNetwork lists any) plus `subnet_ids`; None when the network does not exist (logged)."""
+    return SubnetDiscovery(client, []).network(network_name, subnet_ids)
 
 
-def pull_network(client: ModelArtsClient, network_name: str) -> JsonObject | None:
-    """`{name, subnets: [{networkId, cidr, totalIps, usedIps}]}` for one network; None when it does not exist."""
+def pull_workloads(client: ModelArtsClient, pool_names: list[str]) -> dict[str, list[JsonObject]]:
+    """`{pool: [Running workloads as the API gives them]}`, an empty list for a pool with none."""
+    workloads: dict[str, list[JsonObject]] = {}
+    for pool in sorted(pool_names):
+        try:
+            items = client.list_workloads(pool, status="Running")
+        except ApiStatusError as exc:
+            if isinstance(exc, ApiAuthError) or exc.status != 404:
+                raise
+            log.debug("ListWorkloads for pool %s answered 404; no workloads recorded", pool)
+            items = []
+        workloads[pool] = sorted(items, key=lambda w: (str(w.get("namespace") or ""), str(w.get("name") or ""),
+                                                       str(w.get("uid") or "")))
+    return workloads
+
+
+def _list_pools(client: ModelArtsClient, workspace: str) -> tuple[list[JsonObject], list[str] | None]:
+    """The pools of one workspace, or of every workspace ListWorkspace shows (with the ids read)."""
+    if workspace != ALL_WORKSPACES:
+        return client.list_pools(workspace_id=workspace), None
     try:
-        network = client.show_network(network_name)
+        listed = client.list_workspaces()
     except ApiStatusError as exc:
-        if exc.status == 404:
-            log.warning("network %s named by a pool does not exist (%s); left out of the snapshot",
-                        network_name, exc.error_code)
-            return None
-        raise
-    status = network.get("status")
-    listed = status.get("subnets") if isinstance(status, dict) else None
-    subnets: list[JsonObject] = []
-    for subnet in listed if isinstance(listed, list) else []:
-        subnet_id = subnet.get("networkId") if isinstance(subnet, dict) else None
-        if not isinstance(subnet_id, str) or not subnet_id:
-            continue
-        answer = client.show_network_available_ip(network_name, subnet_id)
-        usage = _ipv4_usage(answer)
-        if usage is None:
-            raise ApiStatusError(f"ModelArts API ShowNetworkAvailableIp {network_name}/{subnet_id}: "
-                                 f"no subnetIpAvailability in the answer", status=200)
-        subnets.append({
-            "networkId": subnet_id,
-            "cidr": str(usage.get("cidr") or subnet.get("cidr") or ""),
-            "totalIps": _count(usage, "totalIps", subnet_id),
-            "usedIps": _count(usage, "usedIps", subnet_id),
-        })
-    subnets.sort(key=lambda s: str(s["networkId"]))
-    return {"name": network_name, "subnets": subnets}
+        if exc.status not in (403, 404):
+            raise
+        error_type = ApiAuthError if exc.status == 403 else ApiStatusError
+        raise error_type(f"--workspace-id all: ListWorkspace was refused ({exc}); name one workspace with "
+                         f"--workspace-id instead", status=exc.status, error_code=exc.error_code,
+                         error_msg=exc.error_msg, request_id=exc.request_id, method=exc.method,
+                         path=exc.path) from exc
+    ids = sorted({str(w.get("id")) for w in listed if w.get("id") not in (None, "")} | {DEFAULT_WORKSPACE})
+    pools: dict[str, JsonObject] = {}
+    for workspace_id in ids:
+        for pool in client.list_pools(workspace_id=workspace_id):
+            pools.setdefault(_name(pool), pool)
+    return list(pools.values()), ids
 
 
-def _ipv4_usage(answer: JsonObject) -> JsonObject | None:
-    entries = [e for e in answer.get("subnetIpAvailability") or [] if isinstance(e, dict)]
-    for entry in entries:
-        if entry.get("ipVersion") in (4, "4"):
-            return entry
-    return entries[0] if entries else None
+def pull_snapshot(client: ModelArtsClient, region: str | None, project_id: str, *,
+                  workspace_id: str | None = None, captured_at: datetime | None = None,
+                  warnings: list[str] | None = None, workloads: bool = True) -> dict[str, Any]:
+    """Read pools, nodes, networks and workloads through `client` into a `poolshift.inventory/v1` dict.
 
-
-def _count(usage: JsonObject, key: str, subnet_id: str) -> int:
-    value = usage.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ApiStatusError(f"ModelArts API ShowNetworkAvailableIp {subnet_id}: {key} is not an integer",
-                             status=200)
-    return value
-
-
-def pull_snapshot(client: ModelArtsClient, region: str, project_id: str, *,
-                  captured_at: datetime | None = None) -> dict[str, Any]:
-    """Read pools, nodes and networks through `client` into a `poolshift.inventory/v1` snapshot dict."""
+    `workspace_id` defaults to the client's (else "0"); `all` reads every workspace the credentials may
+    access. Every pool whose subnet stays unknown adds a line to `warnings` (and the log).
+    """
     if project_id != client.project_id:
         raise InputError(f"project id {project_id!r} differs from the client's {client.project_id!r}",
                          source="arguments", path="--project-id")
-    pools = sorted(client.list_pools(), key=_name)
+    notes: list[str] = [] if warnings is None else warnings
+    workspace = workspace_id or client.workspace_id or DEFAULT_WORKSPACE
+    listed, workspace_ids = _list_pools(client, workspace)
+    pools = sorted(listed, key=_name)
     nodes = {_name(pool): sorted(client.list_pool_nodes(_name(pool)), key=_name) for pool in pools}
-    network_names = sorted({name for pool in pools if (name := pool_network_name(pool))})
-    networks = [net for name in network_names if (net := pull_network(client, name)) is not None]
+    networks, pool_subnets = SubnetDiscovery(client, notes).run(pools, nodes)
+    for line in unknown_subnet_warnings(pool_subnets):
+        log.info("%s", line)
+        notes.append(line)
     moment = (captured_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    return {
+    snapshot: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "project_id": project_id,
-        "region": region,
         "captured_at": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "workspace_id": workspace,
         "pools": pools,
         "nodes": nodes,
         "networks": networks,
+        "pool_subnets": pool_subnets,
     }
+    if region:
+        snapshot["region"] = region
+    if workspace_ids is not None:
+        snapshot["workspace_ids"] = workspace_ids
+    if workloads:
+        snapshot["workloads"] = pull_workloads(client, [_name(pool) for pool in pools])
+    return snapshot
 
 
 def write_snapshot(snapshot: dict[str, Any], path: str | Path) -> None:
-    """Write the snapshot as sorted, indented JSON, atomically (temp file in the same directory, then rename)."""
-    target = Path(path)
-    text = json.dumps(snapshot, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    try:
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or Path("."))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(temp, target)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise InputError(f"cannot write snapshot ({exc.strerror or exc})", source=str(target)) from None
+    """Write the snapshot as sorted, indented JSON, atomically (planner.files.write_atomic: fsync, rename)."""
+    write_atomic(path, canonical_json(snapshot))

@@ -1,8 +1,14 @@
-"""Connection settings and credentials for the ModelArts API.
+"""Connection settings for the ModelArts API: endpoint, region, project, workspace, timeouts, credentials.
 
-Owns: where the API is (endpoint, region, project id), how long to wait, and which credentials to use.
-Credentials come from the environment only and are held as `SecretStr`, so they never show in a repr,
-a log line, an exception message or a dump. Nothing here opens a connection.
+Owns: turning CLI options plus the environment into one validated `ConnectionSettings`.
+- region: `--region`, else `HUAWEICLOUD_SDK_REGION`, else `region` in the profile file's `[basic]` section;
+  with `--endpoint` given a missing region is fine (AK/SK signing does not use it);
+- project: `--project-id`, else `HUAWEICLOUD_SDK_PROJECT_ID`, else the one the credential source names
+  (`project_id` of the profile file);
+- workspace: `--workspace-id`, else `POOLSHIFT_WORKSPACE_ID`, else `"0"` (the API's default); `all` means
+  every workspace the credentials may access;
+- credentials: see `planner.modelarts.credentials` (held as `SecretStr`, never shown).
+Nothing here opens an API connection.
 """
 
 from __future__ import annotations
@@ -11,18 +17,26 @@ import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict
 
 from planner.errors import InputError
+from planner.modelarts.credentials import (
+    ENV_AK,
+    ENV_SECURITY_TOKEN,
+    ENV_SK,
+    ENV_TOKEN,
+    CredentialKind,
+    Credentials,
+    profile_value,
+)
 
-ENV_AK = "HUAWEICLOUD_SDK_AK"
-ENV_SK = "HUAWEICLOUD_SDK_SK"
-ENV_SECURITY_TOKEN = "HUAWEICLOUD_SDK_SECURITY_TOKEN"
 ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
-ENV_TOKEN = "POOLSHIFT_TOKEN"
+ENV_REGION = "HUAWEICLOUD_SDK_REGION"
+ENV_WORKSPACE_ID = "POOLSHIFT_WORKSPACE_ID"
+DEFAULT_WORKSPACE = "0"
+ALL_WORKSPACES = "all"
 
 DEFAULT_ENDPOINT = "https://modelarts.{region}.myhuaweicloud.com"
 # The official SDK's region table has one host outside the .com domain (modelarts_api.md §1).
@@ -30,47 +44,12 @@ _ENDPOINT_EXCEPTIONS = {"ap-southeast-1": "https://modelarts.ap-southeast-1.myhu
 
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _REGION = re.compile(r"^[a-z0-9-]{1,64}$")
+_WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _LOOPBACK_NAMES = {"localhost"}
 
-CredentialKind = Literal["aksk", "token"]
-
-
-class Credentials(BaseModel):
-    """AK/SK (optionally temporary, with a security token) or an IAM token; every value is a SecretStr."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ak: SecretStr | None = None
-    sk: SecretStr | None = None
-    security_token: SecretStr | None = None
-    token: SecretStr | None = None
-
-    @property
-    def kind(self) -> CredentialKind:
-        """`aksk` when a key pair is set (it wins over a token), else `token`."""
-        return "aksk" if self.ak is not None and self.sk is not None else "token"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Credentials:
-        """Read HUAWEICLOUD_SDK_AK/SK (+ SECURITY_TOKEN) or POOLSHIFT_TOKEN; a half-set pair is an input error."""
-        env = os.environ if env is None else env
-        ak = env.get(ENV_AK, "").strip()
-        sk = env.get(ENV_SK, "").strip()
-        security_token = env.get(ENV_SECURITY_TOKEN, "").strip()
-        token = env.get(ENV_TOKEN, "").strip()
-        if bool(ak) != bool(sk):
-            missing = ENV_SK if ak else ENV_AK
-            raise InputError(f"{missing} is not set (AK/SK signing needs both {ENV_AK} and {ENV_SK})",
-                             source="environment")
-        if ak:
-            return cls(ak=SecretStr(ak), sk=SecretStr(sk),
-                       security_token=SecretStr(security_token) if security_token else None)
-        if security_token:
-            raise InputError(f"{ENV_SECURITY_TOKEN} is set without {ENV_AK} and {ENV_SK}", source="environment")
-        if token:
-            return cls(token=SecretStr(token))
-        raise InputError(f"no credentials: set {ENV_AK} and {ENV_SK} (and {ENV_SECURITY_TOKEN} for temporary "
-                         f"keys), or an IAM token in {ENV_TOKEN}", source="environment")
+__all__ = ["ALL_WORKSPACES", "DEFAULT_WORKSPACE", "ENV_AK", "ENV_PROJECT_ID", "ENV_REGION", "ENV_SECURITY_TOKEN",
+           "ENV_SK", "ENV_TOKEN", "ENV_WORKSPACE_ID", "ConnectionSettings", "CredentialKind", "Credentials",
+           "check_endpoint", "is_loopback_host"]
 
 
 def is_loopback_host(host: str) -> bool:
@@ -84,14 +63,15 @@ def is_loopback_host(host: str) -> bool:
 
 
 class ConnectionSettings(BaseModel):
-    """Where and how to reach ModelArts: endpoint, region, project id, timeouts and credentials."""
+    """Where and how to reach ModelArts: endpoint, region, project, workspace, timeouts and credentials."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    region: str
+    region: str | None
     project_id: str
     credentials: Credentials
     endpoint: str | None = None
+    workspace_id: str = DEFAULT_WORKSPACE
     timeout: float = 30.0
     connect_timeout: float = 10.0
 
@@ -100,6 +80,8 @@ class ConnectionSettings(BaseModel):
         """The endpoint, or the region's default host when none is given."""
         if self.endpoint:
             return self.endpoint.rstrip("/")
+        if not self.region:
+            raise InputError("--region is required without --endpoint", source="arguments", path="--region")
         return _ENDPOINT_EXCEPTIONS.get(self.region, DEFAULT_ENDPOINT.format(region=self.region))
 
     @classmethod
@@ -111,33 +93,54 @@ class ConnectionSettings(BaseModel):
         endpoint: str | None = None,
         timeout: float | None = None,
         connect_timeout: float | None = None,
+        workspace_id: str | None = None,
         env: Mapping[str, str] | None = None,
     ) -> ConnectionSettings:
-        """Build settings from CLI options plus the environment (project id and credentials)."""
+        """Build settings from CLI options plus the environment (region, project, workspace, credentials)."""
         env = os.environ if env is None else env
-        if not region:
-            raise InputError("--region is required", source="arguments", path="--region")
-        if not _REGION.match(region):
-            raise InputError(f"invalid region {region!r}", source="arguments", path="--region")
-        project = project_id or env.get(ENV_PROJECT_ID, "").strip()
-        if not project:
-            raise InputError(f"no project id: pass --project-id or set {ENV_PROJECT_ID}",
-                             source="arguments", path="--project-id")
-        if not _PROJECT_ID.match(project):
-            raise InputError("invalid project id (1-64 letters, digits or hyphens)",
-                             source="arguments", path="--project-id")
         if endpoint:
             check_endpoint(endpoint)
+        region = _region(region, env, endpoint_given=bool(endpoint))
         for name, value in (("--timeout", timeout), ("--connect-timeout", connect_timeout)):
             if value is not None and value <= 0:
                 raise InputError("must be a positive number of seconds", source="arguments", path=name)
+        workspace = check_workspace_id(workspace_id or env.get(ENV_WORKSPACE_ID, "").strip() or DEFAULT_WORKSPACE)
+        project = project_id or env.get(ENV_PROJECT_ID, "").strip() or profile_value(env, "project_id")
+        if project is not None and not _PROJECT_ID.match(project):
+            raise InputError("invalid project id (1-64 letters, digits or hyphens)",
+                             source="arguments", path="--project-id")
+        credentials = Credentials.from_env(env)
+        project = project or credentials.project_id
+        if not project:
+            raise InputError(f"no project id: pass --project-id or set {ENV_PROJECT_ID}",
+                             source="arguments", path="--project-id")
         extra: dict[str, float] = {}
         if timeout is not None:
             extra["timeout"] = timeout
         if connect_timeout is not None:
             extra["connect_timeout"] = connect_timeout
-        return cls(region=region, project_id=project, endpoint=endpoint or None,
-                   credentials=Credentials.from_env(env), **extra)
+        return cls(region=region, project_id=project, endpoint=endpoint or None, workspace_id=workspace,
+                   credentials=credentials, **extra)
+
+
+def _region(region: str | None, env: Mapping[str, str], *, endpoint_given: bool) -> str | None:
+    value = region or env.get(ENV_REGION, "").strip() or profile_value(env, "region")
+    if not value:
+        if endpoint_given:
+            return None
+        raise InputError(f"--region is required (or set {ENV_REGION}, or give --endpoint)", source="arguments",
+                         path="--region")
+    if not _REGION.match(value):
+        raise InputError(f"invalid region {value!r}", source="arguments", path="--region")
+    return value
+
+
+def check_workspace_id(value: str) -> str:
+    """A workspace id ("0", a 32-hex id, ...) or `all`; anything else is an input error."""
+    if value != ALL_WORKSPACES and not _WORKSPACE_ID.match(value):
+        raise InputError(f"invalid workspace id {value!r} (letters, digits, '-' or '_', or 'all')",
+                         source="arguments", path="--workspace-id")
+    return value
 
 
 def check_endpoint(endpoint: str) -> None:

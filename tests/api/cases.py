@@ -69,3 +69,21 @@ REFUSALS = [
     pytest.param("pool-lite-a", lite(HYPER, creatingStep={"step": 8, "type": "hyperinstance"}), 400,
                  "step is 8 but super node spod-1 has 4", id="super-node-wrong-step"),
 ]
+
+
+def in_process(snapshot: dict[str, Any] | None = None, *, shape: str = "full", drain_seconds: float = 0.0,
+               clock: Any = None, **faults: Any) -> tuple[Any, Any]:
+    """(client, state): a ModelArtsClient served by the emulator in-process (no socket, no auth, no sleeps)."""
+    import httpx
+
+    from planner.modelarts.client import ModelArtsClient
+    from planner.modelarts.emulator.api import EmulatorApi
+    from planner.modelarts.emulator.state import EmulatorState, Faults
+    from planner.modelarts.emulator.transport import EmulatorTransport
+    from tests.emulator_server import sample_snapshot
+
+    state = EmulatorState(snapshot if snapshot is not None else sample_snapshot(), shape=shape,
+                          drain_seconds=drain_seconds, clock=clock, faults=Faults.model_validate(faults))
+    http = httpx.Client(transport=EmulatorTransport(EmulatorApi(state), sleep=lambda _: None),
+                        base_url="http://127.0.0.1:1", headers={"Content-Type": "application/json"})
+    return ModelArtsClient(http, state.project_id, sleep=lambda _: None), state

@@ -28,8 +28,13 @@ pytestmark = pytest.mark.emulator
 
 
 def normalised(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """Snapshot content without capture time, with every list in name order (a pool without nodes: no entry)."""
-    data = copy.deepcopy({k: v for k, v in snapshot.items() if k != "captured_at"})
+    """Snapshot content without capture time and pull provenance (workspace, pool_subnets), with every list in
+    name order (a pool without nodes or workloads: no entry)."""
+    skip = {"captured_at", "pool_subnets", "workspace_id", "workspace_ids", "workloads"}
+    data = copy.deepcopy({k: v for k, v in snapshot.items() if k not in skip})
+    workloads = {pool: items for pool, items in (snapshot.get("workloads") or {}).items() if items}
+    if workloads:
+        data["workloads"] = copy.deepcopy(workloads)
     data["pools"].sort(key=lambda p: p["metadata"]["name"])
     data["nodes"] = {pool: sorted(nodes, key=lambda n: n["metadata"]["name"])
                      for pool, nodes in data["nodes"].items() if nodes}
@@ -168,7 +173,7 @@ def test_a_wrong_secret_key_is_refused(shared: EmulatorHandle) -> None:
 
 def test_an_unknown_access_key_is_refused(shared: EmulatorHandle) -> None:
     creds = shared.credentials().model_copy(update={"ak": shared.credentials().sk})
-    expect_refusal(shared.client(credentials=creds), 401, "APIGW.0301", "unknown access key")
+    expect_refusal(shared.client(credentials=creds), 401, "APIGW.0301", "err:ak not exist")
 
 
 def test_a_stale_signature_is_refused(shared: EmulatorHandle) -> None:
@@ -345,3 +350,18 @@ def test_a_pulled_snapshot_follows_migrations() -> None:
         pulled = pull_snapshot(client, emu.region, emu.project_id)
         assert normalised(pulled) == normalised(emu.state()["inventory"])
     assert "src-1" in [n["metadata"]["name"] for n in pulled["nodes"]["pool-dst"]]
+
+
+def test_every_api_request_is_logged() -> None:
+    lines: list[str] = []
+    with run_emulator(on_request=lines.append, faults={"latency": 0.01}) as emu, emu.client() as client:
+        client.list_pools()
+        with pytest.raises(ApiStatusError):
+            client.show_pool("pool-nope")
+        emu.state()  # control requests are not logged
+        log = emu.requests()
+        assert [e["seq"] for e in emu.requests(since=1)] == [2]
+    assert [(e["method"], e["path"].rsplit("/", 1)[-1], e["status"]) for e in log] == [
+        ("GET", "pools", 200), ("GET", "pool-nope", 404)]
+    assert all(e["ms"] >= 10 and e["request_id"].startswith("emu-") and not e["dropped"] for e in log)
+    assert [line.split()[2] for line in lines] == ["200", "404"] and lines[0].endswith("ms")

@@ -175,7 +175,8 @@ def test_dump_has_requests_jobs_and_a_valid_inventory() -> None:
     state = EmulatorState(sample_snapshot(), seed=3)
     job_id = state.batch_migrate("pool-src", body(["src-1"]))
     dump = state.dump()
-    assert set(dump) == {"migrate_requests", "jobs", "inventory"}
+    assert set(dump) == {"migrate_requests", "jobs", "inventory", "drains", "disrupted", "workloads"}
+    assert dump["drains"] == [] and dump["disrupted"] == []
     assert dump["migrate_requests"] == [{"pool_name": "pool-src", "body": body(["src-1"]), "job_id": job_id}]
     assert [j["jobId"] for j in dump["jobs"]] == [job_id]
     inventory = build_inventory(dump["inventory"])
@@ -194,3 +195,59 @@ def test_a_malformed_snapshot_is_an_input_error_with_its_path() -> None:
     snapshot["networks"][0]["subnets"][0]["usedIps"] = -1
     with pytest.raises(InputError, match=r"seed.json: \$\.networks\[0\]\.subnets\[0\]\.usedIps"):
         EmulatorState(snapshot, source="seed.json")
+
+
+# -- optional fields, as the documentation has them ----------------------------------------------------------
+
+
+def test_to_pool_name_may_be_left_out_when_the_cluster_names_the_pool() -> None:
+    state = EmulatorState(sample_snapshot())
+    dedicated = {k: v for k, v in body(["src-1"]).items() if k != "toPoolName"}  # toClusterName is pool-dst
+    job_id = state.batch_migrate("pool-src", dedicated)
+    assert "src-1" in names(state, "pool-dst") and state.get_job(job_id)["phase"] == "Success"
+    lite_request = {k: v for k, v in lite(["lite-a-1"]).items() if k != "toPoolName"}  # lite-cluster-2
+    state.batch_migrate("pool-lite-a", lite_request)
+    assert "lite-a-1" in names(state, "pool-lite-b")
+
+
+def test_what_the_emulator_does_not_model_is_a_bad_request_that_says_so() -> None:
+    state = EmulatorState(sample_snapshot())
+    unknown_cluster = {k: v for k, v in body(["src-1"], dst_cluster="cluster-x").items() if k != "toPoolName"}
+    with pytest.raises(Refusal, match="toPoolName is needed: cluster cluster-x holds 0 other pool"):
+        state.batch_migrate("pool-src", unknown_cluster)
+    every_node = {k: v for k, v in body(["src-1"]).items() if k != "migrateNodeNames"}
+    with pytest.raises(Refusal, match="migrating every node of the pool .* is not modelled") as info:
+        state.batch_migrate("pool-src", every_node)
+    assert info.value.status == 400
+
+
+# -- soak faults ---------------------------------------------------------------------------------------------
+
+
+def test_failed_job_rate_is_seeded() -> None:
+    def failures(seed: int) -> list[str]:
+        state = EmulatorState(sample_snapshot(), seed=seed, faults=Faults(rate_failed_jobs=0.5))
+        phases = []
+        for node in ("src-1", "src-2", "src-3"):
+            job_id = state.batch_migrate("pool-src", body([node]))
+            phases.append(state.get_job(job_id)["phase"])
+            if phases[-1] == "Success":
+                state.batch_migrate("pool-dst", body([node], to="pool-src", src_cluster="pool-dst", flavor=CPU))
+        return phases
+
+    assert failures(1) == failures(1)
+    assert {"Failed", "Success"} == set(failures(1) + failures(2) + failures(3))
+    always = EmulatorState(sample_snapshot(), faults=Faults(rate_failed_jobs=1.0))
+    assert always.get_job(always.batch_migrate("pool-src", body(["src-1"])))["phase"] == "Failed"
+
+
+def test_a_lost_answer_is_accepted_by_the_emulator_and_raised_by_the_client_sent_once() -> None:
+    """rate_lost_answer drops the answer after acceptance; the client's plain POST raises (the apply layer
+    decides whether it was accepted, planner.apply.acceptance) and never sends it again on its own."""
+    from planner.errors import ApiTransportError
+    from tests.api.cases import in_process
+
+    client, state = in_process(rate_lost_answer=1.0)
+    with pytest.raises(ApiTransportError, match="batch-migrate"):
+        client.migrate_nodes("pool-src", body(["src-1"]))
+    assert len(state.migrate_requests) == 1 and state.migrate_requests[0]["body"]["migrateNodeNames"] == ["src-1"]

@@ -80,3 +80,21 @@ def test_endpoint_rules() -> None:
         check_endpoint("https://user:hunter2-password@host")
     assert "hunter2" not in str(info.value)
     assert is_loopback_host("127.0.0.5") and not is_loopback_host("example.com")
+
+
+def test_workspace_from_option_environment_or_default() -> None:
+    env = {"POOLSHIFT_TOKEN": "t", "HUAWEICLOUD_SDK_PROJECT_ID": PID}
+    assert ConnectionSettings.from_options(region="cn-north-4", env=env).workspace_id == "0"
+    assert ConnectionSettings.from_options(region="cn-north-4", env={**env, "POOLSHIFT_WORKSPACE_ID": "ws1"}
+                                           ).workspace_id == "ws1"
+    assert ConnectionSettings.from_options(region="cn-north-4", workspace_id="all",
+                                           env={**env, "POOLSHIFT_WORKSPACE_ID": "ws1"}).workspace_id == "all"
+    with pytest.raises(InputError) as info:
+        ConnectionSettings.from_options(region="cn-north-4", workspace_id="../x", env=env)
+    assert info.value.path == "--workspace-id"
+
+
+def test_an_endpoint_makes_the_region_optional() -> None:
+    env = {"POOLSHIFT_TOKEN": "t", "HUAWEICLOUD_SDK_PROJECT_ID": PID}
+    settings = ConnectionSettings.from_options(region=None, endpoint="http://127.0.0.1:8443", env=env)
+    assert settings.region is None and settings.base_url == "http://127.0.0.1:8443"

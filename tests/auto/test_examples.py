@@ -48,9 +48,9 @@ def test_cronjob_manifest() -> None:
     [container] = pod["containers"]
     params = _check_args(container["args"])
     assert params["execute"] is True and params["output"] == "json"
-    secrets = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
-    assert {"HUAWEICLOUD_SDK_AK", "HUAWEICLOUD_SDK_SK"} <= set(secrets)
-    assert all(ref["name"] == "poolshift-credentials" for ref in secrets.values())
+    # no long-lived keys: a service account bound to an IAM agency (CCE pod identity), no secret in the pod
+    assert pod["serviceAccountName"] == "poolshift"
+    assert "env" not in container and container["envFrom"] == [{"configMapRef": {"name": "poolshift-connection"}}]
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert str(params["state_dir"]) in mounts and str(params["spec_path"].parent) in mounts
     text = (EXAMPLES / "k8s-cronjob.yaml").read_text()
@@ -61,7 +61,7 @@ def test_systemd_units() -> None:
     service = configparser.ConfigParser(strict=False, interpolation=None)
     service.read_string((EXAMPLES / "systemd" / "poolshift-auto.service").read_text().replace("\\\n", " "))
     assert service["Service"]["Type"] == "oneshot"
-    assert service["Service"]["EnvironmentFile"] == "/etc/poolshift/credentials.env"
+    assert service["Service"]["EnvironmentFile"] == "/etc/poolshift/poolshift.env"  # project id only: no keys
     command = shlex.split(service["Service"]["ExecStart"])
     assert command[0].endswith("/poolshift")
     params = _check_args(command[1:])

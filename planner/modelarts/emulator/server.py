@@ -1,7 +1,7 @@
 """Run the emulator under uvicorn: in a background thread (tests) or in the foreground (the CLI).
 
-The listening socket is bound here, before uvicorn starts, so port 0 gives a free port with no race and
-the URL is known at once.
+The listening socket is bound (and listening) here, before uvicorn starts, so port 0 gives a free port with
+no race, the URL is known at once, and a client that connects early waits instead of being refused.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock = socket.socket(family, kind, proto)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)  # queue connections from the start: a client may connect before uvicorn accepts
+        sock.listen(128)  # connections made before uvicorn has started wait in the backlog
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port} ({exc.strerror or exc})", source="arguments",
                          path="--port") from None
