@@ -80,7 +80,8 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         excluded=[Excluded(**e) for e in ctx.excluded],
         steps=[PlanStep.model_validate({"id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source,
                                         "body": s.body()}) for s in steps],
-    )
+        digest="",
+    ).sealed()
 
 
 def _pool_rows(inv: Inventory, ctx: Context, after: State, residual: dict[str, Residual],
@@ -98,6 +99,7 @@ def _pool_rows(inv: Inventory, ctx: Context, after: State, residual: dict[str, R
         rows[pool] = PoolRow(
             before=r.count, after=after.count[pool], target=r.target, floor=r.floor,
             max=r.hi if r.takes_part else None, display_name=display[pool], by_flavor=by_flavor[pool],
+            accepts=dict(ctx.rules.accepted.get(pool, {})),
             takes_part=r.takes_part, cluster=r.cluster, subnet=r.subnet, flavor_targets=targets or None,
             excluded_reason=None if r.takes_part else excluded_reason[pool], residual=residual.get(pool),
         )

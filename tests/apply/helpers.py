@@ -11,7 +11,7 @@ from typing import Any
 from planner.apply import ApplyOptions
 from planner.modelarts.client import ModelArtsClient
 from planner.modelarts.emulator.api import EmuRequest, EmuResponse
-from planner.planfile import PlanDocument, parse_plan
+from planner.planfile import PlanDocument, content_digest, parse_plan
 from tests.emulator_server import EmulatorHandle
 
 
@@ -52,9 +52,26 @@ def record_requests(emu: EmulatorHandle, *, post_latency: float = 0.0) -> list[t
 
 
 def edited(plan: PlanDocument, change: Callable[[dict[str, Any]], None]) -> PlanDocument:
-    """The plan after `change` edited its JSON data, read back through the one plan reader (as a hand edit would)."""
+    """A plan made from `plan` by `change` (on its JSON data), with what follows from the steps brought in line,
+    as the planner would have written it: ids 1, 2, 3, ..., the pools' `after` counts, the summary's figures, the
+    digest. Read back through the one plan reader."""
     data = plan.model_dump(mode="json")
     change(data)
+    after = {pool: row["before"] for pool, row in data["pools"].items()}
+    for i, step in enumerate(data["steps"], start=1):
+        step["id"] = i
+        size = len(step["body"]["migrateNodeNames"])
+        after[step["pool_name"]] -= size
+        after[step["body"]["toPoolName"]] += size
+    for pool, row in data["pools"].items():
+        row["after"] = after[pool]
+    steps = data["steps"]
+    data["summary"].update(
+        moves=sum(len(s["body"]["migrateNodeNames"]) for s in steps), requests=len(steps),
+        waves=max((s["wave"] for s in steps), default=0),
+        staging_moves=sum(len(s["body"]["migrateNodeNames"]) for s in steps if s["staging"]),
+        cross_cluster_requests=sum(1 for s in steps if s["body"]["fromClusterName"] != s["body"]["toClusterName"]))
+    data["digest"] = content_digest(data)
     return parse_plan(data, source="edited plan")
 
 

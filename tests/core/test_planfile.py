@@ -237,7 +237,7 @@ def test_pool_names_use_display_names_only_when_they_tell_pools_apart() -> None:
                                     "pool-legacy-0a11": "legacy", "pool-train-7f3a": "train"}
     assert plan.pool_name("pool-unknown") == "pool-unknown"
     data["pools"]["pool-dev-91b0"]["display_name"] = "train"
-    shared = parse_plan(data, source="a.json")
+    shared = PlanDocument.model_validate(data)  # the model alone: this edit is not a plan the planner writes
     assert shared.display_names() == {p: p for p in data["pools"]}
     assert shared.pool_name("pool-train-7f3a") == "pool-train-7f3a"
 
@@ -248,3 +248,51 @@ def test_a_plan_never_changes_after_it_is_built() -> None:
         plan.summary.moves = 1  # type: ignore[misc]
     with pytest.raises(ValidationError, match="frozen"):
         plan.steps[0].wave = 2  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------------- a plan that does not add up, or was edited
+
+def _deleted_step(data: dict[str, Any]) -> None:
+    del data["steps"][1]
+
+
+def _renamed_node(data: dict[str, Any]) -> None:
+    data["steps"][0]["body"]["migrateNodeNames"][0] = "os-node-created-zzzzz"
+
+
+def _pin_dropped(data: dict[str, Any]) -> None:
+    data["spec"]["pin"] = []
+
+
+EDITS: list[Any] = [
+    pytest.param(lambda d: d["steps"][0]["body"].update(toPoolName="pool-legacy-0a11"),
+                 "the plan does not add up (was it edited?): step 1: pool pool-legacy-0a11 does not take part",
+                 id="target that does not take part"),
+    pytest.param(_deleted_step, "the plan does not add up (was it edited?): step 3 is at position 2: step ids must "
+                                "be 1, 2, 3, ... in order", id="deleted step"),
+    pytest.param(_renamed_node, "$.digest: the plan was modified after it was written", id="renamed node"),
+    pytest.param(_pin_dropped, "the plan does not add up (was it edited?): spec_fingerprint is", id="pin dropped"),
+    pytest.param(lambda d: d["summary"].update(moves=d["summary"]["moves"] + 1),
+                 "the plan does not add up (was it edited?): summary.moves is", id="summary moves"),
+]
+
+
+@pytest.mark.parametrize(("edit", "reason"), EDITS)
+def test_an_edited_plan_is_refused_naming_what_does_not_add_up(tmp_path: Path, edit: Edit, reason: str) -> None:
+    data = plan_a()
+    edit(data)
+    with pytest.raises(InputError) as info:
+        read_plan(_write(tmp_path, data))
+    assert info.value.exit_code == 2 and "\n" not in str(info.value) and reason in str(info.value), str(info.value)
+
+
+def test_the_digest_covers_the_whole_content_and_is_checked_last(tmp_path: Path) -> None:
+    from planner.planfile import content_digest
+
+    data = plan_a()
+    assert data["digest"] == content_digest(data) and data["digest"].startswith("sha256:")
+    data["created_at"] = "2030-01-01T00:00:00Z"  # consistent, but not what was written
+    with pytest.raises(InputError, match=r"\$\.digest: the plan was modified"):
+        read_plan(_write(tmp_path, data))
+    data["digest"] = content_digest(data)  # whoever re-seals a plan takes its content as theirs
+    assert read_plan(_write(tmp_path, data)).created_at == "2030-01-01T00:00:00Z"

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from planner.errors import InputError
-from planner.planfile import parse_plan
+from planner.planfile import PlanDocument
 from planner.planning.pipeline import make_plan
 from planner.spec import Spec, parse_spec
 from planner.verify import verify_plan, verify_steps
@@ -40,10 +40,12 @@ def valid_plan() -> dict[str, Any]:
 
 
 def check(spec: Spec, data: dict[str, Any], *, steps_only: bool = False) -> list[str]:
-    """What is wrong with a plan written as `data`: the reader's refusal, else the verifier's findings."""
+    """What the verifier finds wrong with a plan written as `data`, read by the model alone (what the model itself
+    refuses counts as caught): the plan reader's own checks (does it add up, is the digest right) are left out,
+    because the verifier must catch a forged plan on its own, from the raw snapshot."""
     try:
-        doc = parse_plan(data, source="mutated.json")
-    except InputError as exc:
+        doc = PlanDocument.model_validate(data)
+    except ValidationError as exc:
         return [str(exc)]
     return verify_steps(SNAP, spec, doc.steps) if steps_only else verify_plan(SNAP, spec, doc)
 

@@ -87,7 +87,7 @@ def test_pool_only_in_one_plan(plan_a_data: dict[str, Any]) -> None:
     b = copy.deepcopy(plan_a_data)
     b["pools"]["pool-new-1"] = {"before": 0, "after": 0, "target": None, "floor": 2, "max": None,
                                 "display_name": "new", "by_flavor": {}, "takes_part": True,
-                                "cluster": "pool-new-1", "subnet": "subnet-0c4417d2"}
+                                "cluster": "pool-new-1", "subnet": "subnet-0c4417d2", "accepts": {}}
     del b["pools"][LEGACY]
     b["excluded"] = [e for e in b["excluded"] if e["pool"] != LEGACY]
     rows = {(c.pool, c.key): (c.before, c.after) for c in _diff(plan_a_data, b).pools}

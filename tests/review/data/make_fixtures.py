@@ -35,9 +35,10 @@ SOLVE_SECONDS = 0.1
 
 
 def normalised(document: PlanDocument) -> PlanDocument:
-    """The document with `created_at` and `summary.solve_seconds` set to the fixtures' fixed values."""
+    """The document with `created_at` and `summary.solve_seconds` set to the fixtures' fixed values (and its digest
+    sealed again over them)."""
     summary = document.summary.model_copy(update={"solve_seconds": SOLVE_SECONDS})
-    return document.model_copy(update={"created_at": CREATED_AT, "summary": summary})
+    return document.model_copy(update={"created_at": CREATED_AT, "summary": summary}).sealed()
 
 
 def spec_path(name: str) -> Path:

@@ -1,18 +1,16 @@
-"""The plan file (`poolshift.plan/v1`, PRODUCT §6): one typed model, one reader, one writer.
+"""The plan file model (`poolshift.plan/v1`, PRODUCT §6): one typed, frozen description of everything a plan holds.
 
-Owns: `PlanDocument`, a frozen pydantic model of everything a plan file holds, with the checks every reader
-relies on (one known format, distinct step ids, waves that never decrease, non-empty node lists, super-node
-requests shaped as §5 requires); `read_plan`, which turns any problem into a one-line InputError naming the
-file and key (exit 2); and `write_plan`, which writes the canonical JSON (sorted keys, fixed indentation)
-atomically. The planning core builds a `PlanDocument` once, complete; every command downstream of it (show,
-diff, report, whatif, apply, auto) and the verifier read its attributes, and nothing else reads plan JSON.
-Must not: compute plans, or know how one was computed.
+Owns: `PlanDocument` and its parts, with the checks that need nothing but the model itself (one known format,
+distinct step ids, waves that never decrease, non-empty node lists, a node named once per request, super-node
+requests shaped as §5 requires), the canonical JSON form, and the digest of a plan's content.
+Must not: read or write files (`planner.planfile.io`), compute plans, or know how one was computed.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
@@ -29,9 +27,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from planner.errors import InputError
-from planner.files import canonical_json, load_json_mapping, write_atomic
-from planner.spec import Spec, describe_validation_error
+from planner.files import canonical_json
+from planner.spec import Spec
 
 FORMAT = "poolshift.plan/v1"
 
@@ -111,6 +108,7 @@ class PlanStep(_Model):
     staging: StrictBool
     pool_name: Name
     body: StepBody
+    disrupts: list[Disruption] = Field(default_factory=list)  # empty when every node of the step is idle
 
     @model_validator(mode="after")
     def _super_node_shape(self) -> PlanStep:
@@ -158,6 +156,15 @@ class PlanStep(_Model):
 # -- pools, subnets, summary -------------------------------------------------------------------------------
 
 
+class Disruption(_Model):
+    """A Running workload a step ends on one of its nodes (PRODUCT §9)."""
+
+    node: Name
+    workload: Name
+    type: str
+    priority: str | int | None
+
+
 class Residual(_Model):
     """What is left of a pool's targets after the plan, and the rules that keep it there."""
 
@@ -178,6 +185,7 @@ class PoolRow(_OmitNone):
     max: Count | None
     display_name: str
     by_flavor: dict[str, tuple[Count, Count]]
+    accepts: dict[str, Count | None]  # flavor -> maxCount (None: no cap)
     takes_part: StrictBool
     cluster: str
     subnet: str | None
@@ -215,6 +223,7 @@ class Summary(_Model):
     bound: Count
     solve_seconds: Annotated[float, Field(ge=0)]
     cross_cluster_requests: Count
+    busy_moves: Count = 0  # B of PRODUCT §9: nodes moved while a workload runs on them
     blocked_by: list[str]
 
 
@@ -244,6 +253,7 @@ class PlanDocument(_Model):
     subnets: dict[str, SubnetRow]
     excluded: list[Excluded]
     steps: list[PlanStep]
+    digest: str  # sha256 of the rest of the plan (`content_digest`): the plan that was reviewed is the plan that runs
 
     @model_validator(mode="after")
     def _steps_in_order(self) -> PlanDocument:
@@ -262,6 +272,10 @@ class PlanDocument(_Model):
     def to_json(self) -> str:
         """The canonical JSON text of the plan (sorted keys, two-space indentation, trailing newline)."""
         return canonical_json(self.model_dump(mode="json"))
+
+    def sealed(self) -> PlanDocument:
+        """The same plan with `digest` set to the digest of its content."""
+        return self.model_copy(update={"digest": content_digest(self.model_dump(mode="json"))})
 
     def display_names(self) -> dict[str, str]:
         """Pool id -> the name to show: its display name when display names tell the pools apart, else the id."""
@@ -286,28 +300,8 @@ class PlanDocument(_Model):
             yield current[0].wave, current
 
 
-def parse_plan(data: Any, *, source: str) -> PlanDocument:
-    """Check plan data (already parsed JSON) and return the model; any problem is an InputError naming the key."""
-    if not isinstance(data, dict):
-        raise InputError(f"top level must be a JSON object, not {type(data).__name__}", source=source)
-    fmt = data.get("format")
-    if fmt != FORMAT:
-        raise InputError(f"unsupported format {fmt!r} (expected {FORMAT!r})", source=source, path="$.format")
-    try:
-        return PlanDocument.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        path, problem = describe_validation_error(errors[0])
-        if path == "spec" or path.startswith("spec."):
-            problem = f"{problem} (in the spec the plan embeds)"
-        raise InputError(problem, source=source, path="$" if path == "(top level)" else f"$.{path}") from exc
-
-
-def read_plan(path: str | Path) -> PlanDocument:
-    """Read and check a plan file; any problem is an InputError naming the file and key path."""
-    return parse_plan(load_json_mapping(path, "plan"), source=str(path))
-
-
-def write_plan(path: str | Path, plan: PlanDocument) -> None:
-    """Write a plan atomically in canonical form."""
-    write_atomic(path, plan.to_json())
+def content_digest(data: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of a plan's data without its `digest`."""
+    content = {key: value for key, value in data.items() if key != "digest"}
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
