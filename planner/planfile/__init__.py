@@ -19,6 +19,7 @@ from planner.planfile.model import (
     PlanDocument,
     PlanStep,
     PoolRow,
+    Relabel,
     Residual,
     ResourceSpec,
     StepBody,
@@ -29,6 +30,6 @@ from planner.planfile.model import (
 
 __all__ = [
     "FORMAT", "CreatingStep", "Disruption", "Excluded", "Generator", "PlanDocument", "PlanStep", "PoolRow",
-    "Residual", "ResourceSpec", "StepBody", "SubnetRow", "Summary", "content_digest", "parse_plan", "read_plan",
-    "write_plan",
+    "Relabel", "Residual", "ResourceSpec", "StepBody", "SubnetRow", "Summary", "content_digest", "parse_plan",
+    "read_plan", "write_plan",
 ]

@@ -44,6 +44,9 @@ def _step_problems(doc: PlanDocument) -> list[str]:
                 return [f"{where}: pool {pool} does not take part ({row.excluded_reason or 'excluded'})"]
         if step.flavor not in doc.pools[step.target].accepts:
             return [f"{where}: pool {step.target} does not accept flavor {step.flavor}"]
+        for relabel in step.relabels:
+            if relabel.node not in step.nodes or relabel.to_flavor != step.flavor:
+                return [f"{where}: relabel of node {relabel.node} to {relabel.to_flavor} does not match the request"]
         stuck = sorted(set(step.nodes) & excluded)
         if stuck:
             return [f"{where}: node {stuck[0]} is one the plan lists as may not move"]

@@ -109,6 +109,7 @@ class PlanStep(_Model):
     pool_name: Name
     body: StepBody
     disrupts: list[Disruption] = Field(default_factory=list)  # empty when every node of the step is idle
+    relabels: list[Relabel] = Field(default_factory=list)     # nodes whose flavor changes (empty: none)
 
     @model_validator(mode="after")
     def _super_node_shape(self) -> PlanStep:
@@ -163,6 +164,17 @@ class Disruption(_Model):
     workload: Name
     type: str
     priority: str | int | None
+
+
+class Relabel(_Model):
+    """A node that runs as another flavor in the target pool (`flavor_compat`, PRODUCT §3): only where its own
+    flavor does not fit."""
+
+    node: Name
+    from_flavor: Name = Field(alias="from")
+    to_flavor: Name = Field(alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
 
 class Residual(_Model):

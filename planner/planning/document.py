@@ -78,8 +78,11 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         subnets={s: SubnetRow(free_before=ctx.rules.subnet_free[s], free_after=after.free[s],
                               reserve=ctx.rules.ip_reserve) for s in ctx.subnet_ids},
         excluded=[Excluded(**e) for e in ctx.excluded],
-        steps=[PlanStep.model_validate({"id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source,
-                                        "body": s.body()}) for s in steps],
+        steps=[PlanStep.model_validate({
+            "id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source, "body": s.body(),
+            "relabels": [{"node": n, "from": f, "to": s.flavor}
+                         for n, f in zip(s.nodes, s.source_flavors, strict=True) if f != s.flavor],
+        }) for s in steps],
         digest="",
     ).sealed()
 
