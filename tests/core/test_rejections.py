@@ -186,3 +186,13 @@ def test_pool_listed_by_display_name_is_accepted(tmp_path: Path) -> None:
     result, out = _run_plan(tmp_path, inv, sp)
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["summary"]["deviation_after"] == 0
+
+
+def test_a_display_name_two_pools_share_is_refused_naming_both(tmp_path: Path) -> None:
+    snap = snapshot([pool("pool-a", display="gpu"), pool("pool-b", display="gpu")],
+                    {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2)})
+    inv = _write(tmp_path, "snap.json", snap)
+    sp = _write(tmp_path, "spec.yaml", spec({"gpu": {"target": 4}}), as_yaml=True)
+    result, out = _run_plan(tmp_path, inv, sp)
+    assert result.exit_code == 2 and not out.exists()
+    assert f"{sp}: pools.gpu: display name 'gpu' is shared by pools pool-a, pool-b" in result.output

@@ -303,3 +303,14 @@ def test_the_package_exports_its_public_names() -> None:
     assert all(getattr(scenarios, name, None) is not None for name in scenarios.__all__)
     assert {"ScenarioFile", "Where", "apply_scenario", "scenario_key", "load_scenarios", "parse_scenarios",
             "apply_inventory_overrides", "deep_merge", "merge_spec", "InventoryOverrides"} <= set(scenarios.__all__)
+
+
+def test_a_display_name_two_pools_share_is_an_error_naming_both(snapshot: dict[str, Any]) -> None:
+    """The one alias rule (planner.modelarts.objects.PoolNames), as in `plan`: a shared display name names neither."""
+    shared = copy.deepcopy(snapshot)
+    for pool in shared["pools"]:
+        if pool["metadata"]["name"] in ("pool-train-7f3a", "pool-infer-2c9e"):
+            pool["metadata"]["labels"]["os.modelarts/name"] = "gpu"
+    err = _fail(shared, {"add_nodes": [{"pool": "gpu", "flavor": GPU, "count": 1}]})
+    assert err.path == "scenarios[1] (what-if).inventory.add_nodes[0].pool"
+    assert "display name 'gpu' is shared by pools pool-infer-2c9e, pool-train-7f3a" in str(err)

@@ -10,15 +10,9 @@ See docs/review.md for the format.
 
 from __future__ import annotations
 
-from planner.review.scenarios.edits import (
-    ANNOTATION_LOCK,
-    LABEL_BATCH_UID,
-    LABEL_CLUSTER,
-    LOCK_VALUE,
-    apply_inventory_overrides,
-    apply_scenario,
-)
-from planner.review.scenarios.merge import LABEL_DISPLAY_NAME, deep_merge, merge_spec
+from planner.modelarts.objects import ANNOTATION_LOCK, LABEL_BATCH_UID, LABEL_CLUSTER, LABEL_DISPLAY_NAME
+from planner.review.scenarios.edits import LOCK_VALUE, apply_inventory_overrides, apply_scenario
+from planner.review.scenarios.merge import deep_merge, merge_spec
 from planner.review.scenarios.schema import (
     SCENARIOS_FORMAT,
     AddPool,

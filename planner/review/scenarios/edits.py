@@ -29,15 +29,20 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.review.scenarios.merge import LABEL_DISPLAY_NAME, merge_spec
+from planner.modelarts.objects import (
+    ANNOTATION_LOCK,
+    LABEL_BATCH_UID,
+    LABEL_CLUSTER,
+    LABEL_DISPLAY_NAME,
+    LABEL_NODEPOOL,
+    LABEL_NODEPOOL_NAME,
+)
+from planner.review.scenarios.merge import merge_spec
 from planner.review.scenarios.schema import AddPool, InventoryOverrides, NewSubnet, NodeBatch, Scenario
 from planner.review.scenarios.snapshot import EditableSnapshot, Where
 
-LABEL_CLUSTER = "os.modelarts.node/cluster"
-LABEL_BATCH_UID = "os.modelarts.node/batch.uid"
-ANNOTATION_LOCK = "os.modelarts.node/lock.action"
 LOCK_VALUE = "whatif"
-_COPIED_NODE_LABELS = (LABEL_CLUSTER, "os.modelarts.node/nodepool", "os.modelarts.node/nodepoolname")
+_COPIED_NODE_LABELS = (LABEL_CLUSTER, LABEL_NODEPOOL, LABEL_NODEPOOL_NAME)
 _COPIED_NODE_SPEC = ("hostNetwork", "os", "rootVolume", "dataVolumes", "extendParams")
 
 

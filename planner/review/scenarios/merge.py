@@ -13,7 +13,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-LABEL_DISPLAY_NAME = "os.modelarts/name"
+from planner.modelarts.objects import PoolNames
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -40,24 +40,15 @@ def merge_spec(base: Mapping[str, Any], overlay: Mapping[str, Any], snapshot: Ma
     pools_over = overlay.get("pools")
     pools_base = base.get("pools")
     if isinstance(pools_over, Mapping) and isinstance(pools_base, Mapping):
-        alias = _pool_aliases(snapshot)
-        base_key_of = {alias.get(k, k): k for k in pools_base}
-        renamed = {base_key_of.get(alias.get(k, k), k): v for k, v in pools_over.items()}
+        names = _pool_names(snapshot)
+        base_key_of = {names.get(k) or k: k for k in pools_base}
+        renamed = {base_key_of.get(names.get(k) or k, k): v for k, v in pools_over.items()}
         overlay = {**overlay, "pools": renamed}
     return deep_merge(base, overlay)
 
 
-def _pool_aliases(snapshot: Mapping[str, Any]) -> dict[str, str]:
-    """Pool id and display name -> pool id."""
-    alias: dict[str, str] = {}
+def _pool_names(snapshot: Mapping[str, Any]) -> PoolNames:
+    """The snapshot's pool ids and display names, by the one rule every command uses (a display name two pools
+    share names neither: the key is kept as written, and the planner's error names both pools)."""
     pools = snapshot.get("pools")
-    for pool in pools if isinstance(pools, list) else []:
-        meta = pool.get("metadata") if isinstance(pool, dict) else None
-        if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-            continue
-        labels = meta.get("labels")
-        display = labels.get(LABEL_DISPLAY_NAME) if isinstance(labels, dict) else None
-        if isinstance(display, str) and display:
-            alias.setdefault(display, meta["name"])
-        alias[meta["name"]] = meta["name"]
-    return alias
+    return PoolNames.of_pools(pools if isinstance(pools, list) else [])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError
-from planner.review.scenarios.merge import LABEL_DISPLAY_NAME
+from planner.modelarts.objects import PoolNameError, PoolNames, pool_display_name
 from planner.review.scenarios.schema import scenario_key
 
 
@@ -52,23 +52,16 @@ class EditableSnapshot:
         return str(pool["metadata"].get("name", ""))
 
     @staticmethod
-    def display(pool: Mapping[str, Any]) -> str | None:
-        labels = pool["metadata"].get("labels")
-        value = labels.get(LABEL_DISPLAY_NAME) if isinstance(labels, dict) else None
-        return value if isinstance(value, str) and value else None
+    def display(pool: Mapping[str, Any]) -> str:
+        return pool_display_name(pool)
 
     def find_pool(self, ref: str, key: str) -> dict[str, Any]:
-        by_id = [p for p in self.pools() if self.pool_id(p) == ref]
-        if by_id:
-            return by_id[0]
-        by_display = [p for p in self.pools() if self.display(p) == ref]
-        if len(by_display) == 1:
-            return by_display[0]
-        if by_display:
-            ids = ", ".join(sorted(self.pool_id(p) for p in by_display))
-            raise self.where.fail(key, f"display name {ref!r} names several pools ({ids}); use the pool id")
-        known = ", ".join(sorted(self.pool_id(p) for p in self.pools())) or "none"
-        raise self.where.fail(key, f"unknown pool {ref!r} (pools: {known})")
+        """The pool `ref` names, by the one rule every command uses (planner.modelarts.objects.PoolNames)."""
+        try:
+            pool_id = PoolNames.of_pools(self.pools()).resolve(ref)
+        except PoolNameError as exc:
+            raise self.where.fail(key, str(exc)) from exc
+        return next(p for p in self.pools() if self.pool_id(p) == pool_id)
 
     def pool_nodes(self, pool_id: str) -> list[dict[str, Any]]:
         items = self.raw["nodes"].setdefault(pool_id, [])
