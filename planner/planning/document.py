@@ -51,7 +51,8 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
     moves = sum(s.size for s in steps)
     pool_cols = inv.columns["pools"]
     excluded_reason = dict(zip(pool_cols["pool"], pool_cols["excluded_reason"], strict=True))
-    residual = residual_report(ctx, after, moves=moves, max_moves=spec.limits.max_moves, blocked_by=blocked_by,
+    residual = residual_report(ctx, after, moves=moves, max_moves=spec.limits.max_moves,
+                               allow_cross_cluster=spec.limits.allow_cross_cluster, blocked_by=blocked_by,
                                excluded_reason=excluded_reason)
     nothing = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
     assert result.deviation is not None and result.bound is not None

@@ -36,16 +36,17 @@ def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, st
             why = "spec min" if r.lo > min(r.count, r.floor) else "floor"
             if not r.give and r.lo == r.count:
                 why = "give: false"
-            return (f"pool {pool} must end with at least {pd_.lo} nodes ({why}); it has {pd_.count}", pool)
+            return (f"pool {r.name} must end with at least {pd_.lo} nodes ({why}); it has {pd_.count}", pool)
         why = "spec max" if r.hi is not None and r.hi < r.count else "max"
         if not r.accept:
             why = "accept: false"
-        return (f"pool {pool} must end with at most {pd_.hi} nodes ({why}); it has {pd_.count}, "
+        return (f"pool {r.name} must end with at most {pd_.hi} nodes ({why}); it has {pd_.count}, "
                 f"{movable_out} of them may move", pool)
     if kind == "cap":
         cell = problem.cells[int(idx)]
         pool = ctx.pool_ids[cell.pool]
-        return (f"pool {pool} may hold at most {cell.cap} nodes of {ctx.flavors[cell.flavor]} (maxCount); "
+        return (f"pool {ctx.rules.pools[pool].name} may hold at most {cell.cap} nodes of {ctx.flavors[cell.flavor]} "
+                f"(maxCount); "
                 f"it has {cell.count}", pool)
     if kind == "subnet":
         s = int(idx)
@@ -91,12 +92,12 @@ def restrictions_for(blocked: list[tuple[Step, list[Blocker]]], problem: FlowPro
         r_src, r_tgt = ctx.rules.pools[step.source], ctx.rules.pools[step.target]
         if "floor" in rules and step.source in receivers and src not in one_way:
             one_way.add(src)
-            words.append(f"pool {step.source} would have to receive before it sends, but it cannot go below its "
+            words.append(f"pool {r_src.name} would have to receive before it sends, but it cannot go below its "
                          f"floor {r_src.floor} or above its max {r_src.hi} and no pool can hold a unit in transit")
             continue
         if "max" in rules and step.target in senders and tgt not in one_way:
             one_way.add(tgt)
-            words.append(f"pool {step.target} is at its max {r_tgt.hi} and would have to send before it receives, "
+            words.append(f"pool {r_tgt.name} is at its max {r_tgt.hi} and would have to send before it receives, "
                          f"and no pool can hold a unit in transit")
             continue
         ci = node_class.get(step.nodes[0])
@@ -107,14 +108,14 @@ def restrictions_for(blocked: list[tuple[Step, list[Blocker]]], problem: FlowPro
             continue
         closed.add(j)
         reason = next(iter(rules.values()))[1] if rules else "no safe order exists"
-        words.append(f"no safe order moves {step.flavor} nodes into pool {step.target} ({reason})")
+        words.append(f"no safe order moves {step.flavor} nodes into pool {r_tgt.name} ({reason})")
     if one_way == set(current.one_way_pools) and closed == set(current.closed_arrivals):
         return None, []
     return replace(current, one_way_pools=frozenset(one_way), closed_arrivals=frozenset(closed)), words
 
 
-def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | None, blocked_by: list[str],
-                    excluded_reason: dict[str, str]) -> dict[str, Residual]:
+def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | None, allow_cross_cluster: bool,
+                    blocked_by: list[str], excluded_reason: dict[str, str]) -> dict[str, Residual]:
     """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
     out: dict[str, Residual] = {}
     excluded_by_pool: dict[str, int] = {}
@@ -150,11 +151,10 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
                            f"({excluded_by_pool.get(pool, 0)} may not)")
         if max_moves is not None and moves >= max_moves:
             why.append(f"limits.max_moves {max_moves} reached")
-        why += [word for word in blocked_by if f"pool {pool} " in word]
+        why += [word for word in blocked_by if f"pool {r.name} " in word]
         if not why:
-            why.append("no other pool can spare a movable node of a flavor it accepts" if short else
-                       "no pool that accepts its flavors has room left (subnet, max, maxCount) without moving further "
-                       "from its own target")
+            why.append(_no_giver(ctx, after, pool, allow_cross_cluster) if short
+                       else _no_taker(ctx, after, pool, allow_cross_cluster))
         out[pool] = Residual(deviation=short + over, short=short, over=over, limited_by=why)
     return out
 
@@ -177,3 +177,77 @@ def _short_reasons(ctx: Context, after: State, pool: str) -> list[str]:
     if capped:
         why.append("at maxCount for " + ", ".join(sorted(capped)))
     return why
+
+
+_SHOWN = 3  # pools named in one reason; the rest are counted
+
+
+def _listed(reasons: list[str]) -> str:
+    more = f"; and {len(reasons) - _SHOWN} more pool(s)" if len(reasons) > _SHOWN else ""
+    return "; ".join(reasons[:_SHOWN]) + more
+
+
+def _no_taker(ctx: Context, after: State, pool: str, cross: bool) -> str:
+    """Why the nodes of a pool above its target have nowhere to go: each pool that would accept them, and its limit."""
+    rules = ctx.rules
+    held = sorted({f for (p, f), n in after.cell.items() if p == pool and n > 0})
+    reasons: list[str] = []
+    for other, r in rules.pools.items():
+        if other == pool or not r.takes_part:
+            continue
+        fits = [rules.resolve_flavor(f, other) for f in held]
+        if not any(fits):
+            continue
+        count = after.count[other]
+        if not cross and r.cluster != rules.pools[pool].cluster:
+            reasons.append(f"{r.name} is in another cluster (limits.allow_cross_cluster: false)")
+        elif not r.accept:
+            reasons.append(f"{r.name} has accept: false")
+        elif r.subnet is None:
+            reasons.append(f"{r.name} has no known subnet")
+        elif r.hi is not None and count >= r.hi:
+            reasons.append(f"{r.name} is at its max {r.hi}")
+        elif after.free.get(r.subnet, 0) - rules.ip_reserve < rules.ips_per_node:
+            reasons.append(f"{r.name}'s subnet {r.subnet} has no free address above its reserve")
+        elif all(g is None or (rules.accepted[other].get(g) is not None
+                               and after.cell.get((other, g), 0) >= (rules.accepted[other][g] or 0)) for g in fits):
+            reasons.append(f"{r.name} is at maxCount for {', '.join(sorted({g for g in fits if g}))}")
+        elif r.target is not None and count >= r.target:
+            reasons.append(f"{r.name} is at or above its own target {r.target}")
+        else:
+            reasons.append(f"moving them into {r.name} would not lower the deviation (its flavor targets)")
+    if not reasons:
+        return f"no other pool that takes part accepts its flavors ({', '.join(held) or 'none'})"
+    return "its nodes have nowhere to go: " + _listed(reasons)
+
+
+def _no_giver(ctx: Context, after: State, pool: str, cross: bool) -> str:
+    """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give."""
+    rules = ctx.rules
+    accepted = rules.accepted.get(pool, {})
+    excluded: dict[str, int] = {}
+    for e in ctx.excluded:
+        excluded[e["pool"]] = excluded.get(e["pool"], 0) + 1
+    reasons: list[str] = []
+    for other, r in rules.pools.items():
+        if other == pool or not r.takes_part:
+            continue
+        held = [f for (p, f), n in after.cell.items() if p == other and n > 0 and rules.resolve_flavor(f, pool)]
+        if not held and not any(f in accepted for (p, f) in after.cell if p == other):
+            continue
+        count = after.count[other]
+        if not cross and r.cluster != rules.pools[pool].cluster:
+            reasons.append(f"{r.name} is in another cluster (limits.allow_cross_cluster: false)")
+        elif not r.give:
+            reasons.append(f"{r.name} has give: false")
+        elif count <= r.floor:
+            reasons.append(f"{r.name} is at its floor {r.floor}")
+        elif r.target is not None and count <= r.target:
+            reasons.append(f"{r.name} is at or below its own target {r.target}")
+        elif excluded.get(other, 0) >= count:
+            reasons.append(f"{r.name}'s nodes may not move ({excluded[other]})")
+        else:
+            reasons.append(f"taking from {r.name} would not lower the deviation (its flavor targets)")
+    if not reasons:
+        return f"no other pool holds a movable node of a flavor it accepts ({', '.join(sorted(accepted)) or 'none'})"
+    return "no pool can spare a node it accepts: " + _listed(reasons)

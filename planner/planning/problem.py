@@ -160,7 +160,7 @@ def _pool_rules(inv: Inventory, spec: Spec, spec_pools: dict[str, tuple[str, Any
         else:
             lo, hi = count, count
         pool_rules[pool] = PoolRules(pool, int(count), floor, lo, hi, target, bool(takes_part), accept, give, subnet,
-                                     str(cluster))
+                                     str(cluster), inv.pool_names.label(pool))
         pool_data.append(PoolData(count=int(count), lo=lo, hi=hi, target=None if target is None else (target, target),
                                   subnet=index.subnets[subnet] if subnet is not None else -1,
                                   cluster=index.clusters[str(cluster)]))

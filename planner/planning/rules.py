@@ -33,6 +33,11 @@ class PoolRules:
     give: bool
     subnet: str | None
     cluster: str
+    label: str = ""  # how messages name the pool: "display name (id)", or the id when it has no other name
+
+    @property
+    def name(self) -> str:
+        return self.label or self.pool
 
 
 @dataclass(frozen=True)
@@ -97,18 +102,18 @@ class State:
         g_n = step.size if flavor_arriving is None else flavor_arriving
         why: list[Blocker] = []
         if self.count[step.source] - out_n < src.floor:
-            why.append(("floor", step.source, f"pool {step.source} would keep {self.count[step.source] - out_n} "
+            why.append(("floor", step.source, f"pool {src.name} would keep {self.count[step.source] - out_n} "
                                               f"nodes, below its floor {src.floor}"))
         if tgt.hi is not None and self.count[step.target] + in_n > tgt.hi:
-            why.append(("max", step.target, f"pool {step.target} would have {self.count[step.target] + in_n} nodes, "
+            why.append(("max", step.target, f"pool {tgt.name} would have {self.count[step.target] + in_n} nodes, "
                                             f"above its max {tgt.hi}"))
         cap = ctx.accepted.get(step.target, {}).get(step.flavor)
         have = self.cell.get((step.target, step.flavor), 0)
         if cap is not None and have + g_n > cap:
-            why.append(("maxCount", step.target, f"pool {step.target} would have {have + g_n} nodes of "
+            why.append(("maxCount", step.target, f"pool {tgt.name} would have {have + g_n} nodes of "
                                                  f"{step.flavor}, above its maxCount {cap}"))
         if tgt.subnet is None:
-            why.append(("no_subnet", step.target, f"pool {step.target} has no known subnet"))
+            why.append(("no_subnet", step.target, f"pool {tgt.name} has no known subnet"))
         else:
             need = ips_taken + step.size * ctx.ips_per_node
             room = self.free[tgt.subnet] - ctx.ip_reserve

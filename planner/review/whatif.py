@@ -87,59 +87,15 @@ class _Job:
     planner: Planner  # a module-level function, so that it pickles to a worker process
 
 
-def _pool_spec(spec: Mapping[str, Any], pool: str, display: Any) -> Mapping[str, Any]:
-    pools = spec.get("pools")
-    if not isinstance(pools, Mapping):
-        return {}
-    entry = pools.get(pool, pools.get(display) if isinstance(display, str) else None)
-    return entry if isinstance(entry, Mapping) else {}
-
-
-def binding_rules(document: PlanDocument, spec: Mapping[str, Any]) -> list[str]:
-    """The hard rules that keep a plan's deviation up: hints for comparing scenarios, not a proof.
-
-    For each pool that misses its target: at its max or floor, `accept`/`give: false`, no spare
-    address left in its subnet (a receiver), nodes that may not move (a sender). Also
-    `limits.max_moves` used up and `allow_cross_cluster: false` while deviation remains, and first
-    of all `summary.blocked_by` (rules that made a better placement unreachable). Pools are named by
-    display name when the plan carries one.
-    """
-    summary = document.summary
-    rules: list[str] = list(summary.blocked_by)
-    defaults = spec.get("defaults")
-    ips_per_node = int(defaults.get("ips_per_node", 1)) if isinstance(defaults, Mapping) else 1
-    pinned: dict[str, int] = {}
-    for entry in document.excluded:
-        pinned[entry.pool] = pinned.get(entry.pool, 0) + 1
+def binding_rules(document: PlanDocument) -> list[str]:
+    """What keeps a plan's deviation up, in the words `show` and `report` use: first what made a better placement
+    unreachable (`summary.blocked_by`), then, for each pool left off its target, the rules that limit it
+    (`pools[p].residual`, found by the planner), prefixed with the pool's display name."""
+    rules: list[str] = list(document.summary.blocked_by)
+    names = document.display_names()
     for pool, row in sorted(document.pools.items()):
-        target, after = row.target, row.after
-        if target is None or after == target:
-            continue
-        name = row.display_name or pool
-        pspec = _pool_spec(spec, pool, row.display_name)
-        if after < target:
-            if row.max is not None and after >= row.max:
-                rules.append(f"{name} at its max ({row.max})")
-            if pspec.get("accept") is False:
-                rules.append(f"{name} has accept: false")
-            sub = document.subnets.get(row.subnet) if row.subnet else None
-            if sub is not None and sub.free_after - sub.reserve < ips_per_node:
-                rules.append(f"no spare address in {row.subnet} for {name}")
-        else:
-            if after <= row.floor:
-                rules.append(f"{name} at its floor ({row.floor})")
-            if pspec.get("give") is False:
-                rules.append(f"{name} has give: false")
-            if pinned.get(pool):
-                rules.append(f"{pinned[pool]} node(s) of {name} may not move")
-    limits = spec.get("limits")
-    deviation_left = summary.deviation_after > 0
-    if isinstance(limits, Mapping) and deviation_left:
-        max_moves = limits.get("max_moves")
-        if isinstance(max_moves, int) and summary.moves == max_moves:
-            rules.append(f"limits.max_moves ({max_moves}) used up")
-        if limits.get("allow_cross_cluster") is False:
-            rules.append("limits.allow_cross_cluster: false")
+        if row.residual is not None:
+            rules += [f"{names[pool]}: {why}" for why in row.residual.limited_by if why not in rules]
     return list(dict.fromkeys(rules))
 
 
@@ -175,7 +131,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
         requests=summary.requests,
         waves=summary.waves,
         staging_moves=summary.staging_moves,
-        binding=tuple(binding_rules(document, job.spec)),
+        binding=tuple(binding_rules(document)),
         seconds=time.perf_counter() - t0,
         plan=document,
     )

@@ -295,3 +295,19 @@ def test_unreachable_swap_keeps_current_placement_and_says_why() -> None:
     assert summary["status"] == "FEASIBLE"
     assert summary["bound"] == 2 and summary["deviation_after"] == 6 and summary["moves"] == 0
     assert any("pool-b" in b for b in summary["blocked_by"])
+
+
+def test_what_limits_a_target_names_each_pool_and_its_limit() -> None:
+    """Issue 12: not "no pool has room left (subnet, max, maxCount)" but which pool, and which limit, named by
+    display name with the id in parentheses."""
+    snap = snapshot([pool("pool-a", display="alpha"), pool("pool-b", display="beta"),
+                     pool("pool-c", display="gamma", subnet="s2")],
+                    {"pool-a": nodes_of("a", 6), "pool-b": nodes_of("b", 2), "pool-c": nodes_of("c", 2)},
+                    subnets={"s1": (100, 8), "s2": (2, 2)})
+    r = plan(snap, spec({"pool-a": {"target": 2}, "pool-b": {"max": 2}}))
+    assert data(r)["pools"]["pool-a"]["residual"]["limited_by"] == [
+        "its nodes have nowhere to go: beta (pool-b) is at its max 2; gamma (pool-c)'s subnet s2 has no free "
+        "address above its reserve"]
+    r = plan(snap, spec({"pool-b": {"target": 4}, "pool-a": {"give": False}, "pool-c": {"target": 2}}))
+    assert data(r)["pools"]["pool-b"]["residual"]["limited_by"] == [
+        "no pool can spare a node it accepts: alpha (pool-a) has give: false; gamma (pool-c) is at its floor 2"]

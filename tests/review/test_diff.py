@@ -15,10 +15,10 @@ from tests.review.conftest import CPU, GPU, parse
 
 DEV, INFER, LEGACY, TRAIN = "pool-dev-91b0", "pool-infer-2c9e", "pool-legacy-0a11", "pool-train-7f3a"
 BLOCKED_BY = [
-    "pool pool-dev-91b0 would have to receive before it sends, but it cannot go below its floor 3 or above its "
+    "pool dev (pool-dev-91b0) would have to receive before it sends, but it cannot go below its floor 3 or above its "
     "max 3 and no pool can hold a unit in transit",
-    "no safe order moves modelarts.vm.gpu.8xv100 nodes into pool pool-dev-91b0 (pool pool-dev-91b0 would have 5 "
-    "nodes, above its max 3)",
+    "no safe order moves modelarts.vm.gpu.8xv100 nodes into pool dev (pool-dev-91b0) (pool dev (pool-dev-91b0) "
+    "would have 5 nodes, above its max 3)",
 ]
 
 

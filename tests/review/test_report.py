@@ -52,9 +52,10 @@ def test_markdown_shows_a_flavor_target_band(plan_a_data: dict[str, Any]) -> Non
 def test_markdown_shows_blocked_by(plan_blocked_data: dict[str, Any]) -> None:
     md = render_markdown(parse(plan_blocked_data))
     assert "**FEASIBLE** · deviation **8 → 4** (bound 0)" in md
-    assert ("> **Blocked by:** pool pool-dev-91b0 would have to receive before it sends, but it cannot go below "
+    assert ("> **Blocked by:** pool dev (pool-dev-91b0) would have to receive before it sends, but it cannot go below "
             "its floor 3 or above its max 3 and no pool can hold a unit in transit; no safe order moves "
-            f"{GPU} nodes into pool pool-dev-91b0 (pool pool-dev-91b0 would have 5 nodes, above its max 3)\n") in md
+            f"{GPU} nodes into pool dev (pool-dev-91b0) (pool dev (pool-dev-91b0) would have 5 nodes, above its "
+            "max 3)\n") in md
 
 
 def test_markdown_shows_staging(plan_b_data: dict[str, Any]) -> None:
@@ -104,7 +105,7 @@ def test_html_is_self_contained_with_four_charts(plan_a_data: dict[str, Any]) ->
 def test_html_shows_what_blocked_a_feasible_plan(plan_blocked_data: dict[str, Any]) -> None:
     html = render_html(parse(plan_blocked_data))
     assert '<div class="v status-FEASIBLE">FEASIBLE</div>' in html
-    assert ("<strong>A better placement was blocked by:</strong><ul><li>pool pool-dev-91b0 would have to receive "
+    assert ("<strong>A better placement was blocked by:</strong><ul><li>pool dev (pool-dev-91b0) would have to receive "
             "before it sends") in html
 
 

@@ -14,7 +14,7 @@ from planner.review.report import render_markdown
 from planner.review.scenarios import ScenarioFile, parse_scenarios
 from planner.review.whatif import ScenarioOutcome, binding_rules, comparison_document, render_comparison, run_whatif
 from tests.review import fake_planner
-from tests.review.conftest import DATA, GPU, parse
+from tests.review.conftest import DATA, GPU, parse, read_plan_data
 
 FAKE = fake_planner.make_plan
 
@@ -125,34 +125,23 @@ def test_comparison_table_markdown_and_json(snapshot: dict[str, Any], spec: dict
     assert "plan" not in first
 
 
-def test_binding_rules_name_limits_where_targets_are_missed(plan_a_data: dict[str, Any]) -> None:
-    # plan A, hand-edited so that each pool misses its target for other reasons
-    pools, summary = plan_a_data["pools"], plan_a_data["summary"]
-    pools["pool-train-7f3a"].update(target=9, max=7)          # after 7: short, at its max
-    pools["pool-infer-2c9e"].update(target=5, floor=7)        # after 7: over, at its floor, a locked node
-    pools["pool-dev-91b0"].update(target=7)                   # after 7: target met, nothing binding
-    pools["pool-legacy-0a11"].update(target=4)                # after 2: short, its subnet has no spare address
-    plan_a_data["subnets"]["subnet-a9f04b36"].update(free_after=2, reserve=2)
-    summary.update(deviation_after=5, blocked_by=["subnet subnet-a9f04b36 reserve (pool legacy)"])
-    spec = {"pools": {"infer": {"give": False}, "pool-legacy-0a11": {"accept": False}},
-            "limits": {"max_moves": 4, "allow_cross_cluster": False}}
-    assert binding_rules(parse(plan_a_data), spec) == [
-        "subnet subnet-a9f04b36 reserve (pool legacy)",
-        "infer at its floor (7)",
-        "infer has give: false",
-        "1 node(s) of infer may not move",
-        "legacy has accept: false",
-        "no spare address in subnet-a9f04b36 for legacy",
-        "train at its max (7)",
-        "limits.max_moves (4) used up",
-        "limits.allow_cross_cluster: false",
-    ]
-    summary["deviation_after"] = 0
-    assert "limits.max_moves (4) used up" not in binding_rules(parse(plan_a_data), spec)
+def test_binding_rules_are_the_reasons_show_gives() -> None:
+    """whatif names what keeps a plan's deviation up with the words of `show`'s "Targets not reached" section:
+    what blocked a better placement first, then each pool's limits (planner-made, with the pool's name)."""
+    from click.testing import CliRunner
+
+    from planner.cli import main
+
+    plan = parse(read_plan_data("blocked"))
+    blocked = list(plan.summary.blocked_by)
+    assert binding_rules(plan) == [*blocked, "dev: at its max 3", "dev: at its floor 3"]
+    shown = CliRunner().invoke(main, ["show", str(DATA / "plan_blocked.json")]).stdout
+    for reason in ("at its max 3", "at its floor 3", *blocked):
+        assert reason in shown
 
 
 def test_binding_rules_of_a_plan_that_meets_its_targets(plan_b_data: dict[str, Any]) -> None:
-    assert binding_rules(parse(plan_b_data), {"limits": {"max_moves": 5}}) == []
+    assert binding_rules(parse(plan_b_data)) == []
 
 
 # ---------------------------------------------------------------------------------- with the real planner
