@@ -152,3 +152,12 @@ def test_inventory_pull_warns_for_a_pool_with_every_source_removed(tmp_path: Pat
     snapshot = json.loads(out.read_text())
     assert snapshot["pool_subnets"]["pool-lite-b"]["subnet"] is None
     assert result.stdout.startswith(f"wrote {out}")
+    # ... and `plan` on that snapshot explains that the pool cannot receive (it wants two more nodes)
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text("format: poolshift.spec/v1\npools:\n  pool-lite-b:\n    target: "
+                         f"{len(snapshot['nodes']['pool-lite-b']) + 2}\n")
+    planned = CliRunner().invoke(main, ["plan", "--inventory", str(out), "--spec", str(spec_file),
+                                        "-o", str(tmp_path / "plan.json")])
+    assert planned.exit_code == 0, planned.output
+    residual = json.loads((tmp_path / "plan.json").read_text())["pools"]["pool-lite-b"]["residual"]
+    assert residual["short"] == 2 and "no known subnet" in residual["limited_by"]
