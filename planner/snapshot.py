@@ -52,10 +52,10 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     recorded for a pool whose own fields and network would not name it (source and attempts are provenance)."""
     data = {k: v for k, v in raw.items() if k not in ("captured_at", "pool_subnets")}
     if isinstance(data.get("pools"), list):
-        data["pools"] = sorted(data["pools"], key=_sort_name)
+        data["pools"] = _by_name(data["pools"])
     for key in ("nodes", "workloads"):
         if isinstance(data.get(key), dict):
-            data[key] = {pool: sorted(items, key=_sort_name) if isinstance(items, list) else items
+            data[key] = {pool: _by_name(items) if isinstance(items, list) else items
                          for pool, items in data[key].items()}
     networks = data.get("networks")
     if isinstance(networks, list):
@@ -67,6 +67,17 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     if decisive:
         data["pool_subnets"] = decisive
     return data
+
+
+def _by_name(items: list[Any]) -> list[Any]:
+    """`items` ordered by name: as they are when already in order (the common case, checked cheaply)."""
+    try:
+        names = [item["metadata"]["name"] for item in items]
+    except (KeyError, TypeError):
+        names = [_sort_name(item) for item in items]
+    if all(type(n) is str for n in names) and all(a <= b for a, b in zip(names, names[1:], strict=False)):
+        return items
+    return sorted(items, key=_sort_name)
 
 
 def _sort_name(obj: Any) -> str:

@@ -34,9 +34,13 @@ class _World:
     free: dict[str, int] = field(default_factory=dict)               # subnet -> free addresses
 
 
+_EMPTY: dict[str, Any] = {}
+
+
 def _labels(obj: dict[str, Any], key: str) -> dict[str, str]:
-    meta = obj.get("metadata") or {}
-    return dict(meta.get(key) or {})
+    meta = obj.get("metadata") or _EMPTY
+    labels: dict[str, str] = meta.get(key) or _EMPTY
+    return labels
 
 
 def _pool_keys(raw: dict[str, Any]) -> dict[str, str]:
@@ -102,22 +106,24 @@ def _read_world(raw: dict[str, Any], spec: Spec) -> _World:
 
 
 def _read_nodes(w: _World, raw: dict[str, Any], pins: set[str]) -> None:
+    where, flavor, cluster, unit, may_move = w.where, w.flavor, w.cluster, w.unit, w.may_move
     for pool_name, items in (raw.get("nodes") or {}).items():
         for node in items:
-            name = node["metadata"]["name"]
-            labels, notes = _labels(node, "labels"), _labels(node, "annotations")
-            w.where[name] = pool_name
-            w.flavor[name] = node["spec"]["flavor"]
-            w.cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
+            meta = node["metadata"]
+            name = meta["name"]
+            labels = meta.get("labels") or _EMPTY
+            where[name] = pool_name
+            flavor[name] = node["spec"]["flavor"]
+            cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
             uid = labels.get("os.modelarts.node/batch.uid", "") \
                 if labels.get("os.modelarts.node/batch.type") == _HYPER else ""
-            w.unit[name] = uid
+            unit[name] = uid
             if uid:
                 w.unit_members.setdefault(uid, set()).add(name)
             why = ""
-            if (node.get("status") or {}).get("phase") != "Available":
+            if (node.get("status") or _EMPTY).get("phase") != "Available":
                 why = "not Available"
-            elif notes.get("os.modelarts.node/lock.action"):
+            elif (meta.get("annotations") or _EMPTY).get("os.modelarts.node/lock.action"):
                 why = "locked"
             elif labels.get("os.modelarts/billing.status", "0") != "0":
                 why = "billing status"
@@ -125,7 +131,7 @@ def _read_nodes(w: _World, raw: dict[str, Any], pins: set[str]) -> None:
                 why = "cabinet-exclusive"
             elif name in pins:
                 why = "pinned"
-            w.may_move[name] = why
+            may_move[name] = why
 
 
 def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | None:

@@ -18,7 +18,7 @@ from planner.planning.problem import Context
 from planner.planning.rules import Blocker, State
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
-from solvers.problem import FlowProblem
+from solvers.problem import Band, FlowProblem
 
 if TYPE_CHECKING:
     from planner.planning.order import Step
@@ -121,6 +121,13 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
     excluded_by_pool: dict[str, int] = {}
     for e in ctx.excluded:
         excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
+    bands: dict[str, list[tuple[str, Band]]] = {}
+    for (p, flavor), band in ctx.flavor_targets.items():
+        bands.setdefault(p, []).append((flavor, band))
+    held: dict[str, set[str]] = {}  # the flavors each pool holds after the plan
+    for (p, flavor), n in after.cell.items():
+        if n > 0:
+            held.setdefault(p, set()).add(flavor)
     for pool in ctx.pool_ids:
         r = ctx.rules.pools[pool]
         count = after.count[pool]
@@ -128,11 +135,10 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
         if r.target is not None:
             short += max(0, r.target - count)
             over += max(0, count - r.target)
-        for (p, flavor), (low, high) in ctx.flavor_targets.items():
-            if p == pool:
-                have = after.cell.get((pool, flavor), 0)
-                short += max(0, low - have)
-                over += max(0, have - high)
+        for flavor, (low, high) in bands.get(pool, []):
+            have = after.cell.get((pool, flavor), 0)
+            short += max(0, low - have)
+            over += max(0, have - high)
         if not short and not over:
             continue
         why: list[str] = []
@@ -153,8 +159,8 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
             why.append(f"limits.max_moves {max_moves} reached")
         why += [word for word in blocked_by if f"pool {r.name} " in word]
         if not why:
-            why.append(_no_giver(ctx, after, pool, allow_cross_cluster) if short
-                       else _no_taker(ctx, after, pool, allow_cross_cluster))
+            why.append(_no_giver(ctx, after, pool, allow_cross_cluster, held, excluded_by_pool) if short
+                       else _no_taker(ctx, after, pool, allow_cross_cluster, held))
         out[pool] = Residual(deviation=short + over, short=short, over=over, limited_by=why)
     return out
 
@@ -187,10 +193,10 @@ def _listed(reasons: list[str]) -> str:
     return "; ".join(reasons[:_SHOWN]) + more
 
 
-def _no_taker(ctx: Context, after: State, pool: str, cross: bool) -> str:
+def _no_taker(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[str, set[str]]) -> str:
     """Why the nodes of a pool above its target have nowhere to go: each pool that would accept them, and its limit."""
     rules = ctx.rules
-    held = sorted({f for (p, f), n in after.cell.items() if p == pool and n > 0})
+    held = sorted(held_by.get(pool, ()))
     reasons: list[str] = []
     for other, r in rules.pools.items():
         if other == pool or not r.takes_part:
@@ -221,19 +227,16 @@ def _no_taker(ctx: Context, after: State, pool: str, cross: bool) -> str:
     return "its nodes have nowhere to go: " + _listed(reasons)
 
 
-def _no_giver(ctx: Context, after: State, pool: str, cross: bool) -> str:
+def _no_giver(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[str, set[str]],
+              excluded: dict[str, int]) -> str:
     """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
-    excluded: dict[str, int] = {}
-    for e in ctx.excluded:
-        excluded[e["pool"]] = excluded.get(e["pool"], 0) + 1
     reasons: list[str] = []
     for other, r in rules.pools.items():
         if other == pool or not r.takes_part:
             continue
-        held = [f for (p, f), n in after.cell.items() if p == other and n > 0 and rules.resolve_flavor(f, pool)]
-        if not held and not any(f in accepted for (p, f) in after.cell if p == other):
+        if not any(rules.resolve_flavor(f, pool) for f in held_by.get(other, ())):
             continue
         count = after.count[other]
         if not cross and r.cluster != rules.pools[pool].cluster:
