@@ -20,10 +20,11 @@ import httpx
 from planner.errors import ApiStatusError
 from planner.modelarts.auth import Clock, auth_for
 from planner.modelarts.base import json_object
+from planner.modelarts.hosts import is_loopback_host
 from planner.modelarts.jobs import JobCalls
 from planner.modelarts.node_ops import NodeOperations
 from planner.modelarts.reads import ReadCalls
-from planner.modelarts.settings import ConnectionSettings, is_loopback_host
+from planner.modelarts.settings import ConnectionSettings
 from planner.modelarts.wire import (
     READ_METHODS,
     UNSENT_ERRORS,

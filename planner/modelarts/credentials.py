@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from planner.errors import ApiTransportError, InputError
+from planner.modelarts.hosts import is_loopback_host
 
 ENV_AK = "HUAWEICLOUD_SDK_AK"
 ENV_SK = "HUAWEICLOUD_SDK_SK"
@@ -172,8 +173,6 @@ class Credentials(BaseModel):
 
 def metadata_endpoint(env: Mapping[str, str]) -> str:
     """The metadata service URL: the link-local default, or a loopback http URL from the environment."""
-    from planner.modelarts.settings import is_loopback_host
-
     value = env.get(ENV_METADATA_ENDPOINT, "").strip().rstrip("/")
     if not value:
         return DEFAULT_METADATA_ENDPOINT

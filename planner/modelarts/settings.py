@@ -13,7 +13,6 @@ Nothing here opens an API connection.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from planner.modelarts.credentials import (
     Credentials,
     profile_value,
 )
+from planner.modelarts.hosts import is_loopback_host
 
 ENV_PROJECT_ID = "HUAWEICLOUD_SDK_PROJECT_ID"
 ENV_REGION = "HUAWEICLOUD_SDK_REGION"
@@ -45,21 +45,10 @@ _ENDPOINT_EXCEPTIONS = {"ap-southeast-1": "https://modelarts.ap-southeast-1.myhu
 _PROJECT_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$")
 _REGION = re.compile(r"^[a-z0-9-]{1,64}$")
 _WORKSPACE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_LOOPBACK_NAMES = {"localhost"}
 
 __all__ = ["ALL_WORKSPACES", "DEFAULT_WORKSPACE", "ENV_AK", "ENV_PROJECT_ID", "ENV_REGION", "ENV_SECURITY_TOKEN",
            "ENV_SK", "ENV_TOKEN", "ENV_WORKSPACE_ID", "ConnectionSettings", "CredentialKind", "Credentials",
-           "check_endpoint", "is_loopback_host"]
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for localhost, 127.0.0.0/8 and ::1: the only hosts that may be reached over plain http."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+           "check_endpoint"]
 
 
 class ConnectionSettings(BaseModel):

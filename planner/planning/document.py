@@ -24,7 +24,7 @@ from planner.planfile import (
     Summary,
 )
 from planner.planning.explain import residual_report
-from planner.planning.order import Step
+from planner.planning.moves import Step
 from planner.planning.problem import Context
 from planner.planning.rules import State
 from planner.spec import Spec

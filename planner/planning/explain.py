@@ -21,7 +21,7 @@ from solvers.params import SolveParams
 from solvers.problem import Band, FlowProblem
 
 if TYPE_CHECKING:
-    from planner.planning.order import Step
+    from planner.planning.moves import Step
 
 
 def describe_rule(tag: str, problem: FlowProblem, ctx: Context) -> tuple[str, str | None]:

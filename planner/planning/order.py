@@ -14,43 +14,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 
 from planner.errors import PlanningError
-from planner.planning.placement import Move
+from planner.planning.moves import Move, Step
 from planner.planning.rules import Blocker, State, StepRules
-
-
-@dataclass(frozen=True)
-class Step:
-    """One batch-migrate request: `nodes` leave `source` for `target`, running as `flavor` there."""
-
-    source: str
-    target: str
-    flavor: str
-    nodes: tuple[str, ...]
-    source_flavors: tuple[str, ...]
-    from_cluster: str
-    to_cluster: str
-    super_node: bool = False
-    staging: bool = False
-    deferred: bool = False  # the onward move of a staged unit: runs only when no other request can
-    id: int = 0
-    wave: int = 0
-
-    @property
-    def size(self) -> int:
-        return len(self.nodes)
-
-    def body(self) -> dict[str, object]:
-        """The exact batch-migrate request body (PRODUCT §6)."""
-        resource_spec: dict[str, object] = {"flavor": self.flavor}
-        if self.super_node:
-            resource_spec["creatingStep"] = {"step": self.size, "type": "hyperinstance"}
-        return {
-            "migrateNodeNames": list(self.nodes),
-            "fromClusterName": self.from_cluster,
-            "toClusterName": self.to_cluster,
-            "toPoolName": self.target,
-            "resourceSpec": resource_spec,
-        }
 
 
 def group_requests(moves: list[Move], max_batch_size: int, *, staging: bool = False) -> list[Step]:

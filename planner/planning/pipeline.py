@@ -21,7 +21,8 @@ from planner.inventory import build_inventory, read_snapshot_file
 from planner.planfile import PlanDocument
 from planner.planning.document import Settings, build_document
 from planner.planning.explain import explain_infeasible, restrictions_for
-from planner.planning.order import Step, assign_waves, explain_blocked, group_requests
+from planner.planning.moves import Step
+from planner.planning.order import assign_waves, explain_blocked, group_requests
 from planner.planning.placement import choose_moves
 from planner.planning.problem import Context, build_problem
 from planner.planning.rules import Blocker

@@ -8,33 +8,11 @@ class in sorted order. Must not: decide how many move (the solver did) or order 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
+from planner.planning.moves import Move
 from planner.planning.problem import Context
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult
-
-
-@dataclass(frozen=True)
-class Move:
-    """One unit (a node, or a whole super node) going from `source` to `target`, running as `flavor` there."""
-
-    unit: str
-    nodes: tuple[str, ...]
-    source: str
-    target: str
-    flavor: str
-    source_flavor: str
-    from_cluster: str
-    to_cluster: str
-
-    @property
-    def size(self) -> int:
-        return len(self.nodes)
-
-    @property
-    def is_super_node(self) -> bool:
-        return self.unit.startswith("hyperinstance:")
 
 
 def _pair_commodity(supply: list[tuple[int, int, int, int]], demand: list[tuple[int, int, int, int]]

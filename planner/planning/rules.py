@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from planner.planning.order import Step
+    from planner.planning.moves import Step
 
 Blocker = tuple[str, str, str]  # (rule, pool or subnet, sentence): see State.blocking_rules
 

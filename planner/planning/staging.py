@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from planner.planning.order import Step, safe_order
+from planner.planning.moves import Step
+from planner.planning.order import safe_order
 from planner.planning.rules import Blocker, State, StepRules
 
 

@@ -6,7 +6,8 @@ import pytest
 from pydantic import SecretStr
 
 from planner.errors import InputError
-from planner.modelarts.settings import ConnectionSettings, Credentials, check_endpoint, is_loopback_host
+from planner.modelarts.hosts import is_loopback_host
+from planner.modelarts.settings import ConnectionSettings, Credentials, check_endpoint
 
 PID = "0123456789abcdef0123456789abcdef"
 

@@ -30,7 +30,7 @@ from planner.modelarts.emulator.faults import Faults
 from planner.modelarts.emulator.objects import Refusal, bad_request
 from planner.modelarts.emulator.signature import SignatureError, verify
 from planner.modelarts.emulator.state import EmulatorState
-from planner.modelarts.settings import is_loopback_host
+from planner.modelarts.hosts import is_loopback_host
 
 _THROTTLED = Refusal(429, "APIGW.0308", "The throttling threshold has been reached: policy user over ratelimit,"
                                         "limit:20,time:1 minute")
