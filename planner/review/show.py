@@ -10,6 +10,7 @@ plans.
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -151,12 +152,13 @@ def render_sections(head: str, lines: list[str], sections: list[Section], *, mar
                 out += ["", f"_{md_escape(rest_line(s.rest, s.what))}_"]
             out += [f"\n{md_escape(note)}" for note in s.notes]
         return "\n".join(out) + "\n"
-    out = [head, *lines]
+    out = [head, *lines] if width is None else [wrapped for line in (head, *lines)
+                                                for wrapped in textwrap.wrap(line, width, break_on_hyphens=False)]
     for s in sections:
         table = text_table(s.headers, s.rows, numeric=numeric_columns(s.rows, len(s.headers)), width=width,
                            wrap=s.wrap, droppable=s.droppable)
         out += ["", f"{s.title}\n{table}" if s.rows else f"{s.title}: none"]
-        if s.rest:
-            out.append(rest_line(s.rest, s.what))
-        out += s.notes
+        notes = [rest_line(s.rest, s.what)] if s.rest else []
+        notes += s.notes
+        out += notes if width is None else [w for note in notes for w in textwrap.wrap(note, width)]
     return "\n".join(out)

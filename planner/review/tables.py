@@ -112,7 +112,8 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], *, numeri
     for row in cells:
         out.extend(lines(row))
     if hidden:
-        out.append(f"(not shown to fit {width} columns: {', '.join(hidden)}; --wide shows every column)")
+        note = f"(not shown to fit {width} columns: {', '.join(hidden)}; --wide shows every column)"
+        out += textwrap.wrap(note, width) if width else [note]
     return "\n".join(out)
 
 
@@ -151,11 +152,15 @@ def md_escape(text: str) -> str:
     return text.translate(_MD_ESCAPES)
 
 
+_NOT_IN_CODE = set("`<>&|\\\n\r")
+
+
 def md_code(text: str) -> str:
-    """A name as inline code (`name`); a name with a backtick, which would end the code span, as escaped text."""
-    if "`" in text or "\n" in text or "\r" in text or text.strip() != text or not text:
+    """A name as inline code (`name`); a name a code span would not show as written (a backtick, HTML, a pipe, a
+    line break) as escaped text instead."""
+    if not text or text.strip() != text or _NOT_IN_CODE & set(text):
         return md_escape(text)
-    return "`" + text.replace("|", "\\|") + "`"
+    return f"`{text}`"
 
 
 def md_cell(value: Cell) -> str:
