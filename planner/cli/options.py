@@ -233,8 +233,8 @@ def check_suffix(out: Output | None, fmt: str) -> str | None:
     suffix = out.path.suffix.lower()
     if suffix in SUFFIXES.get(fmt, set()):
         return None
-    return (f"{out.path}: writing {fmt.upper() if fmt != 'table' else 'text'} into a file whose name ends in "
-            f"{out.path.suffix}")
+    what = {"table": "text", "md": "Markdown", "json": "JSON", "html": "HTML"}.get(fmt, fmt)
+    return f"{out.path}: writing {what} into a file whose name ends in {out.path.suffix}"
 
 
 def quiet_option(f: F) -> F:

@@ -15,7 +15,7 @@ from typing import Any
 
 from planner.planfile import PlanDocument, PlanStep
 from planner.review.report_data import step_flags
-from planner.review.tables import fmt, md_table, text_table
+from planner.review.tables import fmt, md_escape, md_table, text_table
 
 _IDENTITY_KEYS = ("project_id", "inventory_fingerprint", "spec_fingerprint")
 _SUMMARY_ORDER = (
@@ -320,7 +320,7 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
         out.append(f"### {text}" if markdown else f"{text}:")
 
     title = f"Plan diff: {name_a} -> {name_b}"
-    out.append(f"## {title}" if markdown else title)
+    out.append(f"## {md_escape(title)}" if markdown else title)
     if d.identical:
         out.append("")
         out.append("No changes (timings and timestamps ignored).")

@@ -65,7 +65,7 @@ def test_a_suffix_that_does_not_fit_the_format_warns(tmp_path: Path) -> None:
     assert code == 0 and pdf.read_text().startswith("<!doctype html>")
     assert f"poolshift: warning: {pdf}: writing HTML into a file whose name ends in .pdf" in err
     code, _, err = run("report", PLAN, "-o", str(tmp_path / "x.html"), "--format", "md")
-    assert code == 0 and "writing MD into a file whose name ends in .html" in err
+    assert code == 0 and "writing Markdown into a file whose name ends in .html" in err
     code, _, err = run("report", PLAN, "-o", str(tmp_path / "x.md"))
     assert code == 0 and "warning" not in err and (tmp_path / "x.md").read_text().startswith("## ")
     code, _, err = run("plan", "--inventory", INVENTORY, "--spec", SPEC, "-o", str(tmp_path / "plan.yaml"))
