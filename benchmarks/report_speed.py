@@ -3,6 +3,8 @@
 
     python -m benchmarks.report_speed                       # 10k and 100k, 5 timed runs each after a warm-up
     python -m benchmarks.report_speed --sizes 10k --repeat 3 --markdown /tmp/report-speed.md
+    git archive 03d7396 planner solvers | tar -x -C /tmp/before      # another version of the code ...
+    python -m benchmarks.report_speed --versus /tmp/before           # ... timed side by side, run for run
 
 For each size the instance comes from `benchmarks.generate.generate(nodes, pools, seed=1)` (10k: 10,000 nodes and
 200 pools; 100k: 100,000 nodes and 1,000 pools), is planned once with `poolshift plan`, and then each command runs
@@ -11,6 +13,10 @@ imports, reading and checking the plan, rendering, writing); the median, minimum
 the size of what was written, and the issue's limits are checked: HTML at 10k within 2 s and at 100k within 8 s,
 HTML within 2 MB, default Markdown within 60,000 characters. The files go to `--data-dir` (default
 `benchmarks/data/report-speed/`, git-ignored).
+
+`--versus DIR` also runs each command with the `planner` package found in DIR (a copy of another version of the
+code, e.g. from `git archive`), alternating with this version run for run (A B A B ...), so that the machine's
+drift touches both alike; the table then gives that version's median and the median of the per-run ratios.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ class Timing:
     chars: int = 0
     limits: list[str] = field(default_factory=list)
     passed: bool = True
+    versus: list[float] = field(default_factory=list)  # the other version's runs, paired with `seconds`
 
     @property
     def median(self) -> float:
@@ -78,25 +85,45 @@ def prepare(size: str, folder: Path) -> Path:
 
 
 def commands(size: str, plan: Path, folder: Path) -> list[tuple[str, list[str], Path]]:
-    """(label, argv, output file) of every command timed at `size`."""
+    """(label, argv, output file) of every command timed at `size` (a command without `-o` writes to stdout, which
+    goes to the output file)."""
     exe = poolshift()
     return [
         ("report (HTML)", [exe, "report", str(plan), "-o", str(folder / f"report-{size}.html"), "--quiet"],
          folder / f"report-{size}.html"),
         ("report --format md", [exe, "report", str(plan), "--format", "md", "-o", str(folder / f"report-{size}.md"),
                                 "--quiet"], folder / f"report-{size}.md"),
-        ("show --format md", [exe, "show", str(plan), "--format", "md", "-o", str(folder / f"show-{size}.md")],
-         folder / f"show-{size}.md"),
+        ("show --format md", [exe, "show", str(plan), "--format", "md"], folder / f"show-{size}.md"),
     ]
 
 
-def time_command(size: str, label: str, argv: list[str], output: Path, repeat: int) -> Timing:
-    timing = Timing(size, label, output.name)
-    for run in range(repeat + 1):
+def _wall(argv: list[str], output: Path) -> float:
+    """Seconds from spawning the command to reaping it; its stdout goes to `output` unless it writes it itself."""
+    with open(output if "-o" not in argv else os.devnull, "wb") as sink:
         start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(argv, check=True, stdout=sink, stderr=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+
+def versus_argv(argv: list[str], code: Path) -> list[str]:
+    """The same command run with the `planner` package of `code` (flags it does not know are left out)."""
+    launcher = (f"import sys; sys.path.insert(0, {str(code)!r}); sys.argv[0] = 'poolshift'; "
+                "from planner.cli import main; sys.exit(main())")
+    return [sys.executable, "-c", launcher, *[a for a in argv[1:] if a != "--quiet"]]
+
+
+def time_command(size: str, label: str, argv: list[str], output: Path, repeat: int,
+                 versus: Path | None = None) -> Timing:
+    timing = Timing(size, label, output.name)
+    other = versus_argv(argv, versus) if versus is not None else None
+    for run in range(repeat + 1):
+        if other is not None:
+            seconds = _wall(other, output)
+            if run:
+                timing.versus.append(seconds)
+        seconds = _wall(argv, output)
         if run:  # the first run warms the file cache and is not counted
-            timing.seconds.append(time.perf_counter() - start)
+            timing.seconds.append(seconds)
     text = output.read_text(encoding="utf-8")
     timing.bytes, timing.chars = len(text.encode("utf-8")), len(text)
     _check(timing, size, label)
@@ -115,11 +142,20 @@ def _check(timing: Timing, size: str, label: str) -> None:
 
 
 def table(timings: list[Timing]) -> str:
-    lines = ["| size | command | median s | min s | max s | runs | output | bytes | characters | limits |",
-             "|---|---|---:|---:|---:|---:|---|---:|---:|---|"]
+    versus = any(t.versus for t in timings)
+    head = "| size | command | median s | min s | max s | runs | output | bytes | characters | limits |"
+    rule = "|---|---|---:|---:|---:|---:|---|---:|---:|---|"
+    if versus:
+        head += " other version: median s | ratio this/other (median of pairs) |"
+        rule += "---:|---:|"
+    lines = [head, rule]
     for t in timings:
-        lines.append(f"| {t.size} | `{t.command}` | {t.median:.2f} | {min(t.seconds):.2f} | {max(t.seconds):.2f} | "
-                     f"{len(t.seconds)} | {t.output} | {t.bytes:,} | {t.chars:,} | {'; '.join(t.limits)} |")
+        row = (f"| {t.size} | `{t.command}` | {t.median:.2f} | {min(t.seconds):.2f} | {max(t.seconds):.2f} | "
+               f"{len(t.seconds)} | {t.output} | {t.bytes:,} | {t.chars:,} | {'; '.join(t.limits)} |")
+        if versus:
+            ratio = statistics.median(a / b for a, b in zip(t.seconds, t.versus, strict=True)) if t.versus else None
+            row += (f" {statistics.median(t.versus):.2f} | {ratio:.3f} |" if ratio is not None else " - | - |")
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -130,7 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--json", type=Path, help="also write the timings as JSON here")
     parser.add_argument("--markdown", type=Path, help="also write the table as Markdown here")
+    parser.add_argument("--versus", type=Path, help="a folder holding another version's planner/ to time "
+                                                    "side by side")
     args = parser.parse_args(argv)
+    if args.versus is not None and not (args.versus / "planner" / "__init__.py").exists():
+        parser.error(f"--versus {args.versus}: no planner/ package there")
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown or args.repeat < 1:
@@ -140,12 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         plan = prepare(size, args.data_dir)
         for label, cmd, output in commands(size, plan, args.data_dir):
-            timings.append(time_command(size, label, cmd, output, args.repeat))
+            timings.append(time_command(size, label, cmd, output, args.repeat, args.versus))
             print(f"{size} {label}: median {timings[-1].median:.2f} s, {timings[-1].bytes:,} bytes", file=sys.stderr)
     text = table(timings)
     head = (f"load average at start {tuple(round(x, 2) for x in load_before)}, at end "
             f"{tuple(round(x, 2) for x in os.getloadavg())}; command: python -m benchmarks.report_speed "
-            f"--sizes {','.join(sizes)} --repeat {args.repeat}")
+            f"--sizes {','.join(sizes)} --repeat {args.repeat}" + (f" --versus {args.versus}" if args.versus else ""))
     print(head)
     print(text)
     if args.json:

@@ -43,8 +43,8 @@ def pool_totals(view: PlanView, top: int = CHART_TOP) -> Chart | None:
     for pool in changed[:top]:
         r = plan.pools[pool]
         marks = (Mark(r.target, TARGET, f"target {r.target}"),) if r.target is not None else ()
-        rows.append(Row(view.label(pool), ((Segment(r.before, BEFORE, f"before: {r.before}"),),
-                                           (Segment(r.after, AFTER, f"after: {r.after}"),)), marks))
+        rows.append(Row(view.name(pool), ((Segment(r.before, BEFORE, f"before: {r.before}"),),
+                                          (Segment(r.after, AFTER, f"after: {r.after}"),)), marks, view.label(pool)))
     svg = hbar_chart(rows, legend=[Legend("before", BEFORE), Legend("after", AFTER), Legend("target", TARGET, "mark")],
                      axis_label="nodes", title="nodes per pool before and after, with targets")
     rest = changed[top:]
@@ -72,7 +72,7 @@ def flavor_mix(view: PlanView, top: int = CHART_TOP) -> Chart | None:
         cells = sorted(plan.pools[pool].by_flavor.items())
         before = tuple(Segment(b, color[f], f"{f} before: {b}", faded=True) for f, (b, _) in cells)
         after = tuple(Segment(a, color[f], f"{f} after: {a}") for f, (_, a) in cells)
-        rows.append(Row(view.label(pool), (before, after)))
+        rows.append(Row(view.name(pool), (before, after), tip=view.label(pool)))
     legend = [Legend(f, color[f]) for f in flavors]
     svg = hbar_chart(rows, legend=legend, axis_label="nodes (faded: before, solid: after)",
                      title="nodes per pool and flavor before and after")
@@ -108,7 +108,7 @@ def steps_timeline(view: PlanView) -> Chart | None:
     if not steps:
         return None
     waves = max(s.wave for s in steps)
-    legend = [Legend("move", AFTER), Legend("staging hop", STAGING)]
+    legend = [Legend("move", AFTER)] + ([Legend("staging hop", STAGING)] if any(s.staging for s in steps) else [])
     if len(steps) <= GANTT_MAX_STEPS:
         rows = [(f"#{s.id}  {view.name(s.source)} → {view.name(s.target)}  ×{s.size}", s.wave,
                  STAGING if s.staging else AFTER, f"request {s.id}, wave {s.wave}: {s.size} node(s) {s.flavor}")

@@ -61,6 +61,7 @@ tr.wave td span { color: var(--muted); font-weight: 400; }
        color: #8a5300; margin: 1px 4px 1px 0; }
 .tag.ends { background: #ffe3e3; color: #a61e1e; }
 .empty { color: var(--muted); font-style: italic; }
+details { margin: 8px 0 12px; } details > summary { cursor: pointer; color: var(--accent); margin-bottom: 6px; }
 footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
 """
 
@@ -98,6 +99,16 @@ def _table(headers: list[str], rows: list[list[Any]], numeric: list[bool], cls: 
         body.append("<tr>" + "".join(cells) + "</tr>")
     attr = f' class="{cls}"' if cls else ""
     return f"<table{attr}><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+OPEN_ROWS = 30
+"""A table of at most this many rows is shown open; a longer one is folded under its summary line."""
+
+
+def _fold(summary: str, table: str, rows: int) -> str:
+    """A table under a summary line: open when short, folded (one click away) when long."""
+    attr = " open" if rows <= OPEN_ROWS else ""
+    return f"<details{attr}><summary>{escape(summary)}</summary>{table}</details>"
 
 
 def _pool_cell(view: PlanView, pool: str, *, with_id: bool = False) -> _Raw:
@@ -165,8 +176,9 @@ def _pools_html(view: PlanView) -> list[str]:
     parts.append(_figure(chart) if chart else '<p class="empty">No pool changes.</p>')
     rows = [[_pool_cell(view, p, with_id=True), r.before, r.after, signed(r.after - r.before), r.target,
              off_target(r)] for p, r in ((p, plan.pools[p]) for p in view.pools)]
-    parts.append(_table(["pool", "before", "after", "change", "target", "off target after"], rows,
-                        [False, True, True, True, True, True]))
+    table = _table(["pool", "before", "after", "change", "target", "off target after"], rows,
+                   [False, True, True, True, True, True])
+    parts.append(_fold(f"Every pool ({len(rows):,}; {len(view.changed_pools):,} change)", table, len(rows)))
     return parts
 
 
@@ -199,8 +211,9 @@ def _flavors_html(view: PlanView) -> list[str]:
         rows = [[_pool_cell(view, f.pool), f.flavor, f.before, f.after, signed(f.after - f.before), f.target, f.off]
                 for f in listed]
         if rows:
-            parts.append(_table(["pool", "flavor", "before", "after", "change", "target", "off target after"], rows,
-                                [False, False, True, True, True, True, True]))
+            table = _table(["pool", "flavor", "before", "after", "change", "target", "off target after"], rows,
+                           [False, False, True, True, True, True, True])
+            parts.append(_fold(f"Every count that changes or has a target ({len(rows):,})", table, len(rows)))
         unlisted = len(view.flavor_rows) - len(listed)
         if unlisted:
             parts.append(f'<p class="empty">{unlisted:,} (pool, flavor) counts that do not change and have no '
@@ -212,8 +225,9 @@ def _flavors_html(view: PlanView) -> list[str]:
         parts.append(_figure(charts.subnet_headroom(view)))
         rows = [[sid, n.free_before, n.free_after, n.reserve, n.free_after - n.reserve]
                 for sid, n in sorted(plan.subnets.items())]
-        parts.append(_table(["subnet", "free before", "free after", "reserve", "headroom after"], rows,
-                            [False, True, True, True, True]))
+        table = _table(["subnet", "free before", "free after", "reserve", "headroom after"], rows,
+                       [False, True, True, True, True])
+        parts.append(_fold(f"Every subnet ({len(rows):,}; {len(view.changed_subnets):,} change)", table, len(rows)))
     else:
         parts.append('<p class="empty">This plan file carries no subnet figures.</p>')
     return parts
@@ -241,7 +255,9 @@ def _steps_html(view: PlanView) -> list[str]:
                  f"<td>{_pool_cell(view, st.target).html}</td><td>{escape(st.flavor)}</td>"
                  f'<td class="n">{st.size}</td><td>{_nodes_html(st.nodes)}</td><td>{_flag_tags(step_flags(st))}</td>'
                  "</tr>" for st in steps]
-    parts.append(f'<table class="steps"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>')
+    table = f'<table class="steps"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    parts.append(_fold(f"Every request ({len(plan.steps):,}) with all of its nodes and what it does", table,
+                       len(plan.steps)))
     return parts
 
 
@@ -251,13 +267,15 @@ def _excluded_html(view: PlanView) -> list[str]:
     parts = [f"<h2>Excluded nodes ({len(plan.excluded)})</h2>"]
     if not plan.excluded:
         return parts + ['<p class="empty">Every node may move.</p>']
-    parts.append(_table(["reason", "nodes"], [[r, n] for r, n in excluded_by_reason(plan)], [False, True]))
+    reasons = excluded_by_reason(plan)
+    parts.append(_fold(f"Nodes by reason ({len(reasons):,} reasons)",
+                       _table(["reason", "nodes"], [[r, n] for r, n in reasons], [False, True]), len(reasons)))
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for e in plan.excluded:
         groups[(e.pool, e.reason)].append(e.node)
     rows = [[_pool_cell(view, pool), reason, len(nodes),
              _Raw(f'<code class="list">{escape(" ".join(sorted(nodes)))}</code>')]
             for (pool, reason), nodes in sorted(groups.items(), key=lambda kv: (view.name(kv[0][0]), kv[0]))]
-    parts.append("<h3>Each node</h3>")
-    parts.append(_table(["pool", "reason", "nodes", "node names"], rows, [False, False, True, False]))
+    table = _table(["pool", "reason", "nodes", "node names"], rows, [False, False, True, False])
+    parts.append(_fold(f"Each node, by pool and reason ({len(plan.excluded):,} nodes)", table, len(rows)))
     return parts

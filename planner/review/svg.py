@@ -50,6 +50,7 @@ class Row:
     label: str
     bars: tuple[tuple[Segment, ...], ...]
     marks: tuple[Mark, ...] = ()
+    tip: str = ""  # the whole name, as a tooltip (default: the label)
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def hbar_chart(rows: Sequence[Row], *, legend: Sequence[Legend], axis_label: str
 
 def _row(row: Row, y: int, h: int, scale: float) -> list[str]:
     mid = y + (h - ROW_PAD) / 2 + ROW_PAD / 2
-    out = [f'<text x="{LABEL_W - 8}" y="{mid + 4:.1f}" text-anchor="end"><title>{esc(row.label)}</title>'
+    out = [f'<text x="{LABEL_W - 8}" y="{mid + 4:.1f}" text-anchor="end"><title>{esc(row.tip or row.label)}</title>'
            f'{esc(short(row.label))}</text>']
     by = y + ROW_PAD / 2
     for bar in row.bars:

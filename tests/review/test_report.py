@@ -311,3 +311,11 @@ def test_report_html_stays_small_at_scale(plan_a_data: dict[str, Any]) -> None:
     svgs = _svgs(html)
     assert len(svgs) == 4 and max(len(s) for s in svgs) < 60_000
     assert json.dumps(HOSTILE) not in html
+
+
+def test_long_tables_are_folded_short_ones_open(plan_a_data: dict[str, Any]) -> None:
+    small = render_html(parse(plan_a_data))
+    assert "<details open><summary>Every pool (4; 3 change)</summary><table>" in small
+    big = render_html(parse(_many_pools(plan_a_data, 100)))
+    assert "<details><summary>Every pool (104; 103 change)</summary><table>" in big
+    assert big.count("pool-extra-0") >= 200  # folded, not left out: every pool is in the table (and the chart tips)
