@@ -1,9 +1,10 @@
 """`poolshift inventory show`: what a snapshot holds, as the planner reads it, in tables.
 
-Owns: the inventory report's sections: pools (nodes, movable nodes, cluster, subnet, whether they take part),
-the flavors each pool accepts with their `maxCount` and node counts, subnets, super nodes, every node that may
-not move with the reason, and every pool whose subnet is unknown (for a pulled snapshot, with what `inventory pull`
-tried). Must not: print (the CLI prints) or plan.
+Owns: the inventory report's sections, read from the inventory's plain columns (no DataFrame is built): pools
+(nodes, movable nodes, cluster, subnet, whether they take part), the flavors each pool accepts with their
+`maxCount` and node counts, subnets, super nodes, every node that may not move with the reason, and every pool
+whose subnet is unknown (for a pulled snapshot, with what `inventory pull` tried). Must not: print (the CLI
+prints) or plan.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from planner.review.tables import Cell
 
 
 def _pool_rows(inv: Inventory) -> list[list[Cell]]:
-    nodes, pools = inv.nodes, inv.pools
-    movable_by_pool = Counter(str(p) for p in nodes.loc[nodes["movable"], "pool"])
+    nodes, pools = inv.columns["nodes"], inv.columns["pools"]
+    movable_by_pool = Counter(str(p) for p, ok in zip(nodes["pool"], nodes["movable"], strict=True) if ok)
     rows: list[list[Cell]] = []
     for pool, display, count, cluster, subnet, part, why in zip(
             pools["pool"], pools["display_name"], pools["node_count"], pools["cluster"], pools["subnet"],
@@ -47,7 +48,7 @@ def _flavor_rows(inv: Inventory) -> list[list[Cell]]:
 
 
 def _super_node_rows(inv: Inventory) -> list[list[Cell]]:
-    nodes = inv.nodes
+    nodes = inv.columns["nodes"]
     members: dict[str, list[tuple[str, str, str, bool, str]]] = defaultdict(list)
     for node, pool, flavor, unit, size, movable, reason in zip(
             nodes["node"], nodes["pool"], nodes["flavor"], nodes["unit"], nodes["unit_size"], nodes["movable"],
@@ -73,7 +74,7 @@ def _unknown_subnet_rows(inv: Inventory) -> list[list[Cell]]:
         for line in unknown_subnet_warnings(recorded):
             pool = line.removeprefix("pool ").split(":", 1)[0]
             tried[pool] = line.split(": ", 1)[1] if ": " in line else line
-    pools = inv.pools
+    pools = inv.columns["pools"]
     rows: list[list[Cell]] = []
     for pool, subnet, reason in zip(pools["pool"], pools["subnet"], pools["subnet_reason"], strict=True):
         if not isinstance(subnet, str) or not subnet:
@@ -84,17 +85,17 @@ def _unknown_subnet_rows(inv: Inventory) -> list[list[Cell]]:
 
 def render_inventory(inv: Inventory, fmt: str = "table", *, width: int | None = None) -> str:
     """The snapshot's pools, accepted flavors, subnets, super nodes, nodes that may not move, unknown subnets."""
-    nodes = inv.nodes
-    sub = inv.subnets
+    nodes = inv.columns["nodes"]
+    sub = inv.columns["subnets"]
     subnet_rows: list[list[Cell]] = [
         [str(a), str(b), str(c), int(d), int(e), int(f)]
         for a, b, c, d, e, f in zip(sub["subnet"], sub["network"], sub["cidr"], sub["total_ips"], sub["used_ips"],
                                     sub["free_ips"], strict=True)
     ]
-    stuck = nodes.loc[~nodes["movable"]]
-    stuck_rows: list[list[Cell]] = [[str(n), str(p), str(r)] for n, p, r in sorted(
-        zip(stuck["node"], stuck["pool"], stuck["reason"], strict=True), key=lambda t: (str(t[1]), str(t[0])))]
-    reasons = Counter(str(r) for r in stuck["reason"])
+    stuck = sorted((str(p), str(n), str(r)) for n, p, r, ok in zip(nodes["node"], nodes["pool"], nodes["reason"],
+                                                                     nodes["movable"], strict=True) if not ok)
+    stuck_rows: list[list[Cell]] = [[n, p, r] for p, n, r in stuck]
+    reasons = Counter(r for _, _, r in stuck)
     sections = [
         Section("Pools", ["pool", "name", "nodes", "movable", "cluster", "subnet", "takes part"], _pool_rows(inv),
                 wrap=[6], droppable=[1, 4]),
@@ -108,6 +109,6 @@ def render_inventory(inv: Inventory, fmt: str = "table", *, width: int | None = 
         Section("Pools whose subnet is unknown (they never receive nodes)", ["pool", "why"],
                 _unknown_subnet_rows(inv), wrap=[1]),
     ]
-    head = (f"inventory {inv.source}: project {inv.project_id}, {len(inv.pools)} pools, {len(nodes)} nodes, "
-            f"{int(nodes['movable'].sum()) if len(nodes) else 0} movable")
+    head = (f"inventory {inv.source}: project {inv.project_id}, {len(inv.columns['pools']['pool'])} pools, "
+            f"{len(nodes['node'])} nodes, {sum(1 for ok in nodes['movable'] if ok)} movable")
     return render_sections(head, [], sections, markdown=fmt == "md", width=width)
