@@ -2,7 +2,8 @@
 
 Owns: reading a user's file (missing, a folder, unreadable, empty, not UTF-8, not JSON, not YAML, duplicate
 YAML keys, wrong top-level type), canonical JSON text, and atomic writes (temp file in the same folder,
-fsync, rename, folder fsync). Every module that reads or writes a user's file goes through here.
+fsync, rename, folder fsync). Every module that reads or writes a user's file goes through here. Files are
+private (0600) unless written as `shared` (a report meant for others: the user's umask decides, like any new file).
 """
 
 from __future__ import annotations
@@ -111,8 +112,25 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` so that a reader sees the old file or the whole new one, never a part of it."""
+def current_umask() -> int:
+    """The process's umask (read from /proc where it can be, so the umask is never changed, even briefly)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | Path, text: str, *, shared: bool = False) -> None:
+    """Write `text` so that a reader sees the old file or the whole new one, never a part of it.
+
+    The file is private (0600: plans, snapshots, journals); with `shared` (reports meant for others) its mode is
+    0666 less the user's umask, as for any file the user creates.
+    """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
@@ -123,6 +141,8 @@ def write_atomic(path: str | Path, text: str) -> None:
         raise InputError(f"cannot write file ({exc.strerror or exc})", source=str(path)) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            if shared:
+                os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

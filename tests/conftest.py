@@ -71,3 +71,11 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
 
 socket.socket.connect = _connect  # type: ignore[method-assign]
 socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Output is rendered as it is for a pipe (full width) unless a test sets COLUMNS: the runner's own terminal
+    (or a parallel worker's inherited COLUMNS) must not change what a test sees."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)

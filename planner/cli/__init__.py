@@ -6,7 +6,15 @@ libraries inside the command functions so that `poolshift --help` starts fast.
 
 from __future__ import annotations
 
-from planner.cli import api_cmds, apply_cmds, auto_cmds, core_cmds, emulator_cmds, review_cmds  # noqa: F401  (registers commands)
+from planner.cli import (  # noqa: F401  (registers commands)
+    api_cmds,
+    apply_cmds,
+    auto_cmds,
+    core_cmds,
+    emulator_cmds,
+    review_cmds,
+    validate_cmds,
+)
 from planner.cli._common import main
 
 __all__ = ["main"]

@@ -1,4 +1,8 @@
-"""Shared CLI plumbing: the root group, error-to-exit-code mapping, JSON output and table printing."""
+"""Shared CLI plumbing: the root group, error-to-exit-code mapping, printing, and writing a command's output.
+
+Exit codes beyond PRODUCT §7's table: CHANGES (10) for `plan --detailed-exitcode` and `diff --exit-code` when
+there is something to do or something differs (0 then means "no changes"); 0..8 keep their meaning.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
+from planner.cli.options import Output
 from planner.errors import InputError, PoolshiftError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,10 +57,9 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def output_option(f: F) -> F:
-    """`--output text|json`: machine-readable JSON on stdout, messages on stderr."""
-    return click.option("--output", "output", type=click.Choice(["text", "json"]), default="text",
-                        show_default=True, help="json: machine-readable result on stdout.")(f)
+CHANGES = 10
+"""Exit code for "there are changes" (`plan --detailed-exitcode`, `diff --exit-code`), as Terraform's 2 but free
+here: 1..8 already mean errors."""
 
 
 def echo_json(data: Any) -> None:
@@ -66,6 +70,21 @@ def echo_json(data: Any) -> None:
 def echo(text: str = "", *, err: bool = False) -> None:
     """Print a line; messages go to stderr when err is set."""
     click.echo(text, err=err)
+
+
+def warn(message: str) -> None:
+    """`poolshift: warning: ...` on stderr."""
+    click.echo(f"poolshift: warning: {message}", err=True)
+
+
+def write_output(out: Output, text: str, *, shared: bool) -> None:
+    """Write a command's output to its file (atomically; `shared`: with the user's umask, else 0600) or stdout."""
+    if out.path is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    from planner.files import write_atomic
+
+    write_atomic(out.path, text, shared=shared)
 
 
 def bad_argument(message: str, param: str | None = None) -> InputError:

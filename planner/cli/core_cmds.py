@@ -2,44 +2,41 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import echo, echo_json, main
+from planner.cli._common import CHANGES, echo, echo_json, main, warn, write_output
 from planner.cli.api_cmds import inventory_group
 from planner.cli.options import (
     ConnectionArgs,
+    Output,
     SolverArgs,
+    check_suffix,
     connection_options,
     format_option,
-    output_option,
+    listing_options,
+    out_option,
+    quiet_option,
     solver_options,
 )
+from planner.cli.progress import Progress
+
+if TYPE_CHECKING:
+    from planner.inventory import Inventory
+    from planner.planning import Plan
+
+MARKDOWN_TOP = 30
+"""Rows per section of a Markdown summary (the default for Markdown; `--full` lists every row)."""
 
 
-@main.command("plan")
-@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Inventory snapshot (poolshift.inventory/v1 JSON).")
-@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Spec (poolshift.spec/v1 YAML).")
-@click.option("-o", "--out", "out_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the plan (JSON). Without it the plan is only summarised.")
-@click.option("--live", is_flag=True, help="Read the inventory from the API instead of a file.")
-@connection_options
-@solver_options
-@click.option("--wave-size", type=click.IntRange(min=1), default=10, show_default=True,
-              help="At most this many requests in one wave.")
-@click.option("--per-pool", type=click.IntRange(min=1), default=2, show_default=True,
-              help="At most this many requests touching one pool in one wave.")
-@output_option
-def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None, live: bool,
-             connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, output: str) -> None:
-    """Solve for the best reachable placement and write the ordered plan."""
+def _read_and_plan(inventory_path: Path | None, spec_path: Path, live: bool, connection: ConnectionArgs,
+                   solver: SolverArgs, wave_size: int, per_pool: int, progress: Progress) -> Plan:
     from planner.errors import InputError
-    from planner.planfile import write_plan
     from planner.planning import gc_paused, make_plan
-    from planner.review.show import summary_lines
     from planner.spec import read_spec_file
 
     if live == (inventory_path is not None):
@@ -50,62 +47,152 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out_path: Path | None
         if live:
             from planner.cli.api_cmds import pull_live_snapshot
 
-            snapshot = pull_live_snapshot(connection)
+            notes: list[str] = []
+            with progress.step("reading the live inventory"):
+                snapshot = pull_live_snapshot(connection, warnings=notes)
+            for line in notes:
+                warn(line)
             source = "live inventory"
         else:
             from planner.inventory import read_snapshot_file
 
             assert inventory_path is not None
-            snapshot = read_snapshot_file(inventory_path)
+            with progress.step(f"reading {inventory_path}"):
+                snapshot = read_snapshot_file(inventory_path)
             source = str(inventory_path)
-        plan = make_plan(snapshot, spec_data, options=options, snapshot_source=source, spec_source=str(spec_path))
-    for warning in plan.warnings:
-        echo(f"poolshift: warning: {warning}", err=True)
-    if out_path is not None:
-        write_plan(out_path, plan.document)
-    if output == "json":
-        echo_json({"plan": str(out_path) if out_path else None,
+        with progress.step(f"planning (solver time limit {solver.time_limit:g} s)"):
+            return make_plan(snapshot, spec_data, options=options, snapshot_source=source,
+                             spec_source=str(spec_path))
+
+
+@main.command("plan")
+@click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Inventory snapshot (poolshift.inventory/v1 JSON).")
+@click.option("--spec", "spec_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Spec (poolshift.spec/v1 YAML).")
+@out_option("Where to write the plan (JSON, private to you: mode 0600). Without it the plan is only summarised")
+@click.option("--live", is_flag=True, help="Read the inventory from the API instead of a file.")
+@connection_options
+@solver_options
+@click.option("--wave-size", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many requests in one wave.")
+@click.option("--per-pool", type=click.IntRange(min=1), default=2, show_default=True,
+              help="At most this many requests touching one pool in one wave.")
+@click.option("--detailed-exitcode", is_flag=True,
+              help=f"Exit 0 when the plan changes nothing and {CHANGES} when it has requests (errors keep 1-8).")
+@format_option("table", "json", default="table")
+@quiet_option
+def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, live: bool,
+             connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, detailed_exitcode: bool,
+             fmt: str, quiet: bool) -> None:
+    """Solve for the best reachable placement and write the ordered plan."""
+    from planner.errors import InputError
+    from planner.planfile import write_plan
+    from planner.review.show import summary_lines
+
+    if out is not None and out.stdout and fmt == "json":
+        raise InputError("-o - and --format json both write to standard output; pick one", source="arguments",
+                         path="-o/--out")
+    if (note := check_suffix(out, "json")) is not None:
+        warn(note)
+    progress = Progress(quiet=quiet)
+    plan = _read_and_plan(inventory_path, spec_path, live, connection, solver, wave_size, per_pool, progress)
+    for line in plan.warnings:
+        warn(line)
+    if out is not None:
+        with progress.step(f"writing {out}"):
+            if out.path is None:
+                echo(plan.document.to_json().rstrip("\n"))
+            else:
+                write_plan(out.path, plan.document)
+    if fmt == "json":
+        echo_json({"plan": str(out.path) if out and out.path else None, "digest": plan.document.digest,
                    "summary": plan.document.summary.model_dump(mode="json")})
     else:
+        to_stderr = out is not None and out.stdout
         for line in summary_lines(plan.document):
-            echo(line)
-        if out_path is not None:
-            echo(f"plan written to {out_path}")
+            echo(line, err=to_stderr)
+        if out is not None and out.path is not None:
+            echo(f"plan written to {out.path}")
+    if detailed_exitcode and plan.document.steps:
+        sys.exit(CHANGES)
+
+
+def terminal_width(wide: bool) -> int | None:
+    """Columns to fit text tables into: the terminal's (or $COLUMNS), None with --wide or when not on a terminal."""
+    import os
+
+    if wide:
+        return None
+    if not (sys.stdout.isatty() or os.environ.get("COLUMNS", "").strip().isdigit()):
+        return None
+    return max(40, shutil.get_terminal_size().columns)
 
 
 @main.command("show")
 @click.argument("plan_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
-@output_option
-def show_cmd(plan_path: Path, fmt: str, output: str) -> None:
-    """Show a plan for review: before/after per pool, each request, excluded nodes."""
+@listing_options
+@click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
+@out_option("Write to this file instead of standard output (with your umask: it is meant for sharing)")
+def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output | None) -> None:
+    """Show a plan for review: its digest, what the requests do, before/after per pool, each request with all of
+    its nodes, targets not reached, excluded nodes.
+
+    Markdown is a summary by default (changed pools and the requests to look at first, 30 rows per section, a
+    count of the rest) that fits a pull-request comment; --full lists every row.
+    """
     from planner.planfile import read_plan
     from planner.review.show import render_plan
 
     doc = read_plan(plan_path)
-    if fmt == "json" or output == "json":
-        echo_json(doc.model_dump(mode="json"))
-    else:
-        echo(render_plan(doc, fmt))
+    target = out or Output(None)
+    if (note := check_suffix(out, fmt)) is not None:
+        warn(note)
+    if fmt == "json":
+        write_output(target, doc.to_json(), shared=True)
+        return
+    if top == 0:
+        top = MARKDOWN_TOP if fmt == "md" else None
+    width = terminal_width(wide) if fmt == "table" and target.stdout else None
+    text = render_plan(doc, fmt, top=top, width=width)
+    write_output(target, text if text.endswith("\n") else text + "\n", shared=True)
 
 
 @inventory_group.command("show")
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
-@output_option
-def inventory_show_cmd(snapshot_path: Path, fmt: str, output: str) -> None:
-    """Pools × flavors, subnets and movable counts of a snapshot."""
+@click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
+def inventory_show_cmd(snapshot_path: Path, fmt: str, wide: bool) -> None:
+    """What a snapshot holds: pools, the flavors each accepts (with maxCount), subnets, super nodes, every node
+    that may not move (with the reason), pools whose subnet is unknown."""
     from planner.inventory import load_snapshot
     from planner.review.inventory_view import render_inventory
 
     inv = load_snapshot(snapshot_path)
-    if output == "json" or fmt == "json":
+    if fmt == "json":
+        nodes = inv.nodes
+        stuck = nodes.loc[~nodes["movable"]]
         echo_json({
             "pools": inv.pools.to_dict(orient="records"),
             "pool_flavors": inv.pool_flavors.astype(object).where(inv.pool_flavors.notna(), None).to_dict(
                 orient="records"),
             "subnets": inv.subnets.to_dict(orient="records"),
-            "nodes": {"total": len(inv.nodes), "movable": int(inv.nodes["movable"].sum()) if len(inv.nodes) else 0},
+            "nodes": {"total": len(nodes), "movable": int(nodes["movable"].sum()) if len(nodes) else 0},
+            "immovable": stuck[["node", "pool", "reason"]].to_dict(orient="records"),
+            "super_nodes": _super_nodes_json(inv),
         })
     else:
-        echo(render_inventory(inv, fmt))
+        echo(render_inventory(inv, fmt, width=terminal_width(wide) if fmt == "table" else None))
+
+
+def _super_nodes_json(inv: Inventory) -> list[dict[str, object]]:
+    """Each super node: its id, pool, flavor, member nodes, and whether it may move."""
+    nodes = inv.nodes
+    members = nodes.loc[nodes["unit_size"] > 1]
+    groups: dict[str, list[tuple[str, str, str, bool]]] = {}
+    for node, pool, flavor, unit, movable in zip(members["node"], members["pool"], members["flavor"],
+                                                 members["unit"], members["movable"], strict=True):
+        groups.setdefault(str(unit), []).append((str(node), str(pool), str(flavor), bool(movable)))
+    return [{"super_node": unit, "pool": group[0][1], "flavor": group[0][2], "nodes": [g[0] for g in group],
+             "movable": all(g[3] for g in group)} for unit, group in sorted(groups.items())]

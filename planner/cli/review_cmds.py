@@ -1,70 +1,108 @@
 """Review commands: `diff` (two plans), `report` (HTML or Markdown), `whatif` (scenarios side by side).
 
-Parse, call `planner.review`, print, exit. matplotlib, pandas and the planner pipeline are imported
-inside the commands (through `planner.review`), so `poolshift --help` stays fast.
+Parse, call `planner.review`, print, exit. pandas and the planner pipeline are imported inside the commands
+(through `planner.review`), so `poolshift --help` stays fast.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from planner.cli._common import bad_argument, echo, echo_json, main
-from planner.cli.options import SolverArgs, format_option, output_option, solver_options
+from planner.cli._common import CHANGES, bad_argument, echo, echo_json, main, warn, write_output
+from planner.cli.options import (
+    Output,
+    SolverArgs,
+    check_suffix,
+    format_option,
+    listing_options,
+    out_option,
+    quiet_option,
+    solver_options,
+)
+from planner.cli.progress import Progress
+
+MARKDOWN_TOP = 30
+"""Rows per section of a Markdown summary report (the default for Markdown; `--full` lists every row)."""
 
 
 @main.command("diff")
 @click.argument("plan_a", type=click.Path(path_type=Path, dir_okay=False))
 @click.argument("plan_b", type=click.Path(path_type=Path, dir_okay=False))
 @format_option("table", "md", "json", default="table")
-@output_option
-def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, output: str) -> None:
-    """What changed from PLAN_A to PLAN_B: summary, pools, nodes, requests, order, excluded nodes.
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help=f"Exit 0 when the plans are the same and {CHANGES} when they differ (errors keep 1-8).")
+def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> None:
+    """What changed from PLAN_A to PLAN_B: summary, pools, nodes, requests (with what each does), order,
+    excluded nodes.
 
-    Timings and timestamps are ignored. Exit 0 whether or not the plans differ.
+    Timings and timestamps are ignored. Exit 0 whether or not the plans differ, unless --exit-code.
     """
     from planner.planfile import read_plan
     from planner.review.diff import diff_plans, render_diff
 
     result = diff_plans(read_plan(plan_a), read_plan(plan_b))
-    if output == "json" or fmt == "json":
+    if fmt == "json":
         echo_json(result.to_dict())
-        return
-    echo(render_diff(result, name_a=str(plan_a), name_b=str(plan_b), markdown=fmt == "md").rstrip("\n"))
+    else:
+        echo(render_diff(result, name_a=str(plan_a), name_b=str(plan_b), markdown=fmt == "md").rstrip("\n"))
+    if exit_code and not result.identical:
+        sys.exit(CHANGES)
+
+
+def _report_format(fmt: str | None, out: Output | None) -> str:
+    """--format, else the file's suffix (.md, .markdown: Markdown), else HTML."""
+    if fmt is not None:
+        return fmt
+    if out is not None and out.path is not None and out.path.suffix.lower() in (".md", ".markdown"):
+        return "md"
+    return "html"
 
 
 @main.command("report")
 @click.argument("plan", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("-o", "--out", "out", type=click.Path(path_type=Path, dir_okay=False), default=None,
-              help="File to write (default: stdout).")
-@format_option("html", "md", default=None)
+@out_option("File to write (default: standard output); shared with your umask")
+@format_option("html", "md", default="html", receipt=True)
 @click.option("--title", default=None, help="Page title (default: 'poolshift plan: <file name>').")
-@output_option
-def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None, output: str) -> None:
-    """A reviewer's report of PLAN: charts of pools and flavors before and after, subnet headroom,
-    the steps as a timeline, excluded nodes. HTML is one self-contained file; Markdown suits a
-    pull-request comment.
+@listing_options
+@quiet_option
+def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | None, output: str, top: int | None,
+               quiet: bool) -> None:
+    """A reviewer's report of PLAN: the digest, what the requests do, charts of what changes (pools, flavors,
+    subnet headroom, the steps by wave), targets not reached and why, every request and excluded node.
+
+    HTML is one self-contained file (the format unless --format md or -o FILE.md); Markdown is a summary that
+    fits a pull-request comment (changed pools, the requests to look at first, 30 rows per section) unless --full.
     """
     from planner.planfile import read_plan
-    from planner.review._io import write_text_atomic
     from planner.review.report import render_html, render_markdown
 
-    if fmt is None:
-        fmt = "md" if out is not None and out.suffix.lower() in (".md", ".markdown") else "html"
-    if out is None and output == "json":
-        raise bad_argument("--output json needs --out FILE (otherwise the report is the output)", "--out")
-    doc = read_plan(plan)
+    target = out or Output(None)
+    fmt = _report_format(fmt, out)
+    if target.stdout and output == "json":
+        raise bad_argument("--output json needs -o FILE (otherwise the report is the output)", "--out")
+    if (note := check_suffix(out, fmt)) is not None:
+        warn(note)
+    progress = Progress(quiet=quiet)
+    with progress.step(f"reading {plan}"):
+        doc = read_plan(plan)
     title = title or f"poolshift plan: {plan.name}"
-    text = render_markdown(doc, title=title) if fmt == "md" else render_html(doc, title=title)
-    if out is None:
-        echo(text.rstrip("\n"))
+    with progress.step(f"rendering the {'Markdown' if fmt == 'md' else 'HTML'} report"):
+        if fmt == "md":
+            text = render_markdown(doc, title=title, top=MARKDOWN_TOP if top == 0 else top)
+        else:
+            text = render_html(doc, title=title)
+    with progress.step(f"writing {target}"):
+        write_output(target, text, shared=True)
+    if target.path is None:
         return
-    write_text_atomic(out, text)
     if output == "json":
-        echo_json({"report": str(out), "format": fmt, "bytes": len(text.encode("utf-8"))})
+        echo_json({"report": str(target.path), "format": fmt, "bytes": len(text.encode("utf-8")),
+                   "digest": doc.digest})
     else:
-        echo(f"wrote {fmt} report of {plan} to {out}", err=True)
+        echo(f"wrote {fmt} report of {plan} to {target.path}", err=True)
 
 
 @main.command("whatif")
@@ -81,16 +119,17 @@ def report_cmd(plan: Path, out: Path | None, fmt: str | None, title: str | None,
 @solver_options
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
               help="Scenarios planned at the same time, each in its own process.")
-@output_option
+@quiet_option
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
-               save_plans: Path | None, solver: SolverArgs, jobs: int, output: str) -> None:
+               save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
     """Plan every scenario of a scenario file and compare them side by side.
 
     A scenario changes the inventory (add or remove nodes, add a pool, set free addresses, lock
     nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
-    from planner.review._io import load_json_mapping, load_yaml_mapping, write_text_atomic
+    from planner.planfile import write_plan
+    from planner.review._io import load_json_mapping, load_yaml_mapping
     from planner.review.scenarios import load_scenarios
     from planner.review.whatif import comparison_document, render_comparison, run_whatif
 
@@ -99,9 +138,11 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     spec = load_yaml_mapping(spec_path)
     if save_plans is not None and save_plans.exists() and not save_plans.is_dir():
         raise bad_argument(f"{save_plans} is not a directory", "--save-plans")
-    outcomes = run_whatif(scenarios, snapshot, spec, scenarios_source=str(scenarios_path),
-                          snapshot_source=str(inventory_path), spec_source=str(spec_path),
-                          options=solver.plan_options(), only=only, max_workers=jobs)
+    count = len(only) if only else len(scenarios.scenarios)
+    with Progress(quiet=quiet).step(f"planning {count} scenario(s), up to {jobs} at a time"):
+        outcomes = run_whatif(scenarios, snapshot, spec, scenarios_source=str(scenarios_path),
+                              snapshot_source=str(inventory_path), spec_source=str(spec_path),
+                              options=solver.plan_options(), only=only, max_workers=jobs)
     written: dict[str, str] = {}
     if save_plans is not None:
         try:
@@ -111,9 +152,9 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
         for outcome in outcomes:
             if outcome.plan is not None:
                 plan_path = save_plans / f"{outcome.name}.plan.json"
-                write_text_atomic(plan_path, outcome.plan.to_json())
+                write_plan(plan_path, outcome.plan)
                 written[outcome.name] = str(plan_path)
-    if output == "json" or fmt == "json":
+    if fmt == "json":
         doc = comparison_document(outcomes)
         for entry in doc["scenarios"]:
             entry["plan_file"] = written.get(entry["name"])

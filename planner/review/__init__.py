@@ -1,4 +1,5 @@
-"""Plan review and what-if planning: diff two plans, render a report, compare scenarios.
+"""Plan review and what-if planning: show a plan or an inventory, diff two plans, render a report, validate a
+spec without solving, compare scenarios.
 
 Everything here works on plan documents in the `poolshift.plan/v1` format (PRODUCT §6) and on raw
 snapshot and spec dicts; nothing here prints or exits (the CLI does).

@@ -1,227 +1,125 @@
-"""The report's charts as PNG bytes, drawn with matplotlib's Agg renderer.
+"""The report's charts, as inline SVG: only what changes, the largest changes first, the rest summarised.
 
-matplotlib is an optional dependency (the `report` extra), so it is imported inside the functions;
-figures are built with `matplotlib.figure.Figure` directly, never through pyplot, so nothing here
-touches global state or a display. Heights grow with the number of rows, so labels never overlap.
+Owns: which rows each chart draws (pools that change, with their targets; the flavor mix of the pools that
+change; subnets whose headroom changes, with the reserve; the requests by wave, or the nodes per wave when there
+are many) and the sentence that counts what a chart leaves out. A 100k-node plan draws as fast and as tall as a
+small one. Must not: lay out the page (report_html does) or draw (svg does).
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
 
-from planner.errors import PoolshiftError
-from planner.planfile import PlanDocument
-
-if TYPE_CHECKING:
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+from planner.review.report_data import PlanView
+from planner.review.svg import Legend, Mark, Row, Segment, column_chart, hbar_chart, timeline
 
 BEFORE = "#b8c2cc"
 AFTER = "#2f6fb3"
 TARGET = "#d9480f"
 STAGING = "#f2a541"
-WIDTH_IN = 9.0
-DPI = 110
+CHART_TOP = 25
+"""Rows a chart draws at most; what it leaves out is counted under it."""
 GANTT_MAX_STEPS = 30
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf", "#393b79", "#637939", "#8c6d31", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
+           "#756bb1", "#636363"]
 
 
-def _figure(rows: int, *, row_in: float = 0.32, extra_in: float = 1.1) -> Figure:
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - depends on the installation
-        raise PoolshiftError("the HTML report needs matplotlib: pip install 'poolshift[report]'") from None
-    return Figure(figsize=(WIDTH_IN, extra_in + row_in * max(rows, 1)), dpi=DPI, layout="constrained")
+@dataclass(frozen=True)
+class Chart:
+    """An SVG chart and, when it leaves rows out, a sentence that says what."""
+
+    svg: str
+    rest: str | None = None
 
 
-def _png(fig: Figure) -> bytes:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
+def pool_totals(view: PlanView, top: int = CHART_TOP) -> Chart | None:
+    """Nodes before and after for the pools that change most, with their targets; None when none changes."""
+    plan = view.doc
+    changed = view.changed_pools
+    if not changed:
+        return None
+    rows = []
+    for pool in changed[:top]:
+        r = plan.pools[pool]
+        marks = (Mark(r.target, TARGET, f"target {r.target}"),) if r.target is not None else ()
+        rows.append(Row(view.name(pool), ((Segment(r.before, BEFORE, f"before: {r.before}"),),
+                                          (Segment(r.after, AFTER, f"after: {r.after}"),)), marks, view.label(pool)))
+    svg = hbar_chart(rows, legend=[Legend("before", BEFORE), Legend("after", AFTER), Legend("target", TARGET, "mark")],
+                     axis_label="nodes", title="nodes per pool before and after, with targets")
+    rest = changed[top:]
+    unchanged = len(plan.pools) - len(changed)
+    note = None
+    if rest or unchanged:
+        moved = sum(abs(plan.pools[p].after - plan.pools[p].before) for p in rest)
+        parts = [f"{len(rest):,} more pools change (by {moved:,} nodes in all)"] if rest else []
+        parts += [f"{unchanged:,} pools do not change"] if unchanged else []
+        note = "Not drawn: " + "; ".join(parts) + "."
+    return Chart(svg, note)
 
 
-def short(name: str, limit: int = 34) -> str:
-    """Shorten a long pool or subnet id in the middle so that both ends stay recognisable."""
-    if len(name) <= limit:
-        return name
-    keep = (limit - 1) // 2
-    return f"{name[:keep]}…{name[-(limit - 1 - keep) :]}"
+def flavor_mix(view: PlanView, top: int = CHART_TOP) -> Chart | None:
+    """Per pool that changes, two stacked bars (before faded, after solid) split by flavor."""
+    plan = view.doc
+    pools = [p for p in view.changed_pools if any(b != a for b, a in plan.pools[p].by_flavor.values())]
+    if not pools:
+        return None
+    shown = pools[:top]
+    flavors = sorted({f for p in shown for f in plan.pools[p].by_flavor})
+    color = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(flavors)}
+    rows = []
+    for pool in shown:
+        cells = sorted(plan.pools[pool].by_flavor.items())
+        before = tuple(Segment(b, color[f], f"{f} before: {b}", faded=True) for f, (b, _) in cells)
+        after = tuple(Segment(a, color[f], f"{f} after: {a}") for f, (_, a) in cells)
+        rows.append(Row(view.name(pool), (before, after), tip=view.label(pool)))
+    legend = [Legend(f, color[f]) for f in flavors]
+    svg = hbar_chart(rows, legend=legend, axis_label="nodes (faded: before, solid: after)",
+                     title="nodes per pool and flavor before and after")
+    rest = len(pools) - len(shown)
+    return Chart(svg, f"Not drawn: {rest:,} more pools whose flavor mix changes." if rest else None)
 
 
-def _style(ax: Axes) -> None:
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.grid(axis="x", color="#e6e9ed", linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.tick_params(labelsize=9)
+def subnet_headroom(view: PlanView, top: int = CHART_TOP) -> Chart | None:
+    """Free addresses before and after for the subnets that change most, with the reserve."""
+    plan = view.doc
+    changed = view.changed_subnets
+    if not changed:
+        return None
+    rows = []
+    for sid in changed[:top]:
+        n = plan.subnets[sid]
+        rows.append(Row(sid, ((Segment(max(0, n.free_before), BEFORE, f"free before: {n.free_before}"),),
+                              (Segment(max(0, n.free_after), AFTER, f"free after: {n.free_after}"),)),
+                        (Mark(n.reserve, TARGET, f"reserve {n.reserve}"),)))
+    svg = hbar_chart(rows, legend=[Legend("free before", BEFORE), Legend("free after", AFTER),
+                                   Legend("reserve", TARGET, "mark")],
+                     axis_label="free IP addresses", title="free addresses per subnet before and after")
+    rest = len(changed) - len(rows)
+    unchanged = len(plan.subnets) - len(changed)
+    parts = ([f"{rest:,} more subnets change"] if rest else []) + \
+        ([f"{unchanged:,} subnets do not change"] if unchanged else [])
+    return Chart(svg, "Not drawn: " + "; ".join(parts) + "." if parts else None)
 
 
-def pool_totals_png(plan: PlanDocument) -> bytes:
-    """Nodes per pool before and after, with the target as a marker."""
-    names = plan.display_names()
-    pools = sorted(plan.pools, key=lambda p: (names[p], p))
-    fig = _figure(len(pools), row_in=0.55)
-    ax = fig.add_subplot()
-    ys = list(range(len(pools)))
-    h = 0.38
-    before = [plan.pools[p].before for p in pools]
-    after = [plan.pools[p].after for p in pools]
-    b1 = ax.barh([y - h / 2 for y in ys], before, height=h, color=BEFORE, label="before")
-    b2 = ax.barh([y + h / 2 for y in ys], after, height=h, color=AFTER, label="after")
-    ax.bar_label(b1, padding=7, fontsize=8, color="#555")
-    ax.bar_label(b2, padding=7, fontsize=8, color=AFTER)
-    targets: list[tuple[int, int]] = []
-    for p, y in zip(pools, ys, strict=True):
-        target = plan.pools[p].target
-        if target is not None:
-            targets.append((target, y))
-    if targets:
-        ax.scatter(
-            [t for t, _ in targets],
-            [y for _, y in targets],
-            marker="|",
-            s=420,
-            linewidths=2.5,
-            color=TARGET,
-            zorder=3,
-            label="target",
-        )
-    ax.set_yticks(ys, [short(names[p]) for p in pools])
-    ax.invert_yaxis()
-    ax.set_xlabel("nodes", fontsize=9)
-    ax.set_xlim(0, max([*before, *after, *(t for t, _ in targets), 1]) * 1.15)
-    _style(ax)
-    fig.legend(loc="outside upper center", ncols=3, frameon=False, fontsize=9)
-    return _png(fig)
-
-
-def _flavor_colors(flavors: Sequence[str]) -> dict[str, Any]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"] if len(flavors) <= 10 else colormaps["tab20"]
-    return {f: cmap(i % cmap.N) for i, f in enumerate(flavors)}
-
-
-def flavor_mix_png(plan: PlanDocument) -> bytes:
-    """Per pool, two stacked bars (before, after) split by flavor."""
-    names = plan.display_names()
-    pools = sorted(plan.pools, key=lambda p: (names[p], p))
-    flavors = sorted({f for p in pools for f in plan.pools[p].by_flavor})
-    rows = 2 * len(pools)
-    fig = _figure(rows + len(flavors) // 2, row_in=0.3, extra_in=1.3)
-    ax = fig.add_subplot()
-    colors = _flavor_colors(flavors)
-    ys_before = [3 * i for i in range(len(pools))]
-    ys_after = [y + 1 for y in ys_before]
-    left_b = [0] * len(pools)
-    left_a = [0] * len(pools)
-    for flavor in flavors:
-        vb = [plan.pools[p].by_flavor.get(flavor, (0, 0))[0] for p in pools]
-        va = [plan.pools[p].by_flavor.get(flavor, (0, 0))[1] for p in pools]
-        ax.barh(ys_before, vb, left=left_b, height=0.8, color=colors[flavor], alpha=0.55)
-        ax.barh(ys_after, va, left=left_a, height=0.8, color=colors[flavor], label=flavor)
-        left_b = [x + v for x, v in zip(left_b, vb, strict=True)]
-        left_a = [x + v for x, v in zip(left_a, va, strict=True)]
-    ticks = [y for pair in zip(ys_before, ys_after, strict=True) for y in pair]
-    labels = [lab for p in pools for lab in (f"{short(names[p])}  before", "after")]
-    ax.set_yticks(ticks, labels)
-    ax.invert_yaxis()
-    for y, total in zip(ys_before, left_b, strict=True):
-        ax.text(total, y, f" {total}", va="center", fontsize=8, color="#555")
-    for y, total in zip(ys_after, left_a, strict=True):
-        ax.text(total, y, f" {total}", va="center", fontsize=8, color="#222")
-    ax.set_xlim(0, max([*left_b, *left_a, 1]) * 1.12)
-    ax.set_xlabel("nodes (faded: before, solid: after)", fontsize=9)
-    _style(ax)
-    if flavors:
-        fig.legend(loc="outside lower center", ncols=2, frameon=False, fontsize=8.5)
-    return _png(fig)
-
-
-def subnet_headroom_png(plan: PlanDocument) -> bytes:
-    """Free addresses per subnet before and after, with the reserve that must stay free."""
-    subnets = sorted(plan.subnets)
-    fig = _figure(len(subnets), row_in=0.55)
-    ax = fig.add_subplot()
-    ys = list(range(len(subnets)))
-    h = 0.38
-    before = [plan.subnets[s].free_before for s in subnets]
-    after = [plan.subnets[s].free_after for s in subnets]
-    reserve = [plan.subnets[s].reserve for s in subnets]
-    b1 = ax.barh([y - h / 2 for y in ys], before, height=h, color=BEFORE, label="free before")
-    b2 = ax.barh([y + h / 2 for y in ys], after, height=h, color=AFTER, label="free after")
-    ax.bar_label(b1, padding=7, fontsize=8, color="#555")
-    ax.bar_label(b2, padding=7, fontsize=8, color=AFTER)
-    ax.scatter(reserve, ys, marker="|", s=420, linewidths=2.5, color=TARGET, zorder=3, label="reserve")
-    ax.set_yticks(ys, [short(s) for s in subnets])
-    ax.invert_yaxis()
-    ax.set_xlabel("free IP addresses", fontsize=9)
-    ax.set_xlim(0, max([*before, *after, *reserve, 1]) * 1.15)
-    _style(ax)
-    fig.legend(loc="outside upper center", ncols=3, frameon=False, fontsize=9)
-    return _png(fig)
-
-
-def timeline_png(plan: PlanDocument) -> bytes:
-    """The steps in order: one bar per request in its wave (or nodes per wave when there are many)."""
-    if len(plan.steps) > GANTT_MAX_STEPS:
-        return _wave_totals_png(plan)
-    steps = plan.steps
-    fig = _figure(len(steps), row_in=0.42)
-    ax = fig.add_subplot()
-    for row, step in enumerate(steps):
-        color = STAGING if step.staging else AFTER
-        ax.barh(
-            row,
-            0.9,
-            left=step.wave - 0.45,
-            height=0.7,
-            color=color,
-            hatch="//" if step.staging else None,
-            edgecolor="white",
-        )
-    waves = max((s.wave for s in steps), default=1)
-    ax.set_xlim(0.5, waves + 0.5)
-    ax.set_xticks(range(1, waves + 1), [f"wave {w}" for w in range(1, waves + 1)])
-    names = plan.display_names()
-    labels = [
-        f"#{s.id}  {short(names.get(s.source, s.source), 24)} → {short(names.get(s.target, s.target), 24)}"
-        f"  ×{len(s.nodes)}"
-        for s in steps
-    ]
-    ax.set_yticks(range(len(steps)), labels)
-    ax.set_ylim(len(steps) - 0.5, -0.5)
-    _style(ax)
-    ax.grid(axis="x", visible=False)
-    for w in range(1, waves):
-        ax.axvline(w + 0.5, color="#e6e9ed", linewidth=0.8)
-    if any(s.staging for s in steps):
-        from matplotlib.patches import Patch
-
-        fig.legend(
-            handles=[Patch(color=AFTER, label="move"), Patch(facecolor=STAGING, hatch="//", label="staging")],
-            loc="outside upper center",
-            ncols=2,
-            frameon=False,
-            fontsize=9,
-        )
-    return _png(fig)
-
-
-def _wave_totals_png(plan: PlanDocument) -> bytes:
-    waves = max((s.wave for s in plan.steps), default=1)
+def steps_timeline(view: PlanView) -> Chart | None:
+    """The requests by wave: one bar per request, or nodes per wave when there are more than GANTT_MAX_STEPS."""
+    steps = view.doc.steps
+    if not steps:
+        return None
+    waves = max(s.wave for s in steps)
+    legend = [Legend("move", AFTER)] + ([Legend("staging hop", STAGING)] if any(s.staging for s in steps) else [])
+    if len(steps) <= GANTT_MAX_STEPS:
+        rows = [(f"#{s.id}  {view.name(s.source)} → {view.name(s.target)}  ×{s.size}", s.wave,
+                 STAGING if s.staging else AFTER, f"request {s.id}, wave {s.wave}: {s.size} node(s) {s.flavor}")
+                for s in steps]
+        return Chart(timeline(rows, waves, legend=legend, title="the requests in order, by wave"))
     moved = [0] * waves
     staged = [0] * waves
-    for step in plan.steps:
-        (staged if step.staging else moved)[step.wave - 1] += len(step.nodes)
-    fig = _figure(6, row_in=0.45)
-    ax = fig.add_subplot()
-    xs = list(range(1, waves + 1))
-    ax.bar(xs, moved, color=AFTER, label="nodes moved")
-    ax.bar(xs, staged, bottom=moved, color=STAGING, hatch="//", edgecolor="white", label="staging hops")
-    ax.set_xlabel("wave", fontsize=9)
-    ax.set_ylabel("nodes", fontsize=9)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.tick_params(labelsize=9)
-    fig.legend(loc="outside upper center", ncols=2, frameon=False, fontsize=9)
-    return _png(fig)
+    for s in steps:
+        (staged if s.staging else moved)[s.wave - 1] += s.size
+    columns = [(str(w + 1), (Segment(moved[w], AFTER, f"wave {w + 1}: {moved[w]} node(s) moved"),
+                             Segment(staged[w], STAGING, f"wave {w + 1}: {staged[w]} staging hop(s)")))
+               for w in range(waves)]
+    return Chart(column_chart(columns, legend=legend, x_label="wave", y_label="nodes",
+                              title="nodes moved per wave"))

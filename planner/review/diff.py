@@ -1,8 +1,9 @@
 """What changed between two plans: summary, pools, nodes, requests, their order, excluded nodes.
 
 Timings (`*_seconds`) and timestamps (`*_at`) are ignored: two runs of the same inputs differ only
-there. Requests are matched by their body (node set order ignored) and staging flag, so a request
-that only changed its id or wave counts as kept and shows up under "order".
+there. Requests are matched by their body (node set order ignored), staging flag and what they do (relabels,
+workloads they end), so a request that only changed its id or wave counts as kept and shows up under "order";
+every added or removed request says what it does (relabels, super node, cross-cluster, staging, workloads ended).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from planner.planfile import PlanDocument, PlanStep
-from planner.review.tables import fmt, md_table, text_table
+from planner.review.report_data import step_flags
+from planner.review.tables import fmt, md_escape, md_table, text_table
 
 _IDENTITY_KEYS = ("project_id", "inventory_fingerprint", "spec_fingerprint")
 _SUMMARY_ORDER = (
@@ -89,10 +91,12 @@ class RequestRef:
     target: str
     flavor: str
     nodes: tuple[str, ...]
+    does: tuple[str, ...] = ()  # what the request does beyond a plain move (report_data.step_flags)
 
     @classmethod
     def of(cls, step: PlanStep) -> RequestRef:
-        return cls(step.id, step.wave, step.staging, step.source, step.target, step.flavor, tuple(step.nodes))
+        return cls(step.id, step.wave, step.staging, step.source, step.target, step.flavor, tuple(step.nodes),
+                   tuple(step_flags(step, arrow="->")))
 
     def route(self) -> str:
         extra = " [staging]" if self.staging else ""
@@ -227,7 +231,9 @@ def _diff_nodes(a: PlanDocument, b: PlanDocument) -> list[NodeChange]:
 def _request_key(step: PlanStep) -> str:
     body = step.body.model_dump()
     body["migrateNodeNames"] = sorted(body["migrateNodeNames"])
-    return json.dumps({"body": body, "staging": step.staging, "pool_name": step.pool_name}, sort_keys=True)
+    does = sorted(step_flags(step))  # a request that now ends a workload or relabels a node is not the same request
+    return json.dumps({"body": body, "staging": step.staging, "pool_name": step.pool_name, "does": does},
+                      sort_keys=True)
 
 
 def _diff_requests(a: PlanDocument, b: PlanDocument
@@ -314,7 +320,7 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
         out.append(f"### {text}" if markdown else f"{text}:")
 
     title = f"Plan diff: {name_a} -> {name_b}"
-    out.append(f"## {title}" if markdown else title)
+    out.append(f"## {md_escape(title)}" if markdown else title)
     if d.identical:
         out.append("")
         out.append("No changes (timings and timestamps ignored).")
@@ -359,9 +365,9 @@ def render_diff(d: PlanDiff, *, name_a: str, name_b: str, markdown: bool = False
         )
     if d.requests_added or d.requests_removed:
         heading(f"Requests ({len(d.requests_added)} added, {len(d.requests_removed)} removed, {d.requests_kept} kept)")
-        rows = [["+", r.label(), ", ".join(r.nodes)] for r in d.requests_added]
-        rows += [["-", r.label(), ", ".join(r.nodes)] for r in d.requests_removed]
-        out.append(table(["", "request", "nodes"], rows))
+        rows = [[sign, r.label(), "; ".join(r.does) or "-", ", ".join(r.nodes)]
+                for sign, refs in (("+", d.requests_added), ("-", d.requests_removed)) for r in refs]
+        out.append(table(["", "request", "what it does", "nodes"], rows))
     if d.order:
         heading("Order (requests in both plans that moved)")
         out.append(

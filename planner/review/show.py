@@ -1,49 +1,97 @@
 """`poolshift show`: a plan for a reviewer, as an aligned text report or Markdown.
 
-Owns: the sections of a plan a reviewer reads (pools that change or have a target, the requests in order, what
-keeps targets out of reach, subnets that change, nodes that may not move) and the summary lines `plan` prints.
-Reads only the plan file model. Must not: print (the CLI prints) or compute plans.
+Owns: the sections of a plan a reviewer reads (what the requests do, pools that change or have a target, the
+requests in order with every node they move, what keeps targets out of reach, subnets that change, nodes that may
+not move), the summary lines `plan` prints, and the section layout `inventory show` shares. A summary listing
+(`top`) keeps the top rows of each section and counts the rest, so a 100k-node plan fits a pull-request comment;
+a text report fits a terminal width. Reads only the plan file model. Must not: print (the CLI prints) or compute
+plans.
 """
 
 from __future__ import annotations
 
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+
 from planner.planfile import PlanDocument
-from planner.review.tables import Cell, md_table, numeric_columns, text_table
+from planner.review.report_data import PlanView, attention_lines, off_target, rest_line, step_flags
+from planner.review.tables import Cell, md_escape, md_table, numeric_columns, text_table
 
 
-def _plan_sections(doc: PlanDocument) -> list[tuple[str, list[str], list[list[Cell]]]]:
-    pool_rows: list[list[Cell]] = []
-    for name, p in sorted(doc.pools.items()):
-        if p.before == p.after and p.target is None and not p.flavor_targets:
-            continue
+@dataclass
+class Section:
+    """A titled table; `rest` rows were left out of a summary listing; `notes` follow the table."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Cell]]
+    rest: int = 0
+    what: str = "rows"
+    notes: list[str] = field(default_factory=list)
+    wrap: list[int] | None = None  # text columns that wrap on a narrow terminal (None: any text column)
+    droppable: list[int] = field(default_factory=list)  # columns hidden when wrapping is not enough
+
+
+def _pool_section(view: PlanView, top: int | None) -> Section:
+    doc = view.doc
+    if top is None:
+        pools = [p for p in view.pools if doc.pools[p].before != doc.pools[p].after
+                 or doc.pools[p].target is not None or doc.pools[p].flavor_targets]
+        title, rest = "Pools that change or have a target", 0
+    else:
+        pools, rest = view.changed_pools[:top], max(0, len(view.changed_pools) - top)
+        title = "Pools that change (largest change first)"
+    rows: list[list[Cell]] = []
+    for name in pools:
+        p = doc.pools[name]
         changes = ", ".join(f"{f} {b}->{a}" for f, (b, a) in sorted(p.by_flavor.items()) if b != a)
-        pool_rows.append([name, p.display_name, p.before, p.after, p.target, p.floor, p.max, changes or "-"])
-    step_rows: list[list[Cell]] = []
-    for s in doc.steps:
-        names = s.nodes
-        shown = ", ".join(names[:3]) + (f", +{len(names) - 3} more" if len(names) > 3 else "")
-        step_rows.append([s.id, s.wave, "yes" if s.staging else "", s.source, s.target, s.flavor, s.size,
-                          f"{s.body.fromClusterName} -> {s.body.toClusterName}", shown])
-    excluded: dict[tuple[str, str], int] = {}
-    for e in doc.excluded:
-        excluded[(e.pool, e.reason)] = excluded.get((e.pool, e.reason), 0) + 1
-    excluded_rows: list[list[Cell]] = [[p, r, n] for (p, r), n in sorted(excluded.items())]
-    residual_rows: list[list[Cell]] = [
-        [name, row.residual.deviation, "; ".join(row.residual.limited_by)]
-        for name, row in sorted(doc.pools.items()) if row.residual is not None
+        rows.append([name, p.display_name, p.before, p.after, p.target, off_target(p), p.floor, p.max,
+                     changes or "-"])
+    headers = ["pool", "name", "before", "after", "target", "off target", "floor", "max", "flavor changes"]
+    return Section(title, headers, rows, rest, "pools that change", wrap=[8], droppable=[1, 6, 7, 5])
+
+
+def _step_section(view: PlanView, top: int | None, arrow: str) -> Section:
+    cut = view.top_steps(top)
+    rows: list[list[Cell]] = [
+        [s.id, s.wave, view.name(s.source), view.name(s.target), s.flavor, s.size,
+         "; ".join(step_flags(s, arrow=arrow)) or "-", ", ".join(s.nodes)]
+        for s in cut.shown
     ]
-    subnet_rows: list[list[Cell]] = [
-        [sid, v.free_before, v.free_after, v.reserve]
-        for sid, v in sorted(doc.subnets.items()) if v.free_before != v.free_after
-    ]
+    title = "Requests (in order)" if top is None else \
+        "Requests (in order; those to look at first: ending workloads, staging, relabels, super nodes, " \
+        "cross-cluster, then the largest)"
+    headers = ["id", "wave", "from pool", "to pool", "flavor", "nodes", "what it does", "node names"]
+    return Section(title, headers, rows, cut.rest, "requests", wrap=[4, 6, 7], droppable=[1, 5])
+
+
+def _residual_section(view: PlanView, top: int | None) -> Section:
+    doc = view.doc
+    pools = view.residual if top is None else view.residual[:top]
+    rows: list[list[Cell]] = [[p, doc.pools[p].residual.deviation,  # type: ignore[union-attr]
+                               "; ".join(doc.pools[p].residual.limited_by)]  # type: ignore[union-attr]
+                              for p in pools]
+    totals, flavors = view.off_total()
+    notes = [f"deviation left {doc.summary.deviation_after}: {totals} at pool totals, {flavors} at per-flavor "
+             f"targets"] if doc.summary.deviation_after or totals or flavors else []
+    return Section("Targets not reached, and what limits them", ["pool", "deviation left", "limited by"], rows,
+                   len(view.residual) - len(pools), "pools off target", notes, wrap=[2])
+
+
+def _other_sections(view: PlanView, top: int | None) -> list[Section]:
+    doc = view.doc
+    subnets = view.changed_subnets if top is None else view.changed_subnets[:top]
+    subnet_rows: list[list[Cell]] = [[sid, doc.subnets[sid].free_before, doc.subnets[sid].free_after,
+                                      doc.subnets[sid].reserve] for sid in subnets]
+    excluded = Counter((e.pool, e.reason) for e in doc.excluded)
+    ranked = sorted(excluded.items(), key=lambda kv: (-kv[1], kv[0])) if top is not None else sorted(excluded.items())
+    shown = ranked if top is None else ranked[:top]
     return [
-        ("Pools that change or have a target", ["pool", "name", "before", "after", "target", "floor", "max",
-                                                 "flavor changes"], pool_rows),
-        ("Requests (in order)", ["id", "wave", "staging", "from pool", "to pool", "flavor", "nodes", "clusters",
-                                 "node names"], step_rows),
-        ("Targets not reached, and what limits them", ["pool", "deviation left", "limited by"], residual_rows),
-        ("Subnets that change", ["subnet", "free before", "free after", "reserve"], subnet_rows),
-        ("Nodes that may not move", ["pool", "reason", "nodes"], excluded_rows),
+        Section("Subnets that change", ["subnet", "free before", "free after", "reserve"], subnet_rows,
+                len(view.changed_subnets) - len(subnets), "subnets that change"),
+        Section("Nodes that may not move", ["pool", "reason", "nodes"], [[p, r, n] for (p, r), n in shown],
+                len(ranked) - len(shown), "(pool, reason) rows", wrap=[1]),
     ]
 
 
@@ -59,36 +107,58 @@ def _proof(doc: PlanDocument) -> str:
 
 
 def summary_lines(doc: PlanDocument) -> list[str]:
-    """Key facts of a plan, one per line."""
+    """Key facts of a plan, one per line, ending with the digest that names exactly this plan."""
     s = doc.summary
+    busy = f", {s.busy_moves} busy node moves" if s.busy_moves else ""
     return [
         f"status {s.status}  deviation {s.deviation_before} -> {s.deviation_after} ({_proof(doc)})",
         f"{s.moves} node moves in {s.requests} requests, {s.waves} wave(s)"
-        f" ({s.staging_moves} staging moves, {s.cross_cluster_requests} cross-cluster requests)",
+        f" ({s.staging_moves} staging moves, {s.cross_cluster_requests} cross-cluster requests{busy})",
         f"solver {s.solve_seconds} s; inventory {doc.inventory_fingerprint}",
+        f"plan digest {doc.digest}",
     ]
 
 
-def render_plan(doc: PlanDocument, fmt: str = "table") -> str:
-    """The plan for a reviewer, as an aligned text report ("table") or Markdown ("md")."""
-    return render_sections(f"poolshift plan for project {doc.project_id}", summary_lines(doc), _plan_sections(doc),
-                           markdown=fmt == "md")
+def render_plan(doc: PlanDocument, fmt: str = "table", *, top: int | None = None, width: int | None = None) -> str:
+    """The plan for a reviewer, as an aligned text report ("table") or Markdown ("md").
+
+    `top`: keep the top rows of each section (changed pools only) and count the rest; None lists everything.
+    `width`: fit text tables into that many columns (None: one line per row).
+    """
+    view = PlanView(doc)
+    markdown = fmt == "md"
+    arrow = "→" if markdown else "->"
+    lines = summary_lines(doc)
+    attention = attention_lines(doc)
+    if attention:
+        lines += ["what the requests do: " + "; ".join(attention)]
+    sections = [_pool_section(view, top), _step_section(view, top, arrow), _residual_section(view, top),
+                *_other_sections(view, top)]
+    return render_sections(f"poolshift plan for project {doc.project_id}", lines, sections, markdown=markdown,
+                           width=width)
 
 
-def render_sections(head: str, lines: list[str], sections: list[tuple[str, list[str], list[list[Cell]]]], *,
-                    markdown: bool) -> str:
+def render_sections(head: str, lines: list[str], sections: list[Section], *, markdown: bool,
+                    width: int | None = None) -> str:
     """A titled report: a heading, a few summary lines, then one table per section ("none" when empty)."""
     if markdown:
-        out = [f"# {head}", ""] if lines else [f"# {head}"]
-        out += [f"- {line}" for line in lines]
-        for title, headers, rows in sections:
-            out += ["", f"## {title}", ""]
-            out.append(md_table(headers, rows, numeric=numeric_columns(rows, len(headers))) if rows else "_none_")
+        out = [f"# {md_escape(head)}", ""] if lines else [f"# {md_escape(head)}"]
+        out += [f"- {md_escape(line)}" for line in lines]
+        for s in sections:
+            out += ["", f"## {md_escape(s.title)}", ""]
+            out.append(md_table(s.headers, s.rows, numeric=numeric_columns(s.rows, len(s.headers)))
+                       if s.rows else "_none_")
+            if s.rest:
+                out += ["", f"_{md_escape(rest_line(s.rest, s.what))}_"]
+            out += [f"\n{md_escape(note)}" for note in s.notes]
         return "\n".join(out) + "\n"
-    out = [head, *lines]
-    for title, headers, rows in sections:
-        table = text_table(headers, rows, numeric=numeric_columns(rows, len(headers)))
-        out += ["", f"{title}\n{table}" if rows else f"{title}: none"]
+    out = [head, *lines] if width is None else [wrapped for line in (head, *lines)
+                                                for wrapped in textwrap.wrap(line, width, break_on_hyphens=False)]
+    for s in sections:
+        table = text_table(s.headers, s.rows, numeric=numeric_columns(s.rows, len(s.headers)), width=width,
+                           wrap=s.wrap, droppable=s.droppable)
+        out += ["", f"{s.title}\n{table}" if s.rows else f"{s.title}: none"]
+        notes = [rest_line(s.rest, s.what)] if s.rest else []
+        notes += s.notes
+        out += notes if width is None else [w for note in notes for w in textwrap.wrap(note, width)]
     return "\n".join(out)
-
-

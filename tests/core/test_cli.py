@@ -34,7 +34,9 @@ def test_plan_then_show_in_every_format(tmp_path: Path) -> None:
 
     code, table, _ = run("show", str(plan))
     assert code == 0
-    assert "Requests (in order)" in table and "pool-3f9a21c8-train-a   pool-51d07e44-train-b" in table
+    assert "Requests (in order)" in table and f"plan digest {json.loads(plan.read_text())['digest']}" in table
+    row = next(line for line in table.splitlines() if line.startswith(" 1     1  train-a    train-b   "))
+    assert row.endswith("  os-node-created-001bv, os-node-created-002cr, os-node-created-003dn, os-node-created-004ew")
     assert "subnet subnet-west-a-0d17 has no free address left above its reserve" in table
     code, md, _ = run("show", str(plan), "--format", "md")
     assert code == 0 and md.startswith("# poolshift plan for project") and "| pool | name | before |" in md

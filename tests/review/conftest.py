@@ -54,3 +54,27 @@ def plan_blocked_data() -> dict[str, Any]:
 @pytest.fixture
 def plan_minimal_data() -> dict[str, Any]:
     return read_plan_data("minimal")
+
+
+def with_disrupts(data: dict[str, Any]) -> dict[str, Any]:
+    """Plan A's data with step 2 ending a training job on its two nodes and an inference service on one (the
+    workload feature fills `disrupts`; until it lands, this is the plan a reviewer would get), the summary's
+    busy moves to match."""
+    step = data["steps"][1]
+    first, second = step["body"]["migrateNodeNames"]
+    step["disrupts"] = [
+        {"node": first, "workload": "llm-pretrain-7", "type": "training job", "priority": 3},
+        {"node": second, "workload": "llm-pretrain-7", "type": "training job", "priority": 3},
+        {"node": second, "workload": "chat-infer", "type": "inference service", "priority": None},
+    ]
+    data["summary"]["busy_moves"] = 2
+    return data
+
+
+def write_sealed(data: dict[str, Any], path: Path) -> Path:
+    """Write plan data as the planner would (sealed: its digest over its content), so the reader accepts it when
+    it adds up."""
+    from planner.planfile import write_plan
+
+    write_plan(path, PlanDocument.model_validate(data).sealed())
+    return path

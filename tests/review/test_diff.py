@@ -206,3 +206,21 @@ def test_render_text_markdown_and_json(plan_a_data: dict[str, Any], plan_b_data:
     assert data["identical"] is False
     assert data["requests_kept"] == 1
     assert [r["id"] for r in data["requests_added"]] == [2, 3, 4, 5]
+
+
+def test_requests_say_what_they_do_and_a_new_disruption_is_a_new_request(plan_a_data: dict[str, Any]) -> None:
+    from tests.review.conftest import with_disrupts
+
+    b = with_disrupts(copy.deepcopy(plan_a_data))
+    d = _diff(plan_a_data, b)
+    assert d.requests_kept == 2 and not d.nodes  # the same nodes move the same way, but request 2 now ends jobs
+    assert [(r.id, r.does) for r in d.requests_added] == [(2, (
+        "ends training job llm-pretrain-7 on 2 node(s)", "ends inference service chat-infer on 1 node(s)",
+        "crosses clusters cce-lite-a1 -> pool-dev-91b0"))]
+    assert [(r.id, r.does) for r in d.requests_removed] == [(2, ("crosses clusters cce-lite-a1 -> pool-dev-91b0",))]
+    text = render_diff(d, name_a="a.json", name_b="b.json")
+    assert ("+  #2 wave 1: pool-infer-2c9e -> pool-dev-91b0 modelarts.vm.gpu.8xv100 x2  ends training job "
+            "llm-pretrain-7 on 2 node(s); ends inference service chat-infer on 1 node(s); crosses clusters "
+            "cce-lite-a1 -> pool-dev-91b0  os-node-created-i1g, os-node-created-i2g") in text
+    md = render_diff(d, name_a="<b>a</b>.json", name_b="b.json", markdown=True)
+    assert md.startswith("## Plan diff: &lt;b>a&lt;/b>.json -> b.json\n")
