@@ -8,7 +8,7 @@ made before families existed.
 | family | what is different |
 |---|---|
 | `default` | the historical instances: targets within ±30% of the current count, 1-4 flavors per pool |
-| `unreachable` | targets on 85% of the pools, most far above the current count (2-3x), some far below: a large residual deviation that is proven optimal only with a good bound |
+| `unreachable` | targets on 85% of the pools, most 1.5-3x the current count, some far below: a large residual |
 | `compat` | pools accept 3-6 flavors along `flavor_compat` chains (a -> [b], b -> [c], Ascend `x.d` -> `x3.d`) |
 | `subnets` | a few subnets shared by many pools each; most are near full (a few addresses above `ip_reserve`) |
 | `busy` | ~60% of the nodes run workloads (PRODUCT §9): the snapshot's `workloads` key, jobs of 1-16 nodes |
