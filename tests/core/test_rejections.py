@@ -163,7 +163,7 @@ def test_missing_files_and_bad_arguments_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_target_below_the_floor_plans_with_one_warning_naming_the_pool(tmp_path: Path) -> None:
-    inv = _write(tmp_path, "snap.json", _good_snapshot())
+    inv = _write(tmp_path, "snap.json", {**_good_snapshot(), "workloads": {}})  # workloads known: no §9 warning
     sp = _write(tmp_path, "spec.yaml", spec({"pool-a": {"target": 1}, "pool-b": {"target": 4}},
                                             defaults={"min_nodes": 3}), as_yaml=True)
     result, out = _run_plan(tmp_path, inv, sp)
