@@ -261,24 +261,19 @@ def _derive_units(node_rows: Sequence[NodeRow], takes_part: dict[str, bool]) -> 
 
 def _derive_busy(node_rows: Sequence[NodeRow], workload_rows: Sequence[WorkloadRow]) -> Columns:
     """Per node: its address, whether it is busy, the Running workloads listing that address, and why it is busy."""
-    on_ip: dict[str, dict[Workload, None]] = {}
+    listed: dict[str, dict[Workload, None]] = {}
     for _, identity, hosts in workload_rows:
         for host in hosts:
-            on_ip.setdefault(host, {})[identity] = None
-    ips: list[str | None] = []
-    busy: list[bool] = []
-    workloads: list[tuple[Workload, ...]] = []
-    reasons: list[str] = []
+            listed.setdefault(host, {})[identity] = None
+    on_ip: dict[str | None, tuple[Workload, ...]] = {ip: tuple(sorted(found, key=_workload_key))
+                                                    for ip, found in listed.items()}
+    ips: list[str | None] = [row[7] for row in node_rows]
     none: tuple[Workload, ...] = ()
-    for row in node_rows:
-        ip, held = row[7], row[8]
-        found = on_ip.get(ip) if ip is not None else None
-        own = tuple(sorted(found, key=_workload_key)) if found else none
-        ips.append(ip)
-        busy.append(bool(own or held))
-        workloads.append(own)
-        reasons.append(f"runs {describe_workloads(own)}" if own else
-                       f"has accelerators in use ({', '.join(held)}) that no listed workload explains" if held else "")
+    workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
+    busy = [bool(own or row[8]) for own, row in zip(workloads, node_rows, strict=True)]
+    reasons = [("runs " + describe_workloads(own) if own else
+                f"has accelerators in use ({', '.join(row[8])}) that no listed workload explains") if is_busy else ""
+               for own, row, is_busy in zip(workloads, node_rows, busy, strict=True)]
     return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
 
 

@@ -354,18 +354,38 @@ def _read_workloads(c: _Checker, raw: dict[str, Any], pool_names: set[str]) -> l
         if not isinstance(items, list):
             raise c.fail(ppath, f"expected an array of workloads, got {_kind(items)}")
         for j, item in enumerate(items):
-            path = f"{ppath}[{j}]"
-            item = c.obj(item, path)
-            if not c.field(item, "name", path, str):
-                raise c.fail(f"{path}.name", "must not be empty")
-            status = c.field(item, "status", path, str)
-            c.field(item, "type", path, str, required=False)
-            if isinstance(item.get("priority"), bool):
-                raise c.fail(f"{path}.priority", "expected string or integer, got boolean")
-            c.field(item, "priority", path, (str, int), required=False)
-            c.field(item, "hostIps", path, str, required=False)
-            for k, member in enumerate(c.field(item, "nodes", path, list, required=False) or []):
-                c.field(c.obj(member, f"{path}.nodes[{k}]"), "hostIp", f"{path}.nodes[{k}]", str, required=False)
-            if status == RUNNING:
+            if not _workload_fast(item):
+                _workload_checked(c, item, f"{ppath}[{j}]")
+            if item["status"] == RUNNING:
                 rows.append((pool_name, workload_identity(item), workload_host_ips(item)))
     return rows
+
+
+def _workload_fast(item: Any) -> bool:
+    """A well-formed workload item (checked cheaply); False to take the checked path, which names the problem."""
+    if type(item) is not dict:
+        return False
+    name, status, kind, priority = item.get("name"), item.get("status"), item.get("type"), item.get("priority")
+    hosts, members = item.get("hostIps"), item.get("nodes")
+    if type(name) is not str or not name or type(status) is not str or not (kind is None or type(kind) is str):
+        return False
+    if not (priority is None or type(priority) in (str, int)) or not (hosts is None or type(hosts) is str):
+        return False
+    if members is None:
+        return True
+    return type(members) is list and all(type(m) is dict and type(m.get("hostIp", "")) is str for m in members)
+
+
+def _workload_checked(c: _Checker, item: Any, path: str) -> None:
+    """The slow path for a workload `_workload_fast` refused: raises InputError naming the JSON path of the problem."""
+    item = c.obj(item, path)
+    if not c.field(item, "name", path, str):
+        raise c.fail(f"{path}.name", "must not be empty")
+    c.field(item, "status", path, str)
+    c.field(item, "type", path, str, required=False)
+    if isinstance(item.get("priority"), bool):
+        raise c.fail(f"{path}.priority", "expected string or integer, got boolean")
+    c.field(item, "priority", path, (str, int), required=False)
+    c.field(item, "hostIps", path, str, required=False)
+    for k, member in enumerate(c.field(item, "nodes", path, list, required=False) or []):
+        c.field(c.obj(member, f"{path}.nodes[{k}]"), "hostIp", f"{path}.nodes[{k}]", str, required=False)

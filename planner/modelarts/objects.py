@@ -208,16 +208,18 @@ _SCALE: dict[str | None, Fraction | int] = {
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 
 
-def parse_quantity(value: Any) -> Fraction | None:
+def parse_quantity(value: Any) -> Fraction | int | None:
     """A Kubernetes quantity ("8", "1200m", "64Gi", or a JSON number) as an exact number; None when it is not one."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return Fraction(value)
+        return value
     if isinstance(value, float):
         return Fraction(value) if value == value and abs(value) != float("inf") else None
     if not isinstance(value, str):
         return None
+    if value.isdigit() and value.isascii():  # the usual accelerator count ("8"): no Fraction needed
+        return int(value)
     match = _QUANTITY.fullmatch(value.strip())
     if match is None:
         return None

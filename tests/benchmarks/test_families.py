@@ -13,7 +13,7 @@ import pytest
 from benchmarks import families
 from benchmarks import generate as gen
 from planner.inventory import build_inventory
-from planner.problem import build_problem
+from planner.planning.problem import build_problem
 from planner.spec import parse_spec
 from solvers.flow import solve_flow
 from solvers.problem import deviation_of, final_counts
