@@ -213,8 +213,8 @@ def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[N
     """Pool cluster: the most common cluster of its nodes (ties: by name); with no nodes, the status/spec
     cluster, else the pool's own name. Also the node count of each pool."""
     by_pool: dict[str, Counter[str]] = {}
-    for row in node_rows:
-        by_pool.setdefault(row[1], Counter())[row[4]] += 1
+    for (pool, cluster), n in Counter((row[1], row[4]) for row in node_rows).items():  # one Counter, not one a node
+        by_pool.setdefault(pool, Counter())[cluster] = n
     for r in pool_rows:
         clusters = by_pool.get(r["pool"])
         r["node_count"] = sum(clusters.values()) if clusters else 0
@@ -271,7 +271,8 @@ def _derive_busy(node_rows: Sequence[NodeRow], workload_rows: Sequence[WorkloadR
     none: tuple[Workload, ...] = ()
     workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
     busy = [bool(own or row[8]) for own, row in zip(workloads, node_rows, strict=True)]
-    reasons = [("runs " + describe_workloads(own) if own else
+    runs = {own: "runs " + describe_workloads(own) for own in set(on_ip.values())}
+    reasons = [(runs[own] if own else
                 f"has accelerators in use ({', '.join(row[8])}) that no listed workload explains") if is_busy else ""
                for own, row, is_busy in zip(workloads, node_rows, busy, strict=True)]
     return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}

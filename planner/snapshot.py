@@ -302,7 +302,7 @@ def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) ->
             ip = status.get("privateIp")
             if ip is not None and type(ip) is not str:
                 raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {_kind(ip)}")
-            held = _accelerators(c, status, f"{ppath}[{j}].status") if "resources" in status else ()
+            held = _accelerators(c, status, ppath, j) if "resources" in status else ()
             node_rows.append((name, pool_name, flavor, phase, node_cluster(labels, pool_name), node_unit_uid(labels),
                               node_immovable_reason(phase, labels, annotations), ip or None, held))
     return node_rows
@@ -322,19 +322,20 @@ def _node_checked(c: _Checker, node: Any, path: str) -> NodeFields:
     return name, labels, annotations, flavor, phase, status
 
 
-def _accelerators(c: _Checker, status: dict[str, Any], path: str) -> tuple[str, ...]:
+def _accelerators(c: _Checker, status: dict[str, Any], ppath: str, j: int) -> tuple[str, ...]:
     """Accelerators the node has in use (`status.resources` against `status.availableResources`, PRODUCT §9);
     either field, when present, must be an object, and every accelerator amount a quantity ("8", "500m")."""
-    resources, available = status.get("resources"), status.get("availableResources")
-    for key, value in (("resources", resources), ("availableResources", available)):
-        if value is not None and type(value) is not dict:
-            raise c.fail(f"{path}.{key}", f"expected object, got {_kind(value)}")
-    use = accelerators_in_use(resources, available)
-    if use.unreadable:
+    resources, available = status["resources"], status.get("availableResources")
+    if type(resources) is dict and (available is None or type(available) is dict):
+        use = accelerators_in_use(resources, available)
+        if use.unreadable is None:
+            return use.held
         field, _, key = use.unreadable.partition(".")
-        value = ((resources if field == "resources" else available) or {}).get(key)
-        raise c.fail(f"{path}.{field}[{json.dumps(key)}]", f'expected a quantity such as "8" or "500m", got {value!r}')
-    return use.held
+        value = (resources if field == "resources" else available or {}).get(key)
+        raise c.fail(f"{ppath}[{j}].status.{field}[{json.dumps(key)}]",
+                     f'expected a quantity such as "8" or "500m", got {value!r}')
+    field = "resources" if type(resources) is not dict else "availableResources"
+    raise c.fail(f"{ppath}[{j}].status.{field}", f"expected object, got {_kind(status[field])}")
 
 
 WorkloadRow = tuple[str, Workload, frozenset[str]]  # pool, (name, type, priority), the addresses it runs on

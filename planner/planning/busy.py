@@ -62,6 +62,11 @@ def busy_facts(inv: Inventory, policy: str) -> BusyFacts:
     node_reason: dict[str, str] = {}
     ends: dict[str, tuple[Workload, ...]] = {}
     for unit, busy_members in members.items():
+        if len(busy_members) == 1 and unit not in unit_nodes:  # a node alone: its own workloads, already sorted
+            name, reason, running = busy_members[0]
+            node_reason[name] = BUSY_PREFIX + reason
+            ends[name] = running
+            continue
         ended = tuple(sorted({w for _, _, running in busy_members for w in running}, key=_order))
         first, first_reason, _ = min(busy_members)
         own = {name: reason for name, reason, _ in busy_members}

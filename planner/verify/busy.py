@@ -45,10 +45,17 @@ def _accelerator_held(status: dict[str, Any]) -> bool:
     if not isinstance(capacity, dict) or not isinstance(free, dict):
         return False
     for key, total in capacity.items():
-        if key in ("cpu", "memory"):
+        if key == "cpu" or key == "memory":
             continue
-        have, left = _amount(total), _amount(free.get(key, "0"))
-        if have is not None and left is not None and left < have:
+        left = free.get(key, "0")
+        if left == total:  # the usual idle node: the same text
+            continue
+        if type(total) is str and type(left) is str and total.isdigit() and left.isdigit():
+            if int(left) < int(total):  # the usual counts ("8", "0"): no fractions needed
+                return True
+            continue
+        have, rest = _amount(total), _amount(left)
+        if have is not None and rest is not None and rest < have:
             return True
     return False
 

@@ -87,8 +87,8 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
         }
     _read_nodes(w, raw, set(spec.pin))
     members_of: dict[str, Counter[str]] = {}
-    for n, p in w.where.items():
-        members_of.setdefault(p, Counter())[w.cluster[n]] += 1
+    for (p, cluster), k in Counter((p, w.cluster[n]) for n, p in w.where.items()).items():
+        members_of.setdefault(p, Counter())[cluster] = k
     for pool_name, facts in w.pools.items():
         members = members_of.get(pool_name)
         if members:
