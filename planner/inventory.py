@@ -118,9 +118,9 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     data = {k: v for k, v in raw.items() if k not in ("captured_at", "pool_subnets")}
     if isinstance(data.get("pools"), list):
         data["pools"] = _by_name(data["pools"])
-    for key in ("nodes", "workloads"):
+    for key, name in (("nodes", "metadata"), ("workloads", "name")):
         if isinstance(data.get(key), dict):
-            data[key] = {pool: _by_name(items) if isinstance(items, list) else items
+            data[key] = {pool: _by_name(items, name) if isinstance(items, list) else items
                          for pool, items in data[key].items()}
     networks = data.get("networks")
     if isinstance(networks, list):
@@ -134,15 +134,18 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _by_name(items: list[Any]) -> list[Any]:
-    """`items` ordered by name: as they are when already in order (the common case, checked cheaply)."""
+def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
+    """`items` ordered by name (`metadata.name`, or a workload's `name` with `key="name"`): as they are when already
+    in order (the common case, checked cheaply); the order `sorted(items, key=_sort_name)` gives."""
     try:
-        names = [item["metadata"]["name"] for item in items]
+        names = [item["metadata"]["name"] for item in items] if key == "metadata" else [item["name"] for item in items]
     except (KeyError, TypeError):
-        names = [_sort_name(item) for item in items]
-    if all(type(n) is str for n in names) and all(a <= b for a, b in zip(names, names[1:], strict=False)):
+        return sorted(items, key=_sort_name)
+    if not all(type(n) is str for n in names):
+        return sorted(items, key=_sort_name)
+    if all(a <= b for a, b in zip(names, names[1:], strict=False)):
         return items
-    return sorted(items, key=_sort_name)
+    return [items[i] for i in sorted(range(len(items)), key=names.__getitem__)]  # stable, like sorted(items)
 
 
 def _sort_name(obj: Any) -> str:
