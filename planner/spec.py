@@ -1,6 +1,7 @@
 """The rebalancing spec (`poolshift.spec/v1`, YAML): models, validation and error messages.
 
-Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format), and
+Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format, the
+`workloads:` section of PRODUCT §9), and
 turning pydantic errors into one-line InputErrors that name the file, the key path and the problem.
 Checks that need the inventory (unknown pools/nodes, flavor targets for flavors a pool does not accept)
 live in `planner.planning.problem`. Must not: read the inventory or call the solver.

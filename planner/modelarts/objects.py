@@ -13,7 +13,7 @@ the same rules.
 Deliberate exception: `planner.verify` re-reads the raw objects with code of its own and imports nothing from
 here, so that a mistake in this module cannot hide from the verifier.
 
-Must not: validate shapes with JSON paths (`planner.inventory` does that for snapshot files), talk to the API,
+Must not: validate shapes with JSON paths (`planner.snapshot` does that for snapshot files), talk to the API,
 or know about the spec. Every function here tolerates a malformed object (API answers are not validated).
 """
 
