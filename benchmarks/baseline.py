@@ -9,7 +9,8 @@ memory from outside; this module only loads the problem, solves it and reports w
 All assumptions about the planner's library interface live here (the `_load_problem` and `_solve`
 functions), so that adapting to the real names is a change in one place:
 
-- `planner.planning.pipeline.load_problem(inventory_path, spec_path) -> (problem, context)`;
+- `load_problem(inventory_path, spec_path) -> (problem, context)` from `planner.planning.pipeline` (or
+  `planner.pipeline`, where it lived before the planning core moved);
 - `solvers.greedy.solve_greedy(problem) -> FlowResult`;
 - `solvers.pernode.solve_pernode(problem, params) -> FlowResult` with `params` a `solvers.params.SolveParams`;
 - `FlowResult` has `.status` (str or str enum), `.deviation`, `.moves`, `.bound` (int or None), `.seconds`.
@@ -21,6 +22,7 @@ says what is missing); 1 anything else (the traceback is on stderr and the messa
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -38,10 +40,14 @@ class MissingInterface(Exception):
 
 
 def _load_problem(inventory: Path, spec: Path) -> tuple[Any, Any]:
-    try:
-        from planner.planning.pipeline import load_problem
-    except ImportError as exc:
-        raise MissingInterface(f"planner.planning.pipeline.load_problem: {exc}") from exc
+    for module in ("planner.planning.pipeline", "planner.pipeline"):  # where the planning core lives
+        try:
+            load_problem = importlib.import_module(module).load_problem
+            break
+        except (ImportError, AttributeError):
+            continue
+    else:
+        raise MissingInterface("load_problem: neither planner.planning.pipeline nor planner.pipeline has it")
     problem, context = load_problem(inventory, spec)
     return problem, context
 
@@ -83,6 +89,7 @@ def result_fields(result: Any) -> dict[str, Any]:
         "deviation": _int_or_none(getattr(result, "deviation", None)),
         "moves": _int_or_none(getattr(result, "moves", None)),
         "bound": _int_or_none(getattr(result, "bound", None)),
+        "busy_moves": _int_or_none(getattr(result, "busy_moves", None)),
         "solver_seconds": None if seconds is None else float(seconds),
         "backend": getattr(result, "backend", None),
         "detail": getattr(result, "detail", ""),

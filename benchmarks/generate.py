@@ -40,15 +40,27 @@ import sys
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchmarks.families import (
+    FAMILIES,
+    Family,
+    add_workloads,
+    busy_node_names,
+    chain_compat,
+    chain_lines,
+    get_family,
+    idle_available,
+    node_resources,
+)
+
 INVENTORY_FORMAT = "poolshift.inventory/v1"
 SPEC_FORMAT = "poolshift.spec/v1"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CAPTURED_AT = "2026-11-28T00:00:00Z"
 REGION = "cn-north-4"
 
@@ -66,9 +78,7 @@ HYPERINSTANCE = "hyperinstance"
 LOCKED_RATE = 0.02
 ABNORMAL_RATE = 0.01
 FROZEN_RATE = 0.005
-SUPER_NODE_SHARE = 0.03
-TARGET_SHARE = 0.60
-TIGHT_SUBNET_SHARE = 0.25
+# (The shares of super nodes, targets and tight subnets are knobs of each family: benchmarks/families.py.)
 
 # (flavor, family, hyperinstance). The first `flavors` entries are used; the order mixes families so that
 # any prefix has several `x`/`x.d` pairs and, from 3 flavors on, a hyperinstance flavor.
@@ -156,11 +166,21 @@ def size_label(nodes: int) -> str:
     return f"{nodes // 1000}k" if nodes >= 1000 and nodes % 1000 == 0 else str(nodes)
 
 
-def instance_paths(out_dir: Path, nodes: int, cross_cluster: bool = True) -> tuple[Path, Path, Path]:
-    """(inventory, spec, meta) paths of an instance in out_dir."""
-    label = size_label(nodes)
-    spec_name = f"spec-{label}.yaml" if cross_cluster else f"spec-{label}-nocross.yaml"
-    return out_dir / f"inventory-{label}.json", out_dir / spec_name, out_dir / f"meta-{label}.json"
+def instance_label(nodes: int, family: str = "default", seed: int = 0) -> str:
+    """The part of an instance's file names that says which instance it is: `default-10k-s1`."""
+    return f"{family}-{size_label(nodes)}-s{seed}"
+
+
+def instance_paths(out_dir: Path, nodes: int, cross_cluster: bool = True, family: str = "default",
+                   seed: int = 0, busy_nodes: str | None = None) -> tuple[Path, Path, Path]:
+    """(inventory, spec, meta) paths of an instance in out_dir.
+
+    One inventory and meta file per (family, size, seed); one spec per variant: `-nocross` when cross-cluster
+    moves are forbidden, `-keep`/`-drain`/`-ignore` with a `workloads:` section.
+    """
+    label = instance_label(nodes, family, seed)
+    variant = ("" if cross_cluster else "-nocross") + (f"-{busy_nodes}" if busy_nodes else "")
+    return out_dir / f"inventory-{label}.json", out_dir / f"spec-{label}{variant}.yaml", out_dir / f"meta-{label}.json"
 
 
 def _split(rng: random.Random, total: int, weights: Sequence[float], minimum: int = 0) -> list[int]:
@@ -249,7 +269,7 @@ def _choose_pool_flavors(rng: random.Random, flavors: list[Flavor], regular: lis
 
 
 def _plan_pools(rng: random.Random, nodes: int, pools: int, flavors: list[Flavor], clusters: int,
-                subnets: int, project_id: str) -> list[PoolPlan]:
+                subnets: int, project_id: str, fam: Family) -> list[PoolPlan]:
     """Pool sizes, clusters, subnets, phases, accepted flavors and per-flavor node counts."""
     sizes = _split(rng, nodes, [rng.lognormvariate(0.0, 1.0) for _ in range(pools)], minimum=2)
     cluster_sizes = _split(rng, pools, [rng.lognormvariate(0.0, 0.7) for _ in range(clusters)], minimum=1)
@@ -289,15 +309,18 @@ def _plan_pools(rng: random.Random, nodes: int, pools: int, flavors: list[Flavor
                 plans[i].dedicate = False
 
     families: dict[str, list[int]] = {}
+    line = chain_lines([f.name for f in flavors]) if fam.compat_chains else {}
     for f, flavor in enumerate(flavors):
-        families.setdefault(flavor.family, []).append(f)
+        families.setdefault(line.get(flavor.name, flavor.family), []).append(f)
+    if fam.compat_chains:  # siblings are the flavor's chain
+        flavors = [replace(flavor, family=line[flavor.name]) for flavor in flavors]
     regular = [f for f, flavor in enumerate(flavors) if not flavor.hyperinstance]
     hyper = [f for f, flavor in enumerate(flavors) if flavor.hyperinstance]
     if not regular:  # only hyperinstance flavors requested: treat them as regular
         regular, hyper = hyper, []
 
     # super nodes: about 3% of the nodes, in pools with room for at least one group
-    super_left = round(SUPER_NODE_SHARE * nodes) if hyper else 0
+    super_left = round(fam.super_node_share * nodes) if hyper else 0
     super_counts: dict[int, tuple[int, int]] = {}  # pool -> (hyper flavor, nodes in super nodes)
     for i in rng.sample(range(pools), pools):
         if super_left <= 0:
@@ -312,9 +335,8 @@ def _plan_pools(rng: random.Random, nodes: int, pools: int, flavors: list[Flavor
         plans[i].super_group = group
         super_left -= k * group
 
-    want_weights = (0.3, 0.35, 0.2, 0.15)
     for plan in plans:
-        want = rng.choices((1, 2, 3, 4), weights=want_weights, k=1)[0]
+        want = rng.choices(fam.flavors_per_pool, weights=fam.flavors_per_pool_weights, k=1)[0]
         if plan.index in super_counts:
             hflavor, in_super = super_counts[plan.index]
             rest_nodes = plan.size - in_super
@@ -328,7 +350,7 @@ def _plan_pools(rng: random.Random, nodes: int, pools: int, flavors: list[Flavor
             primary = _pick_weighted(rng, regular, [flavors[f].weight for f in regular])
             others = _choose_pool_flavors(rng, flavors, regular, families, want, primary)
             plan.flavors = list(others)
-            if hyper and len(plan.flavors) < 4 and rng.random() < 0.05:
+            if hyper and len(plan.flavors) < max(fam.flavors_per_pool) and rng.random() < 0.05:
                 plan.flavors.append(rng.choice(hyper))  # may receive super nodes; holds none
         holders = [f for f in plan.flavors if not flavors[f].hyperinstance] or plan.flavors[:1]
         shares = [rng.random() ** 1.5 + (1.0 if j == 0 else 0.0) for j in range(len(holders))]
@@ -352,21 +374,27 @@ def _perturb(rng: random.Random, count: int, spread: float = 0.3, floor: int = 2
     return max(floor, round(count * (1.0 + rng.uniform(-spread, spread))))
 
 
-def _make_spec(rng: random.Random, plans: list[PoolPlan], flavors: list[Flavor],
-               node_names: list[str], cross_cluster: bool, nodes: int) -> tuple[dict[str, Any], list[int]]:
+def _far(rng: random.Random, count: int) -> int:
+    """A target far from `count`: mostly 1.5-3x above it, sometimes well below (unreachable families)."""
+    factor = rng.uniform(1.5, 3.0) if rng.random() < 0.7 else rng.uniform(0.2, 0.7)
+    return max(2, round(count * factor))
+
+
+def _make_spec(rng: random.Random, plans: list[PoolPlan], flavors: list[Flavor], node_names: list[str],
+               cross_cluster: bool, nodes: int, fam: Family) -> tuple[dict[str, Any], list[int]]:
     """The spec dict and, per pool, the addresses its targets need to receive (for the subnet sizing)."""
     ip_reserve = rng.choice((0, 0, 2, 4))
     pool_entries: dict[str, dict[str, Any]] = {}
     inflow = [0] * len(plans)
     taking_part = [p.index for p in plans if p.takes_part]
-    with_target = set(rng.sample(taking_part, round(TARGET_SHARE * len(taking_part))))
+    with_target = set(rng.sample(taking_part, round(fam.target_share * len(taking_part))))
     for plan in plans:
         if not plan.takes_part:
             continue
         entry: dict[str, Any] = {}
         target: int | None = None
         if plan.index in with_target:
-            target = _perturb(rng, plan.size)
+            target = _far(rng, plan.size) if fam.far_targets else _perturb(rng, plan.size)
             entry["target"] = target
             inflow[plan.index] += max(0, target - plan.size)
         reference = plan.size if target is None else target
@@ -394,7 +422,10 @@ def _make_spec(rng: random.Random, plans: list[PoolPlan], flavors: list[Flavor],
             pool_entries[key] = entry
 
     names = {f.name for f in flavors}
-    compat = {f.name: [f.name, f.name + ".d"] for f in flavors if f.name + ".d" in names}
+    if fam.compat_chains:
+        compat = chain_compat(rng, [f.name for f in flavors])
+    else:
+        compat = {f.name: [f.name, f.name + ".d"] for f in flavors if f.name + ".d" in names}
     pins = sorted(rng.sample(node_names, max(1, nodes // 1000))) if node_names else []
     spec: dict[str, Any] = {
         "format": SPEC_FORMAT,
@@ -410,15 +441,18 @@ def _make_spec(rng: random.Random, plans: list[PoolPlan], flavors: list[Flavor],
 
 
 def _size_subnets(rng: random.Random, subnets: list[Subnet], plans: list[PoolPlan], inflow: list[int],
-                  ip_reserve: int) -> None:
-    """Address blocks and counts: tight subnets keep just enough free addresses for their targets."""
+                  ip_reserve: int, fam: Family) -> None:
+    """Address blocks and counts: tight subnets keep just enough free addresses for their targets (near-full
+    ones, in the subnet families, only a few above `ip_reserve` and part of what their targets need)."""
     need = [0] * len(subnets)
     for plan in plans:
         subnets[plan.subnet].nodes += plan.size
         need[plan.subnet] += inflow[plan.index]
     for s in subnets:
-        s.tight = rng.random() < TIGHT_SUBNET_SHARE
-        if s.tight:
+        s.tight = rng.random() < fam.tight_subnet_share
+        if s.tight and fam.near_full_subnets:
+            free = ip_reserve + rng.randint(0, 5) + round(need[s.index] * rng.uniform(0.0, 0.3))
+        elif s.tight:
             free = ip_reserve + need[s.index] + rng.randint(0, 3)
         else:
             free = ip_reserve + need[s.index] + max(20, int(s.nodes * rng.uniform(0.2, 0.6)))
@@ -435,15 +469,23 @@ def _size_subnets(rng: random.Random, subnets: list[Subnet], plans: list[PoolPla
 
 
 def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed: int = 0,
-             cross_cluster: bool = True) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A (snapshot, spec) pair of the given size; deterministic for the arguments."""
+             cross_cluster: bool = True, family: str = "default",
+             busy_nodes: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A (snapshot, spec) pair of the given size and family; deterministic for the arguments.
+
+    `busy_nodes` ("keep" or "drain") adds the spec's `workloads:` section (PRODUCT §9); without it the spec
+    has none, since a planner that does not know the key refuses the spec.
+    """
     if pools < 1 or flavors < 1 or clusters < 1:
         raise ValueError("pools, flavors and clusters must be at least 1")
     if nodes < 2 * pools:
         raise ValueError(f"{nodes} nodes cannot give {pools} pools at least 2 nodes each")
+    if busy_nodes not in (None, "keep", "drain", "ignore"):
+        raise ValueError(f"busy_nodes must be keep, drain or ignore, not {busy_nodes!r}")
+    fam = get_family(family)
     rng = random.Random(seed)
     clusters = min(clusters, pools)
-    n_subnets = max(2, min(20, pools // 5))
+    n_subnets = fam.subnet_count(pools)
     project_id = _hex(rng, 32)
     vpc_id = _uuid(rng)
     security_group = _uuid(rng)
@@ -465,13 +507,17 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
     for s in subnets:
         subnets_of_network.setdefault(s.network, []).append(s.index)
 
-    plans = _plan_pools(rng, nodes, pools, flavor_list, clusters, n_subnets, project_id)
+    plans = _plan_pools(rng, nodes, pools, flavor_list, clusters, n_subnets, project_id, fam)
 
     # node names first (the spec pins some of them)
     taken: set[str] = set()
     names = [_unique(rng, _node_name, taken) for _ in range(nodes)]
-    spec, inflow = _make_spec(rng, plans, flavor_list, names, cross_cluster, nodes)
-    _size_subnets(rng, subnets, plans, inflow, int(spec["defaults"]["ip_reserve"]))
+    spec, inflow = _make_spec(rng, plans, flavor_list, names, cross_cluster, nodes, fam)
+    _size_subnets(rng, subnets, plans, inflow, int(spec["defaults"]["ip_reserve"]), fam)
+    if busy_nodes is not None:
+        spec["workloads"] = {"busy_nodes": busy_nodes, "drain_timeout": 1800}
+    capacity = {f.name: node_resources(f.name) for f in flavor_list}
+    idle = {name: idle_available(res) for name, res in capacity.items()}
 
     # node conditions: exact shares of the nodes, disjoint
     picked = rng.sample(range(nodes), round((LOCKED_RATE + ABNORMAL_RATE + FROZEN_RATE) * nodes))
@@ -533,7 +579,9 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
                     "spec": {"flavor": flavor_name,
                              "hostNetwork": {"vpc": vpc_id, "subnet": subnet.subnet_id,
                                              "securityGroups": [security_group]}},
-                    "status": {"phase": phase, "az": az, "privateIp": _ip(ip)},
+                    "status": {"phase": phase, "az": az, "privateIp": _ip(ip),
+                               "resources": dict(capacity[flavor_name]),
+                               "availableResources": dict(idle[flavor_name])},
                 })
             phase_counts[f] = [available, abnormal]
         node_objects[plan.name] = items
@@ -598,6 +646,8 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
         "nodes": node_objects,
         "networks": networks,
     }
+    if fam.busy_share:
+        add_workloads(snapshot, fam.busy_share, seed)
     return snapshot, spec
 
 
@@ -620,29 +670,46 @@ def describe(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
                                      if p["status"]["phase"] != "Running" or p["spec"]["type"] != "Dedicate"),
         "pools_with_target": sum(1 for e in spec["pools"].values() if "target" in e),
         "allow_cross_cluster": spec["limits"]["allow_cross_cluster"],
+        "flavors_per_pool": round(sum(len(p["spec"]["resources"]) for p in snapshot["pools"])
+                                  / max(1, len(snapshot["pools"])), 2),
+        "flavor_compat_entries": len(spec["flavor_compat"]),
+        "running_workloads": sum(len(w) for w in snapshot.get("workloads", {}).values()),
+        "busy_nodes": len(busy_node_names(snapshot)),
     }
 
 
 def write_instance(snapshot: dict[str, Any], spec: dict[str, Any], out_dir: Path,
                    params: dict[str, Any]) -> tuple[Path, Path, Path]:
-    """Write the inventory JSON, the spec YAML and the meta JSON; returns their paths."""
+    """Write the inventory JSON, the spec YAML and the meta JSON; returns their paths.
+
+    `params` are the keyword arguments of `generate` (`nodes`, `pools`, ..., `family`, `busy_nodes`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    inventory_path, spec_path, meta_path = instance_paths(out_dir, params["nodes"], params["cross_cluster"])
+    family, seed = params.get("family", "default"), params.get("seed", 0)
+    inventory_path, spec_path, meta_path = instance_paths(out_dir, params["nodes"], params["cross_cluster"],
+                                                          family, seed, params.get("busy_nodes"))
     if not meta_matches(meta_path, params):
-        # the other cross-cluster variant's spec belongs to the old inventory: drop it
-        other = instance_paths(out_dir, params["nodes"], not params["cross_cluster"])[1]
-        other.unlink(missing_ok=True)
+        # the other spec variants belong to the old inventory: drop them
+        for other in out_dir.glob(f"spec-{instance_label(params['nodes'], family, seed)}*.yaml"):
+            other.unlink(missing_ok=True)
     inventory_path.write_text(json.dumps(snapshot, separators=(",", ":")), encoding="utf-8")
-    spec_path.write_text(yaml.dump(spec, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False),
-                         encoding="utf-8")
+    write_spec(spec, spec_path)
     meta_path.write_text(json.dumps(_meta(params), indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return inventory_path, spec_path, meta_path
 
 
+def write_spec(spec: dict[str, Any], path: Path) -> None:
+    """A spec dict as YAML (keys in the order the generator builds them)."""
+    path.write_text(yaml.dump(spec, Dumper=yaml.CSafeDumper, sort_keys=False, default_flow_style=False),
+                    encoding="utf-8")
+
+
 def _meta(params: dict[str, Any]) -> dict[str, Any]:
-    """The meta record of an instance: generation parameters except the cross-cluster flag (spec only)."""
-    kept = {k: v for k, v in params.items() if k != "cross_cluster"}
+    """The meta record of an instance: the parameters that shape the inventory (not the spec variant flags)."""
+    kept = {k: v for k, v in params.items() if k not in ("cross_cluster", "busy_nodes")}
+    kept.setdefault("family", "default")
     return {"generator_version": GENERATOR_VERSION, **kept}
+
 
 def meta_matches(meta_path: Path, params: dict[str, Any]) -> bool:
     """Whether an existing meta file was written for these generation parameters."""
@@ -660,11 +727,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flavors", type=int, default=20)
     parser.add_argument("--clusters", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--family", choices=sorted(FAMILIES), default="default")
+    parser.add_argument("--busy-nodes", choices=("keep", "drain", "ignore"), default=None,
+                        help="add the spec's workloads: section (planners without PRODUCT §9 refuse it)")
     parser.add_argument("--no-cross-cluster", action="store_true", help="spec forbids cross-cluster moves")
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/data"))
     args = parser.parse_args(argv)
     params = {"nodes": args.nodes, "pools": args.pools, "flavors": args.flavors, "clusters": args.clusters,
-              "seed": args.seed, "cross_cluster": not args.no_cross_cluster}
+              "seed": args.seed, "cross_cluster": not args.no_cross_cluster, "family": args.family,
+              "busy_nodes": args.busy_nodes}
     started = time.perf_counter()
     try:
         snapshot, spec = generate(**params)

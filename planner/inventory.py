@@ -1,33 +1,45 @@
-"""The planning facts of an inventory snapshot (PRODUCT §2), as plain columns and pandas DataFrames.
+"""The planning facts of an inventory snapshot (PRODUCT §2, §9), as plain columns and pandas DataFrames.
 
-Owns: turning the validated rows of a snapshot (`planner.snapshot`) into every fact of PRODUCT §2 that needs
-several rows at once — super-node units and whether each may move, pool clusters and node counts — and the
-`Inventory` that holds them, with the pool names (ids and display names) resolved by one rule.
-Must not: know about the spec (pins and spec bounds are applied in the planning core) or the solver.
+Owns: turning the validated rows of a snapshot (`planner.snapshot`) into every fact of PRODUCT §2 and §9 that
+needs several rows at once — super-node units and whether each may move, pool clusters and node counts, which
+nodes are busy and the Running workloads on each — the `Inventory` that holds them, with the pool names (ids and
+display names) resolved by one rule, and the snapshot's fingerprint.
+Must not: know about the spec (pins, spec bounds and the `workloads:` policy are applied in the planning core) or
+the solver.
+
+Busy (PRODUCT §9): a node is busy when a Running workload of the snapshot lists its `status.privateIp` (in
+`hostIps` or `nodes[].hostIp`, whichever pool lists the workload), or when it has accelerators in use
+(`status.availableResources` below `status.resources`) that no listed workload explains.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from planner.modelarts.objects import PoolNames
-from planner.snapshot import FORMAT, fingerprint_snapshot, read_rows, read_snapshot_file
+import orjson
+
+from planner.modelarts.objects import PoolNames, Workload, pool_network
+from planner.modelarts.objects import name_of as pool_name_of
+from planner.snapshot import FORMAT, NodeRow, WorkloadRow, read_rows, read_snapshot_file
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["FORMAT", "Inventory", "build_inventory", "fingerprint_snapshot", "flavor_counts", "load_snapshot",
-           "read_snapshot_file"]
+__all__ = ["FORMAT", "Inventory", "Workload", "build_inventory", "canonical_content", "describe_workloads",
+           "fingerprint_snapshot", "flavor_counts", "load_snapshot", "read_snapshot_file"]
 
 POOL_COLUMNS = ["pool", "display_name", "type", "phase", "takes_part", "excluded_reason", "network",
                 "subnet", "subnet_reason", "cluster", "node_count"]
 POOL_FLAVOR_COLUMNS = ["pool", "flavor", "max_count"]
-NODE_COLUMNS = ["node", "pool", "flavor", "phase", "cluster", "unit", "unit_size", "movable", "reason"]
+NODE_COLUMNS = ["node", "pool", "flavor", "phase", "cluster", "unit", "unit_size", "movable", "reason", "private_ip",
+                "busy", "workloads", "busy_reason"]
 SUBNET_COLUMNS = ["subnet", "network", "cidr", "total_ips", "used_ips", "free_ips"]
 
 
@@ -42,6 +54,10 @@ class Inventory:
     mapping of column name to values, sorted by their keys); the planner reads those. `pools`,
     `pool_flavors`, `nodes` and `subnets` give the same facts as pandas DataFrames (columns listed in this
     module), built on first use, so that planning alone never pays for importing pandas.
+
+    Nodes' `busy` (bool), `workloads` (the Running workloads on the node, `Workload` tuples sorted by name) and
+    `busy_reason` ("" when idle) are PRODUCT §9's facts; `workloads_known` says whether the snapshot has a
+    `workloads` key at all (without one, only accelerators in use tell a busy node).
     """
 
     raw: dict[str, Any]
@@ -49,6 +65,7 @@ class Inventory:
     project_id: str
     region: str | None
     columns: dict[str, Columns]
+    workloads_known: bool = False
 
     @functools.cached_property
     def pools(self) -> pd.DataFrame:
@@ -84,6 +101,84 @@ class Inventory:
         return fingerprint_snapshot(self.raw)
 
 
+def fingerprint_snapshot(raw: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of the snapshot's content (`canonical_content`).
+
+    A function of the inventory only: the same pools, nodes, networks and workloads give the same fingerprint
+    whatever order a file or an API listed them in, and whenever they were captured.
+    """
+    blob = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
+    return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot without `captured_at`, lists in a canonical order (pools, nodes and workloads by name, networks
+    by name, subnets by id), and of `pool_subnets` only the subnets that decide something: a subnet `inventory pull`
+    recorded for a pool whose own fields and network would not name it (source and attempts are provenance)."""
+    data = {k: v for k, v in raw.items() if k not in ("captured_at", "pool_subnets")}
+    if isinstance(data.get("pools"), list):
+        data["pools"] = _by_name(data["pools"])
+    for key, name in (("nodes", "metadata"), ("workloads", "name")):
+        if isinstance(data.get(key), dict):
+            data[key] = {pool: _by_name(items, name) if isinstance(items, list) else items
+                         for pool, items in data[key].items()}
+    networks = data.get("networks")
+    if isinstance(networks, list):
+        data["networks"] = sorted(
+            ({**net, "subnets": sorted(net["subnets"], key=lambda sub: str(sub.get("networkId")) if isinstance(
+                sub, dict) else "")} if isinstance(net, dict) and isinstance(net.get("subnets"), list) else net
+             for net in networks), key=lambda net: str(net.get("name")) if isinstance(net, dict) else "")
+    decisive = _decisive_subnets(raw)
+    if decisive:
+        data["pool_subnets"] = decisive
+    return data
+
+
+def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
+    """`items` ordered by name (`metadata.name`, or a workload's `name` with `key="name"`): as they are when already
+    in order (the common case, checked cheaply); the order `sorted(items, key=_sort_name)` gives."""
+    try:
+        names = [item["metadata"]["name"] for item in items] if key == "metadata" else [item["name"] for item in items]
+    except (KeyError, TypeError):
+        return sorted(items, key=_sort_name)
+    if not all(type(n) is str for n in names):
+        return sorted(items, key=_sort_name)
+    if all(a <= b for a, b in zip(names, names[1:], strict=False)):
+        return items
+    return [items[i] for i in sorted(range(len(items)), key=names.__getitem__)]  # stable, like sorted(items)
+
+
+def _sort_name(obj: Any) -> str:
+    """Sort key of a raw object: `metadata.name` (nodes, pools), else `name` (workloads)."""
+    if not isinstance(obj, dict):
+        return ""
+    meta = obj.get("metadata")
+    name = meta.get("name") if isinstance(meta, dict) else obj.get("name")
+    return name if isinstance(name, str) else json.dumps(obj, sort_keys=True)
+
+
+def _decisive_subnets(raw: dict[str, Any]) -> dict[str, Any]:
+    """Pool -> recorded subnet, for pools whose subnet only the pull's record tells."""
+    recorded = raw.get("pool_subnets")
+    if not isinstance(recorded, dict):
+        return {}
+    only: dict[str, str | None] = {}
+    for net in raw.get("networks") or []:
+        if isinstance(net, dict) and isinstance(net.get("subnets"), list):
+            ids = [sub.get("networkId") for sub in net["subnets"] if isinstance(sub, dict)]
+            only[str(net.get("name"))] = ids[0] if len(ids) == 1 else None
+    out: dict[str, Any] = {}
+    for pool in raw.get("pools") or []:
+        name = pool_name_of(pool)
+        entry = recorded.get(name)
+        if not isinstance(entry, dict):
+            continue
+        network, subnet_id = pool_network(pool)
+        if not subnet_id and entry.get("subnet") != only.get(network or ""):
+            out[name] = entry.get("subnet")
+    return out
+
+
 def _frame(columns: Columns, names: list[str]) -> pd.DataFrame:
     import pandas as pd
 
@@ -102,6 +197,7 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
     pool_rows.sort(key=lambda r: r["pool"])
     node_rows.sort(key=lambda r: r[0])
     nodes = _derive_units(node_rows, {r["pool"]: bool(r["takes_part"]) for r in pool_rows})
+    nodes.update(_derive_busy(node_rows, rows.workloads or []))
     _derive_pool_clusters(pool_rows, node_rows, rows.status_cluster)
     flavor_rows = sorted(rows.flavors, key=lambda r: (r[0], r[1]))
     subnet_rows = sorted(rows.subnets, key=lambda r: r[0])
@@ -111,16 +207,17 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
         "nodes": nodes,
         "subnets": {name: [r[k] for r in subnet_rows] for k, name in enumerate(SUBNET_COLUMNS)},
     }
-    return Inventory(raw=raw, source=source, project_id=rows.project_id, region=rows.region, columns=columns)
+    return Inventory(raw=raw, source=source, project_id=rows.project_id, region=rows.region, columns=columns,
+                     workloads_known=rows.workloads is not None)
 
 
-def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[tuple[str, ...]],
+def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[NodeRow],
                           status_cluster: dict[str, str | None]) -> None:
     """Pool cluster: the most common cluster of its nodes (ties: by name); with no nodes, the status/spec
     cluster, else the pool's own name. Also the node count of each pool."""
     by_pool: dict[str, Counter[str]] = {}
-    for row in node_rows:
-        by_pool.setdefault(row[1], Counter())[row[4]] += 1
+    for (pool, cluster), n in Counter((row[1], row[4]) for row in node_rows).items():  # one Counter, not one a node
+        by_pool.setdefault(pool, Counter())[cluster] = n
     for r in pool_rows:
         clusters = by_pool.get(r["pool"])
         r["node_count"] = sum(clusters.values()) if clusters else 0
@@ -131,10 +228,10 @@ def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[t
             r["cluster"] = status_cluster.get(r["pool"]) or r["pool"]
 
 
-def _derive_units(node_rows: Sequence[tuple[str, ...]], takes_part: dict[str, bool]) -> Columns:
+def _derive_units(node_rows: Sequence[NodeRow], takes_part: dict[str, bool]) -> Columns:
     """Node columns with move units: a super node (same hyperinstance uid) moves whole, only if every member may."""
     names, pools, flavors, phases, clusters, units, reasons = [], [], [], [], [], [], []
-    for name, pool, flavor, phase, cluster, uid, why in node_rows:
+    for name, pool, flavor, phase, cluster, uid, why, _, _ in node_rows:
         if not takes_part.get(pool, False):
             why = "; ".join(x for x in (why, f"pool {pool} does not take part") if x)
         names.append(name)
@@ -163,6 +260,34 @@ def _derive_units(node_rows: Sequence[tuple[str, ...]], takes_part: dict[str, bo
         "node": names, "pool": pools, "flavor": flavors, "phase": phases, "cluster": clusters, "unit": units,
         "unit_size": [size[u] for u in units], "movable": [not r for r in reasons], "reason": reasons,
     }
+
+
+def _derive_busy(node_rows: Sequence[NodeRow], workload_rows: Sequence[WorkloadRow]) -> Columns:
+    """Per node: its address, whether it is busy, the Running workloads listing that address, and why it is busy."""
+    listed: dict[str, dict[Workload, None]] = {}
+    for _, identity, hosts in workload_rows:
+        for host in hosts:
+            listed.setdefault(host, {})[identity] = None
+    on_ip: dict[str | None, tuple[Workload, ...]] = {ip: tuple(sorted(found, key=_workload_key))
+                                                    for ip, found in listed.items()}
+    ips: list[str | None] = [row[7] for row in node_rows]
+    none: tuple[Workload, ...] = ()
+    workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
+    busy = [bool(own or row[8]) for own, row in zip(workloads, node_rows, strict=True)]
+    runs = {own: "runs " + describe_workloads(own) for own in set(on_ip.values())}
+    reasons = [(runs[own] if own else
+                f"has accelerators in use ({', '.join(row[8])}) that no listed workload explains") if is_busy else ""
+               for own, row, is_busy in zip(workloads, node_rows, busy, strict=True)]
+    return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
+
+
+def _workload_key(w: Workload) -> tuple[str, str, str]:
+    return w.name, w.type, str(w.priority)
+
+
+def describe_workloads(workloads: Sequence[Workload]) -> str:
+    """`name (type), name (type)`: how messages name the workloads on a node."""
+    return ", ".join(f"{w.name} ({w.type})" if w.type else w.name for w in workloads)
 
 
 def flavor_counts(inventory: Inventory) -> dict[tuple[str, str], int]:

@@ -1,15 +1,14 @@
-"""Snapshot files and dicts (`poolshift.inventory/v1`, PRODUCT §2): reading, validation and the raw rows.
+"""Snapshot files and dicts (`poolshift.inventory/v1`, PRODUCT §2 and §9): reading, validation and the raw rows.
 
 Owns: reading a snapshot file (JSON, one-line errors naming the file), checking every field the planner reads
 with its JSON path in the error (exit 2), and turning the raw API objects into plain rows — one per pool,
-(pool, flavor), node and subnet — through the one reading of raw objects in `planner.modelarts.objects`; and
-the snapshot's fingerprint. Must not: derive facts that need several rows at once (units, pool clusters: that
-is `planner.inventory`), know about the spec, or solve.
+(pool, flavor), node, subnet and Running workload — through the one reading of raw objects in
+`planner.modelarts.objects`. Must not: derive facts that need several rows at once (units, pool clusters, which
+nodes are busy, the fingerprint: that is `planner.inventory`), know about the spec, or solve.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,95 +19,21 @@ import orjson
 from planner.errors import InputError
 from planner.files import decode_text, parse_json, read_bytes
 from planner.modelarts.objects import (
-    name_of as pool_name_of,
-)
-from planner.modelarts.objects import (
+    RUNNING,
+    Workload,
+    accelerators_in_use,
     node_cluster,
     node_immovable_reason,
     node_unit_uid,
     pool_display_name,
     pool_excluded_reason,
-    pool_network,
     pool_status_cluster,
     resolve_pool_subnet,
+    workload_host_ips,
+    workload_identity,
 )
 
 FORMAT = "poolshift.inventory/v1"
-
-
-def fingerprint_snapshot(raw: dict[str, Any]) -> str:
-    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of the snapshot's content (`canonical_content`).
-
-    A function of the inventory only: the same pools, nodes, networks and workloads give the same fingerprint
-    whatever order a file or an API listed them in, and whenever they were captured.
-    """
-    blob = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
-
-
-def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot without `captured_at`, lists in a canonical order (pools, nodes and workloads by name, networks
-    by name, subnets by id), and of `pool_subnets` only the subnets that decide something: a subnet `inventory pull`
-    recorded for a pool whose own fields and network would not name it (source and attempts are provenance)."""
-    data = {k: v for k, v in raw.items() if k not in ("captured_at", "pool_subnets")}
-    if isinstance(data.get("pools"), list):
-        data["pools"] = _by_name(data["pools"])
-    for key in ("nodes", "workloads"):
-        if isinstance(data.get(key), dict):
-            data[key] = {pool: _by_name(items) if isinstance(items, list) else items
-                         for pool, items in data[key].items()}
-    networks = data.get("networks")
-    if isinstance(networks, list):
-        data["networks"] = sorted(
-            ({**net, "subnets": sorted(net["subnets"], key=lambda sub: str(sub.get("networkId")) if isinstance(
-                sub, dict) else "")} if isinstance(net, dict) and isinstance(net.get("subnets"), list) else net
-             for net in networks), key=lambda net: str(net.get("name")) if isinstance(net, dict) else "")
-    decisive = _decisive_subnets(raw)
-    if decisive:
-        data["pool_subnets"] = decisive
-    return data
-
-
-def _by_name(items: list[Any]) -> list[Any]:
-    """`items` ordered by name: as they are when already in order (the common case, checked cheaply)."""
-    try:
-        names = [item["metadata"]["name"] for item in items]
-    except (KeyError, TypeError):
-        names = [_sort_name(item) for item in items]
-    if all(type(n) is str for n in names) and all(a <= b for a, b in zip(names, names[1:], strict=False)):
-        return items
-    return sorted(items, key=_sort_name)
-
-
-def _sort_name(obj: Any) -> str:
-    """Sort key of a raw object: `metadata.name` (nodes, pools), else `name` (workloads)."""
-    if not isinstance(obj, dict):
-        return ""
-    meta = obj.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else obj.get("name")
-    return name if isinstance(name, str) else json.dumps(obj, sort_keys=True)
-
-
-def _decisive_subnets(raw: dict[str, Any]) -> dict[str, Any]:
-    """Pool -> recorded subnet, for pools whose subnet only the pull's record tells."""
-    recorded = raw.get("pool_subnets")
-    if not isinstance(recorded, dict):
-        return {}
-    only: dict[str, str | None] = {}
-    for net in raw.get("networks") or []:
-        if isinstance(net, dict) and isinstance(net.get("subnets"), list):
-            ids = [sub.get("networkId") for sub in net["subnets"] if isinstance(sub, dict)]
-            only[str(net.get("name"))] = ids[0] if len(ids) == 1 else None
-    out: dict[str, Any] = {}
-    for pool in raw.get("pools") or []:
-        name = pool_name_of(pool)
-        entry = recorded.get(name)
-        if not isinstance(entry, dict):
-            continue
-        network, subnet_id = pool_network(pool)
-        if not subnet_id and entry.get("subnet") != only.get(network or ""):
-            out[name] = entry.get("subnet")
-    return out
 
 
 def read_snapshot_file(path: str | Path) -> dict[str, Any]:
@@ -123,8 +48,6 @@ def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object at the top level, got {_kind(data)}", source=source, path="$")
     return data
-
-
 
 
 def _kind(value: Any) -> str:
@@ -193,8 +116,11 @@ def _string_values(mapping: Any) -> bool:
     return True
 
 
-def _node_fast(node: Any) -> tuple[str, dict[str, str], dict[str, str], str, str] | None:
-    """(name, labels, annotations, flavor, phase) of a well-formed node, or None to take the checked path."""
+NodeFields = tuple[str, dict[str, str], dict[str, str], str, str, dict[str, Any]]
+
+
+def _node_fast(node: Any) -> NodeFields | None:
+    """(name, labels, annotations, flavor, phase, status) of a well-formed node, or None to take the checked path."""
     try:
         meta, spec, status = node["metadata"], node["spec"], node["status"]
         name, flavor, phase = meta["name"], spec["flavor"], status["phase"]
@@ -206,7 +132,7 @@ def _node_fast(node: Any) -> tuple[str, dict[str, str], dict[str, str], str, str
         return None
     if not (_string_values(labels) and _string_values(annotations)):
         return None
-    return name, labels, annotations, flavor, phase
+    return name, labels, annotations, flavor, phase, status
 
 
 @dataclass
@@ -220,6 +146,7 @@ class SnapshotRows:
     status_cluster: dict[str, str | None]           # pool -> status.clusters / spec.clusters name
     nodes: list[NodeRow]
     subnets: list[SubnetRow]
+    workloads: list[WorkloadRow] | None = None      # Running workloads; None: the snapshot has no `workloads` key
 
 
 def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRows:
@@ -240,7 +167,9 @@ def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRow
     known = {row[0] for row in subnet_rows}
     pool_rows, flavor_rows, status_cluster = _read_pools(c, raw_pools, network_subnets, known, recorded)
     node_rows = _read_nodes(c, raw_nodes, set(status_cluster))
-    return SnapshotRows(project_id, region, pool_rows, flavor_rows, status_cluster, node_rows, subnet_rows)
+    workload_rows = _read_workloads(c, raw, set(status_cluster))
+    return SnapshotRows(project_id, region, pool_rows, flavor_rows, status_cluster, node_rows, subnet_rows,
+                        workload_rows)
 
 
 SubnetRow = tuple[str, str, str | None, int, int, int]  # subnet, network, cidr, total, used, free
@@ -347,7 +276,8 @@ def _read_pools(c: _Checker, raw_pools: list[Any], network_subnets: dict[str, li
     return pool_rows, flavor_rows, status_cluster
 
 
-NodeRow = tuple[str, str, str, str, str, str, str]  # node, pool, flavor, phase, cluster, super-node uid, why not
+NodeRow = tuple[str, str, str, str, str, str, str, str | None, tuple[str, ...]]
+# node, pool, flavor, phase, cluster, super-node uid, why not, private IP, accelerators in use
 
 
 def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> list[NodeRow]:
@@ -362,19 +292,23 @@ def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) ->
             raise c.fail(ppath, f"expected an array of nodes, got {_kind(items)}")
         for j, node in enumerate(items):
             fast = _node_fast(node)
-            name, labels, annotations, flavor, phase = fast if fast is not None else _node_checked(
+            name, labels, annotations, flavor, phase, status = fast if fast is not None else _node_checked(
                 c, node, f"{ppath}[{j}]")
             if not name:
                 raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
             if name in node_names:
                 raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {name!r}")
             node_names.add(name)
+            ip = status.get("privateIp")
+            if ip is not None and type(ip) is not str:
+                raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {_kind(ip)}")
+            held = _accelerators(c, status, ppath, j) if "resources" in status else ()
             node_rows.append((name, pool_name, flavor, phase, node_cluster(labels, pool_name), node_unit_uid(labels),
-                              node_immovable_reason(phase, labels, annotations)))
+                              node_immovable_reason(phase, labels, annotations), ip or None, held))
     return node_rows
 
 
-def _node_checked(c: _Checker, node: Any, path: str) -> tuple[str, dict[str, str], dict[str, str], str, str]:
+def _node_checked(c: _Checker, node: Any, path: str) -> NodeFields:
     """The slow path for a node `_node_fast` refused: names the JSON path of the problem."""
     node = c.obj(node, path)
     meta = c.field(node, "metadata", path, dict)
@@ -385,6 +319,74 @@ def _node_checked(c: _Checker, node: Any, path: str) -> tuple[str, dict[str, str
     flavor = c.field(spec, "flavor", f"{path}.spec", str)
     status = c.field(node, "status", path, dict)
     phase = c.field(status, "phase", f"{path}.status", str)
-    return name, labels, annotations, flavor, phase
+    return name, labels, annotations, flavor, phase, status
 
 
+def _accelerators(c: _Checker, status: dict[str, Any], ppath: str, j: int) -> tuple[str, ...]:
+    """Accelerators the node has in use (`status.resources` against `status.availableResources`, PRODUCT §9);
+    either field, when present, must be an object, and every accelerator amount a quantity ("8", "500m")."""
+    resources, available = status["resources"], status.get("availableResources")
+    if type(resources) is dict and (available is None or type(available) is dict):
+        use = accelerators_in_use(resources, available)
+        if use.unreadable is None:
+            return use.held
+        field, _, key = use.unreadable.partition(".")
+        value = (resources if field == "resources" else available or {}).get(key)
+        raise c.fail(f"{ppath}[{j}].status.{field}[{json.dumps(key)}]",
+                     f'expected a quantity such as "8" or "500m", got {value!r}')
+    field = "resources" if type(resources) is not dict else "availableResources"
+    raise c.fail(f"{ppath}[{j}].status.{field}", f"expected object, got {_kind(status[field])}")
+
+
+WorkloadRow = tuple[str, Workload, frozenset[str]]  # pool, (name, type, priority), the addresses it runs on
+
+
+def _read_workloads(c: _Checker, raw: dict[str, Any], pool_names: set[str]) -> list[WorkloadRow] | None:
+    """The optional `workloads` key (PRODUCT §9): pool -> raw ListWorkloads items, each with a `name` and a `status`.
+    Rows for the Running ones only; None when the snapshot has no `workloads` key (nothing is known)."""
+    value = c.field(raw, "workloads", "$", dict, required=False)
+    if value is None:
+        return None
+    rows: list[WorkloadRow] = []
+    for pool_name, items in value.items():
+        ppath = f"$.workloads[{json.dumps(pool_name)}]"
+        if pool_name not in pool_names:
+            raise c.fail(ppath, f"workloads listed under pool {pool_name!r}, which $.pools does not list")
+        if not isinstance(items, list):
+            raise c.fail(ppath, f"expected an array of workloads, got {_kind(items)}")
+        for j, item in enumerate(items):
+            if not _workload_fast(item):
+                _workload_checked(c, item, f"{ppath}[{j}]")
+            if item["status"] == RUNNING:
+                rows.append((pool_name, workload_identity(item), workload_host_ips(item)))
+    return rows
+
+
+def _workload_fast(item: Any) -> bool:
+    """A well-formed workload item (checked cheaply); False to take the checked path, which names the problem."""
+    if type(item) is not dict:
+        return False
+    name, status, kind, priority = item.get("name"), item.get("status"), item.get("type"), item.get("priority")
+    hosts, members = item.get("hostIps"), item.get("nodes")
+    if type(name) is not str or not name or type(status) is not str or not (kind is None or type(kind) is str):
+        return False
+    if not (priority is None or type(priority) in (str, int)) or not (hosts is None or type(hosts) is str):
+        return False
+    if members is None:
+        return True
+    return type(members) is list and all(type(m) is dict and type(m.get("hostIp", "")) is str for m in members)
+
+
+def _workload_checked(c: _Checker, item: Any, path: str) -> None:
+    """The slow path for a workload `_workload_fast` refused: raises InputError naming the JSON path of the problem."""
+    item = c.obj(item, path)
+    if not c.field(item, "name", path, str):
+        raise c.fail(f"{path}.name", "must not be empty")
+    c.field(item, "status", path, str)
+    c.field(item, "type", path, str, required=False)
+    if isinstance(item.get("priority"), bool):
+        raise c.fail(f"{path}.priority", "expected string or integer, got boolean")
+    c.field(item, "priority", path, (str, int), required=False)
+    c.field(item, "hostIps", path, str, required=False)
+    for k, member in enumerate(c.field(item, "nodes", path, list, required=False) or []):
+        c.field(c.obj(member, f"{path}.nodes[{k}]"), "hostIp", f"{path}.nodes[{k}]", str, required=False)

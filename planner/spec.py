@@ -1,6 +1,7 @@
 """The rebalancing spec (`poolshift.spec/v1`, YAML): models, validation and error messages.
 
-Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format), and
+Owns: parsing YAML, validating with pydantic v2 (unknown keys, negative numbers, `min > max`, format, the
+`workloads:` section of PRODUCT §9), and
 turning pydantic errors into one-line InputErrors that name the file, the key path and the problem.
 Checks that need the inventory (unknown pools/nodes, flavor targets for flavors a pool does not accept)
 live in `planner.planning.problem`. Must not: read the inventory or call the solver.
@@ -13,7 +14,15 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+    model_validator,
+)
 
 from planner.errors import InputError
 from planner.files import load_yaml_mapping
@@ -68,8 +77,24 @@ class Limits(_Model):
     allow_cross_cluster: bool = True
 
 
+BusyNodes = Literal["keep", "drain", "ignore"]
+
+
+class WorkloadRules(_Model):
+    """What to do with busy nodes (PRODUCT §9): `keep` never moves one (default), `drain` may move them (fewest
+    first: the objective is (D, B, M)), `ignore` plans as if they were idle (and still reports them).
+    `drain_timeout`: seconds apply waits for drained nodes to become idle."""
+
+    busy_nodes: BusyNodes = "keep"
+    drain_timeout: Annotated[int, Field(ge=1, strict=True)] = 1800
+
+
 class Spec(_Model):
-    """A validated `poolshift.spec/v1` document."""
+    """A validated `poolshift.spec/v1` document.
+
+    `workloads` is None when the spec has no `workloads:` section; `workload_rules` is what applies either way
+    (the defaults: `keep`). A spec without the section dumps, and so fingerprints, as it did before §9 existed.
+    """
 
     format: Literal["poolshift.spec/v1"]
     defaults: Defaults = Field(default_factory=Defaults)
@@ -79,6 +104,19 @@ class Spec(_Model):
     limits: Limits = Field(default_factory=Limits)
     balance: Literal["none", "even"] = "none"
     auto: dict[str, Any] | None = None  # the `auto:` gates; validated by planner.auto
+    workloads: WorkloadRules | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_absent_workloads(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("workloads") is None:
+            data.pop("workloads", None)
+        return data
+
+    @property
+    def workload_rules(self) -> WorkloadRules:
+        """The `workloads:` section, or its defaults (`busy_nodes: keep`) when the spec has none."""
+        return self.workloads or WorkloadRules()
 
     def warnings(self) -> list[str]:
         """What the spec asks that the hard rules will overrule, one line each (the plan goes ahead)."""

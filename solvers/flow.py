@@ -1,207 +1,188 @@
-"""The placement model: how many units of each class leave, how many of each commodity arrive where.
+"""Solving the class-level placement model exactly: an LP bound first, then a search, then a proof if needed.
 
-Variables: `out[c]` (units of class c that leave its pool) and `in[a]` (units arriving through arrival a),
-plus one deviation variable per target band. One function per rule family adds its rows; each docstring
-states the rule. The objective is lexicographic (deviation first, then moved nodes), encoded exactly as
-`W·D + M` with `W` larger than any possible M.
+1. The model (solvers/model.py) plus lattice cuts (solvers/cuts.py), which raise the LP bound to the
+   integer optimum on the benchmark instances without changing any integer solution.
+2. The LP relaxation (GLOP) gives `lb`, a lower bound on the objective proven in integer arithmetic
+   (solvers/relax.py).
+3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as
+   soon as it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend
+   named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
+   it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
+   family (benchmarks/RESULTS.md): CP-SAT alone (it proves its own answer; steps 2 and 4 are skipped) for
+   models below `LARGE_MODEL` variables, SCIP above, where CP-SAT took up to 10x longer to find the
+   optimum that the LP bound already proves.
+4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
+   its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
+   (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
+   answer as a hint: no solution there proves the answer optimal; a solution found there replaces it.
+
+The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
+covers every level: objective == lb means every level is optimal. A result is never called OPTIMAL without
+one of those two proofs; at a time limit it is FEASIBLE with the best proven bound.
+
+Owns: the order of these steps, the statuses, the result. Must not: import planner, pandas, httpx, click.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, replace
 
-from solvers.backends import get_backend
+from solvers.backends import BackendAnswer, get_backend
+from solvers.cuts import add_lattice_cuts
 from solvers.linear import LinearModel
+from solvers.model import Restrictions, Vars, Weights, build_model
 from solvers.params import SolveParams
-from solvers.problem import FlowProblem, deviation_of, final_counts
+from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
+from solvers.relax import relax
 from solvers.result import FlowResult, Status
+
+__all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
+
+LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 
 
 @dataclass(frozen=True)
-class Restrictions:
-    """Extra constraints added when a placement proved unreachable (PRODUCT §5 reachability).
+class _Found:
+    """A checked placement and its exact objective."""
 
-    `closed_classes`: classes that may not send; `closed_arrivals`: arrivals that may not be used;
-    `one_way_pools`: pools that may send or receive, not both; `pool_caps`/`pool_floors`: tighter final
-    bounds for some pools.
-    """
-
-    closed_classes: frozenset[int] = frozenset()
-    closed_arrivals: frozenset[int] = frozenset()
-    one_way_pools: frozenset[int] = frozenset()
-    pool_caps: dict[int, int] = field(default_factory=dict)
-    pool_floors: dict[int, int] = field(default_factory=dict)
+    out: tuple[int, ...]
+    into: tuple[int, ...]
+    value: int
 
 
-@dataclass
-class _Vars:
-    out: list[int]
-    into: list[int]
-    pool_terms: list[dict[int, int]]
-    cell_terms: list[dict[int, int]]
-    devs: list[int] = field(default_factory=list)
+class _Solve:
+    """One solve: the model, its proven bound, the best placement so far and the time left."""
+
+    def __init__(self, p: FlowProblem, m: LinearModel, v: Vars, weights: Weights, params: SolveParams) -> None:
+        self.p, self.m, self.v, self.weights, self.params = p, m, v, weights, params
+        self.start = time.perf_counter()
+        self.lb: int | None = None
+        self.best: _Found | None = None
+        self.proven = False
+        self.steps: list[str] = []  # what ran and for how long, for `FlowResult.detail`
+
+    def left(self) -> float:
+        return max(0.01, self.params.time_limit - (time.perf_counter() - self.start))
+
+    def read(self, answer: BackendAnswer) -> _Found | None:
+        """The answer's placement if it meets every rule (a floating-point backend may round one off)."""
+        if answer.values is None:
+            return None
+        out = tuple(answer.values[x] for x in self.v.out)
+        into = tuple(answer.values[x] for x in self.v.into)
+        if feasibility_errors(self.p, out, into):
+            return None
+        counts = final_counts(self.p, out, into)
+        value = (self.weights.deviation * deviation_of(self.p, counts) + self.weights.busy * counts.busy_moves
+                 + counts.moves)
+        return _Found(out, into, value)
+
+    def offer(self, found: _Found | None) -> None:
+        if found is not None and (self.best is None or found.value < self.best.value):
+            self.best = found
+        if self.best is not None and self.lb is not None and self.best.value <= self.lb:
+            self.proven = True
+
+    def run(self, backend: str, lb: int | None, ub: int | None, hint: _Found | None) -> BackendAnswer:
+        model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
+        answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
+        self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
+        return answer
+
+    def _full(self, found: _Found) -> list[int]:
+        """A complete assignment for a hint: flows from `found`, the other variables from the model's rows."""
+        values = [0] * len(self.m.lbs)
+        for x, n in zip(self.v.out, found.out, strict=True):
+            values[x] = n
+        for x, n in zip(self.v.into, found.into, strict=True):
+            values[x] = n
+        _complete_hint(self.m, values)
+        return values
 
 
-def _add_variables(m: LinearModel, p: FlowProblem, r: Restrictions) -> _Vars:
-    """out[c] in [0, count]; in[a] in [0, units of the commodity outside the target pool]."""
-    supply: dict[int, int] = defaultdict(int)
-    supply_in_pool: dict[tuple[int, int], int] = defaultdict(int)
-    for i, c in enumerate(p.classes):
-        if i not in r.closed_classes:
-            supply[c.commodity] += c.count
-            supply_in_pool[(c.commodity, c.pool)] += c.count
-    out = [m.var(0, 0 if i in r.closed_classes else c.count, f"out[{i}]") for i, c in enumerate(p.classes)]
-    into = [
-        m.var(0, 0 if j in r.closed_arrivals else supply[a.commodity] - supply_in_pool[(a.commodity, a.pool)],
-              f"in[{j}]")
-        for j, a in enumerate(p.arrivals)
-    ]
-    pool_terms: list[dict[int, int]] = [defaultdict(int) for _ in p.pools]
-    cell_of = {(cell.pool, cell.flavor): i for i, cell in enumerate(p.cells)}
-    cell_terms: list[dict[int, int]] = [defaultdict(int) for _ in p.cells]
-    for i, c in enumerate(p.classes):
-        pool_terms[c.pool][out[i]] -= c.size
-        ci = cell_of.get((c.pool, c.flavor))
-        if ci is not None:
-            cell_terms[ci][out[i]] -= c.size
-    for j, a in enumerate(p.arrivals):
-        size = p.commodities[a.commodity].size
-        pool_terms[a.pool][into[j]] += size
-        ci = cell_of.get((a.pool, a.flavor))
-        if ci is not None:
-            cell_terms[ci][into[j]] += size
-    return _Vars(out, into, pool_terms, cell_terms)
-
-
-def _conservation(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """Every unit that leaves arrives somewhere: per commodity, Σ out = Σ in."""
-    terms: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for i, c in enumerate(p.classes):
-        terms[c.commodity][v.out[i]] += 1
-    for j, a in enumerate(p.arrivals):
-        terms[a.commodity][v.into[j]] -= 1
-    for k in sorted(terms):
-        m.row(terms[k], 0, 0, f"conserve[{k}]")
-
-
-def _no_self_moves(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """A pool's own units cannot be its arrivals: out(p,k) + in(k,p) <= T(k) = Σ out(k), so the flow splits
-    into moves between different pools. T(k) is one variable per commodity, which keeps these rows short."""
-    by_comm: dict[int, list[int]] = defaultdict(list)
-    out_at: dict[tuple[int, int], list[int]] = defaultdict(list)
-    for i, c in enumerate(p.classes):
-        by_comm[c.commodity].append(v.out[i])
-        out_at[(c.commodity, c.pool)].append(v.out[i])
-    total: dict[int, int] = {}
-    for j, a in enumerate(p.arrivals):
-        own = out_at.get((a.commodity, a.pool))
-        if not own:
+def _complete_hint(m: LinearModel, values: list[int]) -> None:
+    """Set the helper variables (deviation, commodity totals) to the least value their defining rows allow."""
+    flows = {x for x, n in enumerate(m.names) if n.startswith(("out[", "in["))}
+    for row in m.rows:
+        helpers = [(x, c) for x, c in zip(row.vars, row.coefs, strict=True) if x not in flows]
+        if len(helpers) != 1:
             continue
-        k = a.commodity
-        if k not in total:
-            ub = sum(m.ubs[x] for x in by_comm[k])
-            total[k] = m.var(0, ub, f"total[{k}]")
-            m.row({**dict.fromkeys(by_comm[k], 1), total[k]: -1}, 0, 0, f"total_def[{k}]")
-        terms: dict[int, int] = dict.fromkeys(own, 1)
-        terms[v.into[j]] = 1
-        terms[total[k]] = -1
-        m.row(terms, None, 0, f"noself[{j}]")
+        x, c = helpers[0]
+        rest = sum(cc * values[xx] for xx, cc in zip(row.vars, row.coefs, strict=True) if xx != x)
+        if row.lb is not None and c > 0:
+            values[x] = max(values[x], min(m.ubs[x], max(m.lbs[x], math.ceil((row.lb - rest) / c))))
+        if row.lb is not None and row.ub is not None and row.lb == row.ub and c < 0:
+            values[x] = min(m.ubs[x], max(m.lbs[x], (row.lb - rest) // c))
 
 
-def _pool_bounds(m: LinearModel, p: FlowProblem, v: _Vars, r: Restrictions) -> None:
-    """Every pool ends within [lo, hi] (PRODUCT §4 rules 1 and 2, final state)."""
-    for i, pool in enumerate(p.pools):
-        lo = max(pool.lo, r.pool_floors.get(i, 0))
-        hi = pool.hi
-        if i in r.pool_caps:
-            hi = r.pool_caps[i] if hi is None else min(hi, r.pool_caps[i])
-        m.row(v.pool_terms[i], lo - pool.count, None, f"pool_lo[{i}]", f"pool_lo:{i}")
-        if hi is not None:
-            m.row(v.pool_terms[i], None, hi - pool.count, f"pool_hi[{i}]", f"pool_hi:{i}")
+def solve_flow(p: FlowProblem, params: SolveParams | None = None,
+               restrictions: Restrictions | None = None) -> FlowResult:
+    """Solve the class-level model; D, B and M are recomputed from the flows, not read off a solver."""
+    params = params or SolveParams()
+    try:
+        m, v, weights = build_model(p, restrictions)
+    except ValueError as exc:  # a constant row that cannot hold: nothing can change it
+        return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
+    if params.cuts:
+        add_lattice_cuts(m, p, v)
+    s = _Solve(p, m, v, weights, params)
+    engine = params.backend if params.backend != "cpsat" else params.search
+    if engine == "auto":
+        engine = "scip" if len(m.lbs) >= LARGE_MODEL else "cpsat"
+    if params.lp_bound and not (params.search == "auto" and engine == "cpsat"):
+        lp = relax(m, s.left())
+        s.lb = None if lp is None else lp.bound
+        s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
+    first = s.run(engine, s.lb, None, None)
+    s.offer(s.read(first))
+    if first.status == "INFEASIBLE" and s.best is None:
+        if engine == "cpsat":
+            return _result(s, Status.INFEASIBLE)
+        first = s.run("cpsat", None, None, None)  # a floating-point "infeasible" is confirmed exactly
+        engine = "cpsat"
+        s.offer(s.read(first))
+        if first.status == "INFEASIBLE":
+            return _result(s, Status.INFEASIBLE)
+    if engine == "cpsat" and first.status == "OPTIMAL" and s.best is not None:
+        s.proven = True  # CP-SAT's own proof (integer arithmetic)
+    elif engine == "cpsat" and first.bound is not None:
+        proven = math.ceil(first.bound - 1e-6)
+        s.lb = proven if s.lb is None else max(s.lb, proven)
+        s.offer(None)
+    if s.best is not None and not s.proven:
+        _prove(s)
+    if s.best is None:
+        return _result(s, Status.UNKNOWN)
+    return _result(s, Status.OPTIMAL if s.proven else Status.FEASIBLE)
 
 
-def _flavor_caps(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """A (pool, flavor) with `maxCount` ends at most at max(maxCount, its current count)."""
-    for i, cell in enumerate(p.cells):
-        if cell.cap is not None:
-            m.row(v.cell_terms[i], None, max(cell.cap, cell.count) - cell.count, f"cap[{i}]", f"cap:{i}")
+def _prove(s: _Solve) -> None:
+    """CP-SAT searches `[lb, best - 1]` from the best placement: none there proves it, one there replaces it."""
+    assert s.best is not None
+    answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
+    if answer.status == "INFEASIBLE":
+        s.proven = True
+        return
+    s.offer(s.read(answer))
+    if answer.status == "OPTIMAL":
+        s.proven = True
+    elif answer.bound is not None:
+        proven = math.ceil(answer.bound - 1e-6)
+        s.lb = proven if s.lb is None else max(s.lb, proven)
+        s.offer(None)
 
 
-def _subnet_room(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """Each subnet keeps at least `lo` free addresses: free - ips·arriving + ips·leaving >= lo."""
-    terms: list[dict[int, int]] = [defaultdict(int) for _ in p.subnets]
-    ips = p.ips_per_node
-    for i, c in enumerate(p.classes):
-        s = p.pools[c.pool].subnet
-        if s >= 0:
-            terms[s][v.out[i]] += ips * c.size
-    for j, a in enumerate(p.arrivals):
-        terms[p.pools[a.pool].subnet][v.into[j]] -= ips * p.commodities[a.commodity].size
-    for s, sub in enumerate(p.subnets):
-        m.row(terms[s], sub.lo - sub.free, None, f"subnet[{s}]", f"subnet:{s}")
-
-
-def _move_cap(m: LinearModel, p: FlowProblem, v: _Vars) -> None:
-    """At most `max_moves` nodes move."""
-    if p.max_moves is not None:
-        m.row({v.out[i]: c.size for i, c in enumerate(p.classes)}, None, p.max_moves, "max_moves", "max_moves")
-
-
-def _one_way(m: LinearModel, p: FlowProblem, v: _Vars, r: Restrictions) -> None:
-    """A one-way pool either sends or receives: a switch b with send <= U·b and receive <= U·(1-b)."""
-    for pi in sorted(r.one_way_pools):
-        send = {v.out[i]: c.size for i, c in enumerate(p.classes) if c.pool == pi}
-        recv = {v.into[j]: p.commodities[a.commodity].size for j, a in enumerate(p.arrivals) if a.pool == pi}
-        if not send or not recv:
-            continue
-        big = p.movable_nodes + 1
-        b = m.var(0, 1, f"sends[{pi}]")
-        m.row({**send, b: -big}, None, 0, f"oneway_send[{pi}]")
-        m.row({**recv, b: big}, None, big, f"oneway_recv[{pi}]")
-
-
-def _deviation(m: LinearModel, p: FlowProblem, v: _Vars) -> dict[int, int]:
-    """dev >= low - count and dev >= count - high for each target band; returns the D terms."""
-    terms: dict[int, int] = {}
-
-    def band(expr: dict[int, int], base: int, low: int, high: int, name: str) -> None:
-        # count = base + expr
-        d = m.var(0, max(low, p.movable_nodes + base), name)
-        m.row({**expr, d: 1}, low - base, None, name + ".lo")
-        m.row({**{x: -c for x, c in expr.items()}, d: 1}, base - high, None, name + ".hi")
-        v.devs.append(d)
-        terms[d] = 1
-
-    for i, pool in enumerate(p.pools):
-        if pool.target is not None:
-            band(v.pool_terms[i], pool.count, pool.target[0], pool.target[1], f"dev_pool[{i}]")
-    for i, cell in enumerate(p.cells):
-        if cell.target is not None:
-            band(v.cell_terms[i], cell.count, cell.target[0], cell.target[1], f"dev_cell[{i}]")
-    return terms
-
-
-def build_model(p: FlowProblem, restrictions: Restrictions | None = None) -> tuple[LinearModel, _Vars, int]:
-    """The linear model of `p`; returns (model, variables, W) where the objective is W·D + M."""
-    r = restrictions or Restrictions()
-    m = LinearModel()
-    v = _add_variables(m, p, r)
-    _conservation(m, p, v)
-    _no_self_moves(m, p, v)
-    _pool_bounds(m, p, v, r)
-    _flavor_caps(m, p, v)
-    _subnet_room(m, p, v)
-    _move_cap(m, p, v)
-    _one_way(m, p, v, r)
-    dev_terms = _deviation(m, p, v)
-    weight = p.movable_nodes + 1
-    objective = {d: weight for d in dev_terms}
-    for i, c in enumerate(p.classes):
-        objective[v.out[i]] = c.size
-    m.minimize(objective)
-    return m, v, weight
+def _result(s: _Solve, status: Status) -> FlowResult:
+    seconds = time.perf_counter() - s.start
+    detail = "; ".join(s.steps)
+    if s.best is None:
+        return FlowResult(status, (), (), None, None, None, seconds, s.params.backend, detail)
+    d, b, m = s.weights.split(s.best.value)
+    bound_value = s.best.value if status == Status.OPTIMAL else (s.lb if s.lb is not None else 0)
+    bound = max(0, bound_value // s.weights.deviation)
+    return FlowResult(status, s.best.out, s.best.into, d, m, bound, seconds, s.params.backend, detail, b)
 
 
 def infeasible_rules(p: FlowProblem, params: SolveParams | None = None,
@@ -220,35 +201,3 @@ def infeasible_rules(p: FlowProblem, params: SolveParams | None = None,
         return [str(exc)]
     m.objective = {}
     return find_core(m, params)
-
-
-def solve_flow(p: FlowProblem, params: SolveParams | None = None,
-               restrictions: Restrictions | None = None) -> FlowResult:
-    """Solve the class-level model; the answer's D and M are recomputed from the flows, not read off the solver."""
-    params = params or SolveParams()
-    try:
-        m, v, weight = build_model(p, restrictions)
-    except ValueError as exc:  # a constant row that cannot hold: nothing can change it
-        return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
-    answer = get_backend(params.backend)(m, params)
-    if answer.values is None:
-        status = Status.INFEASIBLE if answer.status == "INFEASIBLE" else Status.UNKNOWN
-        return FlowResult(status, (), (), None, None, None, answer.seconds, params.backend, answer.detail)
-    out = tuple(answer.values[x] for x in v.out)
-    into = tuple(answer.values[x] for x in v.into)
-    counts = final_counts(p, out, into)
-    dev = deviation_of(p, counts)
-    if answer.status == "OPTIMAL":
-        bound = dev
-        status = Status.OPTIMAL
-    else:
-        raw = answer.bound if answer.bound is not None else 0.0
-        bound = max(0, math.floor(math.ceil(raw - 1e-6) / weight))
-        proven = bound >= dev and _moves_proven(answer.bound, weight, dev, counts.moves)
-        status = Status.OPTIMAL if proven else Status.FEASIBLE
-    return FlowResult(status, out, into, dev, counts.moves, bound, answer.seconds, params.backend)
-
-
-def _moves_proven(bound: float | None, weight: int, dev: int, moves: int) -> bool:
-    """A FEASIBLE answer whose bound already equals W·D + M is optimal in both levels."""
-    return bound is not None and math.ceil(bound - 1e-6) >= weight * dev + moves

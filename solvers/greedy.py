@@ -1,7 +1,8 @@
 """Greedy baseline: repeatedly take the batch of unit moves that helps most.
 
 Lexicographic like the model: first hard-rule violations of the current state (pools below `lo` or above
-`hi`), then deviation, then moved nodes. Each round looks at the pools and (pool, flavor) cells that are
+`hi`), then deviation, then busy nodes moved (an idle class is preferred to a busy one of the same
+commodity), then moved nodes. Each round looks at the pools and (pool, flavor) cells that are
 short or over, tries every class -> arrival pair that can help them, and applies the best batch. It never
 breaks a final-state rule that holds. No optimality claim: its status is FEASIBLE or INFEASIBLE.
 """
@@ -26,6 +27,7 @@ class _State:
         self.cell_of = {(c.pool, c.flavor): i for i, c in enumerate(p.cells)}
         self.free = [s.free for s in p.subnets]
         self.moves = 0
+        self.busy_moves = 0
 
     def violation(self, pool: int, x: int) -> int:
         data = self.p.pools[pool]
@@ -80,6 +82,7 @@ class _State:
         if ssub >= 0:
             self.free[ssub] += n * p.ips_per_node
         self.moves += n
+        self.busy_moves += n if c.busy else 0
 
 
 def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
@@ -99,8 +102,8 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
     for j, a in enumerate(p.arrivals):
         arrivals_of[a.commodity].append(j)
 
-    def best_for(pairs: list[tuple[int, int]]) -> tuple[tuple[float, float, int], int, int, int] | None:
-        best: tuple[tuple[float, float, int], int, int, int] | None = None
+    def best_for(pairs: list[tuple[int, int]]) -> tuple[tuple[float, float, bool, int], int, int, int] | None:
+        best: tuple[tuple[float, float, bool, int], int, int, int] | None = None
         for ci, aj in pairs:
             left = p.classes[ci].count - s.out[ci]
             if left <= 0:
@@ -112,7 +115,7 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
                 dv, dd, dm = d
                 if (dv, dd) >= (0, 0):
                     continue
-                key = (dv / k, dd / k, dm)
+                key = (dv / k, dd / k, p.classes[ci].busy, dm)
                 if best is None or key < best[0]:
                     best = (key, ci, aj, k)
                 break
@@ -145,4 +148,5 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
     deviation += sum(band_distance(n, c.target) for n, c in zip(s.cell, p.cells, strict=True))
     status = Status.FEASIBLE if feasible else Status.INFEASIBLE
     return FlowResult(status, tuple(s.out), tuple(s.into), deviation if feasible else None,
-                      s.moves if feasible else None, None, seconds, "greedy")
+                      s.moves if feasible else None, None, seconds, "greedy", "",
+                      s.busy_moves if feasible else None)

@@ -23,13 +23,21 @@ class Row:
 
 @dataclass
 class LinearModel:
-    """Integer variables with bounds, rows and a minimisation objective."""
+    """Integer variables with bounds, rows and a minimisation objective.
+
+    `objective_lb`/`objective_ub` restrict the objective to a range (a proven lower bound, or "better than
+    this known solution"); `hint` is a full assignment a backend may start from.
+    """
 
     lbs: list[int] = field(default_factory=list)
     ubs: list[int] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     objective: dict[int, int] = field(default_factory=dict)
+    # Search guidance a backend may use: the objective's known range and a (feasible) starting solution.
+    objective_lb: int | None = None
+    objective_ub: int | None = None
+    hint: list[int] | None = None
 
     def var(self, lb: int, ub: int, name: str) -> int:
         """Add an integer variable and return its index."""
@@ -55,3 +63,7 @@ class LinearModel:
     def minimize(self, terms: dict[int, int]) -> None:
         """Set the objective to minimise Σ terms."""
         self.objective = {v: c for v, c in terms.items() if c}
+
+    def value(self, values: list[int]) -> int:
+        """The objective of a full assignment."""
+        return sum(c * values[v] for v, c in self.objective.items())

@@ -9,7 +9,12 @@ from dataclasses import dataclass
 class SolveParams:
     """Time limit (wall seconds), worker threads, random seed and backend name.
 
-    `workers=1` (the default) keeps CP-SAT deterministic: the same problem gives the same answer.
+    `backend` "cpsat" (the default) is the exact pipeline of solvers/flow.py: lattice cuts, an LP bound,
+    a search by `search` ("auto" picks by model size; or "scip", "cpsat", "cbc", "highs"), CP-SAT proofs.
+    Another backend name makes that MIP solver the search engine. `workers` is CP-SAT's thread count,
+    capped to leave one core free (solvers/backends/cpsat.py `threads`); SCIP is single-threaded. With
+    one thread the answer is deterministic: the same problem gives the same placement.
+    `cuts` and `lp_bound` switch the measured ideas off, for benchmarks.
     """
 
     time_limit: float = 30.0
@@ -17,6 +22,9 @@ class SolveParams:
     seed: int = 0
     backend: str = "cpsat"
     log: bool = False
+    search: str = "auto"
+    cuts: bool = True
+    lp_bound: bool = True
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:

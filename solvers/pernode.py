@@ -1,7 +1,8 @@
 """Per-unit boolean model: one 0/1 variable per (unit, pool it may go to). A benchmark baseline only.
 
-Same rules and objective as `solvers.flow`, but the model grows with units × pools; it exists to show
-what the class-level model saves, and to cross-check it on small instances.
+Same rules and objective as `solvers.model` (lexicographic (D, B, M): a busy unit moved counts toward B),
+but the model grows with units × pools; it exists to show what the class-level model saves, and to
+cross-check it on small instances.
 """
 
 from __future__ import annotations
@@ -9,8 +10,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from solvers.backends import get_backend
-from solvers.flow import Restrictions, _deviation, _flavor_caps, _pool_bounds, _Vars
 from solvers.linear import LinearModel
+from solvers.model import Vars, Weights, deviation, flavor_caps, pool_bounds
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, final_counts
 from solvers.result import FlowResult, Status
@@ -27,6 +28,7 @@ def solve_pernode(p: FlowProblem, params: SolveParams | None = None) -> FlowResu
     cell_of = {(c.pool, c.flavor): i for i, c in enumerate(p.cells)}
     cell_terms: list[dict[int, int]] = [defaultdict(int) for _ in p.cells]
     subnet_terms: list[dict[int, int]] = [defaultdict(int) for _ in p.subnets]
+    weights = Weights.of(p)
     moves: dict[int, int] = {}
     go: list[tuple[int, int, int]] = []  # (var, class, arrival)
     ips = p.ips_per_node
@@ -51,23 +53,21 @@ def solve_pernode(p: FlowProblem, params: SolveParams | None = None) -> FlowResu
                 subnet_terms[p.pools[a.pool].subnet][x] -= ips * c.size
                 if ssub >= 0:
                     subnet_terms[ssub][x] += ips * c.size
-                moves[x] = c.size
+                moves[x] = weights.class_cost(c.size, c.busy)
             if xs:
                 m.row(dict.fromkeys(xs, 1), None, 1, f"one[{ci}.{u}]")
-    v = _Vars(out=[], into=[], pool_terms=pool_terms, cell_terms=cell_terms)
-    r = Restrictions()
+    v = Vars(out=[], into=[], pool_terms=pool_terms, cell_terms=cell_terms)
     try:
-        _pool_bounds(m, p, v, r)
-        _flavor_caps(m, p, v)
+        pool_bounds(m, p, v)
+        flavor_caps(m, p, v)
         for s, sub in enumerate(p.subnets):
             m.row(subnet_terms[s], sub.lo - sub.free, None, f"subnet[{s}]")
         if p.max_moves is not None:
-            m.row(moves, None, p.max_moves, "max_moves")
+            m.row({x: p.classes[ci].size for x, ci, _ in go}, None, p.max_moves, "max_moves")
     except ValueError:
         return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, "pernode")
-    dev_terms = _deviation(m, p, v)
-    weight = p.movable_nodes + 1
-    m.minimize({**{d: weight for d in dev_terms}, **moves})
+    deviation(m, p, v)
+    m.minimize({**dict.fromkeys(v.devs, weights.deviation), **moves})
     answer = get_backend(params.backend)(m, params)
     if answer.values is None:
         status = Status.INFEASIBLE if answer.status == "INFEASIBLE" else Status.UNKNOWN
@@ -82,4 +82,5 @@ def solve_pernode(p: FlowProblem, params: SolveParams | None = None) -> FlowResu
     dev = deviation_of(p, counts)
     status = Status.OPTIMAL if answer.status == "OPTIMAL" else Status.FEASIBLE
     bound = dev if status == Status.OPTIMAL else None
-    return FlowResult(status, tuple(out), tuple(into), dev, counts.moves, bound, answer.seconds, "pernode")
+    return FlowResult(status, tuple(out), tuple(into), dev, counts.moves, bound, answer.seconds, "pernode", "",
+                      counts.busy_moves)

@@ -6,6 +6,10 @@ size and, when cross-cluster moves are forbidden, cluster) arrive in each pool (
 source of a commodity may feed any of its arrivals, the model's size grows with pools × flavors × unit
 sizes, never with nodes × pools.
 
+Busy units (PRODUCT §9, `drain`) form classes of their own, of the same commodity as the idle ones: they are
+interchangeable for every target, and only the objective tells them apart (B, busy nodes moved, between
+deviation and moves).
+
 Final-state rules encoded here (PRODUCT §4, final state): per-pool bounds `lo..hi`, per-(pool, flavor)
 caps, per-subnet free addresses (`free - ips·arriving + ips·leaving >= lo`), the total move cap.
 Deviation (PRODUCT §5) is the distance of each pool count, and each (pool, flavor) count, to its target
@@ -42,7 +46,12 @@ class Commodity:
 
 @dataclass(frozen=True)
 class UnitClass:
-    """`count` movable units of one commodity sitting in `pool` (flavor `flavor`, cluster `cluster`)."""
+    """`count` movable units of one commodity sitting in `pool` (flavor `flavor`, cluster `cluster`).
+
+    `busy`: the units run workloads (PRODUCT §9, `busy_nodes: drain`); moving one counts toward B in the
+    objective (D, B, M). The planner splits a (pool, flavor, size, cluster) group into an idle and a busy
+    class of the same commodity.
+    """
 
     pool: int
     commodity: int
@@ -50,6 +59,7 @@ class UnitClass:
     size: int
     cluster: int
     count: int
+    busy: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,7 @@ class FinalCounts:
     cells: tuple[int, ...]
     subnet_free: tuple[int, ...]
     moves: int
+    busy_moves: int = 0
 
 
 def final_counts(problem: FlowProblem, out: tuple[int, ...], into: tuple[int, ...]) -> FinalCounts:
@@ -147,12 +158,13 @@ def final_counts(problem: FlowProblem, out: tuple[int, ...], into: tuple[int, ..
     cell_index = {(c.pool, c.flavor): i for i, c in enumerate(problem.cells)}
     cells = [c.count for c in problem.cells]
     free = [s.free for s in problem.subnets]
-    moves = 0
+    moves = busy = 0
     for c, n in zip(problem.classes, out, strict=True):
         if not n:
             continue
         nodes = n * c.size
         moves += nodes
+        busy += nodes if c.busy else 0
         pools[c.pool] -= nodes
         i = cell_index.get((c.pool, c.flavor))
         if i is not None:
@@ -169,7 +181,7 @@ def final_counts(problem: FlowProblem, out: tuple[int, ...], into: tuple[int, ..
         if i is not None:
             cells[i] += nodes
         free[problem.pools[a.pool].subnet] -= nodes * problem.ips_per_node
-    return FinalCounts(tuple(pools), tuple(cells), tuple(free), moves)
+    return FinalCounts(tuple(pools), tuple(cells), tuple(free), moves, busy)
 
 
 def deviation_of(problem: FlowProblem, counts: FinalCounts) -> int:
@@ -209,4 +221,20 @@ def feasibility_errors(problem: FlowProblem, out: tuple[int, ...], into: tuple[i
             errs.append(f"subnet {i}: {f} free addresses, needs {sub.lo}")
     if problem.max_moves is not None and counts.moves > problem.max_moves:
         errs.append(f"{counts.moves} moves exceed max_moves {problem.max_moves}")
+    errs += self_move_errors(problem, out, into)
+    return errs
+
+
+def self_move_errors(problem: FlowProblem, out: tuple[int, ...], into: tuple[int, ...]) -> list[str]:
+    """Arrivals a pool's own units would have to make: per commodity, a pool's departures plus its arrivals
+    may not exceed the commodity's total departures (else some unit would move to its own pool)."""
+    total = [0] * len(problem.commodities)
+    own: dict[tuple[int, int], int] = {}
+    for c, n in zip(problem.classes, out, strict=True):
+        total[c.commodity] += n
+        own[(c.commodity, c.pool)] = own.get((c.commodity, c.pool), 0) + n
+    errs = []
+    for j, (a, n) in enumerate(zip(problem.arrivals, into, strict=True)):
+        if n and own.get((a.commodity, a.pool), 0) + n > total[a.commodity]:
+            errs.append(f"arrival {j}: {n} units would include the pool's own departures")
     return errs

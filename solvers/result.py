@@ -20,7 +20,8 @@ class FlowResult:
     """A solution of a FlowProblem (or the lack of one).
 
     `out[i]` units of class i leave their pool; `into[j]` units arrive through arrival j. `bound` is a proven
-    lower bound on the deviation (equal to `deviation` when OPTIMAL).
+    lower bound on the deviation (equal to `deviation` when OPTIMAL). `busy_moves` is B, the busy nodes
+    moved (PRODUCT §9), None without a solution.
     """
 
     status: Status
@@ -32,6 +33,7 @@ class FlowResult:
     seconds: float
     backend: str
     detail: str = ""
+    busy_moves: int | None = None
 
     @property
     def has_solution(self) -> bool:

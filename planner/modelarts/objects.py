@@ -2,7 +2,10 @@
 
 Owns: the names of the labels and annotations poolshift reads, and the rules that read them: a pool's
 display name, whether it takes part, the flavors it accepts with their `maxCount`, its network, subnet and
-status cluster; a node's cluster, super-node uid and why it may not move; the display-name aliases of pools
+status cluster; a node's cluster, super-node uid and why it may not move; a node's private IP and the
+accelerators it has in use (`status.resources` against `status.availableResources`, Kubernetes quantities);
+the fields of a ListWorkloads item poolshift reads (PRODUCT §9: running or not, the addresses it runs on, name,
+type, priority); the display-name aliases of pools
 (a display name shared by two pools names neither: using it is an error that names both). The inventory,
 apply's live view, what-if scenarios and auto all read raw objects through here, so every command applies
 the same rules.
@@ -10,15 +13,17 @@ the same rules.
 Deliberate exception: `planner.verify` re-reads the raw objects with code of its own and imports nothing from
 here, so that a mistake in this module cannot hide from the verifier.
 
-Must not: validate shapes with JSON paths (`planner.inventory` does that for snapshot files), talk to the API,
+Must not: validate shapes with JSON paths (`planner.snapshot` does that for snapshot files), talk to the API,
 or know about the spec. Every function here tolerates a malformed object (API answers are not validated).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from fractions import Fraction
+from typing import Any, NamedTuple
 
 LABEL_DISPLAY_NAME = "os.modelarts/name"
 LABEL_WORKSPACE = "os.modelarts/workspace.id"
@@ -188,6 +193,118 @@ def node_immovable_reason(phase: Any, labels: Mapping[str, str], annotations: Ma
 def node_reason(node: Any) -> str:
     """`node_immovable_reason` of a raw node object."""
     return node_immovable_reason(dig(node, "status", "phase"), labels_of(node), annotations_of(node))
+
+
+def node_private_ip(node: Any) -> str | None:
+    """`status.privateIp`, the address ListWorkloads names a node by (None when absent or empty)."""
+    ip = dig(node, "status", "privateIp")
+    return ip if isinstance(ip, str) and ip else None
+
+
+NOT_ACCELERATORS = frozenset({"cpu", "memory"})
+_QUANTITY = re.compile(r"([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(m|k|Ki|Mi|Gi|Ti|Pi|Ei|M|G|T|P|E)?")
+_SCALE: dict[str | None, Fraction | int] = {
+    None: 1, "m": Fraction(1, 1000), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
+    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+
+
+def parse_quantity(value: Any) -> Fraction | int | None:
+    """A Kubernetes quantity ("8", "1200m", "64Gi", or a JSON number) as an exact number; None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return Fraction(value) if value == value and abs(value) != float("inf") else None
+    if not isinstance(value, str):
+        return None
+    if value.isdigit() and value.isascii():  # the usual accelerator count ("8"): no Fraction needed
+        return int(value)
+    match = _QUANTITY.fullmatch(value.strip())
+    if match is None:
+        return None
+    return Fraction(match[1]) * _SCALE[match[2]]
+
+
+class AcceleratorUse(NamedTuple):
+    """Accelerators a node has in use, and the first quantity that could not be read (`field.key`), if any."""
+
+    held: tuple[str, ...]
+    unreadable: str | None
+
+
+NO_ACCELERATOR_USE = AcceleratorUse((), None)
+
+
+def accelerators_in_use(resources: Any, available: Any) -> AcceleratorUse:
+    """Accelerator resources (every key of `status.resources` but `cpu` and `memory`) with less in
+    `status.availableResources` than the node has (PRODUCT §9); a key missing from `availableResources` has none
+    available. Without both objects nothing is known (nothing held). A quantity that cannot be read is not
+    compared; the first one is named in `unreadable` (`resources.<key>` or `availableResources.<key>`)."""
+    if not isinstance(resources, dict) or not isinstance(available, dict):
+        return NO_ACCELERATOR_USE
+    held: list[str] = []
+    unreadable: str | None = None
+    for key, capacity in resources.items():
+        if key in NOT_ACCELERATORS:
+            continue
+        free = available.get(key, 0)
+        if free == capacity:
+            continue
+        total, left = parse_quantity(capacity), parse_quantity(free)
+        if total is None or left is None:
+            unreadable = unreadable or (f"resources.{key}" if total is None else f"availableResources.{key}")
+        elif left < total:
+            held.append(key)
+    return AcceleratorUse(tuple(held), unreadable) if held or unreadable else NO_ACCELERATOR_USE
+
+
+def node_accelerators_in_use(node: Any) -> AcceleratorUse:
+    """`accelerators_in_use` of a raw node object."""
+    return accelerators_in_use(dig(node, "status", "resources"), dig(node, "status", "availableResources"))
+
+
+# -- workloads (ListWorkloads items, PRODUCT §9) -----------------------------------------------------------
+
+RUNNING = "Running"
+
+
+def workload_is_running(workload: Any) -> bool:
+    """Only a Running workload makes a node busy (Pending, Completed, ... do not)."""
+    return isinstance(workload, dict) and workload.get("status") == RUNNING
+
+
+def workload_host_ips(workload: Any) -> frozenset[str]:
+    """The node addresses a workload runs on: `hostIps` ("ip,ip") and every `nodes[].hostIp`."""
+    if not isinstance(workload, dict):
+        return frozenset()
+    listed = workload.get("hostIps")
+    ips = {ip.strip() for ip in listed.split(",") if ip.strip()} if isinstance(listed, str) else set()
+    members = workload.get("nodes")
+    for member in members if isinstance(members, list) else []:
+        ip = member.get("hostIp") if isinstance(member, dict) else None
+        if isinstance(ip, str) and ip.strip():
+            ips.add(ip.strip())
+    return frozenset(ips)
+
+
+class Workload(NamedTuple):
+    """What poolshift tells of a workload: its name, type (`train` | `infer` | `notebook`, "" when absent) and
+    priority (as the API gives it, None when absent)."""
+
+    name: str
+    type: str
+    priority: str | int | None
+
+
+def workload_identity(workload: Any) -> Workload:
+    """(`name`, `type`, `priority`) of a ListWorkloads item, tolerating absent or malformed fields."""
+    if not isinstance(workload, dict):
+        return Workload("", "", None)
+    name, kind, priority = workload.get("name"), workload.get("type"), workload.get("priority")
+    if isinstance(priority, bool) or not isinstance(priority, (str, int)):
+        priority = None
+    return Workload(name if isinstance(name, str) else "", kind if isinstance(kind, str) else "", priority)
 
 
 # -- pool names -------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The one place a plan document (`planner.planfile.PlanDocument`, PRODUCT §6) is built, complete.
 
 Owns: replaying the ordered steps on the per-step rules' state to get every after-figure (pool and
-(pool, flavor) counts, free addresses), the residual deviation of each pool, and the summary, then building the
-frozen `PlanDocument` in one go. Deterministic apart from `created_at` and `solve_seconds`.
+(pool, flavor) counts, free addresses), the residual deviation of each pool, each step's `disrupts` and the
+summary (B, `busy_moves`, counted from the disrupts), then building the frozen `PlanDocument` in one go.
+Deterministic apart from `created_at` and `solve_seconds`.
 Must not: solve, order or verify (the pipeline does), or write files.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+from pydantic import TypeAdapter
 
 from planner import __version__
 from planner.inventory import Inventory, flavor_counts
@@ -23,6 +26,7 @@ from planner.planfile import (
     SubnetRow,
     Summary,
 )
+from planner.planning.busy import busy_moves, disruptions
 from planner.planning.explain import residual_report
 from planner.planning.moves import Step
 from planner.planning.problem import Context
@@ -30,6 +34,8 @@ from planner.planning.rules import State
 from planner.spec import Spec
 from solvers.problem import FlowProblem, deviation_of, final_counts
 from solvers.result import FlowResult
+
+_EXCLUDED = TypeAdapter(list[Excluded])
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
                                excluded_reason=excluded_reason)
     nothing = (tuple(0 for _ in problem.classes), tuple(0 for _ in problem.arrivals))
     assert result.deviation is not None and result.bound is not None
+    disrupts = disruptions(steps, ctx.busy)
     summary = Summary(
         moves=moves, requests=len(steps), waves=max((s.wave for s in steps), default=0),
         staging_moves=sum(s.size for s in steps if s.staging),
@@ -63,6 +70,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         deviation_after=result.deviation, status=str(result.status), bound=result.bound,
         solve_seconds=round(result.seconds, 3),
         cross_cluster_requests=sum(1 for s in steps if s.from_cluster != s.to_cluster), blocked_by=blocked_by,
+        busy_moves=busy_moves(disrupts),
     )
     return PlanDocument(
         format="poolshift.plan/v1",
@@ -78,12 +86,13 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         pools=_pool_rows(inv, ctx, after, residual, excluded_reason),
         subnets={s: SubnetRow(free_before=ctx.rules.subnet_free[s], free_after=after.free[s],
                               reserve=ctx.rules.ip_reserve) for s in ctx.subnet_ids},
-        excluded=[Excluded(**e) for e in ctx.excluded],
+        excluded=_EXCLUDED.validate_python(ctx.excluded),  # one validation call (tens of thousands when busy)
         steps=[PlanStep.model_validate({
             "id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source, "body": s.body(),
             "relabels": [{"node": n, "from": f, "to": s.flavor}
                          for n, f in zip(s.nodes, s.source_flavors, strict=True) if f != s.flavor],
-        }) for s in steps],
+            "disrupts": ends,
+        }) for s, ends in zip(steps, disrupts, strict=True)],
         digest="",
     ).sealed()
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from planner.errors import PlanningError
 from planner.planfile import Residual
+from planner.planning.busy import BUSY_PREFIX
 from planner.planning.problem import Context
 from planner.planning.rules import Blocker, State
 from solvers.flow import Restrictions, infeasible_rules
@@ -119,8 +120,11 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
     """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
     out: dict[str, Residual] = {}
     excluded_by_pool: dict[str, int] = {}
+    busy_by_pool: dict[str, int] = {}  # of those, busy under `keep` (PRODUCT §9)
     for e in ctx.excluded:
         excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
+        if e["reason"].startswith(BUSY_PREFIX):
+            busy_by_pool[e["pool"]] = busy_by_pool.get(e["pool"], 0) + 1
     bands: dict[str, list[tuple[str, Band]]] = {}
     for (p, flavor), band in ctx.flavor_targets.items():
         bands.setdefault(p, []).append((flavor, band))
@@ -153,8 +157,9 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
                 why.append(f"at its floor {r.floor}")
             movable_left = count - excluded_by_pool.get(pool, 0)
             if movable_left < over:
+                busy = f"; {busy_by_pool[pool]} of them busy and busy_nodes is keep" if pool in busy_by_pool else ""
                 why.append(f"only {max(movable_left, 0)} of its nodes may move "
-                           f"({excluded_by_pool.get(pool, 0)} may not)")
+                           f"({excluded_by_pool.get(pool, 0)} may not{busy})")
         if max_moves is not None and moves >= max_moves:
             why.append(f"limits.max_moves {max_moves} reached")
         why += [word for word in blocked_by if f"pool {r.name} " in word]

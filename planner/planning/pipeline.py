@@ -1,8 +1,9 @@
 """The planning flow: snapshot + spec -> problem -> solve -> nodes -> requests -> order -> waves -> verify -> plan.
 
 Owns: calling the pieces in order, the reachability loop of PRODUCT §5 (solve, order, and when no safe order
-reaches the placement, restrict and solve again), turning solver outcomes into PlanningErrors, and refusing to
-return any plan the independent verifier rejects. The plan document itself is built in `document`.
+reaches the placement, restrict and solve again), turning solver outcomes into PlanningErrors, the warnings a
+plan carries (the spec's, and PRODUCT §9's "busy nodes unknown"), and refusing to return any plan the
+independent verifier rejects. The plan document itself is built in `document`.
 Must not: print, exit, or touch files other than those it is asked to read.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 from planner.errors import SolverTimeoutError
 from planner.inventory import build_inventory, read_snapshot_file
 from planner.planfile import PlanDocument
+from planner.planning.busy import unknown_warning
 from planner.planning.document import Settings, build_document
 from planner.planning.explain import explain_infeasible, restrictions_for
 from planner.planning.moves import Step
@@ -117,6 +119,9 @@ def _make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], options: Pla
     if problems:
         raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
     warnings = [f"{spec_source}: {w}" for w in spec.warnings()]
+    unknown = unknown_warning(ctx.busy)
+    if unknown:
+        warnings.append(f"{snapshot_source}: {unknown}")
     return Plan(document, steps, result, ctx, timings, warnings)
 
 
@@ -178,8 +183,13 @@ def _reachable_plan(problem: FlowProblem, ctx: Context, options: PlanOptions, li
 def _reached(result: FlowResult, first: FlowResult, ordered: list[Step],
              blocked_by: list[str]) -> tuple[FlowResult, list[Step], list[str]]:
     """A reachable placement found after restricting the model (PRODUCT §5): OPTIMAL, and nothing to report, when
-    it has the same (D, M) as the proven final-state optimum; otherwise FEASIBLE with the optimum's bound and what
-    blocked the better placement."""
-    if first.status == Status.OPTIMAL and (result.deviation, result.moves) == (first.deviation, first.moves):
+    it has the same (D, B, M) as the proven final-state optimum; otherwise FEASIBLE with the optimum's bound and
+    what blocked the better placement."""
+    if first.status == Status.OPTIMAL and _dbm(result) == _dbm(first):
         return replace(result, status=Status.OPTIMAL, bound=first.bound), ordered, []
     return replace(result, status=Status.FEASIBLE, bound=first.bound), ordered, blocked_by
+
+
+def _dbm(result: FlowResult) -> tuple[int | None, int, int | None]:
+    """(D, B, M) of a solver result: the lexicographic objective of PRODUCT §5 and §9."""
+    return result.deviation, result.busy_moves or 0, result.moves

@@ -6,6 +6,10 @@ PRODUCT §4, flavor resolution through `flavor_compat`, `balance: even` bands, m
 classes, and the list of nodes that may not move with their reasons.
 Must not: solve, order or write anything.
 
+Busy units (PRODUCT §9, facts from `planner.planning.busy`): under `keep` they may not move ("busy: runs …");
+under `drain` they form classes of their own (`UnitClass.busy`, counted in B); under `ignore` they share the
+idle units' classes. In every class the idle units come first, so node choice always takes idle nodes first.
+
 Flavor resolution (PRODUCT §3): a node of flavor f arriving in pool t runs as f whenever t accepts f, else as
 the first flavor of `flavor_compat[f]` (in the listed order) that t accepts; it is never relabelled when it fits.
 
@@ -22,6 +26,7 @@ from typing import Any
 from planner.errors import InputError
 from planner.inventory import Inventory, flavor_counts
 from planner.modelarts.objects import PoolNameError
+from planner.planning.busy import BusyFacts, busy_facts
 from planner.planning.rules import PoolRules, StepRules, resolve_flavor
 from planner.spec import Spec
 from solvers.problem import Arrival, Band, Commodity, FlavorCell, FlowProblem, PoolData, SubnetData, UnitClass
@@ -41,6 +46,7 @@ class Context:
     node_cluster: dict[str, str]
     flavor_targets: dict[tuple[str, str], Band]
     excluded: list[dict[str, str]]
+    busy: BusyFacts
 
 
 def _resolve_spec_pools(inv: Inventory, spec: Spec, source: str) -> dict[str, tuple[str, Any]]:
@@ -89,8 +95,9 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     index = _Index(pools={p: i for i, p in enumerate(pool_ids)}, flavors={f: i for i, f in enumerate(flavors)},
                    clusters={c: i for i, c in enumerate(clusters)}, subnets={s: i for i, s in enumerate(subnet_ids)})
     pool_rules, pool_data = _pool_rules(inv, spec, spec_pools, index)
-    excluded, unit_nodes, unit_facts = _movable_units(inv, spec, pool_rules)
-    commodities, classes, class_units = _classes(unit_facts, index, cross=spec.limits.allow_cross_cluster)
+    busy = busy_facts(inv, spec.workload_rules.busy_nodes)
+    excluded, unit_nodes, unit_facts = _movable_units(inv, spec, pool_rules, busy)
+    commodities, classes, class_units = _classes(unit_facts, index, busy, cross=spec.limits.allow_cross_cluster)
     arrivals = _arrivals(commodities, classes, pool_rules, flavors, index, accepted, spec.flavor_compat)
     cells = _cells(arrivals, flavor_targets, accepted, cell_counts, pool_ids, flavors, index)
 
@@ -110,7 +117,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
         class_units=class_units, unit_nodes=unit_nodes,
         node_cluster=dict(zip(nodes["node"], nodes["cluster"], strict=True)),
-        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])),
+        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])), busy=busy,
     )
     return problem, context
 
@@ -167,14 +174,16 @@ def _pool_rules(inv: Inventory, spec: Spec, spec_pools: dict[str, tuple[str, Any
     return pool_rules, pool_data
 
 
-UnitFacts = tuple[str, str, int, str]  # pool, flavor, unit size, cluster
+UnitFacts = tuple[str, str, int, str, bool]  # pool, flavor, unit size, cluster, busy (a class of its own: drain)
 
 
-def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules]
+def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules], busy: BusyFacts
                    ) -> tuple[list[dict[str, str]], dict[str, list[str]], dict[str, UnitFacts]]:
     """Nodes that may not move (with why), and the movable units: their nodes and facts. One pass over the nodes."""
     col = inv.columns["nodes"]
     pinned = set(spec.pin)
+    kept = busy.node_reason if busy.keeps else {}
+    split = busy.busy_units if busy.splits else frozenset()
     no_give = {p for p, r in pool_rules.items() if not r.give}
     batch = spec.limits.max_batch_size
     own: list[str] = []
@@ -182,6 +191,8 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules]
         if not why:
             if name in pinned:
                 why = "pinned by the spec"
+            elif name in kept:
+                why = kept[name]
             elif pool in no_give:
                 why = "pool may not give (give: false)"
             elif size > batch:
@@ -202,31 +213,32 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules]
             excluded.append({"node": name, "pool": pool, "reason": why})
             continue
         unit_nodes.setdefault(unit, []).append(name)
-        unit_facts.setdefault(unit, (pool, flavor, int(size), cluster))
+        unit_facts.setdefault(unit, (pool, flavor, int(size), cluster, unit in split))
     for members in unit_nodes.values():
         members.sort()
     return excluded, unit_nodes, unit_facts
 
 
-def _classes(unit_facts: dict[str, UnitFacts], index: _Index, *, cross: bool
+def _classes(unit_facts: dict[str, UnitFacts], index: _Index, busy: BusyFacts, *, cross: bool
              ) -> tuple[list[Commodity], list[UnitClass], list[list[str]]]:
-    """Interchangeable units grouped into classes (pool, flavor, size, cluster) of commodities (flavor, size and,
-    when cross-cluster moves are forbidden, cluster); the units of each class in stable order."""
+    """Interchangeable units grouped into classes (pool, flavor, size, cluster, busy) of commodities (flavor, size
+    and, when cross-cluster moves are forbidden, cluster); the units of each class in stable order, idle first."""
     commodities: list[Commodity] = []
     commodity_index: dict[tuple[int, int, int], int] = {}
     classes: list[UnitClass] = []
     class_units: list[list[str]] = []
     grouped: dict[UnitFacts, list[str]] = {}
-    for unit in sorted(unit_facts):
+    idle_first = busy.policy == "ignore" and busy.busy_units  # (drain: busy units are in classes of their own)
+    for unit in sorted(unit_facts, key=lambda u: (u in busy.busy_units, u)) if idle_first else sorted(unit_facts):
         grouped.setdefault(unit_facts[unit], []).append(unit)
-    for (pool, flavor, size, cluster), members in sorted(grouped.items()):
+    for (pool, flavor, size, cluster, is_busy), members in sorted(grouped.items()):
         fi, ci = index.flavors[flavor], index.clusters[cluster]
         ckey = (fi, size, -1 if cross else ci)
         k = commodity_index.setdefault(ckey, len(commodities))
         if k == len(commodities):
             commodities.append(Commodity(flavor=fi, size=size, cluster=ckey[2]))
         classes.append(UnitClass(pool=index.pools[pool], commodity=k, flavor=fi, size=size, cluster=ci,
-                                 count=len(members)))
+                                 count=len(members), busy=is_busy))
         class_units.append(members)
     return commodities, classes, class_units
 

@@ -53,6 +53,7 @@ class ScenarioOutcome:
     deviation_after: int | None = None
     bound: float | None = None
     moves: int | None = None
+    busy_moves: int | None = None  # B of PRODUCT §9: nodes moved while busy
     requests: int | None = None
     waves: int | None = None
     staging_moves: int | None = None
@@ -128,6 +129,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
         deviation_after=summary.deviation_after,
         bound=summary.bound,
         moves=summary.moves,
+        busy_moves=summary.busy_moves,
         requests=summary.requests,
         waves=summary.waves,
         staging_moves=summary.staging_moves,
@@ -254,12 +256,13 @@ _HEADERS = [
     "D before",
     "D after",
     "moves",
+    "busy",
     "requests",
     "waves",
     "staging",
     "binding rules",
 ]
-_NUMERIC = [False, False, False, True, True, True, True, True, True, False]
+_NUMERIC = [False, False, False, True, True, True, True, True, True, True, False]
 
 
 def _row(o: ScenarioOutcome, *, wrap: int | None) -> list[Any]:
@@ -277,6 +280,7 @@ def _row(o: ScenarioOutcome, *, wrap: int | None) -> list[Any]:
         o.deviation_before,
         o.deviation_after,
         o.moves,
+        o.busy_moves,
         o.requests,
         o.waves,
         o.staging_moves,

@@ -25,13 +25,13 @@ Backend = Callable[[LinearModel, SolveParams], BackendAnswer]
 
 
 def get_backend(name: str) -> Backend:
-    """The backend called `name` ("cpsat", "scip" or "cbc")."""
+    """The backend called `name` ("cpsat", "scip", "cbc" or "highs")."""
     if name == "cpsat":
         from solvers.backends.cpsat import solve as solve_cpsat
 
         return solve_cpsat
-    if name in ("scip", "cbc"):
+    if name in ("scip", "cbc", "highs"):
         from solvers.backends.mip import make_mip_backend
 
         return make_mip_backend(name.upper())
-    raise ValueError(f"unknown backend {name!r} (expected cpsat, scip or cbc)")
+    raise ValueError(f"unknown backend {name!r} (expected cpsat, scip, cbc or highs)")

@@ -7,6 +7,7 @@ about a quarter of a second of start-up on every `poolshift plan` (benchmarks/RE
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -18,6 +19,7 @@ from solvers.params import SolveParams
 
 _INT_MAX = 2**63 - 1
 _INT_MIN = -(2**63) + 1
+CPSAT_SUBSOLVERS = ("default_lp", "max_lp")
 
 
 def _proto(model: LinearModel, *, enforce_groups: bool = False) -> tuple[Any, dict[str, int]]:
@@ -47,14 +49,29 @@ def _proto(model: LinearModel, *, enforce_groups: bool = False) -> tuple[Any, di
 def _parameters(params: SolveParams) -> Any:
     p = cmh.SatParameters()
     p.max_time_in_seconds = params.time_limit
-    p.num_workers = params.workers
     p.random_seed = params.seed
     p.log_search_progress = params.log
     # Measured on the benchmark instances: the LP at level 2 proves these flow models fastest, and
     # probing costs more than it saves on them (benchmarks/RESULTS.md).
     p.linearization_level = 2
     p.cp_model_probing_level = 0
+    p.num_workers = threads(params.workers)
+    if p.num_workers > 1:
+        # CP-SAT's default 2-worker portfolio (LNS included) gave worse plans 4x slower on hard instances;
+        # two full LP searches without LNS came closest to one worker (benchmarks/RESULTS.md).
+        p.subsolvers.extend(CPSAT_SUBSOLVERS)
+        p.use_lns = False
     return p
+
+
+def threads(workers: int) -> int:
+    """CP-SAT threads for `workers`: never all the machine's cores.
+
+    Measured on the 2-core benchmark machine (benchmarks/RESULTS.md): every 2-thread configuration was
+    slower than one thread (up to 2x), since the second thread competes with the rest of the machine. So
+    one core is always left free: `--workers 2` on 2 cores runs exactly like `--workers 1`.
+    """
+    return max(1, min(workers, (os.cpu_count() or 1) - 1))
 
 
 def _run(proto: Any, parameters: Any) -> Any:
@@ -64,13 +81,24 @@ def _run(proto: Any, parameters: Any) -> Any:
 
 
 def solve(model: LinearModel, params: SolveParams) -> BackendAnswer:
-    """Solve with CP-SAT; statuses map one to one, MODEL_INVALID is a bug and raises."""
+    """Solve with CP-SAT; statuses map one to one, MODEL_INVALID is a bug and raises.
+
+    With `objective_lb`/`objective_ub` the objective is restricted to that range: INFEASIBLE then means no
+    solution in the range, and OPTIMAL the best one in it.
+    """
     start = time.perf_counter()
     proto, _ = _proto(model)
     if model.objective:
         vs = sorted(model.objective)
         proto.objective.vars.extend(vs)
         proto.objective.coeffs.extend([model.objective[v] for v in vs])
+        if model.objective_lb is not None or model.objective_ub is not None:
+            lo = _INT_MIN if model.objective_lb is None else model.objective_lb
+            hi = _INT_MAX if model.objective_ub is None else model.objective_ub
+            proto.objective.domain.extend([lo, hi])
+    if model.hint is not None:
+        proto.solution_hint.vars.extend(range(len(model.hint)))
+        proto.solution_hint.values.extend(model.hint)
     response = _run(proto, _parameters(params))
     elapsed = time.perf_counter() - start
     status = response.status

@@ -249,21 +249,29 @@ def test_cli_writes_files_and_reuse_meta(tmp_path: Path) -> None:
     code = gen.main(["--nodes", "300", "--pools", "20", "--clusters", "5", "--seed", "1",
                      "--out-dir", str(tmp_path)])
     assert code == 0
-    inventory, spec, meta = gen.instance_paths(tmp_path, 300, True)
-    assert (inventory.name, spec.name) == ("inventory-300.json", "spec-300.yaml")
+    inventory, spec, meta = gen.instance_paths(tmp_path, 300, True, "default", 1)
+    assert (inventory.name, spec.name) == ("inventory-default-300-s1.json", "spec-default-300-s1.yaml")
     snapshot, spec_doc = gen.generate(300, 20, clusters=5, seed=1)
     assert json.loads(inventory.read_text()) == snapshot
     assert yaml.safe_load(spec.read_text()) == spec_doc
-    params = {"nodes": 300, "pools": 20, "flavors": 20, "clusters": 5, "seed": 1, "cross_cluster": False}
+    params = {"nodes": 300, "pools": 20, "flavors": 20, "clusters": 5, "seed": 1, "cross_cluster": False,
+              "family": "default"}
     assert gen.meta_matches(meta, params)
     assert not gen.meta_matches(meta, {**params, "seed": 2})
+    assert not gen.meta_matches(meta, {**params, "family": "hard"})
     assert gen.main(["--nodes", "300", "--pools", "20", "--clusters", "5", "--seed", "1",
                      "--no-cross-cluster", "--out-dir", str(tmp_path)]) == 0
-    nocross = gen.instance_paths(tmp_path, 300, False)[1]
-    assert nocross.name == "spec-300-nocross.yaml"
+    nocross = gen.instance_paths(tmp_path, 300, False, "default", 1)[1]
+    assert nocross.name == "spec-default-300-s1-nocross.yaml"
     assert yaml.safe_load(nocross.read_text())["limits"]["allow_cross_cluster"] is False
-    # a new seed drops the stale spec of the other variant
-    assert gen.main(["--nodes", "300", "--pools", "20", "--clusters", "5", "--seed", "2",
+    # the workloads: spec variant only behind the option
+    assert gen.main(["--nodes", "300", "--pools", "20", "--clusters", "5", "--seed", "1", "--family", "busy",
+                     "--busy-nodes", "drain", "--out-dir", str(tmp_path)]) == 0
+    drain = gen.instance_paths(tmp_path, 300, True, "busy", 1, "drain")[1]
+    assert drain.name == "spec-busy-300-s1-drain.yaml"
+    assert yaml.safe_load(drain.read_text())["workloads"] == {"busy_nodes": "drain", "drain_timeout": 1800}
+    # regenerating the inventory with other parameters drops the stale spec variants
+    assert gen.main(["--nodes", "300", "--pools", "20", "--clusters", "4", "--seed", "1",
                      "--out-dir", str(tmp_path)]) == 0
     assert not nocross.exists()
 
@@ -276,7 +284,8 @@ def test_size_labels() -> None:
 def test_1k_instance_loads(tmp_path: Path) -> None:
     """Written to files, the 1k instance loads through the planner's own readers and builds a problem."""
     snapshot, spec = gen.generate(NODES, POOLS, clusters=8, seed=0)
-    params = {"nodes": NODES, "pools": POOLS, "flavors": 20, "clusters": 8, "seed": 0, "cross_cluster": True}
+    params = {"nodes": NODES, "pools": POOLS, "flavors": 20, "clusters": 8, "seed": 0, "cross_cluster": True,
+              "family": "default"}
     inventory_path, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
     inv = load_snapshot(inventory_path)
     assert len(inv.nodes) == NODES and len(inv.pools) == POOLS

@@ -10,16 +10,36 @@ PROJECT = "0123456789abcdef0123456789abcdef"
 
 def node(name: str, flavor: str = "f.a", *, phase: str = "Available", cluster: str | None = None,
          labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None,
-         super_node: str | None = None) -> dict[str, Any]:
+         super_node: str | None = None, ip: str | None = None, resources: dict[str, Any] | None = None,
+         available: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A raw node; `ip` sets `status.privateIp`, `resources`/`available` its capacity and what is free (PRODUCT §9)."""
     lab = dict(labels or {})
     if cluster:
         lab["os.modelarts.node/cluster"] = cluster
     if super_node:
         lab["os.modelarts.node/batch.type"] = "hyperinstance"
         lab["os.modelarts.node/batch.uid"] = super_node
+    status: dict[str, Any] = {"phase": phase}
+    if ip is not None:
+        status["privateIp"] = ip
+    if resources is not None:
+        status["resources"] = dict(resources)
+        status["availableResources"] = dict(resources if available is None else available)
     return {"apiVersion": "v2", "kind": "Node",
             "metadata": {"name": name, "labels": lab, "annotations": dict(annotations or {})},
-            "spec": {"flavor": flavor}, "status": {"phase": phase}}
+            "spec": {"flavor": flavor}, "status": status}
+
+
+def workload(name: str, ips: list[str], *, status: str = "Running", kind: str = "train", priority: Any = "2",
+             as_members: bool = False) -> dict[str, Any]:
+    """A raw ListWorkloads item running on `ips`: in `hostIps`, or (`as_members`) only in `nodes[].hostIp`."""
+    item: dict[str, Any] = {"apiVersion": "v1", "kind": "Workload", "name": name, "jobName": name, "type": kind,
+                            "status": status, "priority": priority, "runningDuration": 3600}
+    if as_members:
+        item["nodes"] = [{"hostIp": ip, "resourceRequirement": {"cpu": "1"}} for ip in ips]
+    else:
+        item["hostIps"] = ",".join(ips)
+    return item
 
 
 def pool(name: str, flavors: list[str] | dict[str, int | None] = ("f.a",), *, subnet: str | None = "s1",

@@ -26,6 +26,11 @@ def test_plan_then_show_in_every_format(tmp_path: Path) -> None:
     assert code == 0 and "status OPTIMAL  deviation 25 -> 3 (proven optimal)" in out
     doc = json.loads(plan.read_text())
     assert doc["format"] == "poolshift.plan/v1" and len(doc["steps"]) == 3
+    # busy_nodes: keep (the default): the 7 busy nodes stay, none of the moved nodes runs anything (README)
+    busy = {e["node"]: e["reason"] for e in doc["excluded"] if e["reason"].startswith("busy: ")}
+    assert len(busy) == 7 and busy["os-node-created-001bv"] == "busy: runs nb-feature-exploration (notebook)"
+    assert doc["summary"]["busy_moves"] == 0 and all(s["disrupts"] == [] for s in doc["steps"])
+    assert not busy.keys() & {n for s in doc["steps"] for n in s["body"]["migrateNodeNames"]}
     committed = json.loads((EXAMPLES / "plan.json").read_text())
     for d in (doc, committed):  # the fields that differ between runs (and the digest over them)
         del d["created_at"], d["digest"]
@@ -36,7 +41,7 @@ def test_plan_then_show_in_every_format(tmp_path: Path) -> None:
     assert code == 0
     assert "Requests (in order)" in table and f"plan digest {json.loads(plan.read_text())['digest']}" in table
     row = next(line for line in table.splitlines() if line.startswith(" 1     1  train-a    train-b   "))
-    assert row.endswith("  os-node-created-001bv, os-node-created-002cr, os-node-created-003dn, os-node-created-004ew")
+    assert row.endswith("  os-node-created-002cr, os-node-created-003dn, os-node-created-004ew, os-node-created-005fs")
     assert "subnet subnet-west-a-0d17 has no free address left above its reserve" in table
     code, md, _ = run("show", str(plan), "--format", "md")
     assert code == 0 and md.startswith("# poolshift plan for project") and "| pool | name | before |" in md

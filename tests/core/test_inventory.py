@@ -33,6 +33,11 @@ def test_example_inventory_facts() -> None:
     assert inv.subnets.set_index("subnet").loc["subnet-west-a-0d17", "free_ips"] == 4
     sn = inv.nodes[inv.nodes["unit"] == "hyperinstance:spod-41c2"]
     assert len(sn) == 4 and set(sn["unit_size"]) == {4} and sn["movable"].all()
+    assert sn["busy"].all() and set(sn["busy_reason"]) == {"runs llm-pretrain-70b (train)"}
+    busy = inv.nodes[inv.nodes["busy"]].set_index("node")
+    assert len(busy) == 7 and inv.workloads_known
+    assert busy.loc["os-node-created-012cr", "workloads"] == ()  # 4 GPUs taken by something unlisted
+    assert [w.name for w in busy.loc["os-node-created-014ew", "workloads"]] == ["chat-assistant-svc"]
 
 
 def test_pool_subnet_cluster_and_takes_part() -> None:

@@ -1,7 +1,8 @@
 """Property tests on random tiny inventories: verified plans, brute-force optimality, byte-identical steps.
 
 The brute force below is written from PRODUCT §2-§5 directly on the raw snapshot: it enumerates every
-final placement of the movable units and keeps the lexicographically smallest (deviation, moves).
+final placement of the movable units and keeps the lexicographically smallest (deviation, moves) — or, with busy
+units (PRODUCT §9, `tests/core/test_busy_properties.py`), (deviation, busy nodes moved, moves).
 """
 
 from __future__ import annotations
@@ -93,6 +94,16 @@ def instances(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, int] | None:
     """Lexicographically smallest (deviation, moves) over all valid final placements, or None."""
+    best = brute_force_busy(snap, raw_spec, frozenset(), keep=False)
+    return None if best is None else (best[0], best[2])
+
+
+def brute_force_busy(snap: dict[str, Any], raw_spec: dict[str, Any], busy: frozenset[str], *,
+                     keep: bool) -> tuple[int, int, int] | None:
+    """Lexicographically smallest (deviation, busy nodes moved, moves) over all valid final placements, or None.
+
+    `busy`: the units (super-node uid, else node name) that run something; with `keep` they never move.
+    """
     sp = parse_spec(raw_spec)
     pools = {p["metadata"]["name"]: p for p in snap["pools"]}
     free = {s["networkId"]: s["totalIps"] - s["usedIps"] for n in snap["networks"] for s in n["subnets"]}
@@ -118,7 +129,8 @@ def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, in
             if (n["status"]["phase"] != "Available" or n["metadata"]["annotations"].get("os.modelarts.node/lock.action")
                     or (p in wish and not wish[p].give)):
                 blocked.add(uid)
-    movable = [u for u in sorted(units) if u not in blocked and len(units[u]) <= sp.limits.max_batch_size]
+    movable = [u for u in sorted(units) if u not in blocked and len(units[u]) <= sp.limits.max_batch_size
+               and not (keep and u in busy)]
 
     def resolve(f: str, p: str) -> str | None:
         for c in [f, *sp.flavor_compat.get(f, [])]:
@@ -149,10 +161,10 @@ def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, in
             held = sum(cell0[(p, f)] for p in grp)
             if grp:
                 even.update({(p, f): (held // len(grp), -(-held // len(grp))) for p in grp})
-    best: tuple[int, int] | None = None
+    best: tuple[int, int, int] | None = None
     for choice in itertools.product(*options):
         count, cell, fr = Counter(count0), Counter(cell0), dict(free)
-        moves = 0
+        moves = busy_moves = 0
         for u, (dst, g) in zip(movable, choice, strict=True):
             if dst is None:
                 continue
@@ -164,6 +176,7 @@ def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, in
             fr[subnet[dst]] -= n * sp.defaults.ips_per_node
             fr[subnet[src]] += n * sp.defaults.ips_per_node
             moves += n
+            busy_moves += n if u in busy else 0
         if sp.limits.max_moves is not None and moves > sp.limits.max_moves:
             continue
         ok = True
@@ -188,8 +201,8 @@ def brute_force(snap: dict[str, Any], raw_spec: dict[str, Any]) -> tuple[int, in
                 dev += abs(count[p] - w.target)
             dev += sum(abs(cell[(p, f)] - t) for f, t in w.flavors.items())
         dev += sum(max(0, lo - cell[k]) + max(0, cell[k] - hi) for k, (lo, hi) in even.items())
-        if best is None or (dev, moves) < best:
-            best = (dev, moves)
+        if best is None or (dev, busy_moves, moves) < best:
+            best = (dev, busy_moves, moves)
     return best
 
 

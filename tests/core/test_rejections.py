@@ -72,6 +72,16 @@ SNAPSHOT_CASES: list[tuple[str, Any, str]] = [
     ("totalIps is a boolean", _mutate(_set(["networks", 0, "subnets", 0, "totalIps"], True)), "totalIps"),
     ("subnet without networkId", _mutate(_delete(["networks", 0, "subnets", 0, "networkId"])), "networkId"),
     ("network without name", _mutate(_delete(["networks", 0, "name"])), "$.networks[0].name"),
+    # PRODUCT §9: the optional `workloads` key and the node fields busy nodes are told by
+    ("workloads not an object", _mutate(_set(["workloads"], [])), "$.workloads: expected object"),
+    ("workloads of an unknown pool", _mutate(_set(["workloads"], {"pool-zzz": []})), '$.workloads["pool-zzz"]'),
+    ("workload without status", _mutate(_set(["workloads"], {"pool-a": [{"name": "job"}]})),
+     '$.workloads["pool-a"][0].status: required field is missing'),
+    ("node privateIp not a string", _mutate(_set(["nodes", "pool-a", 0, "status", "privateIp"], 1)),
+     '$.nodes["pool-a"][0].status.privateIp'),
+    ("accelerator amount not a quantity", _mutate(lambda d: d["nodes"]["pool-a"][0]["status"].update(
+        resources={"nvidia.com/gpu": "eight"}, availableResources={"nvidia.com/gpu": "8"})),
+     '$.nodes["pool-a"][0].status.resources["nvidia.com/gpu"]: expected a quantity'),
 ]
 
 GOOD_SPEC = spec({"pool-a": {"target": 4}, "pool-b": {"target": 4}})
@@ -163,7 +173,7 @@ def test_missing_files_and_bad_arguments_exit_2(tmp_path: Path) -> None:
 
 
 def test_a_target_below_the_floor_plans_with_one_warning_naming_the_pool(tmp_path: Path) -> None:
-    inv = _write(tmp_path, "snap.json", _good_snapshot())
+    inv = _write(tmp_path, "snap.json", {**_good_snapshot(), "workloads": {}})  # workloads known: no §9 warning
     sp = _write(tmp_path, "spec.yaml", spec({"pool-a": {"target": 1}, "pool-b": {"target": 4}},
                                             defaults={"min_nodes": 3}), as_yaml=True)
     result, out = _run_plan(tmp_path, inv, sp)

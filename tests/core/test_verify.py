@@ -120,3 +120,71 @@ def test_verifier_rejects_floor_max_subnet_and_wave_breaks() -> None:
     doc["steps"][1]["wave"] = 1
     problems = check(sp, doc, steps_only=True)
     assert any(p.startswith("wave 1: pool pool-b drops to 1") for p in problems), problems
+
+
+# ------------------------------------------------------------------------------- busy nodes (PRODUCT §9)
+
+
+def busy_plan(busy_nodes: str) -> tuple[dict[str, Any], Spec, dict[str, Any]]:
+    """A plan on test_workloads' busy snapshot (job-x on a-0 and a-1, a-3's GPUs in use): 4 of pool-a's nodes go."""
+    from tests.core.test_workloads import WISHES, busy_snapshot
+
+    snap = busy_snapshot()
+    raw_spec = spec(WISHES, workloads={"busy_nodes": busy_nodes}, limits={"max_batch_size": 1})
+    doc = make_plan(snap, raw_spec).document
+    sp = parse_spec(raw_spec)
+    assert verify_plan(snap, sp, doc) == []
+    return snap, sp, doc.model_dump(mode="json")
+
+
+def busy_check(snap: dict[str, Any], sp: Spec, data: dict[str, Any]) -> list[str]:
+    return verify_plan(snap, sp, PlanDocument.model_validate(data))
+
+
+def test_verifier_catches_a_busy_node_moved_under_keep() -> None:
+    snap, sp, data = busy_plan("keep")
+    step = data["steps"][0]
+    step["body"]["migrateNodeNames"] = ["a-1"]  # runs job-x
+    problems = busy_check(snap, sp, data)
+    assert any("node a-1 is busy (runs job-x) and workloads.busy_nodes is keep" in p for p in problems), problems
+    step["body"]["migrateNodeNames"] = ["a-3"]  # its GPUs are in use, no workload listed
+    problems = busy_check(snap, sp, data)
+    assert any("node a-3 is busy" in p and "keep" in p for p in problems), problems
+    # the same move, honestly listed, is still refused under keep
+    step["disrupts"] = [{"node": "a-3", "workload": "(unlisted: accelerators in use)", "type": "unknown",
+                         "priority": None}]
+    data["summary"]["busy_moves"] = 1
+    assert [p for p in busy_check(snap, sp, data) if "busy" in p] == [
+        "step 1: node a-3 is busy (runs (unlisted: accelerators in use)) and workloads.busy_nodes is keep"]
+
+
+BUSY_MUTATIONS: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "disrupts omitted": (lambda d: next(s for s in d["steps"] if s["disrupts"])["disrupts"].clear(),
+                         "disrupts omits job-x on a-0"),
+    "disrupts invented": (lambda d: next(s for s in d["steps"] if not s["disrupts"])["disrupts"].append(
+        {"node": next(s for s in d["steps"] if not s["disrupts"])["body"]["migrateNodeNames"][0],
+         "workload": "job-x", "type": "train", "priority": "3"}), "which the move does not end"),
+    "wrong priority": (lambda d: next(s for s in d["steps"] if s["disrupts"])["disrupts"][0].update(priority="1"),
+                       "disrupts omits job-x on a-0"),
+    "wrong workload": (lambda d: next(s for s in d["steps"] if s["disrupts"])["disrupts"][0].update(workload="nb"),
+                       "lists nb on a-0"),
+    "busy_moves too low": (lambda d: d["summary"].update(busy_moves=0), "summary.busy_moves is 0"),
+    "busy_moves too high": (lambda d: d["summary"].update(busy_moves=3), "summary.busy_moves is 3"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUSY_MUTATIONS))
+def test_verifier_checks_disrupts_and_busy_moves_against_the_raw_snapshot(name: str) -> None:
+    snap, sp, data = busy_plan("drain")
+    assert data["summary"]["busy_moves"] == 1
+    fn, expected = BUSY_MUTATIONS[name]
+    fn(data)
+    problems = busy_check(snap, sp, data)
+    assert any(expected in p for p in problems), problems
+
+
+def test_disrupts_are_plan_time_facts_left_out_of_the_live_step_check() -> None:
+    snap, sp, data = busy_plan("drain")
+    next(s for s in data["steps"] if s["disrupts"])["disrupts"].clear()
+    doc = PlanDocument.model_validate(data)
+    assert verify_steps(snap, sp, doc.steps) == [] and verify_plan(snap, sp, doc) != []

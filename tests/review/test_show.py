@@ -42,7 +42,7 @@ def test_show_lists_every_node_of_a_request_and_what_it_does(plan_a_data: dict[s
 
 def test_example_plan_in_markdown_lists_all_four_nodes_of_a_request() -> None:
     md = render_plan(read_plan(EXAMPLES / "plan.json"), "md")
-    assert ("| os-node-created-001bv, os-node-created-002cr, os-node-created-003dn, os-node-created-004ew |"
+    assert ("| os-node-created-002cr, os-node-created-003dn, os-node-created-004ew, os-node-created-005fs |"
             in md)  # was "..., +1 more"
     assert "relabels 2 node(s) modelarts.vm.cpu.8u32g → modelarts.vm.cpu.8u32g.d" in md
     assert "deviation left 3: 2 at pool totals, 1 at per-flavor targets" in md

@@ -115,12 +115,12 @@ def test_comparison_table_markdown_and_json(snapshot: dict[str, Any], spec: dict
     assert stuck_row.split()[:2] == ["stuck", "NO"]
     assert "stuck: no placement meets the hard rules" in text
     md = render_comparison(outcomes, markdown=True)
-    assert "| base (baseline) | yes | OPTIMAL | 9 | 0 | 23 | 3 | 2 | 0 | - |" in md  # requests, waves of plan A
+    assert "| base (baseline) | yes | OPTIMAL | 9 | 0 | 23 | 0 | 3 | 2 | 0 | - |" in md  # busy, requests, waves
     assert "- **base**: as is" in md
     doc = json.loads(json.dumps(comparison_document(outcomes)))
     assert doc["baseline"] == "base"
     first = doc["scenarios"][0]
-    assert {"name", "feasible", "deviation_before", "deviation_after", "moves", "requests", "waves",
+    assert {"name", "feasible", "deviation_before", "deviation_after", "moves", "busy_moves", "requests", "waves",
             "staging_moves", "binding"} <= set(first)
     assert "plan" not in first
 
@@ -171,6 +171,21 @@ def test_real_infeasible_scenario_beside_feasible_ones(snapshot: dict[str, Any],
     assert "pool-infer-2c9e" in stuck.blocking_pools
     more = outcomes[2]
     assert more.deviation_before == 4 and more.deviation_after == 0  # train 12 of 14, infer 10 of 8
+
+
+def test_busy_column_compares_keep_drain_and_ignore() -> None:
+    """The `busy` column is B (PRODUCT §9): what each `workloads.busy_nodes` policy would end, side by side."""
+    from tests.core.test_workloads import WISHES, busy_snapshot
+
+    base_spec = {"format": "poolshift.spec/v1", "pools": WISHES}
+    sf = _file({"name": "keep"}, {"name": "drain", "spec": {"workloads": {"busy_nodes": "drain"}}},
+               {"name": "ignore", "spec": {"workloads": {"busy_nodes": "ignore"}}})
+    keep, drain, ignore = _run(sf, busy_snapshot(), base_spec, max_workers=1)
+    assert [(o.deviation_after, o.busy_moves, o.moves) for o in (keep, drain, ignore)] == [
+        (2, 0, 3), (0, 1, 4), (0, 1, 4)]
+    header, _, *rows = render_comparison([keep, drain, ignore], markdown=True).splitlines()[2:]
+    column = [c.strip() for c in header.split("|")].index("busy")
+    assert [row.split("|")[column].strip() for row in rows[:3]] == ["0", "1", "1"]
 
 
 def test_real_planner_rejects_an_overlay_naming_an_unknown_pool(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:

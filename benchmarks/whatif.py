@@ -1,0 +1,141 @@
+"""`poolshift whatif` with 7 scenarios on a generated instance, against the issue's budget.
+
+    python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json]
+
+The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deterministically:
+
+| scenario | change |
+|---|---|
+| baseline | none |
+| targets-up | the 10 largest target pools without min/max want 20% more nodes |
+| add-nodes | 40 nodes of its first flavor in each of the 4 largest pools of the roomiest subnet |
+| remove-nodes | 20% of the first flavor's nodes removed from the 3 largest pools |
+| free-ips | the 2 tightest subnets get 50 more free addresses |
+| lock-nodes | 200 nodes (every 100th, by name) locked |
+| no-cross-cluster | `limits.allow_cross_cluster: false` |
+
+The budget (performance issue): one load of the inventory plus 7 times one plan's solve time, plus 20%:
+`1.2 × (load + 7 × solve)`, with `load` = reading the snapshot and the spec plus the derived facts
+(`model input`) and `solve` the solve stage, both medians of `benchmarks.profile` on the same instance.
+The result also carries the lenient reading (7 × everything a plan does after loading).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks import profile as stage_profile
+
+SCENARIOS_FORMAT = "poolshift.scenarios/v1"
+
+
+def scenario_file(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """The 7 scenarios of the module docstring for this instance."""
+    pools = {p["metadata"]["name"]: p for p in snapshot["pools"]
+             if p["status"]["phase"] == "Running" and p["spec"]["type"] == "Dedicate"}
+    display = {p["metadata"]["labels"].get("os.modelarts/name"): name for name, p in pools.items()}
+    size = {name: len(snapshot["nodes"].get(name, [])) for name in pools}
+    by_size = sorted(pools, key=lambda n: (-size[n], n))
+    free = {s["networkId"]: s["totalIps"] - s["usedIps"] for net in snapshot["networks"] for s in net["subnets"]}
+    subnet_of = {name: _subnet(pools[name], snapshot) for name in pools}
+
+    wanted: dict[str, Any] = {}
+    for key, entry in sorted(spec["pools"].items(), key=lambda kv: -size.get(display.get(kv[0], kv[0]), 0)):
+        if "target" in entry and "min" not in entry and "max" not in entry and len(wanted) < 10:
+            wanted[key] = {"target": round(entry["target"] * 1.2)}
+    roomy = max((s for s in free if any(subnet_of[n] == s for n in pools)), key=lambda s: (free[s], s))
+    in_roomy = [n for n in by_size if subnet_of[n] == roomy][:4]
+    add = [{"pool": n, "flavor": pools[n]["spec"]["resources"][0]["flavor"], "count": 40} for n in in_roomy]
+    remove = []
+    for name in by_size[:3]:
+        flavor = pools[name]["spec"]["resources"][0]["flavor"]
+        plain = sum(1 for node in snapshot["nodes"][name] if node["spec"]["flavor"] == flavor
+                    and "os.modelarts.node/batch.uid" not in node["metadata"]["labels"])
+        if plain >= 5:
+            remove.append({"pool": name, "flavor": flavor, "count": plain // 5})
+    tight = sorted(free, key=lambda s: (free[s], s))[:2]
+    names = sorted(node["metadata"]["name"] for items in snapshot["nodes"].values() for node in items)
+    return {"format": SCENARIOS_FORMAT, "scenarios": [
+        {"name": "baseline"},
+        {"name": "targets-up", "spec": {"pools": wanted}},
+        {"name": "add-nodes", "inventory": {"add_nodes": add, "set_free_ips": {roomy: free[roomy] + 200}}},
+        {"name": "remove-nodes", "inventory": {"remove_nodes": remove}},
+        {"name": "free-ips", "inventory": {"set_free_ips": {s: free[s] + 50 for s in tight}}},
+        {"name": "lock-nodes", "inventory": {"lock_nodes": names[::100][:200]}},
+        {"name": "no-cross-cluster", "spec": {"limits": {"allow_cross_cluster": False}}},
+    ]}
+
+
+def _subnet(pool: dict[str, Any], snapshot: dict[str, Any]) -> str | None:
+    net = pool["spec"].get("network", {})
+    if "subnetId" in net:
+        return str(net["subnetId"])
+    for network in snapshot["networks"]:
+        if network["name"] == net.get("name") and len(network["subnets"]) == 1:
+            return str(network["subnets"][0]["networkId"])
+    return None
+
+
+def write_scenarios(inventory: Path, spec: Path, out: Path) -> Path:
+    """Derive the scenario file of an instance and write it to `out`."""
+    snapshot = json.loads(inventory.read_text(encoding="utf-8"))
+    spec_doc = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    out.write_text(yaml.safe_dump(scenario_file(snapshot, spec_doc), sort_keys=False), encoding="utf-8")
+    return out
+
+
+def budget(profile_result: dict[str, Any], scenarios: int = 7) -> dict[str, float]:
+    """The issue's budget from a stage profile, and the lenient reading, in seconds."""
+    med = profile_result["median"]
+    load = med["read snapshot"] + med["read spec"] + med["model input"]
+    after_load = med["total"] - med["imports"] - load
+    return {"load": round(load, 3), "solve": round(med["solve"], 3),
+            "budget": round(1.2 * (load + scenarios * med["solve"]), 3),
+            "lenient_budget": round(1.2 * (med["imports"] + load + scenarios * after_load), 3)}
+
+
+def whatif_command(poolshift: str, inventory: Path, spec: Path, scenarios: Path) -> list[str]:
+    """The measured command (the CLI's defaults: two scenario processes at a time)."""
+    return [poolshift, "whatif", "--inventory", str(inventory), "--spec", str(spec), "--scenarios",
+            str(scenarios), "--output", "json"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from benchmarks import measure as ms  # the runner's child measurement (wall time and peak RSS)
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.whatif", description=__doc__.split("\n")[0])
+    parser.add_argument("--inventory", type=Path, required=True)
+    parser.add_argument("--spec", type=Path, required=True)
+    parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/data/runs/whatif"))
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    scenarios = write_scenarios(args.inventory, args.spec, args.out_dir / "scenarios.yaml")
+    cmd = whatif_command(ms.poolshift_executable(), args.inventory.resolve(), args.spec.resolve(), scenarios)
+    walls = []
+    for _ in range(args.repeat):
+        m = ms.measure(cmd, stdout=args.out_dir / "whatif.stdout", stderr=args.out_dir / "whatif.stderr",
+                        timeout=1800)
+        if m.returncode != 0:
+            print(f"whatif exited {m.returncode}: {ms.tail(args.out_dir / 'whatif.stderr')}", file=sys.stderr)
+            return 1
+        walls.append(m.wall_seconds)
+    limits = budget(stage_profile.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat))
+    result = {"wall": round(statistics.median(walls), 3), "walls": [round(w, 3) for w in walls], **limits}
+    print(json.dumps(result, sort_keys=True))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The LP relaxation of a LinearModel (GLOP), with a lower bound proven in integer arithmetic.
+
+GLOP solves in floating point, so its objective value is not a proof. The bound used is instead computed
+from GLOP's dual values `y` by weak duality, exactly: for ANY vector y (no matter how GLOP's tolerances
+made it), with reduced costs d = c - Aᵀy,
+
+    c·x  >=  Σ_rows (y_i > 0 ? y_i·lb_i : y_i·ub_i)  +  Σ_vars (d_j > 0 ? d_j·lb_j : d_j·ub_j)
+
+holds for every x within the variable bounds that satisfies the rows (a row with y_i of the sign whose
+bound is infinite gets y_i = 0 first, which keeps the inequality valid). y is rounded to multiples of
+2^-40 and everything above is evaluated with Python integers, so the right-hand side is exact; the bound
+is its ceiling, valid for every integer solution. GLOP's tolerances can only make the bound weaker
+(a less exact y gives a smaller right-hand side), never wrong; when it is weaker than the optimum, the
+solve falls back to CP-SAT for the proof (solvers/flow.py).
+
+Owns: building the MPModelProto, calling GLOP, the certified bound. Must not: decide statuses.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ortools.linear_solver import linear_solver_pb2, pywraplp
+
+from solvers.linear import LinearModel
+
+SCALE_BITS = 40
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The LP optimum (floats), and `bound`, a proven lower bound on every integer solution's objective."""
+
+    values: list[float]
+    objective: float
+    bound: int
+    seconds: float
+
+
+def mp_model(model: LinearModel) -> Any:
+    """The model as an MPModelProto (integrality not set: callers mark integer variables when needed)."""
+    proto = linear_solver_pb2.MPModelProto()
+    for lb, ub in zip(model.lbs, model.ubs, strict=True):
+        var = proto.variable.add()
+        var.lower_bound = lb
+        var.upper_bound = ub
+    for j, c in model.objective.items():
+        proto.variable[j].objective_coefficient = c
+    for row in model.rows:
+        ct = proto.constraint.add()
+        ct.var_index.extend(row.vars)
+        ct.coefficient.extend(row.coefs)
+        ct.lower_bound = -math.inf if row.lb is None else row.lb
+        ct.upper_bound = math.inf if row.ub is None else row.ub
+    return proto
+
+
+def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str = "") -> Any:
+    """Solve an MPModelProto with pywraplp's `solver_type`; returns the MPSolutionResponse."""
+    request = linear_solver_pb2.MPModelRequest()
+    request.model.CopyFrom(proto)
+    request.solver_type = solver_type
+    request.solver_time_limit_seconds = time_limit
+    if parameters:
+        request.solver_specific_parameters = parameters
+    response = linear_solver_pb2.MPSolutionResponse()
+    pywraplp.Solver.SolveWithProto(request, response)
+    return response
+
+
+def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
+    """Solve the LP relaxation; None when GLOP does not report an optimum (infeasible, limit, error)."""
+    start = time.perf_counter()
+    response = solve_proto(mp_model(model), linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING, time_limit)
+    if response.status != linear_solver_pb2.MPSOLVER_OPTIMAL:
+        return None
+    bound = certified_bound(model, list(response.dual_value))
+    return Relaxation(list(response.variable_value), response.objective_value, bound,
+                      time.perf_counter() - start)
+
+
+def certified_bound(model: LinearModel, duals: list[float]) -> int:
+    """ceil of the weak-duality bound of `duals`, evaluated exactly (see the module docstring)."""
+    scale = 1 << SCALE_BITS
+    reduced = [c * scale for c in _dense_objective(model)]
+    total = 0
+    for row, y in zip(model.rows, duals, strict=True):
+        yi = round(y * scale)
+        if (yi > 0 and row.lb is None) or (yi < 0 and row.ub is None) or yi == 0:
+            continue
+        assert row.lb is not None or row.ub is not None
+        total += yi * (row.lb if yi > 0 else row.ub)  # type: ignore[operator]
+        for v, c in zip(row.vars, row.coefs, strict=True):
+            reduced[v] -= c * yi
+    for d, lb, ub in zip(reduced, model.lbs, model.ubs, strict=True):
+        total += d * (lb if d > 0 else ub)
+    return -((-total) // scale)
+
+
+def _dense_objective(model: LinearModel) -> list[int]:
+    dense = [0] * len(model.lbs)
+    for j, c in model.objective.items():
+        dense[j] = c
+    return dense
