@@ -78,6 +78,15 @@ def write_plan_data(path: Path, data: dict[str, Any]) -> None:
     write_plan(path, parse_plan(data, source=str(path)))
 
 
+@pytest.fixture(autouse=True)
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own project-lock folder: tests (and other checkouts running theirs at the same time on this
+    host) use the same project ids, and must not exclude one another through the user's state directory."""
+    folder = tmp_path_factory.mktemp("locks")
+    monkeypatch.setenv("POOLSHIFT_LOCK_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def emulator_snapshot() -> dict[str, Any]:
     """What the `emulator` fixture serves here: the inventory of `apply_snapshot()`."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from planner.planfile import PlanDocument
@@ -17,6 +18,15 @@ BASE_SPEC: dict[str, Any] = {
     "format": "poolshift.spec/v1",
     "pools": {"pool-src": {"target": 5}, "pool-dst": {"target": 6}},
 }
+
+
+@pytest.fixture(autouse=True)
+def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own project-lock folder: tests (and other checkouts running theirs at the same time on this
+    host) use the same project ids, and must not exclude one another through the user's state directory."""
+    folder = tmp_path_factory.mktemp("locks")
+    monkeypatch.setenv("POOLSHIFT_LOCK_DIR", str(folder))
+    return folder
 
 
 def write_spec(folder: Path, auto: dict[str, Any] | None = None, **changes: Any) -> Path:

@@ -153,7 +153,7 @@ def test_two_processes_started_together_never_both_act(tmp_path: Path) -> None:
                    *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--poll-interval", "0.05",
                    "--output", "json"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
-        env.update(emu.env())
+        env.update(emu.env(), POOLSHIFT_LOCK_DIR=os.environ["POOLSHIFT_LOCK_DIR"])
         processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                      for _ in range(2)]
         try:
@@ -189,7 +189,7 @@ def test_sigterm_lets_the_step_in_flight_finish_and_starts_no_other(tmp_path: Pa
                    *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--max-parallel", "1",
                    "--poll-interval", "0.05", "--output", "json"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
-        env.update(emu.env())
+        env.update(emu.env(), POOLSHIFT_LOCK_DIR=os.environ["POOLSHIFT_LOCK_DIR"])
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
             deadline = time.monotonic() + 60
