@@ -15,7 +15,8 @@ repair anything (a migration cannot be undone from here).
 
 from __future__ import annotations
 
-from planner.apply.inflight import Migration, as_landed, read_migrations, touching
+from planner.apply.acceptance import since_ms
+from planner.apply.inflight import SKEW_MS, Migration, as_landed, now_ms, read_migrations, touching
 from planner.apply.live import LiveView, read_pools
 from planner.apply.session import Session
 from planner.apply.steps import StepRun
@@ -50,15 +51,18 @@ def landed_problems(view: LiveView, plan: PlanDocument, step: PlanStep) -> list[
 
 def check_landed(session: Session, client: ModelArtsClient, run: StepRun) -> None:
     """Raise ExecutionError (exit 6) when a hard rule is broken on the pools `run` just landed in and left."""
+    started = now_ms()
     snapshot = session.patiently(lambda: read_pools(client, {run.pool_name, run.target}))
     migrations = session.patiently(lambda: read_migrations(client))
-    landed, _ = as_landed(snapshot, migrations, addresses=False)  # the API's own address count, no guessing
+    # the API's own address count, no guessing: a false alarm here would stop a healthy run
+    landed, _ = as_landed(snapshot, migrations, addresses=False, since_ms=started - SKEW_MS)
     problems = landed_problems(LiveView.from_snapshot(landed, partial=True), session.plan, run.step)
     if not problems:
         return
-    ours = session.known_jobs()
+    ours, since = session.known_jobs(), since_ms(run.submitting_ts) or 0
     pool, problem = problems[0]
-    foreign = [m for m in touching(migrations, pool) if m.job_id not in ours]
+    foreign = [m for m in touching(migrations, pool)
+               if m.job_id not in ours and (m.running or m.ended_ms >= since)]  # not one that ended long before
     raise ExecutionError(f"after step {run.id}: {problem} (migrations in flight counted as landed); "
                          f"{_blame(foreign)}; this run stops so as not to make it worse: check the pools, then "
                          f"{session.resume_hint()}", step_id=run.id, journal=str(session.journal_path))

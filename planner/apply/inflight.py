@@ -4,12 +4,15 @@ Two runs on two hosts share no lock file, so before every step (and before a run
 the project's migration jobs and treats every one still running as done: its nodes out of their source pool
 and in their target pool, each holding an address in the target subnet (the old address stays taken until
 the job ends, as the cloud keeps it). Both directions count: a floor check sees the nodes leaving, a max,
-maxCount or subnet check the nodes arriving, whichever pool the cloud lists them in meanwhile.
+maxCount or subnet check the nodes arriving, whichever pool the cloud lists them in meanwhile. The reads are
+not one atomic view: a job that started and ended between the node listing and ListJobs is seen only by
+ListJobs, so a job that succeeded since the reads began (`since_ms`) counts as landed too. Only a node's
+newest migration places it.
 
 Owns: reading the jobs (ListJobs of the last `LOOKBACK_HOURS`; a job is a migration when its `inputs` name
 `migrateNodeNames`, and running while its phase is neither `Success` nor a failure), `as_landed` (a copy of a
-snapshot, whole or partial, with the running migrations moved), and `touching` (the jobs that moved nodes into
-or out of a pool, for the check after a step). Must not: send anything, write the journal or decide what to do.
+snapshot, whole or partial, with those migrations moved), and `touching` (the jobs that moved nodes into or
+out of a pool, for the check after a step). Must not: send anything, write the journal or decide what to do.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ from planner.modelarts.objects import dig, labels_of, name_of, node_cluster, poo
 # How far back ListJobs is read for migrations still running (a migration takes minutes, rarely an hour).
 LOOKBACK_HOURS = 24
 JOBS_PAGE = 500   # ListJobs' largest page
+# How long before the reads began a job that succeeded still counts as landed (clock skew with the API).
+SKEW_MS = 10 * 60 * 1000
+
+
+def now_ms() -> int:
+    """This host's clock in epoch milliseconds (take it before the reads that `as_landed` completes)."""
+    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -42,10 +52,15 @@ class Migration:
     flavor: str | None          # inputs.resourceSpec.flavor
     phase: str
     started_ms: int
+    ended_ms: int = 0
 
     @property
     def running(self) -> bool:
         return self.phase not in ("Success",) and "Fail" not in self.phase
+
+    def counts_since(self, since_ms: int | None) -> bool:
+        """Count it as landed: it is running, or it succeeded at or after `since_ms` (the reads' start)."""
+        return self.running or (since_ms is not None and self.phase == "Success" and self.ended_ms >= since_ms)
 
     def describe(self) -> str:
         """`job J (pool A -> pool B, 4 nodes, Running)`."""
@@ -80,11 +95,13 @@ def migration_of(job: Mapping[str, Any]) -> Migration | None:
     def text(value: Any) -> str | None:
         return value if isinstance(value, str) and value else None
 
-    started = job.get("startTimestamp")
+    def ms(value: Any) -> int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
     return Migration(job_id=job_id, source=text(source), target=text(inputs.get("toPoolName")),
                      to_cluster=text(inputs.get("toClusterName")), nodes=tuple(str(n) for n in names),
                      flavor=text(flavor), phase=str(job.get("phase") or ""),
-                     started_ms=started if isinstance(started, int) and not isinstance(started, bool) else 0)
+                     started_ms=ms(job.get("startTimestamp")), ended_ms=ms(job.get("endTimestamp")))
 
 
 def read_migrations(client: ModelArtsClient, *, since_ms: int | None = None) -> list[Migration]:
@@ -148,26 +165,39 @@ def _placeholder(name: str, flavor: str | None) -> JsonObject:
             "spec": {"flavor": flavor or ""}, "status": {"phase": "Creating"}}
 
 
-def as_landed(snapshot: Mapping[str, Any], migrations: Iterable[Migration], *, ips_per_node: int = 1,
-              addresses: bool = True) -> tuple[JsonObject, list[Migration]]:
-    """A copy of `snapshot` with every running migration counted as landed, and the migrations it moved.
+def _placing(migrations: Iterable[Migration], since_ms: int | None) -> list[tuple[Migration, list[str]]]:
+    """Each counted migration with the nodes it places: a node's newest migration, when that one counts."""
+    newest: dict[str, Migration] = {}
+    for migration in sorted(migrations, key=lambda m: m.started_ms):
+        for name in migration.nodes:
+            newest[name] = migration
+    placing: dict[str, tuple[Migration, list[str]]] = {}
+    for name, migration in newest.items():
+        if migration.counts_since(since_ms):
+            placing.setdefault(migration.job_id, (migration, []))[1].append(name)
+    return sorted(placing.values(), key=lambda entry: entry[0].started_ms)
 
-    A node the listing still shows outside the job's target (its source, or no pool) is taken out of that pool
-    and put in the target (when the snapshot lists the target), and, with `addresses`, the target subnet's
-    `usedIps` grows by `ips_per_node` for it (the API may not count the new address yet; counting it twice
-    only errs on the safe side); a node already listed in the target is left as the API shows it. Pools the
-    snapshot does not list (a partial view) are skipped: only the side it lists is counted.
+
+def as_landed(snapshot: Mapping[str, Any], migrations: Iterable[Migration], *, ips_per_node: int = 1,
+              addresses: bool = True, since_ms: int | None = None) -> tuple[JsonObject, list[Migration]]:
+    """A copy of `snapshot` with the migrations in flight counted as landed, and the migrations it moved.
+
+    Counted: every running migration and, with `since_ms` (when the reads of `snapshot` began, minus the clock
+    skew), every one that succeeded since; for each node only its newest migration. A node the listing still
+    shows outside that migration's target (its source, or no pool) is taken out of that pool and put in the
+    target (when the snapshot lists the target), and, with `addresses`, the target subnet's `usedIps` grows by
+    `ips_per_node` for it (the API may not count the new address yet; counting it twice only errs on the safe
+    side); a node already listed in the target is left as the API shows it. Pools the snapshot does not list
+    (a partial view) are skipped: only the side it lists is counted.
     """
     landed: JsonObject = copy.deepcopy(dict(snapshot))
     nodes: dict[str, list[JsonObject]] = landed.setdefault("nodes", {})
     where = {name_of(n): pool for pool, items in nodes.items() for n in items}
     moved: list[Migration] = []
-    for migration in migrations:
-        if not migration.running:
-            continue
+    for migration, names in _placing(migrations, since_ms):
         target = _target_of(landed, migration)
         changed = False
-        for name in migration.nodes:
+        for name in names:
             pool = where.get(name)
             if pool is not None and pool == target:
                 continue

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from planner.apply.acceptance import Acceptance, Verdict, ask_api
-from planner.apply.inflight import as_landed, read_migrations
+from planner.apply.inflight import SKEW_MS, as_landed, now_ms, read_migrations
 from planner.apply.journal import Journal, default_journal_path, plan_fingerprint, read_journal
 from planner.apply.options import ApplyOptions, ApplyResult, ProgressFn
 from planner.apply.steps import EVENT_PHASE, IN_FLIGHT, Phase, StepRun, follow, new_runs
@@ -166,9 +166,11 @@ class Session:
     def snapshot(self, client: ModelArtsClient) -> JsonObject:
         """The live inventory (pull_snapshot) with every migration still in flight counted as landed, whoever
         sent it (planner.apply.inflight); a few more rounds when the API keeps failing reads."""
+        started = now_ms()
         snapshot = self.patiently(lambda: pull_snapshot(client, self.plan.region or "", client.project_id))
         migrations = self.patiently(lambda: read_migrations(client))
-        landed, moved = as_landed(snapshot, migrations, ips_per_node=self.spec.defaults.ips_per_node)
+        landed, moved = as_landed(snapshot, migrations, ips_per_node=self.spec.defaults.ips_per_node,
+                                  since_ms=started - SKEW_MS)
         if moved:
             self.note(f"{len(moved)} migration(s) still in flight counted as landed: "
                       f"{'; '.join(m.describe() for m in moved[:3])}{' ...' if len(moved) > 3 else ''}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 
-from planner.apply.inflight import as_landed, read_migrations
+from planner.apply.inflight import SKEW_MS, as_landed, now_ms, read_migrations
 from planner.apply.journal import request_fingerprint
 from planner.apply.live import LiveView, read_pools, step_problems
 from planner.apply.session import Session, is_final
@@ -25,13 +25,15 @@ from planner.modelarts.client import ModelArtsClient
 
 def submit(session: Session, client: ModelArtsClient, run: StepRun) -> None:
     """Send a PENDING step. It ends SUBMITTED (tracked from now), FAILED, or PENDING (to try after a pause)."""
+    started = now_ms()
     try:
         snapshot = read_pools(client, {run.pool_name, run.target})
         migrations = read_migrations(client)  # the last read before the POST: the window left is one request
     except ApiError as exc:
         session.read_failed(run, exc)
         return
-    landed, _ = as_landed(snapshot, migrations, ips_per_node=session.spec.defaults.ips_per_node)
+    landed, _ = as_landed(snapshot, migrations, ips_per_node=session.spec.defaults.ips_per_node,
+                          since_ms=started - SKEW_MS)
     problems = step_problems(LiveView.from_snapshot(landed, partial=True), run.step, session.plan)
     if problems:
         session.fail(run, "its preconditions do not hold on the live inventory: " + "; ".join(problems))

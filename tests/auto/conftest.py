@@ -21,7 +21,7 @@ BASE_SPEC: dict[str, Any] = {
 
 
 @pytest.fixture(autouse=True)
-def _private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test its own project-lock folder: tests (and other checkouts running theirs at the same time on this
     host) use the same project ids, and must not exclude one another through the user's state directory."""
     folder = tmp_path_factory.mktemp("locks")
