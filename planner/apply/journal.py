@@ -131,10 +131,21 @@ def read_journal(path: Path) -> list[JsonObject]:
     return records
 
 
+# Records a run writes without an answer from the API (a resume moves failed steps back, then may stop).
+_LOCAL_EVENTS = frozenset({"stopped", "retry"})
+
+
 def last_start(path: Path) -> JsonObject | None:
-    """The journal's last `start` record (what the last run recorded about itself), None without one."""
-    starts = [r for r in read_journal(path) if r.get("event") == "start" and r.get("step") is None]
-    return starts[-1] if starts else None
+    """The `start` record of the last run that reached the API (one followed by a record only an API answer
+    explains); else the last `start` record; None without one. A resume given a wrong endpoint writes its start
+    record, then stops: the next resume must not take that connection."""
+    records = read_journal(path)
+    starts = [i for i, r in enumerate(records) if r.get("event") == "start" and r.get("step") is None]
+    for n, i in reversed(list(enumerate(starts))):
+        following = records[i + 1:starts[n + 1] if n + 1 < len(starts) else len(records)]
+        if any(r.get("event") not in _LOCAL_EVENTS for r in following):
+            return records[i]
+    return records[starts[-1]] if starts else None
 
 
 def _fsync_folder(folder: Path) -> None:
