@@ -34,12 +34,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 @contextlib.contextmanager
 def exclusive_lock(path: Path, note: str, refusal: Callable[[str], str], *, timeout: float = 0.0,
-                   what: str = "lock file") -> Iterator[Path]:
+                   what: str = "lock file", mode: int = 0o600) -> Iterator[Path]:
     """Hold `path` locked for the block, waiting up to `timeout` seconds for another holder to let go.
 
-    Still held after that: LockedError(refusal(holder line)). A symlink at `path`: InputError (exit 2).
+    Still held after that: LockedError(refusal(holder line)). A symlink at `path`: InputError (exit 2). A new
+    file gets `mode` (less the umask).
     """
-    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, 0o600, what=what)
+    fd = open_nofollow(path, os.O_RDWR | os.O_CREAT, mode, what=what)
     try:
         _take(fd, refusal, timeout)
         os.ftruncate(fd, 0)
@@ -103,7 +104,8 @@ def project_lock_path(lock_dir: Path, project_id: str, region: str | None, works
 def project_lock(project_id: str, region: str | None, workspace_id: str | None, *, note: str,
                  lock_dir: Path | None = None, timeout: float = 0.0) -> contextlib.AbstractContextManager[Path]:
     """Hold the lock of one project (region, workspace) on this host; LockedError naming the holder when another
-    `apply` or `auto` keeps it longer than `timeout` seconds. The folder is made (0700) when missing."""
+    `apply` or `auto` keeps it longer than `timeout` seconds. The folder is made (0700) when missing; the lock
+    file is group-writable (0660 less the umask), so that users of one group can share a lock folder."""
     folder = lock_dir or default_lock_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -114,4 +116,4 @@ def project_lock(project_id: str, region: str | None, workspace_id: str | None, 
     where = f"project {project_id}, region {region or '-'}, workspace {workspace_id or '0'}"
     return exclusive_lock(path, note, lambda holder: (
         f"another poolshift run is changing the pools of {where} ({holder}; lock {path}); wait for it to end, "
-        f"or pass --lock-timeout SECONDS to wait for it"), timeout=timeout, what="project lock file")
+        f"or pass --lock-timeout SECONDS to wait for it"), timeout=timeout, what="project lock file", mode=0o660)
