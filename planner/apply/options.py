@@ -62,7 +62,8 @@ class ApplyOptions:
     lock_dir: Path | None = None         # the project lock's folder (default planner.locks.default_lock_dir())
     lock_timeout: float = 0.0            # seconds to wait for the project (and run) lock; 0: refuse at once
     project_locked: bool = False         # the caller already holds the project lock (auto)
-    connection: Connection | None = None  # kept in the journal's start record; default: from the client
+    endpoint: str | None = None          # the explicit endpoint (None: the region's default), for the journal
+    region: str | None = None            # the connection's region (None: the plan's), for the journal
 
     def check(self) -> None:
         """An InputError naming the option when one is out of range."""

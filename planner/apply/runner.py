@@ -54,10 +54,11 @@ def apply_plan(plan: PlanDocument, plan_path: Path, client_factory: ClientFactor
 
 
 def connection_of(session: Session, client: ModelArtsClient) -> Connection:
-    """Where this run talks to: the caller's `options.connection`, else what the client and the plan tell."""
-    return session.options.connection or Connection(endpoint=None, region=session.plan.region,
-                                                    project_id=client.project_id,
-                                                    workspace_id=client.workspace_id or "0")
+    """Where this run talks to: the endpoint and region the caller gave (else the region's default endpoint and
+    the plan's region), the project and workspace of the client."""
+    o = session.options
+    return Connection(endpoint=o.endpoint, region=o.region or session.plan.region, project_id=client.project_id,
+                      workspace_id=client.workspace_id or "0")
 
 
 def _project_lock(session: Session, client: ModelArtsClient) -> contextlib.AbstractContextManager[object]:

@@ -71,7 +71,7 @@ def library_apply(plan: PlanDocument, plan_path: Path, client_factory: ClientFac
     apply_options = ApplyOptions(execute=execute, max_parallel=options.max_parallel,
                                  poll_interval=options.poll_interval, job_timeout=options.job_timeout,
                                  journal=journal, lock_dir=options.lock_dir, lock_timeout=options.lock_timeout,
-                                 project_locked=execute)
+                                 project_locked=execute, endpoint=options.endpoint, region=plan.region)
     return apply_plan(plan, plan_path, client_factory, apply_options, stop=stop)
 
 

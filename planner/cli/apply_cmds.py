@@ -67,7 +67,7 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
     5 API error, 6 a step failed (the journal says where to resume), 7 another run holds the lock,
     130/143 stopped by SIGINT/SIGTERM after the steps in flight ended.
     """
-    from planner.apply import ApplyFailedError, ApplyOptions, Connection, apply_plan
+    from planner.apply import ApplyFailedError, ApplyOptions, apply_plan
     from planner.errors import StalePlanError
     from planner.modelarts.client import ModelArtsClient
     from planner.planfile import read_plan
@@ -83,9 +83,7 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
     options = ApplyOptions(execute=execute, max_parallel=max_parallel, poll_interval=poll_interval,
                            job_timeout=job_timeout, keep_going=keep_going, allow_drift=allow_drift, resume=resume,
                            journal=journal_path, expect_digest=expect_digest, lock_dir=lock_dir,
-                           lock_timeout=lock_timeout,
-                           connection=Connection(endpoint=settings.endpoint, region=settings.region,
-                                                 project_id=settings.project_id, workspace_id=settings.workspace_id))
+                           lock_timeout=lock_timeout, endpoint=settings.endpoint, region=settings.region)
     if execute:
         echo(f"poolshift: plan {plan_path} digest {plan.digest}", err=True)
     stop = threading.Event()
