@@ -85,6 +85,7 @@ class Soak:
     duplicates: int = 0
     misplaced: int = 0
     rule_breaks: int = 0
+    states_checked: int = 0
     problems: list[str] = field(default_factory=list)
     machine: str = ""
 
@@ -202,6 +203,7 @@ def _placement(soak: Soak, state: dict[str, Any], plan: PlanDocument) -> None:
 def _rule_breaks(soak: Soak, state: dict[str, Any], plan: PlanDocument, snapshot: dict[str, Any]) -> None:
     """Floors and maxes of the plan's pool table in every state the emulator recorded (in flight = landed)."""
     start = {pool: len(items) for pool, items in snapshot["nodes"].items()}
+    soak.states_checked = len(state["history"])
     for entry in state["history"]:
         counts = {pool: row["nodes"] for pool, row in entry["pools"].items()}
         for job in entry["in_flight"]:
@@ -256,7 +258,7 @@ def markdown(soak: Soak) -> str:
         ("failed jobs (steps tried again)", str(soak.failed_jobs)),
         ("duplicates", str(soak.duplicates)),
         ("misplaced nodes", str(soak.misplaced)),
-        ("hard-rule breaks in recorded states", str(soak.rule_breaks)),
+        ("hard-rule breaks in recorded states", f"{soak.rule_breaks} (of {soak.states_checked} states)"),
         ("wall time", f"{soak.wall_seconds:g} s"),
         ("machine", soak.machine),
     ]
