@@ -1,16 +1,26 @@
 """Reading input files and writing output files, with one-line errors that name the file.
 
-Owns: reading a user's file (missing, a folder, unreadable, empty, not UTF-8, not JSON, not YAML, duplicate
-YAML keys, wrong top-level type), canonical JSON text, and atomic writes (temp file in the same folder,
-fsync, rename, folder fsync). Every module that reads or writes a user's file goes through here. Files are
-private (0600) unless written as `shared` (a report meant for others: the user's umask decides, like any new file).
+Owns: reading a user's file (missing, a folder, unreadable, empty, larger than the input limit, not UTF-8,
+not JSON, not YAML, duplicate YAML keys, nested too deeply or, through YAML aliases, too large, wrong
+top-level type), opening a state file without following a symlink (`open_nofollow`), canonical JSON text,
+and atomic writes (temp file in the same folder, fsync, rename, folder fsync). Every module that reads or
+writes a user's file goes through here. Files are private (0600) unless written as `shared` (a report meant for
+others: the user's umask decides, like any new file).
+
+Hostile input is bad input (exit 2), never a crash: a file above `max_input_bytes()` (default 256 MiB,
+`POOLSHIFT_MAX_INPUT_BYTES` to change it; an indented 100,000-node snapshot is about 91 MB) is refused before
+it is read; data nested deeper than `MAX_DEPTH` levels (a JSON file 2,000 arrays deep, YAML 500 deep) is
+refused instead of exhausting the interpreter's recursion limit; YAML whose aliases expand to more than
+`MAX_YAML_VALUES` values is refused instead of being walked.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,21 +32,147 @@ from planner.errors import InputError
 JsonObject = dict[str, Any]
 """A JSON object as parsed (the one alias every module uses for raw API objects and documents)."""
 
+ENV_MAX_INPUT_BYTES = "POOLSHIFT_MAX_INPUT_BYTES"
+DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 100            # nesting levels of arrays/objects; real snapshots, specs and plans stay below 15
+MAX_YAML_VALUES = 5_000_000  # values a YAML document may expand to through its aliases
+
+
+def max_input_bytes() -> int:
+    """The input size limit: `POOLSHIFT_MAX_INPUT_BYTES` (a positive integer), else 256 MiB."""
+    text = os.environ.get(ENV_MAX_INPUT_BYTES, "").strip()
+    if not text:
+        return DEFAULT_MAX_INPUT_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InputError(f"must be a positive number of bytes, not {text!r}", source="environment",
+                         path=ENV_MAX_INPUT_BYTES)
+    return value
+
+
+def _too_large(size: int, limit: int) -> str:
+    return (f"file is larger than the input limit of {limit} bytes ({size} bytes or more); set "
+            f"{ENV_MAX_INPUT_BYTES} to raise it")
+
 
 def read_bytes(path: str | Path, what: str = "input") -> bytes:
-    """The file's bytes; missing, a folder, unreadable or empty is an InputError naming the file."""
+    """The file's bytes; missing, a folder, unreadable, empty or above the input limit is an InputError naming
+    the file. The size is checked before reading, and the read stops one byte past the limit (a pipe or a
+    device has no size to check)."""
     source = str(path)
+    limit = max_input_bytes()
     try:
-        blob = Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > limit:
+                raise InputError(_too_large(size, limit), source=source)
+            blob = fh.read(limit + 1)
     except FileNotFoundError:
         raise InputError("file not found", source=source) from None
     except IsADirectoryError:
         raise InputError(f"is a directory, not a {what} file", source=source) from None
     except OSError as exc:
         raise InputError(f"cannot read file ({exc.strerror or exc.__class__.__name__})", source=source) from None
+    if len(blob) > limit:
+        raise InputError(_too_large(len(blob), limit), source=source)
     if not blob.strip():
         raise InputError("file is empty", source=source)
     return blob
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o600, *, what: str = "file") -> int:
+    """`os.open(path, flags | O_NOFOLLOW)`: a symlink planted at `path` is refused (InputError naming it), never
+    followed, so its target is never truncated or appended to; any other failure is an InputError too."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), mode)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or (exc.errno == errno.EEXIST and path.is_symlink()):
+            raise InputError(f"the {what} is a symbolic link; refusing to follow it (remove the link)",
+                             source=str(path)) from None
+        raise InputError(f"cannot open the {what} ({exc.strerror or exc})", source=str(path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"the {what} is not a regular file", source=str(path))
+    return fd
+
+
+def refuse_symlink(path: Path, what: str = "file") -> None:
+    """An InputError when `path` is a symbolic link (for files replaced by rename, which never follows one)."""
+    if path.is_symlink():
+        raise InputError(f"the {what} is a symbolic link; refusing to write through it (remove the link)",
+                         source=str(path))
+
+
+def read_text_nofollow(path: Path, what: str = "file") -> str | None:
+    """The UTF-8 text (undecodable bytes replaced) of a state file, None when it does not exist; a symlink, a
+    file above the input limit or an unreadable file is an InputError naming it."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY, what=what)
+    except InputError:
+        if not path.exists() and not path.is_symlink():
+            return None
+        raise
+    limit = max_input_bytes()
+    with os.fdopen(fd, "rb") as fh:
+        blob = fh.read(limit + 1)
+    if len(blob) > limit:
+        raise InputError(_too_large(len(blob), limit), source=str(path))
+    return blob.decode("utf-8", errors="replace")
+
+
+def _too_deep(source: str) -> InputError:
+    return InputError(f"nested more than {MAX_DEPTH} levels deep; refusing it", source=source)
+
+
+def check_depth(data: Any, source: str) -> None:
+    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels (walked without
+    recursion; JSON shares no values, so each is visited once: about 0.6 s for a 100,000-node snapshot)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value, depth = pop()
+        if depth > MAX_DEPTH:
+            raise _too_deep(source)
+        for child in value.values() if type(value) is dict else value if type(value) is list else ():
+            if type(child) is dict or type(child) is list:
+                push((child, depth + 1))
+
+
+def check_shape(data: Any, source: str) -> None:
+    """An InputError naming the file when `data` nests deeper than MAX_DEPTH levels, refers to itself (a recursive
+    YAML alias), or expands to more than MAX_YAML_VALUES values through shared (aliased) parts. Walked without
+    recursion, each shared value once, so a "billion laughs" document is measured, never expanded."""
+    measured: dict[int, tuple[int, int]] = {}  # id -> (height, values)
+    open_ids: set[int] = set()
+    stack: list[Any] = [data]
+    while stack:
+        value = stack[-1]
+        key = id(value)
+        if key in measured or not isinstance(value, (dict, list)):
+            stack.pop()
+            continue
+        children = [c for c in (value.values() if isinstance(value, dict) else value) if isinstance(c, (dict, list))]
+        if key not in open_ids:
+            open_ids.add(key)
+            for child in children:
+                if id(child) in open_ids and id(child) not in measured:
+                    raise InputError("refers to itself (a recursive YAML alias); refusing it", source=source)
+                stack.append(child)
+            if len(open_ids) - len(measured) > MAX_DEPTH:  # the open values are the path from the top
+                raise _too_deep(source)
+            continue
+        stack.pop()
+        height = 1 + max((measured[id(c)][0] for c in children), default=0)
+        values = 1 + len(value) + sum(measured[id(c)][1] for c in children)
+        if height > MAX_DEPTH:
+            raise _too_deep(source)
+        if values > MAX_YAML_VALUES:
+            raise InputError(f"expands to more than {MAX_YAML_VALUES} values (through YAML aliases?); refusing it",
+                             source=source)
+        measured[key] = (height, values)
 
 
 def decode_text(blob: bytes, source: str) -> str:
@@ -56,12 +192,16 @@ def read_text(path: str | Path, what: str = "input") -> str:
 
 
 def parse_json(text: str, source: str) -> Any:
-    """JSON data, or an InputError with the line and column of the problem."""
+    """JSON data, or an InputError with the line and column of the problem (or saying it nests too deeply)."""
     try:
-        return json.loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", source=source) \
             from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    check_depth(data, source)
+    return data
 
 
 def load_json_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
@@ -96,6 +236,8 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
     text = read_text(path, what)
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+    except RecursionError:
+        raise _too_deep(source) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -104,6 +246,7 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
         raise InputError(f"not valid YAML ({exc})", source=source) from None
     if not isinstance(data, dict):
         raise InputError(f"top level must be a mapping, not {type(data).__name__}", source=source)
+    check_shape(data, source)
     return data
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,3 +80,12 @@ def _no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
     (or a parallel worker's inherited COLUMNS) must not change what a test sees."""
     monkeypatch.delenv("COLUMNS", raising=False)
     monkeypatch.delenv("LINES", raising=False)
+
+
+@pytest.fixture(autouse=True)
+def private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own project-lock folder: tests (and other checkouts running theirs at the same time on this
+    host) use the same project ids, and must not exclude one another through the user's state directory."""
+    folder = tmp_path_factory.mktemp("locks")
+    monkeypatch.setenv("POOLSHIFT_LOCK_DIR", str(folder))
+    return folder

@@ -1,18 +1,42 @@
 """The staleness gate: may the remaining steps of a plan run on the live inventory as it is now?
 
-Owns: the decision from what `planner.apply.live.stale_changes` and the independent verifier find on the
-live snapshot: note that nothing the plan depends on changed, accept drift (`--allow-drift`, only when the
-verifier accepts every remaining step), or refuse with `StalePlanError` listing the changes.
+Owns: the decision from what `planner.apply.live.stale_changes`, the independent verifier (with the plan's
+own spec) and a replay of every remaining step's preconditions find on the live snapshot (migrations in flight
+already counted as landed by the caller): note that nothing the plan depends on changed, accept drift
+(`--allow-drift`, only when the verifier accepts every remaining step and each of them would pass its
+preconditions in turn), or refuse with `StalePlanError` listing the changes, before anything is sent. A
+plan the verifier refuses on the very inventory it claims to be made from was modified (a forged plan,
+resealed): InputError (exit 2).
 Must not: read the API (it is given the snapshot), write the journal, or send anything.
 """
 
 from __future__ import annotations
 
-from planner.apply.live import LiveView, stale_changes
+from planner.apply.live import LiveView, stale_changes, step_problems
 from planner.apply.session import Session
 from planner.apply.steps import StepRun
-from planner.errors import StalePlanError
+from planner.errors import InputError, StalePlanError
 from planner.files import JsonObject
+from planner.planfile import PlanDocument, PlanStep
+
+
+def first_failing_step(view: LiveView, plan: PlanDocument,
+                       remaining: list[PlanStep]) -> tuple[PlanStep, list[str]] | None:
+    """Replay the remaining steps on `view`, wave by wave, as apply will send them: each step's preconditions
+    (planner.apply.live.step_problems) on the state the steps before it leave; the first step that would fail,
+    with its problems, or None. (Issue 17.2: a run that sends step 1 and then fails step 2 on every resume.)"""
+    ips = plan.spec.defaults.ips_per_node
+    waves: dict[int, list[PlanStep]] = {}
+    for step in remaining:
+        waves.setdefault(step.wave, []).append(step)
+    for wave in sorted(waves):
+        for step in waves[wave]:
+            problems = step_problems(view, step, plan)
+            if problems:
+                return step, problems
+            view.land(step, ips)
+        view.free_sources(waves[wave], ips)
+    return None
 
 
 def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], remaining: list[StepRun]) -> None:
@@ -28,8 +52,20 @@ def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], re
     changes = stale_changes(view, session.plan, moved=[r.step for r in moved],
                             remaining=[r.step for r in remaining])
     problems = verify_steps(snapshot, session.spec, [r.step for r in remaining])
+    if problems and not moved and _made_from(session, snapshot):
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"the plan was modified: on the very inventory it was made from, the independent verifier "
+                         f"refuses it with its own spec: {problems[0]}{more}; nothing was sent",
+                         source=str(session.plan_path), path="$.steps")
     if not changes and problems:
         changes = [f"the remaining steps no longer pass the verifier: {p}" for p in problems]
+    failing = first_failing_step(LiveView.from_snapshot(snapshot), session.plan, [r.step for r in remaining])
+    if failing is not None and (not changes or (session.options.allow_drift and not problems)):
+        step, why = failing
+        raise StalePlanError(f"the plan is stale: step {step.id} would not pass its preconditions on the live "
+                             f"inventory ({'; '.join(why)}); refused before sending any of the remaining steps; "
+                             f"plan again",
+                             changes=changes + [f"step {step.id} would fail: {p}" for p in why])
     if not changes:
         _note_unchanged(session, snapshot, moved, remaining)
         return
@@ -47,15 +83,20 @@ def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], re
     raise StalePlanError(f"the plan is stale: {changes[0]}{more}; {advice}", changes=changes)
 
 
+def _made_from(session: Session, snapshot: JsonObject) -> bool:
+    """The live inventory is exactly the one the plan says it was made from."""
+    from planner.inventory import fingerprint_snapshot
+
+    return fingerprint_snapshot(snapshot) == session.plan.inventory_fingerprint
+
+
 def _note_unchanged(session: Session, snapshot: JsonObject, moved: list[StepRun], remaining: list[StepRun]) -> None:
     """Nothing the remaining steps depend on changed: say so, and whether the inventory is the plan's own."""
     if moved:
         session.note(f"{len(moved)} step(s) already done or in flight; the other {len(remaining)} still match "
                      f"the live inventory")
         return
-    from planner.inventory import fingerprint_snapshot
-
-    if fingerprint_snapshot(snapshot) == session.plan.inventory_fingerprint:
+    if _made_from(session, snapshot):
         session.note("the live inventory is the one the plan was made from")
     else:
         session.note("the live inventory differs from the one the plan was made from, but nothing this plan "

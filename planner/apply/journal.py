@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
-from planner.files import JsonObject
+from planner.files import JsonObject, open_nofollow, read_text_nofollow
 from planner.locks import exclusive_lock
 from planner.planfile import PlanDocument
 
@@ -63,10 +63,8 @@ class Journal:
     def __init__(self, path: Path) -> None:
         self.path = path
         existed = path.exists()
-        try:
-            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise InputError(f"cannot open the journal ({exc.strerror})", source=str(path)) from None
+        # O_NOFOLLOW: a symlink planted at the journal's path is refused, never appended to (issue 17.5)
+        self._fd = open_nofollow(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600, what="journal")
         if existed:
             self._finish_torn_line()
         else:
@@ -74,13 +72,10 @@ class Journal:
 
     def _finish_torn_line(self) -> None:
         """After a crash mid-write the file may end inside a line; start the next record on a fresh line."""
-        with open(self.path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            if fh.tell() == 0:
-                return
-            fh.seek(-1, os.SEEK_END)
-            last = fh.read(1)
-        if last != b"\n":
+        size = os.fstat(self._fd).st_size
+        if size == 0:
+            return
+        if os.pread(self._fd, 1, size - 1) != b"\n":
             os.write(self._fd, b"\n")
             os.fsync(self._fd)
 
@@ -108,13 +103,11 @@ class Journal:
 
 
 def read_journal(path: Path) -> list[JsonObject]:
-    """Every record of a journal, in order; an unreadable last line (torn by a crash) is ignored."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
+    """Every record of a journal, in order; an unreadable last line (torn by a crash) is ignored. A symlink at
+    `path` is refused (InputError), never followed."""
+    text = read_text_nofollow(path, "journal")
+    if text is None:
         return []
-    except OSError as exc:
-        raise InputError(f"cannot read the journal ({exc.strerror})", source=str(path)) from None
     lines = text.split("\n")
     records: list[JsonObject] = []
     torn: int | None = None  # a line a crash cut short: the last one, or the last before a new run's start
@@ -123,7 +116,7 @@ def read_journal(path: Path) -> list[JsonObject]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("event"), str):
             if torn is not None:
@@ -136,6 +129,23 @@ def read_journal(path: Path) -> list[JsonObject]:
         record["_line"] = number
         records.append(record)
     return records
+
+
+# Records a run writes without an answer from the API (a resume moves failed steps back, then may stop).
+_LOCAL_EVENTS = frozenset({"stopped", "retry"})
+
+
+def last_start(path: Path) -> JsonObject | None:
+    """The `start` record of the last run that reached the API (one followed by a record only an API answer
+    explains); else the last `start` record; None without one. A resume given a wrong endpoint writes its start
+    record, then stops: the next resume must not take that connection."""
+    records = read_journal(path)
+    starts = [i for i, r in enumerate(records) if r.get("event") == "start" and r.get("step") is None]
+    for n, i in reversed(list(enumerate(starts))):
+        following = records[i + 1:starts[n + 1] if n + 1 < len(starts) else len(records)]
+        if any(r.get("event") not in _LOCAL_EVENTS for r in following):
+            return records[i]
+    return records[starts[-1]] if starts else None
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -151,12 +161,13 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def run_lock(journal_path: Path, *, owner: str) -> contextlib.AbstractContextManager[Path]:
-    """Hold an exclusive, non-blocking lock on `<journal>.lock` for the block; held elsewhere: LockedError.
+def run_lock(journal_path: Path, *, owner: str, timeout: float = 0.0) -> contextlib.AbstractContextManager[Path]:
+    """Hold an exclusive lock on `<journal>.lock` for the block (waiting up to `timeout` seconds); held elsewhere:
+    LockedError. A symlink at its path is refused (InputError), never followed.
 
     The file keeps the holder's pid and `owner` text so the refusal can name them (planner.locks).
     """
     path = lock_path(journal_path)
     return exclusive_lock(path, owner, lambda holder: (
         f"another apply of this plan is running ({holder}; lock {path}); wait for it to finish or stop it, "
-        f"then run again with --resume"))
+        f"then run again with --resume"), timeout=timeout, what="journal lock file")

@@ -1,8 +1,10 @@
 """Live state for apply: what the API says now, and what in it matters to a plan.
 
-Owns: a small view of pools, nodes and subnet headroom (from a full snapshot or from a few targeted reads),
-the staleness check of a plan against it (only what the plan depends on: its nodes, its pools, their
-counts and its target subnets), and the preconditions one step must meet just before it is sent.
+Owns: a small view of pools, nodes and subnet headroom (from a full snapshot or from a few targeted reads,
+whose subnets are found as `inventory pull` finds them, so the documented API shape, without
+`status.subnets`, still gives free addresses), the staleness check of a plan against it (only what the plan
+depends on: its nodes, its pools, their counts and its target subnets), the preconditions one step must meet
+just before it is sent, and a step's effect on the view (`LiveView.land`, for replaying steps ahead).
 Must not: send a request other than a read, or decide what to do about a problem (that is the runner).
 """
 
@@ -27,7 +29,7 @@ from planner.modelarts.objects import (
     pool_status_cluster,
     resolve_pool_subnet,
 )
-from planner.modelarts.pull import pull_network
+from planner.modelarts.subnets import SubnetDiscovery
 from planner.planfile import PlanDocument, PlanStep
 
 
@@ -52,8 +54,8 @@ class LiveView:
     partial: bool = False   # only some pools were read: a node not found may be elsewhere
 
     @classmethod
-    def from_snapshot(cls, snapshot: Mapping[str, Any]) -> LiveView:
-        view = cls()
+    def from_snapshot(cls, snapshot: Mapping[str, Any], *, partial: bool = False) -> LiveView:
+        view = cls(partial=partial)
         for pool in snapshot.get("pools") or []:
             view.pools[name_of(pool)] = pool
         for pool_name, items in (snapshot.get("nodes") or {}).items():
@@ -102,23 +104,53 @@ class LiveView:
         return found or {pool_status_cluster(self.pools.get(pool_name)) or pool_name}
 
 
-def read_view(client: ModelArtsClient, pool_names: Iterable[str], *, networks: bool = True) -> LiveView:
-    """A view of just these pools (ShowPool and ListPoolNodes each) and, with `networks`, their networks."""
-    view = LiveView(partial=True)
+    def land(self, step: PlanStep, ips_per_node: int) -> None:
+        """The view after `step` arrived: its nodes in the target pool (as its flavor, in its cluster) and their
+        addresses taken in the target subnet; the source addresses are freed by `free_sources` (wave end)."""
+        for name in step.nodes:
+            where = self.where(name)
+            node: JsonObject = dict(self.nodes[where].pop(name)) if where is not None else {"metadata": {"name": name}}
+            node["spec"] = {**(node.get("spec") or {}), "flavor": step.flavor}
+            labels = dict(labels_of(node))
+            if "os.modelarts.node/cluster" in labels:
+                labels["os.modelarts.node/cluster"] = step.body.toClusterName
+            node["metadata"] = {**(node.get("metadata") or {}), "labels": labels}
+            self.nodes.setdefault(step.target, {})[name] = node
+        subnet = self.subnet(step.target)
+        if subnet is not None and subnet in self.free:
+            self.free[subnet] -= step.size * ips_per_node
+
+    def free_sources(self, steps: Iterable[PlanStep], ips_per_node: int) -> None:
+        """The old addresses of finished steps given back to their source subnets."""
+        for step in steps:
+            subnet = self.subnet(step.source)
+            if subnet is not None and subnet in self.free:
+                self.free[subnet] += step.size * ips_per_node
+
+
+def read_pools(client: ModelArtsClient, pool_names: Iterable[str], *, networks: bool = True) -> JsonObject:
+    """A partial snapshot of just these pools (ShowPool and ListPoolNodes each) and, with `networks`, their
+    subnets and free addresses, found as `inventory pull` finds them (planner.modelarts.subnets: the subnet
+    the pool names, ShowNetwork, the pool's resources, its nodes, ShowNetworkAvailableIp)."""
+    pools: list[JsonObject] = []
+    nodes: dict[str, list[JsonObject]] = {}
     for name in sorted(set(pool_names)):
         try:
-            view.pools[name] = client.show_pool(name)
+            pools.append(client.show_pool(name))
         except ApiStatusError as exc:
             if exc.status != 404:
                 raise
             continue
-        view.nodes[name] = {name_of(n): n for n in client.list_pool_nodes(name)}
+        nodes[name] = client.list_pool_nodes(name)
+    snapshot: JsonObject = {"pools": pools, "nodes": nodes, "networks": []}
     if networks:
-        for net_name in sorted({str(n) for p in view.pools.values() if (n := dig(p, "spec", "network", "name"))}):
-            network = pull_network(client, net_name)
-            if network is not None:
-                view.add_network(network)
-    return view
+        snapshot["networks"], snapshot["pool_subnets"] = SubnetDiscovery(client, []).run(pools, nodes)
+    return snapshot
+
+
+def read_view(client: ModelArtsClient, pool_names: Iterable[str], *, networks: bool = True) -> LiveView:
+    """A view of just these pools (see `read_pools`)."""
+    return LiveView.from_snapshot(read_pools(client, pool_names, networks=networks), partial=True)
 
 
 # -- checks ----------------------------------------------------------------------------------------------

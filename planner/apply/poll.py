@@ -1,9 +1,10 @@
 """Watching one submitted step: its job's phase, then the nodes arriving, within `--job-timeout`.
 
 Owns: what ends a SUBMITTED step: SUCCEEDED once the job succeeded and every node is `Available` in the
-target pool; FAILED when the job failed (or, for an accepted request whose job is unknown, the nodes are
-back in the source pool); TIMED_OUT when neither happened within the job timeout (the job is not
-cancelled; the next run tracks it again). Reads that fail count towards the session's limit.
+target pool (then the hard rules are checked on the landed state, planner.apply.guard); FAILED when the job
+failed (or, for an accepted request whose job is unknown, the nodes are back in the source pool); TIMED_OUT
+when neither happened within the job timeout (the job is not cancelled; the next run tracks it again).
+Reads that fail count towards the session's limit.
 Must not: send anything, or choose which steps to watch (that is the runner).
 """
 
@@ -11,9 +12,10 @@ from __future__ import annotations
 
 import time
 
+from planner.apply.guard import check_landed
 from planner.apply.live import node_phase, read_view
 from planner.apply.session import Session
-from planner.apply.steps import StepRun
+from planner.apply.steps import Phase, StepRun
 from planner.errors import ApiError
 from planner.modelarts.client import ModelArtsClient
 
@@ -30,11 +32,15 @@ def poll(session: Session, client: ModelArtsClient, run: StepRun) -> None:
         if "Failed" in phase:
             session.fail(run, f"job {run.job_id} ended {phase}" + (f": {message}" if message else ""))
             return
-        if phase == "Success" and _landed(session, client, run):
-            return
-        run.read_failures = 0
+        ended = phase == "Success" and _landed(session, client, run)
+        if not ended:
+            run.read_failures = 0
     except ApiError as exc:
         session.read_failed(run, exc)
+        return
+    if ended:
+        if run.phase is Phase.SUCCEEDED:
+            check_landed(session, client, run)  # raises ExecutionError when someone else broke a hard rule
         return
     if time.monotonic() - started > session.options.job_timeout:
         _time_out(session, run)

@@ -1,11 +1,12 @@
 """Apply a reviewed plan: dry-run by default; with `execute`, run it wave by wave with a journal and a lock.
 
-Owns: the order of work of an executed run (lock, journal, reconciliation with the API after a crash, the
-staleness gate, waves, at most `max_parallel` steps in flight, polling) and its outcome (`ApplyResult`, or
-an error of `planner.errors`). The pieces live beside it: `submit` (one step's request), `poll` (one step's
-job), `resume` (what the journal left open), `drift` (the staleness gate), `acceptance` (was a request
-accepted?), `dryrun`, and `session` (the state they share). Every phase change goes through the step
-state machine (`steps`).
+Owns: the order of work of an executed run (the expected digest, the project lock shared with `auto`, the
+run lock, journal, reconciliation with the API after a crash, the staleness gate, waves, at most
+`max_parallel` steps in flight, polling) and its outcome (`ApplyResult`, or an error of `planner.errors`).
+The pieces live beside it: `submit` (one step's request), `poll` (one step's job, then `guard`: do the hard
+rules still hold where it landed?), `inflight` (migrations in flight counted as landed), `resume` (what the
+journal left open), `drift` (the staleness gate), `acceptance` (was a request accepted?), `dryrun`, and
+`session` (the state they share). Every phase change goes through the step state machine (`steps`).
 Must not: print, exit, install signal handlers (the CLI does; it sets `stop`), or send a write from a
 dry-run: a dry-run only ever asks `client_factory(True)` for a client, which refuses anything but reads.
 """
@@ -23,13 +24,14 @@ from pathlib import Path
 from planner.apply.drift import check_stale
 from planner.apply.dryrun import dry_run
 from planner.apply.journal import JOURNAL_FORMAT, Journal, run_lock
-from planner.apply.options import ApplyOptions, ApplyResult, ClientFactory, ProgressFn
+from planner.apply.options import ApplyOptions, ApplyResult, ClientFactory, Connection, ProgressFn
 from planner.apply.poll import poll
 from planner.apply.resume import reconcile
 from planner.apply.session import Session
 from planner.apply.steps import Phase, StepRun, replay
 from planner.apply.submit import submit
 from planner.errors import ApiError, ApplyFailedError, ExecutionError, InputError, StalePlanError
+from planner.locks import project_lock
 from planner.modelarts.client import ModelArtsClient
 from planner.planfile import PlanDocument
 
@@ -43,14 +45,37 @@ def apply_plan(plan: PlanDocument, plan_path: Path, client_factory: ClientFactor
     ApiError, LockedError, InputError.
     """
     session = Session(plan, Path(plan_path), options, progress, stop or threading.Event())
+    if options.expect_digest is not None and options.expect_digest != plan.digest:
+        raise InputError(f"the plan's digest is {plan.digest}, not {options.expect_digest} (--expect-digest): it is "
+                         f"not the plan that was reviewed; nothing was sent", source=str(plan_path), path="$.digest")
     if not options.execute:
         return dry_run(session, client_factory)
     return _execute(session, client_factory)
 
 
+def connection_of(session: Session, client: ModelArtsClient) -> Connection:
+    """Where this run talks to: the endpoint and region the caller gave (else the region's default endpoint and
+    the plan's region), the project and workspace of the client."""
+    o = session.options
+    return Connection(endpoint=o.endpoint, region=o.region or session.plan.region, project_id=client.project_id,
+                      workspace_id=client.workspace_id or "0")
+
+
+def _project_lock(session: Session, client: ModelArtsClient) -> contextlib.AbstractContextManager[object]:
+    """The project lock (planner.locks), shared with `auto` on this host; none when the caller holds it. Its
+    region is the plan's (the region `auto` plans in), else the connection's."""
+    if session.options.project_locked:
+        return contextlib.nullcontext()
+    where = connection_of(session, client)
+    return project_lock(where.project_id, session.plan.region or where.region, where.workspace_id,
+                        lock_dir=session.options.lock_dir, timeout=session.options.lock_timeout,
+                        note=f"apply {session.plan_path.absolute()}")
+
+
 def _execute(session: Session, client_factory: ClientFactory) -> ApplyResult:
     owner = f"project {session.plan.project_id} plan {session.plan_path}"
-    with run_lock(session.journal_path, owner=owner), client_factory(False) as client:
+    with client_factory(False) as client, _project_lock(session, client), \
+            run_lock(session.journal_path, owner=owner, timeout=session.options.lock_timeout):
         records = session.read_records()
         if records and not session.options.resume:
             raise InputError("the journal already records a run of this plan; pass --resume to continue it "
@@ -62,7 +87,7 @@ def _execute(session: Session, client_factory: ClientFactory) -> ApplyResult:
                 session.note(f"no journal at {session.journal_path}: starting from the first step")
             # A fresh run: refuse a stale plan before anything is written or sent.
             check_stale(session, session.snapshot(client), [], list(session.runs.values()))
-        with _open_journal(session, resumed=bool(records)):
+        with _open_journal(session, client, resumed=bool(records)):
             try:
                 interrupted = _run(session, client, resumed=bool(records))
             except ApiError as exc:
@@ -80,13 +105,14 @@ def _execute(session: Session, client_factory: ClientFactory) -> ApplyResult:
 
 
 @contextlib.contextmanager
-def _open_journal(session: Session, *, resumed: bool) -> Iterator[None]:
+def _open_journal(session: Session, client: ModelArtsClient, *, resumed: bool) -> Iterator[None]:
     with Journal(session.journal_path) as journal:
         session.journal = journal
         o = session.options
         session.write("start", format=JOURNAL_FORMAT, plan=session.fingerprint, plan_path=str(session.plan_path),
                       project_id=session.plan.project_id, steps=session.total, resume=resumed,
-                      pid=os.getpid(),
+                      pid=os.getpid(), digest=session.plan.digest,
+                      connection=connection_of(session, client).to_record(),
                       options={"max_parallel": o.max_parallel, "poll_interval": o.poll_interval,
                                "job_timeout": o.job_timeout, "keep_going": o.keep_going,
                                "allow_drift": o.allow_drift})

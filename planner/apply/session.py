@@ -3,12 +3,15 @@
 Owns: the plan's steps and their state machines, the open journal and the one way a step changes phase
 while executing (`move`: check the transition, write the record, then move), progress notes, the requests
 sent, the failed steps, reads repeated while the API keeps failing (never after 401/403: five failed AK/SK
-signatures lock the key), and the `ApplyResult` and messages built from all that.
+signatures lock the key), the live snapshot with migrations in flight counted as landed, the command that
+continues the run (`resume_command`: complete, to paste as it is), and the `ApplyResult` and messages built
+from all that.
 Must not: decide what to send, or print, exit or send anything itself.
 """
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from planner.apply.acceptance import Acceptance, Verdict, ask_api
+from planner.apply.inflight import SKEW_MS, as_landed, now_ms, read_migrations
 from planner.apply.journal import Journal, default_journal_path, plan_fingerprint, read_journal
 from planner.apply.options import ApplyOptions, ApplyResult, ProgressFn
 from planner.apply.steps import EVENT_PHASE, IN_FLIGHT, Phase, StepRun, follow, new_runs
@@ -93,7 +97,30 @@ class Session:
             self.progress(text, self.done(), self.total)
 
     def resume_hint(self) -> str:
-        return f"run `poolshift apply {self.plan_path} --execute --resume` to continue (journal {self.journal_path})"
+        return f"run `{self.resume_command()}` to continue (journal {self.journal_path})"
+
+    def resume_command(self) -> str:
+        """The command that continues this run, complete: the connection comes from the journal's start record,
+        credentials from the environment, and the options this run was given that change what it does."""
+        o, defaults = self.options, ApplyOptions()
+        words = ["poolshift", "apply", str(self.plan_path.absolute()), "--execute", "--resume"]
+        if self.journal_path != default_journal_path(self.plan_path):
+            words += ["--journal", str(self.journal_path.absolute())]
+        for flag, value, default in (("--max-parallel", o.max_parallel, defaults.max_parallel),
+                                     ("--poll-interval", o.poll_interval, defaults.poll_interval),
+                                     ("--job-timeout", o.job_timeout, defaults.job_timeout)):
+            if value != default:
+                words += [flag, f"{value:g}"]
+        words += [flag for flag, given in (("--keep-going", o.keep_going), ("--allow-drift", o.allow_drift)) if given]
+        if o.expect_digest:
+            words += ["--expect-digest", o.expect_digest]
+        if o.lock_dir is not None:
+            words += ["--lock-dir", str(o.lock_dir.absolute())]
+        return shlex.join(words)
+
+    def known_jobs(self) -> set[str]:
+        """Every job id the journal (and this run) recorded for this plan's steps."""
+        return {job for run in self.runs.values() for job in run.past_jobs}
 
     # -- the journal and the state machines ------------------------------------------------------------------
 
@@ -137,8 +164,17 @@ class Session:
                              source=str(self.plan_path), path="$.project_id")
 
     def snapshot(self, client: ModelArtsClient) -> JsonObject:
-        """The live inventory (pull_snapshot), with a few more rounds when the API keeps failing reads."""
-        return self.patiently(lambda: pull_snapshot(client, self.plan.region or "", client.project_id))
+        """The live inventory (pull_snapshot) with every migration still in flight counted as landed, whoever
+        sent it (planner.apply.inflight); a few more rounds when the API keeps failing reads."""
+        started = now_ms()
+        snapshot = self.patiently(lambda: pull_snapshot(client, self.plan.region or "", client.project_id))
+        migrations = self.patiently(lambda: read_migrations(client))
+        landed, moved = as_landed(snapshot, migrations, ips_per_node=self.spec.defaults.ips_per_node,
+                                  since_ms=started - SKEW_MS)
+        if moved:
+            self.note(f"{len(moved)} migration(s) still in flight counted as landed: "
+                      f"{'; '.join(m.describe() for m in moved[:3])}{' ...' if len(moved) > 3 else ''}")
+        return landed
 
     def patiently(self, read: Callable[[], _T]) -> _T:
         """`read()`, again after a pause when it raises ApiError (each read is already retried by the client).
@@ -184,6 +220,7 @@ class Session:
             messages=list(self.messages), interrupted=interrupted, changes=list(self.changes),
             steps_pending=sorted(r.id for r in self.runs.values()
                                  if r.phase not in (Phase.SUCCEEDED, Phase.FAILED)),
+            digest=self.plan.digest,
         )
 
     def failure_message(self) -> str:

@@ -1,7 +1,10 @@
 """Sending one step: its preconditions on live reads, the `submitting` record, the POST, and what its answer means.
 
 Owns: the order that makes a crash at any moment safe (the `submitting` record is on disk before the POST,
-the `submitted` record with the job id before the first poll) and the reading of a failed POST: a refusal
+the `submitted` record with the job id before the first poll), the preconditions read as late as possible
+(the step's two pools, then the project's migration jobs as the last read before the POST, every one still
+running counted as landed, so that another host's run is seen however the cloud lists its nodes in flight),
+and the reading of a failed POST: a refusal
 (4xx but 429) fails the step; 401/403 stop the run at once (never asked again); anything else may hide an
 accepted request, so the one acceptance rule (planner.apply.acceptance) decides before anything is resent.
 Must not: poll, wait between steps or decide which step goes next (that is the runner).
@@ -11,8 +14,9 @@ from __future__ import annotations
 
 import time
 
+from planner.apply.inflight import SKEW_MS, as_landed, now_ms, read_migrations
 from planner.apply.journal import request_fingerprint
-from planner.apply.live import read_view, step_problems
+from planner.apply.live import LiveView, read_pools, step_problems
 from planner.apply.session import Session, is_final
 from planner.apply.steps import StepRun
 from planner.errors import ApiError, ApiStatusError
@@ -21,12 +25,16 @@ from planner.modelarts.client import ModelArtsClient
 
 def submit(session: Session, client: ModelArtsClient, run: StepRun) -> None:
     """Send a PENDING step. It ends SUBMITTED (tracked from now), FAILED, or PENDING (to try after a pause)."""
+    started = now_ms()
     try:
-        view = read_view(client, {run.pool_name, run.target})
+        snapshot = read_pools(client, {run.pool_name, run.target})
+        migrations = read_migrations(client)  # the last read before the POST: the window left is one request
     except ApiError as exc:
         session.read_failed(run, exc)
         return
-    problems = step_problems(view, run.step, session.plan)
+    landed, _ = as_landed(snapshot, migrations, ips_per_node=session.spec.defaults.ips_per_node,
+                          since_ms=started - SKEW_MS)
+    problems = step_problems(LiveView.from_snapshot(landed, partial=True), run.step, session.plan)
     if problems:
         session.fail(run, "its preconditions do not hold on the live inventory: " + "; ".join(problems))
         return

@@ -1,14 +1,17 @@
 """One unattended `poolshift auto` cycle: lock, spec, freeze switch, pull, plan, gates, write, apply, record.
 
 Owns: the order of the stages (each names itself in `result.stage` first, so a failure says where it
-happened), the decision each gate makes (`none`, `planned` or `executed`), and recording the outcome (metrics,
-then the audit line) once the cycle lock was taken.
+happened), the decision each gate makes (`none`, `planned` or `executed`), the project lock (shared with
+`apply` on this host: an executing cycle inside its window holds it from before the pull to the end, so it
+never plans from pools another run is changing) and recording the outcome (metrics, then the audit line)
+once the cycle lock was taken.
 Must not: print or exit (the CLI does), send anything except through `planner.apply` (the `Applier`), or let
 a credential reach a record, a metric or a message (it never sees one: the API client is built by the caller).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +43,7 @@ from planner.errors import (
     PoolshiftError,
 )
 from planner.inventory import fingerprint_snapshot
+from planner.locks import project_lock
 from planner.planfile import PlanDocument, write_plan
 from planner.planning import make_plan
 from planner.spec import parse_spec, read_spec_file
@@ -60,12 +64,14 @@ class Applier(Protocol):
 
 def library_apply(plan: PlanDocument, plan_path: Path, client_factory: ClientFactory, *, execute: bool,
                   journal: Path, options: AutoOptions, stop: threading.Event | None) -> ApplyResult:
-    """Apply through `planner.apply.apply_plan` (imported here: it is the one place auto sends requests)."""
+    """Apply through `planner.apply.apply_plan` (imported here: it is the one place auto sends requests). The
+    cycle already holds the project lock when it executes."""
     from planner.apply import ApplyOptions, apply_plan
 
     apply_options = ApplyOptions(execute=execute, max_parallel=options.max_parallel,
                                  poll_interval=options.poll_interval, job_timeout=options.job_timeout,
-                                 journal=journal)
+                                 journal=journal, lock_dir=options.lock_dir, lock_timeout=options.lock_timeout,
+                                 project_locked=execute, endpoint=options.endpoint, region=plan.region)
     return apply_plan(plan, plan_path, client_factory, apply_options, stop=stop)
 
 
@@ -155,13 +161,14 @@ class _Cycle:
         gates = self.read_spec(raw)
         if self.frozen_by_switch(gates):
             return
-        snapshot = self.pull()
-        if snapshot is None:
-            return
-        plan = self.plan(raw, snapshot, gates)
-        if plan is None:
-            return
-        self.apply(plan, gates)
+        with contextlib.ExitStack() as held:
+            snapshot = self.pull(held)
+            if snapshot is None:
+                return
+            plan = self.plan(raw, snapshot, gates)
+            if plan is None:
+                return
+            self.apply(plan, gates)
 
     def read_spec(self, raw: dict[str, Any]) -> Gates:
         """Stage `spec`: the spec and its `auto:` section; flags win over the section."""
@@ -188,14 +195,21 @@ class _Cycle:
             result.reason = f"frozen by {', '.join(result.frozen_by)}: no action"
         return bool(result.frozen_by)
 
-    def pull(self) -> dict[str, Any] | None:
-        """Stage `pull`: the live inventory (read-only client); None when a pool carries the freeze label."""
+    def pull(self, held: contextlib.ExitStack) -> dict[str, Any] | None:
+        """Stage `project lock` (an executing cycle inside its window), then stage `pull`: the live inventory
+        (read-only client); None when a pool carries the freeze label."""
         from planner.modelarts.pull import pull_snapshot
 
         result = self.result
         result.stage = "pull"
         with self.client_factory(True) as client:
             result.project_id = client.project_id
+            if self.options.execute and result.in_window:
+                result.stage = "project lock"
+                held.enter_context(project_lock(
+                    client.project_id, self.region or None, client.workspace_id, lock_dir=self.options.lock_dir,
+                    timeout=self.options.lock_timeout, note=f"auto {result.state_dir.absolute()}"))
+                result.stage = "pull"
             snapshot = pull_snapshot(client, self.region, client.project_id)
         result.inventory_fingerprint = fingerprint_snapshot(snapshot)
         result.frozen_by = [f"label {FREEZE_LABEL} on pool {pool}" for pool in frozen_pools(snapshot)]

@@ -38,6 +38,9 @@ class AutoOptions:
     max_parallel: int = 4
     poll_interval: float = 5.0
     job_timeout: float = 3600.0
+    lock_dir: Path | None = None      # the project lock's folder (planner.locks.default_lock_dir() when None)
+    lock_timeout: float = 0.0         # seconds to wait for a manual `apply` of the same project to end
+    endpoint: str | None = None       # --endpoint as given (kept in apply's journal, so a manual resume finds it)
 
 
 @dataclass(frozen=True)

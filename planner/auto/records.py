@@ -2,7 +2,9 @@
 (`audit.jsonl`) and the Prometheus metrics file (`metrics.prom`).
 
 Owns: the layout of that directory and how each file is written (the audit line appended and fsynced,
-the metrics file replaced atomically, the lock held with `flock` for the whole cycle).
+the metrics file replaced atomically, the lock held with `flock` for the whole cycle). None of these files is
+ever opened through a symlink planted at its path (O_NOFOLLOW; the metrics file, replaced by rename, is
+refused when it is a link): such a file is an InputError (exit 2), as is an audit log that cannot be written.
 Must not: decide what a cycle does, or write a credential (records come from `CycleResult.record()`).
 """
 
@@ -18,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from planner.auto.result import OUTCOMES, CycleResult, iso
-from planner.files import write_atomic
+from planner.errors import InputError
+from planner.files import open_nofollow, read_text_nofollow, refuse_symlink, write_atomic
 from planner.locks import exclusive_lock
 
 DEFAULT_STATE_DIR = Path("poolshift-auto")
@@ -58,30 +61,32 @@ def cycle_lock(path: Path) -> Iterator[None]:
     and start time for the message the next cycle gives (planner.locks).
     """
     with exclusive_lock(path, f"since {iso(datetime.now(UTC))}",
-                        lambda holder: f"{path} is held by {holder}"):
+                        lambda holder: f"{path} is held by {holder}", what="cycle lock file"):
         yield
 
 
 def append_audit(path: Path, record: dict[str, Any]) -> None:
-    """Append one JSON line and fsync it: a crash after this call never loses the record."""
+    """Append one JSON line and fsync it: a crash after this call never loses the record. A symlink at `path`
+    or a log that cannot be written is an InputError naming the file (exit 2)."""
     data = (json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n").encode("utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+    fd = open_nofollow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640, what="audit log")
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
         os.fsync(fd)
+    except OSError as exc:
+        raise InputError(f"cannot write the audit log ({exc.strerror or exc})", source=str(path)) from None
     finally:
         os.close(fd)
 
 
 def read_audit(path: Path) -> list[dict[str, Any]]:
     """The records of an audit log, oldest first (a torn last line is skipped)."""
-    if not path.exists():
-        return []
+    text = read_text_nofollow(path, "audit log")
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        with contextlib.suppress(json.JSONDecodeError):
+    for line in (text or "").splitlines():
+        with contextlib.suppress(json.JSONDecodeError, RecursionError):
             out.append(json.loads(line))
     return out
 
@@ -101,13 +106,15 @@ _SUCCESS = re.compile(r"^poolshift_auto_last_success_timestamp_seconds\s+(\S+)\s
 
 
 def write_metrics(path: Path, result: CycleResult, *, finished: float) -> None:
-    """Write the Prometheus text exposition file atomically (node_exporter's textfile collector reads it)."""
+    """Write the Prometheus text exposition file atomically (node_exporter's textfile collector reads it); a
+    symlink at `path` is refused (InputError), neither followed nor replaced."""
+    refuse_symlink(path, "metrics file")
     last_success = None
     if result.error is None:
         last_success = finished
     else:
-        with contextlib.suppress(OSError, ValueError):
-            found = _SUCCESS.search(path.read_text(encoding="utf-8"))
+        with contextlib.suppress(InputError, ValueError):
+            found = _SUCCESS.search(read_text_nofollow(path, "metrics file") or "")
             last_success = float(found.group(1)) if found else None
     summary = result.summary or {}
     samples: dict[str, list[tuple[str, float | int]]] = {

@@ -1,13 +1,16 @@
 """CLI command `poolshift apply`: dry-run a reviewed plan against the live API, or execute it.
 
-The library (`planner.apply`) does the work; this module reads the plan, builds clients, turns SIGINT and
-SIGTERM into a stop request (no new submissions; the steps in flight are still tracked), shows progress
-(a bar when stderr is a terminal, one line per event otherwise) and prints the outcome.
+The library (`planner.apply`) does the work; this module reads the plan, builds clients (with `--resume` and
+no connection flags, from the connection the journal's start record kept), prints the plan's digest before
+anything is sent, turns SIGINT and SIGTERM into a stop request (no new submissions; the steps in flight are
+still tracked), shows progress (a bar when stderr is a terminal, one line per event otherwise) and prints the
+outcome.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import sys
 import threading
@@ -22,6 +25,16 @@ from planner.cli.options import ConnectionArgs, connection_options, output_optio
 
 if TYPE_CHECKING:
     from planner.errors import ApplyOutcome
+
+
+def lock_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """`--lock-dir` and `--lock-timeout`: the project lock `apply` and `auto` share on one host."""
+    f = click.option("--lock-timeout", type=click.FloatRange(min=0), default=0.0, show_default=True,
+                     help="Seconds to wait for another run of the same project to end (0: refuse at once, exit 7)."
+                     )(f)
+    return click.option("--lock-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                        help="Folder of the project lock shared by apply and auto on this host (default "
+                             "$POOLSHIFT_LOCK_DIR, else $XDG_STATE_HOME/poolshift/locks).")(f)
 
 
 @main.command("apply")
@@ -41,10 +54,13 @@ if TYPE_CHECKING:
 @click.option("--keep-going", is_flag=True, help="Run the other steps after a step fails (exit 6 at the end).")
 @click.option("--allow-drift", is_flag=True,
               help="Run a plan whose inventory changed if every remaining step still passes the verifier.")
+@click.option("--expect-digest", default=None, metavar="sha256:HEX",
+              help="Refuse (exit 2, before any request) unless the plan's digest is this one (the reviewed plan).")
+@lock_options
 @output_option
 def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journal_path: Path | None, resume: bool,
-              max_parallel: int,
-              poll_interval: float, job_timeout: float, keep_going: bool, allow_drift: bool, output: str) -> None:
+              max_parallel: int, poll_interval: float, job_timeout: float, keep_going: bool, allow_drift: bool,
+              expect_digest: str | None, lock_dir: Path | None, lock_timeout: float, output: str) -> None:
     """Dry-run PLAN against the live inventory (default), or run it with --execute.
 
     Refuses a stale plan (exit 4) and lists what changed. Exit codes: 0 done, 2 bad input, 4 stale plan,
@@ -57,6 +73,8 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
     from planner.planfile import read_plan
 
     plan = read_plan(plan_path)
+    if resume:
+        connection = _journal_connection(connection, journal_path, plan_path)
     settings = connection.settings(region=plan.region or None, project_id=plan.project_id)
 
     def client_factory(read_only: bool) -> ModelArtsClient:
@@ -64,7 +82,10 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
 
     options = ApplyOptions(execute=execute, max_parallel=max_parallel, poll_interval=poll_interval,
                            job_timeout=job_timeout, keep_going=keep_going, allow_drift=allow_drift, resume=resume,
-                           journal=journal_path)
+                           journal=journal_path, expect_digest=expect_digest, lock_dir=lock_dir,
+                           lock_timeout=lock_timeout, endpoint=settings.endpoint, region=settings.region)
+    if execute:
+        echo(f"poolshift: plan {plan_path} digest {plan.digest}", err=True)
     stop = threading.Event()
     with _progress(output) as progress, _stop_on_signals(stop, enabled=execute) as received:
         try:
@@ -79,6 +100,26 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
     _print_result(result, output, status=status, project_id=settings.project_id)
     if result.interrupted:
         sys.exit(128 + (received[0] if received else 2))
+
+
+def _journal_connection(connection: ConnectionArgs, journal_path: Path | None, plan_path: Path) -> ConnectionArgs:
+    """With --resume: the connection the journal's last start record kept fills in every flag not given."""
+    from planner.apply import Connection, default_journal_path, last_start
+
+    journal = journal_path or default_journal_path(plan_path)
+    start = last_start(journal)
+    saved = Connection.from_record(start) if start is not None else None
+    if saved is None:
+        return connection
+    merged = dataclasses.replace(connection, endpoint=connection.endpoint or saved.endpoint,
+                                 region=connection.region or saved.region,
+                                 project_id=connection.project_id or saved.project_id,
+                                 workspace_id=connection.workspace_id or saved.workspace_id)
+    if merged != connection:
+        where = f"endpoint {merged.endpoint or 'default'}, region {merged.region or '-'}, project " \
+                f"{merged.project_id}, workspace {merged.workspace_id}"
+        echo(f"poolshift: resuming with the connection the journal recorded ({where})", err=True)
+    return merged
 
 
 def _print_stale(changes: list[str], output: str) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import click
 
 from planner.cli._common import bad_argument, echo, echo_json, fail, main
-from planner.cli.apply_cmds import stop_on_signals
+from planner.cli.apply_cmds import lock_options, stop_on_signals
 from planner.cli.options import ConnectionArgs, SolverArgs, connection_options, output_option, solver_options
 
 if TYPE_CHECKING:
@@ -54,11 +54,13 @@ if TYPE_CHECKING:
 @click.option("--job-timeout", type=click.FloatRange(min=1.0), default=3600.0, show_default=True,
               help="Give up waiting for one migration job after this many seconds.")
 @click.option("--now", "now_text", default=None, hidden=True, help="Pretend it is this ISO time (tests).")
+@lock_options
 @output_option
 def auto_cmd(spec_path: Path, connection: ConnectionArgs, execute: bool, state_dir: Path | None,
              min_improvement: int | None, max_moves: int | None, windows: tuple[str, ...], any_time: bool,
              freeze: bool, freeze_file: Path | None, metrics_file: Path | None, solver: SolverArgs, max_parallel: int,
-             poll_interval: float, job_timeout: float, now_text: str | None, output: str) -> None:
+             poll_interval: float, job_timeout: float, now_text: str | None, lock_dir: Path | None,
+             lock_timeout: float, output: str) -> None:
     """One unattended cycle for cron, systemd timers or a Kubernetes CronJob: pull, plan, gate, apply."""
     from planner.auto import AutoOptions, parse_window_option, run_cycle
 
@@ -69,12 +71,12 @@ def auto_cmd(spec_path: Path, connection: ConnectionArgs, execute: bool, state_d
         windows=() if any_time else (tuple(parse_window_option(w) for w in windows) or None),
         freeze=freeze, freeze_file=freeze_file, metrics_file=metrics_file, now=_parse_now(now_text),
         plan=solver.plan_options(), max_parallel=max_parallel, poll_interval=poll_interval,
-        job_timeout=job_timeout,
+        job_timeout=job_timeout, lock_dir=lock_dir, lock_timeout=lock_timeout, endpoint=connection.endpoint,
     )
     factory = _ClientFactory(connection)
     stop = threading.Event()
     with stop_on_signals(stop, enabled=True) as received:
-        result = run_cycle(spec_path, factory, region=connection.region or "", options=options, stop=stop)
+        result = run_cycle(spec_path, factory, region=factory.region(), options=options, stop=stop)
     if output == "json":
         echo_json(result.record())
     else:
@@ -99,6 +101,21 @@ class _ClientFactory:
         if self._settings is None:
             self._settings = self._connection.settings()
         return ModelArtsClient.from_settings(self._settings, read_only=read_only)
+
+    def region(self) -> str:
+        """The region as the settings will resolve it (--region, $HUAWEICLOUD_SDK_REGION, the profile file),
+        found without building them: that may ask the credential chain, which waits for the freeze check."""
+        import os
+
+        from planner.errors import InputError
+        from planner.modelarts.credentials import profile_value
+        from planner.modelarts.settings import ENV_REGION
+
+        found = self._connection.region or os.environ.get(ENV_REGION, "").strip()
+        try:
+            return found or profile_value(os.environ, "region") or ""
+        except InputError:  # an unreadable profile fails the cycle when the settings are built, and is audited
+            return ""
 
 
 def _parse_now(text: str | None) -> datetime | None:

@@ -175,7 +175,7 @@ def test_dump_has_requests_jobs_and_a_valid_inventory() -> None:
     state = EmulatorState(sample_snapshot(), seed=3)
     job_id = state.batch_migrate("pool-src", body(["src-1"]))
     dump = state.dump()
-    assert set(dump) == {"migrate_requests", "jobs", "inventory", "drains", "disrupted", "workloads"}
+    assert set(dump) == {"migrate_requests", "jobs", "inventory", "drains", "disrupted", "workloads", "history"}
     assert dump["drains"] == [] and dump["disrupted"] == []
     assert dump["migrate_requests"] == [{"pool_name": "pool-src", "body": body(["src-1"]), "job_id": job_id}]
     assert [j["jobId"] for j in dump["jobs"]] == [job_id]

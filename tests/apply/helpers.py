@@ -138,3 +138,44 @@ def refuse_next_posts(emu: EmulatorHandle, count: int = 1, *, status: int = 500)
 
     emu.api.handle = handle  # type: ignore[method-assign]
     return answered
+
+
+def rule_breaks(state: dict[str, Any], plan: PlanDocument, initial: dict[str, Any]) -> list[str]:
+    """Every hard rule (PRODUCT §4, with the bounds of `plan`'s pool table and spec) broken in any state the
+    emulator recorded (`history`: after each accepted request and each job's end) or in the final inventory.
+
+    Migrations still in flight are counted as landed (out of their source, into their target), the worst case
+    for floors and ceilings whichever pool the emulator lists them in. A pool that started outside a bound
+    (above its max, below its floor) only breaks it by moving further away.
+    """
+    start = {pool: len(nodes) for pool, nodes in initial["nodes"].items()}
+    start_flavors = {pool: Counter(n["spec"]["flavor"] for n in nodes) for pool, nodes in initial["nodes"].items()}
+    start_free = {s["networkId"]: s["totalIps"] - s["usedIps"] for net in initial["networks"] for s in net["subnets"]}
+    reserve = plan.spec.defaults.ip_reserve
+    final = {"seq": "final", "event": "end", "in_flight": [], "subnets": {
+                 s["networkId"]: s for net in state["inventory"]["networks"] for s in net["subnets"]},
+             "pools": {pool: {"nodes": len(nodes), "flavors": Counter(n["spec"]["flavor"] for n in nodes)}
+                       for pool, nodes in state["inventory"]["nodes"].items()}}
+    breaks: list[str] = []
+    for entry in [*state["history"], final]:
+        counts = {pool: row["nodes"] for pool, row in entry["pools"].items()}
+        flavors = {pool: Counter(row["flavors"]) for pool, row in entry["pools"].items()}
+        for job in entry["in_flight"]:
+            if job["listed_in"] == "source":
+                counts[job["source"]] -= len(job["nodes"])
+                counts[job["target"]] += len(job["nodes"])
+                flavors[job["target"]][job["flavor"]] += len(job["nodes"])
+        where = f"state {entry['seq']} ({entry['event']})"
+        for pool, row in plan.pools.items():
+            if counts[pool] < min(start[pool], row.floor):
+                breaks.append(f"{where}: {pool} has {counts[pool]} nodes, below its floor {row.floor}")
+            if row.max is not None and counts[pool] > max(start[pool], row.max):
+                breaks.append(f"{where}: {pool} has {counts[pool]} nodes, above its max {row.max}")
+            for flavor, cap in row.accepts.items():
+                if cap is not None and flavors[pool][flavor] > max(cap, start_flavors[pool][flavor]):
+                    breaks.append(f"{where}: {pool} has {flavors[pool][flavor]} {flavor}, above maxCount {cap}")
+        for subnet, usage in entry["subnets"].items():
+            free = usage["totalIps"] - usage["usedIps"]
+            if free < min(start_free.get(subnet, free), reserve):
+                breaks.append(f"{where}: subnet {subnet} has {free} free addresses, below its reserve {reserve}")
+    return breaks

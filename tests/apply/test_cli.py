@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -121,3 +123,33 @@ def test_help_lists_the_options() -> None:
     for option in ("--execute", "--journal", "--resume", "--max-parallel", "--poll-interval", "--job-timeout",
                    "--keep-going", "--allow-drift", "--output", "--endpoint", "--region", "--project-id"):
         assert option in result.stdout
+
+
+def test_a_held_project_lock_exits_7_naming_the_holder(emulator: EmulatorHandle, plan_file: Path,
+                                                        private_lock_dir: Path) -> None:
+    from planner.locks import project_lock
+
+    with project_lock(emulator.project_id, emulator.region, "0", note="auto /var/lib/poolshift"):
+        result = invoke(emulator, plan_file, "--execute")
+        assert result.exit_code == 7, result.stderr
+        assert f"pid {os.getpid()} auto /var/lib/poolshift" in result.stderr
+        assert f"lock {private_lock_dir}" in result.stderr
+        assert [r for r in emulator.requests() if r["method"] == "POST"] == []
+        other = invoke(emulator, plan_file, "--execute", "--lock-dir", str(private_lock_dir / "elsewhere"),
+                       "--poll-interval", "0.01")
+        assert other.exit_code == 0, other.stderr   # another lock folder: another "host"
+
+
+def test_lock_timeout_waits_for_the_holder_then_runs(emulator: EmulatorHandle, plan_file: Path) -> None:
+    from planner.locks import project_lock
+
+    holder = project_lock(emulator.project_id, emulator.region, "0", note="manual apply")
+    holder.__enter__()
+    timer = threading.Timer(0.5, lambda: holder.__exit__(None, None, None))
+    timer.start()
+    started = time.monotonic()
+    result = invoke(emulator, plan_file, "--execute", "--lock-timeout", "30", "--poll-interval", "0.01")
+    timer.join()
+    assert result.exit_code == 0, result.stderr
+    assert time.monotonic() - started > 0.4
+    assert len(emulator.state()["migrate_requests"]) == 8

@@ -40,6 +40,7 @@ def _cli(emu: EmulatorHandle, plan_file: Path, *extra: str) -> subprocess.Popen[
     env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
     env.update(emu.env())
     env["PYTHONPATH"] = str(ROOT)
+    env["POOLSHIFT_LOCK_DIR"] = str(plan_file.parent / "locks")  # points run in parallel, each its own project lock
     cmd = [sys.executable, "-c", "from planner.cli import main; main()", "apply", str(plan_file),
            *emu.cli_args(), "--execute", "--poll-interval", "0.02", "--output", "json", *extra]
     return subprocess.Popen(cmd, env=env, cwd=plan_file.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,3 +143,63 @@ def test_allow_drift_still_refuses_when_a_remaining_step_fails_the_verifier(plan
         assert emu.state()["migrate_requests"] == []
     assert "do not pass the verifier" in str(caught.value)
     assert any(c.startswith("verifier: step 1: node a-00 may not move (locked)") for c in caught.value.changes)
+
+
+def new_subnet_for_pool_c(snap: Snapshot) -> None:
+    """pool-c moved to another subnet of its network after planning (plenty of room there); pool-d, on the same
+    network, names the subnet it always had."""
+    snap["networks"][1]["subnets"].append({"networkId": "subnet-3", "cidr": "10.3.0.0/24", "totalIps": 250,
+                                           "usedIps": 10})
+    _pool(snap, "pool-c")["spec"]["network"]["subnetId"] = "subnet-3"
+    _pool(snap, "pool-d")["spec"]["network"]["subnetId"] = "subnet-2"
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["dry-run", "execute"])
+def test_allow_drift_refuses_before_sending_when_a_later_step_would_fail_its_preconditions(
+        plan_file: Path, execute: bool) -> None:
+    # issue 17.2: the verifier accepts every step on the live inventory, but the steps into pool-c would fail
+    # their preconditions (the pool no longer uses the subnet the plan knew): step 1 was sent, then step 4
+    # failed, and every --resume failed the same way. Now nothing is sent.
+    plan = read_plan(plan_file)
+    first_into_c = next(s.id for s in plan.steps if s.target == "pool-c")
+    live = apply_snapshot()
+    new_subnet_for_pool_c(live)
+    with run_emulator(live) as emu:
+        with pytest.raises(StalePlanError) as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(execute=execute, allow_drift=True))
+        assert emu.state()["migrate_requests"] == []
+    message = str(caught.value)
+    assert caught.value.exit_code == 4
+    assert message.startswith(f"the plan is stale: step {first_into_c} would not pass its preconditions on the live "
+                              f"inventory (pool pool-c now uses subnet subnet-3, the plan has subnet-2)")
+    assert "refused before sending any of the remaining steps" in message
+    assert f"step {first_into_c} would fail: pool pool-c now uses subnet subnet-3, the plan has subnet-2" \
+        in caught.value.changes
+    assert not plan_file.with_name(plan_file.name + ".journal.jsonl").exists()
+
+
+def test_a_resume_with_allow_drift_refuses_the_same_way_before_sending(plan_file: Path) -> None:
+    plan = read_plan(plan_file)
+    with run_emulator(apply_snapshot(), job_seconds=0.0) as emu:
+        stop_after_first = fast(max_parallel=1)
+        progress_stop: list[str] = []
+
+        def stop_when_done(text: str, done: int, total: int) -> None:
+            if done >= 1 and not progress_stop:
+                progress_stop.append(text)
+                stop.set()
+
+        stop = threading.Event()
+        result = apply_plan(plan, plan_file, factory(emu), stop_after_first, progress=stop_when_done, stop=stop)
+        assert result.interrupted and 1 <= result.steps_done < 8
+        sent = len(emu.state()["migrate_requests"])
+        with emu.machine.lock:   # pool-c moves to another subnet while the run is stopped
+            emu.machine.store.networks["net-2"]["subnets"].append(
+                {"networkId": "subnet-3", "cidr": "10.3.0.0/24", "totalIps": 250, "usedIps": 10})
+            emu.machine.store.subnets["subnet-3"] = emu.machine.store.networks["net-2"]["subnets"][-1]
+            emu.machine.store.pools["pool-c"]["spec"]["network"]["subnetId"] = "subnet-3"
+            emu.machine.store.pools["pool-d"]["spec"]["network"]["subnetId"] = "subnet-2"
+        with pytest.raises(StalePlanError, match="would not pass its preconditions") as caught:
+            apply_plan(plan, plan_file, factory(emu), fast(resume=True, allow_drift=True))
+        assert len(emu.state()["migrate_requests"]) == sent
+    assert "pool pool-c now uses subnet subnet-3" in str(caught.value)

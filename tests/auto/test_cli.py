@@ -153,7 +153,7 @@ def test_two_processes_started_together_never_both_act(tmp_path: Path) -> None:
                    *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--poll-interval", "0.05",
                    "--output", "json"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
-        env.update(emu.env())
+        env.update(emu.env(), POOLSHIFT_LOCK_DIR=os.environ["POOLSHIFT_LOCK_DIR"])
         processes = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                      for _ in range(2)]
         try:
@@ -189,7 +189,7 @@ def test_sigterm_lets_the_step_in_flight_finish_and_starts_no_other(tmp_path: Pa
                    *emu.cli_args(), "--state-dir", str(tmp_path / "state"), "--execute", "--max-parallel", "1",
                    "--poll-interval", "0.05", "--output", "json"]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("HUAWEICLOUD_", "POOLSHIFT_"))}
-        env.update(emu.env())
+        env.update(emu.env(), POOLSHIFT_LOCK_DIR=os.environ["POOLSHIFT_LOCK_DIR"])
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         try:
             deadline = time.monotonic() + 60
@@ -210,3 +210,35 @@ def test_sigterm_lets_the_step_in_flight_finish_and_starts_no_other(tmp_path: Pa
     assert data["reason"].startswith("stopped by a signal after 1 of 2 steps")
     assert len(emu.machine.migrate_requests) == 1
     assert read_audit(tmp_path / "state" / AUDIT_FILE)[-1] == data
+
+
+@pytest.mark.parametrize("execute", [False, True], ids=["dry-run", "execute"])
+def test_a_wrong_secret_key_exits_5_at_once_after_one_request(emulator: EmulatorHandle, tmp_path: Path,
+                                                             execute: bool) -> None:
+    # issue 13.3: five failed AK/SK signatures lock the key for everyone using it; auto asks once and stops
+    env = {**emulator.env(), "HUAWEICLOUD_SDK_SK": "sk-wrong-0000000000000000000000000000"}
+    started = time.monotonic()
+    result = auto(emulator, write_spec(tmp_path), *(["--execute"] if execute else []), env=env)
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 5, result.output
+    assert elapsed < 1.0, elapsed
+    requests = emulator.requests()
+    assert len(requests) == 1 and requests[0]["status"] == 401
+    assert "HTTP 401" in result.stderr and "sk-wrong" not in result.stderr + result.stdout
+    [record] = read_audit(tmp_path / "state" / AUDIT_FILE)
+    assert (record["outcome"], record["stage"], record["error"]["exit_code"]) == ("failed", "pull", 5)
+
+
+def test_an_apply_holding_the_project_lock_fails_an_executing_cycle_with_exit_7(emulator: EmulatorHandle,
+                                                                                tmp_path: Path) -> None:
+    from planner.locks import project_lock
+
+    with project_lock(emulator.project_id, emulator.region, "0", note="apply /plans/manual.json"):
+        result = auto(emulator, write_spec(tmp_path), "--execute", "--output", "json")
+        dry = auto(emulator, write_spec(tmp_path), "--output", "json")   # a dry-run takes no project lock
+    assert result.exit_code == 7, result.stderr
+    data = as_json(result)
+    assert (data["outcome"], data["stage"]) == ("failed", "project lock")
+    assert "apply /plans/manual.json" in data["error"]["message"]
+    assert emulator.state()["migrate_requests"] == []
+    assert dry.exit_code == 0 and as_json(dry)["action"] == "planned"

@@ -50,9 +50,11 @@ def test_cronjob_manifest() -> None:
     assert params["execute"] is True and params["output"] == "json"
     # no long-lived keys: a service account bound to an IAM agency (CCE pod identity), no secret in the pod
     assert pod["serviceAccountName"] == "poolshift"
-    assert "env" not in container and container["envFrom"] == [{"configMapRef": {"name": "poolshift-connection"}}]
+    assert container["envFrom"] == [{"configMapRef": {"name": "poolshift-connection"}}]
     mounts = {m["mountPath"] for m in container["volumeMounts"]}
     assert str(params["state_dir"]) in mounts and str(params["spec_path"].parent) in mounts
+    # the only variable: the project lock on the state volume (a read-only root has no ~/.local/state)
+    assert container["env"] == [{"name": "POOLSHIFT_LOCK_DIR", "value": f"{params['state_dir']}/locks"}]
     text = (EXAMPLES / "k8s-cronjob.yaml").read_text()
     assert TEST_AK not in text and TEST_SK not in text
 
@@ -66,6 +68,9 @@ def test_systemd_units() -> None:
     assert command[0].endswith("/poolshift")
     params = _check_args(command[1:])
     assert params["execute"] is True and str(params["state_dir"]) == "/var/lib/poolshift"
+    # the project lock shared with a manual apply on the VM, in the state directory (ProtectHome hides ~)
+    assert service["Service"]["Environment"] == "POOLSHIFT_LOCK_DIR=/var/lib/poolshift/locks"
+    assert service["Service"]["ProtectHome"] == "yes"
     timer = configparser.ConfigParser(strict=False, interpolation=None)
     timer.read_string((EXAMPLES / "systemd" / "poolshift-auto.timer").read_text())
     assert timer["Timer"]["Unit"] == "poolshift-auto.service"

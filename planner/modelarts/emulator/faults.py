@@ -3,7 +3,8 @@
 Owns: `Faults`, the validated set of injected failures (`POST /_emulator/faults` updates any subset):
 throttling and server errors at random rates, added latency, scripted statuses, failing and lost
 batch-migrate answers (counted or at random rates, for soak runs), paging and job-endpoint quirks, and
-workloads that start on a node at a given API request count. Must not: apply the faults (the API layer and
+workloads that start on a node at a given API request count; also where a migrating node is listed while
+its job runs (`migrating_nodes_in_source`). Must not: apply the faults (the API layer and
 the state machine do).
 """
 
@@ -49,3 +50,6 @@ class Faults(BaseModel):
     hide_get_job: bool = Field(False, description="GET /jobs/{id} answers 404 APIGW.0101 (unpublished)")
     start_workloads: list[StartWorkload] = Field(
         default_factory=list, description="Running workloads that start on a node at a given API request count")
+    migrating_nodes_in_source: bool = Field(
+        False, description="while a migration job runs, its nodes stay listed in the source pool as Deleting "
+                           "(the sequence modelarts_api.md §4.2 expects), not in the target as Creating")

@@ -3,9 +3,11 @@
 Owns: checking a BatchMigratePoolNodes body the way the service does (modelarts_api.md §5, PRODUCT §2),
 including the optional fields (`toPoolName` may be left out when `toClusterName` names exactly one other
 pool; `migrateNodeNames` left out would mean "every node", which the emulator does not model and refuses
-saying so), starting a job (nodes leave the source at once and arrive as `Creating`; the target subnet
-takes their addresses) and ending it on the clock (`Success`: nodes Available, source addresses freed;
-`Failed`: everything undone). Must not: know about HTTP, workloads or authentication.
+saying so), starting a job (nodes leave the source at once and arrive as `Creating`, or, with `held`, stay
+listed in the source as `Deleting` until the job ends, the sequence modelarts_api.md §4.2 expects; either way
+the target subnet takes their addresses at once) and ending it on the clock (`Success`: nodes Available in
+the target, source addresses freed; `Failed`: everything undone). Must not: know about HTTP, workloads or
+authentication.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Job:
     started: float
     due: float
     fail: bool
+    held: bool = False          # its nodes stay listed in the source (Deleting) until it ends
     phase: str = "Running"
     ended: float | None = None
     message: str = ""
@@ -205,27 +208,40 @@ def _check_clusters(store: PoolStore, source: JsonObject, target: JsonObject, no
                           f"{name_of(target)} ({', '.join(sorted(clusters))})")
 
 
-def start(store: PoolStore, checked: Checked, body: JsonObject) -> None:
-    """Move the checked nodes into the target as `Creating` and take their addresses in the target subnet."""
-    spec = body["resourceSpec"]
+def start(store: PoolStore, checked: Checked, body: JsonObject, *, held: bool = False) -> None:
+    """Move the checked nodes into the target as `Creating` (with `held`: mark them `Deleting` in the source)
+    and take their addresses in the target subnet."""
     for node in checked.nodes:
+        if held:
+            node.setdefault("status", {})["phase"] = "Deleting"
+            continue
         del store.nodes[checked.source][name_of(node)]
-        node.setdefault("spec", {})["flavor"] = spec["flavor"]
+        _arrive(node, checked.target_subnet, body)
         node.setdefault("status", {})["phase"] = "Creating"
-        labels = labels_of(node)
-        if LABEL_CLUSTER in labels:
-            labels[LABEL_CLUSTER] = body["toClusterName"]
-        host_network = dig(node, "spec", "hostNetwork")
-        if checked.target_subnet is not None and isinstance(host_network, dict) and "subnet" in host_network:
-            host_network["subnet"] = checked.target_subnet
         store.nodes[checked.target][name_of(node)] = node
     if checked.target_subnet is not None:
         store.subnets[checked.target_subnet]["usedIps"] += len(checked.nodes)
 
 
+def _arrive(node: JsonObject, target_subnet: str | None, body: JsonObject) -> None:
+    """The node as the target pool lists it: the request's flavor, cluster and the target subnet."""
+    node.setdefault("spec", {})["flavor"] = body["resourceSpec"]["flavor"]
+    labels = labels_of(node)
+    if LABEL_CLUSTER in labels:
+        labels[LABEL_CLUSTER] = body["toClusterName"]
+    host_network = dig(node, "spec", "hostNetwork")
+    if target_subnet is not None and isinstance(host_network, dict) and "subnet" in host_network:
+        host_network["subnet"] = target_subnet
+
+
 def finish(store: PoolStore, job: Job) -> None:
     """End a job: nodes become Available and the source addresses are freed, or (Failed) all is undone."""
     job.ended = max(job.due, job.started)
+    if job.held and not job.fail:
+        for name in job.nodes:
+            node = store.nodes[job.source].pop(name)
+            _arrive(node, job.target_subnet, job.body)
+            store.nodes[job.target][name] = node
     if job.fail:
         for name in job.nodes:
             store.nodes[job.target].pop(name, None)

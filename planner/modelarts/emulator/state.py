@@ -2,7 +2,9 @@
 
 Owns: composing the pools and nodes (`pools`), migration jobs (`migrate`), workloads, drains and locks
 (`workloads`) and the fault settings (`faults`) behind one lock and one controllable clock; moving jobs
-and drains forward whenever the state is used; and the views tests read (`inventory()`, `dump()`).
+and drains forward whenever the state is used; the views tests read (`inventory()`, `dump()`), and the
+history of every state a migration left (`history`: pool and flavor counts, subnet usage and the jobs in
+flight after each accepted request and each job's end), so tests can check every intermediate state.
 Must not: know about HTTP, web frameworks or authentication (that is `emulator.api`), or reuse the
 planner's own rules: it stands in for the cloud, so it re-implements them from the contract.
 """
@@ -14,6 +16,7 @@ import random
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -58,6 +61,7 @@ class EmulatorState:
         self.workloads = WorkloadStore(snapshot, self.store)
         self._jobs: dict[str, Job] = {}
         self.migrate_requests: list[JsonObject] = []
+        self.history: list[JsonObject] = []
 
     @property
     def shape(self) -> Shape:
@@ -82,6 +86,7 @@ class EmulatorState:
         for job in sorted(self._jobs.values(), key=lambda j: (j.due, j.seq)):
             if job.phase == "Running" and job.due <= now:
                 migrate.finish(self.store, job)
+                self._record(job.phase.lower(), job)
         self.workloads.tick(now)
 
     def before_request(self, count: int) -> None:
@@ -179,10 +184,12 @@ class EmulatorState:
             job = Job(job_id=job_id, seq=len(self._jobs), source=pool_name, target=checked.target, body=kept,
                       nodes=names, originals=copy.deepcopy(checked.nodes),
                       source_subnet=self.store.pool_subnet(self.store.pools[pool_name], strict=False),
-                      target_subnet=checked.target_subnet, started=now, due=now + self.job_seconds, fail=fail)
-            migrate.start(self.store, checked, kept)
+                      target_subnet=checked.target_subnet, started=now, due=now + self.job_seconds, fail=fail,
+                      held=self.faults.migrating_nodes_in_source)
+            migrate.start(self.store, checked, kept, held=job.held)
             self._jobs[job_id] = job
             self.migrate_requests.append({"pool_name": pool_name, "body": kept, "job_id": job_id})
+            self._record("accepted", job)
             self._tick()
             return job_id
 
@@ -201,6 +208,19 @@ class EmulatorState:
 
     # -- views ---------------------------------------------------------------------------------------------
 
+    def _record(self, event: str, job: Job) -> None:
+        """Append the state a migration event left to `history` (counts only: small enough for soak runs)."""
+        pools = {name: {"nodes": len(nodes),
+                        "flavors": dict(sorted(Counter(str(n["spec"]["flavor"]) for n in nodes.values()).items()))}
+                 for name, nodes in sorted(self.store.nodes.items())}
+        subnets = {sid: {"totalIps": s["totalIps"], "usedIps": s["usedIps"]}
+                   for sid, s in sorted(self.store.subnets.items())}
+        in_flight = [{"job_id": j.job_id, "source": j.source, "target": j.target, "nodes": list(j.nodes),
+                      "flavor": j.body["resourceSpec"]["flavor"], "listed_in": "source" if j.held else "target"}
+                     for j in sorted(self._jobs.values(), key=lambda j: j.seq) if j.phase == "Running"]
+        self.history.append({"seq": len(self.history) + 1, "time": round(self.now(), 3), "event": event,
+                             "job_id": job.job_id, "pools": pools, "subnets": subnets, "in_flight": in_flight})
+
     def inventory(self) -> JsonObject:
         """The current state as a `poolshift.inventory/v1` snapshot (captured now; full shape)."""
         with self.lock:
@@ -218,11 +238,12 @@ class EmulatorState:
             }
 
     def dump(self) -> JsonObject:
-        """`GET /_emulator/state`: migrate requests, jobs, the inventory, drains and disrupted workloads."""
+        """`GET /_emulator/state`: migrate requests, jobs, the inventory, drains, disrupted workloads and the
+        history of states migrations left."""
         with self.lock:
             inventory = self.inventory()
             jobs = [job.to_api() for job in sorted(self._jobs.values(), key=lambda j: j.seq)]
             return {"migrate_requests": copy.deepcopy(self.migrate_requests), "jobs": jobs,
                     "inventory": inventory, "drains": copy.deepcopy(self.workloads.drains),
                     "disrupted": copy.deepcopy(self.workloads.disrupted),
-                    "workloads": copy.deepcopy(self.workloads.items)}
+                    "workloads": copy.deepcopy(self.workloads.items), "history": copy.deepcopy(self.history)}
