@@ -118,7 +118,7 @@ def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | Non
               help="Also write each feasible scenario's plan to DIR/<scenario>.plan.json.")
 @solver_options
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
-              help="Scenarios planned at the same time, each in its own process.")
+              help="Scenarios planned at the same time (threads sharing one derived inventory).")
 @quiet_option
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
                save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
@@ -129,12 +129,15 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
     from planner.planfile import write_plan
-    from planner.review._io import load_json_mapping, load_yaml_mapping
+    from planner.planning import gc_paused
+    from planner.review._io import load_yaml_mapping
     from planner.review.scenarios import load_scenarios
     from planner.review.whatif import comparison_document, render_comparison, run_whatif
+    from planner.snapshot import read_snapshot_file
 
     scenarios = load_scenarios(scenarios_path)
-    snapshot = load_json_mapping(inventory_path)
+    with gc_paused():  # millions of small objects: see gc_paused
+        snapshot = read_snapshot_file(inventory_path)
     spec = load_yaml_mapping(spec_path)
     if save_plans is not None and save_plans.exists() and not save_plans.is_dir():
         raise bad_argument(f"{save_plans} is not a directory", "--save-plans")

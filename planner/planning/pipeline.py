@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import SolverTimeoutError
-from planner.inventory import build_inventory, read_snapshot_file
+from planner.inventory import Inventory, build_inventory, read_snapshot_file
 from planner.planfile import PlanDocument
 from planner.planning.busy import unknown_warning
 from planner.planning.document import Settings, build_document
@@ -88,18 +88,20 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: PlanOptions | None = None,
-              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> Plan:
-    """Plan from a snapshot dict and a spec mapping; raises InputError (2) or PlanningError (3)."""
+def make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], *,
+              options: PlanOptions | None = None, snapshot_source: str = "<snapshot>",
+              spec_source: str = "<spec>") -> Plan:
+    """Plan from a snapshot dict (or an inventory already derived from one, which is only read, so several plans
+    can share it) and a spec mapping; raises InputError (2), PlanningError (3) or SolverTimeoutError (8)."""
     with gc_paused():
         return _make_plan(snapshot, spec_data, options or PlanOptions(), snapshot_source, spec_source)
 
 
-def _make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], options: PlanOptions,
+def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], options: PlanOptions,
                snapshot_source: str, spec_source: str) -> Plan:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    inv = build_inventory(snapshot, source=snapshot_source)
+    inv = snapshot if isinstance(snapshot, Inventory) else build_inventory(snapshot, source=snapshot_source)
     spec = parse_spec(spec_data, source=spec_source)
     problem, ctx = build_problem(inv, spec, spec_source=spec_source)
     timings["model_input"] = time.perf_counter() - t0

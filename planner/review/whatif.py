@@ -1,15 +1,19 @@
 """What-if planning: plan every scenario of a scenario file and compare the outcomes side by side.
 
-Each scenario's snapshot and spec are built first (`planner.review.scenarios`), in this process, so a
-bad scenario stops the run (exit 2) before any solving. Then every scenario is planned through
-`planner.planning.make_plan` (or the planner function given), in up to two worker processes when there are
-several. A scenario that
-has no feasible placement (PlanningError) is an outcome like any other and does not stop the others;
-an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
+Each scenario's snapshot and spec are built first (`planner.review.scenarios`), so a bad scenario stops the
+run (exit 2) before any solving. The inventory is read and derived once per distinct snapshot: scenarios
+without inventory overrides share the caller's snapshot and so one `Inventory`, and a scenario with overrides
+edits a copy-on-write view of it (planner.review.scenarios.snapshot) instead of a deep copy. Then every scenario
+is planned through `planner.planning.make_plan` (or the planner function given), in up to two worker
+processes when there are several. The workers are forked once the jobs are built, so they inherit the
+inventories instead of receiving them (one pickled job was 39 MB and 1.2 s at 100k nodes); only the outcomes
+travel back. Threads would share them too, but the planner's Python stages hold the GIL: two threads planned 7
+scenarios at 100k nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is not available, threads.
+Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that do not
+survive pickling.
+A scenario that has no feasible placement (PlanningError) is an outcome like any other and does not stop the
+others; an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
 all scenarios finished, naming the scenario.
-
-Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that
-do not survive pickling.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -31,8 +35,9 @@ from planner.errors import (
     SolverTimeoutError,
     StalePlanError,
 )
+from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument
-from planner.planning import make_plan
+from planner.planning import gc_paused, make_plan
 from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
 from planner.review.tables import md_table, text_table
 
@@ -80,12 +85,12 @@ class _Job:
     scenario: str
     description: str | None
     baseline: bool
-    snapshot: dict[str, Any]
+    inventory: Inventory  # shared by the scenarios planned from one snapshot; the planner only reads it
     spec: dict[str, Any]
     options: Any
     snapshot_source: str
     spec_source: str
-    planner: Planner  # a module-level function, so that it pickles to a worker process
+    planner: Planner
 
 
 def binding_rules(document: PlanDocument) -> list[str]:
@@ -101,12 +106,12 @@ def binding_rules(document: PlanDocument) -> list[str]:
 
 
 def _plan_one(job: _Job) -> ScenarioOutcome:
-    """Plan one scenario; runs in a worker process or inline. Returns values, never poolshift errors."""
+    """Plan one scenario; runs in a worker or inline. Returns values, never poolshift errors."""
     base: dict[str, Any] = {"name": job.scenario, "description": job.description, "baseline": job.baseline}
     t0 = time.perf_counter()
     try:
         plan = job.planner(
-            job.snapshot,
+            job.inventory,
             job.spec,
             options=job.options,
             snapshot_source=job.snapshot_source,
@@ -151,7 +156,9 @@ def prepare_jobs(
     planner: Planner = make_plan,
     only: Sequence[str] = (),
 ) -> list[_Job]:
-    """Build every scenario's snapshot and spec; a bad override raises InputError before any solving."""
+    """Build every scenario's inventory and spec; a bad override raises InputError before any solving.
+
+    Scenarios whose snapshot is the same object (no inventory overrides) get the same `Inventory`."""
     known = [s.name for s in scenarios.scenarios]
     unknown = [name for name in only if name not in known]
     if unknown:
@@ -159,23 +166,26 @@ def prepare_jobs(
             f"no scenario named {unknown[0]!r} (scenarios: {', '.join(known)})", source="arguments", path="--only"
         )
     jobs = []
+    inventories: dict[int, Inventory] = {}  # id of a scenario's snapshot -> its inventory
     for index, sc in enumerate(scenarios.scenarios):
         if only and sc.name not in only:
             continue
         where = Where(scenarios_source, index, sc.name)
         snap, merged = apply_scenario(snapshot, spec, sc, where)
+        source = (snapshot_source if sc.is_baseline or not sc.inventory
+                  else f"{snapshot_source} + {scenarios_source}:{scenario_key(index, sc.name)}")
+        if id(snap) not in inventories:
+            inventories[id(snap)] = build_inventory(snap, source=source)
         jobs.append(
             _Job(
                 index=index,
                 scenario=sc.name,
                 description=sc.description,
                 baseline=sc.is_baseline,
-                snapshot=snap,
+                inventory=inventories[id(snap)],
                 spec=merged,
                 options=options,
-                snapshot_source=snapshot_source
-                if sc.is_baseline or not sc.inventory
-                else f"{snapshot_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
+                snapshot_source=source,
                 spec_source=spec_source
                 if not sc.spec
                 else f"{spec_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
@@ -198,25 +208,43 @@ def _error_for_exit(exit_code: int | None, message: str) -> PoolshiftError:
 
 
 def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[ScenarioOutcome]:
-    """Plan every job, in worker processes when there are several; outcomes keep the jobs' order.
+    """Plan every job, in up to two forked workers when there are several; outcomes keep the jobs' order.
 
     An InputError or other poolshift error from the planner is raised once all jobs finished, for the
     first scenario that had one; infeasible scenarios are returned as outcomes.
     """
     workers = max(1, min(max_workers, MAX_WORKERS, len(jobs)))
-    if workers == 1:
-        outcomes = [_plan_one(job) for job in jobs]
-    else:
-        # spawn: a clean interpreter per worker, no forked solver threads or locks
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            outcomes = list(pool.map(_plan_one, jobs))
+    with gc_paused():  # once for all: a thread's own pause would re-enable it under the other's feet
+        outcomes = [_plan_one(job) for job in jobs] if workers == 1 else _in_workers(jobs, workers)
     for outcome in outcomes:
         if outcome.error_kind == "input":
             raise InputError(outcome.error or "bad input", path=None)
         if outcome.error_kind == "error":
             raise _error_for_exit(outcome.error_exit, f"scenario {outcome.name}: {outcome.error}")
     return outcomes
+
+
+_FORKED_JOBS: Sequence[_Job] = ()  # the jobs a forked worker inherits; it is sent only their index
+
+
+def _plan_inherited(index: int) -> ScenarioOutcome:
+    return _plan_one(_FORKED_JOBS[index])
+
+
+def _in_workers(jobs: Sequence[_Job], workers: int) -> list[ScenarioOutcome]:
+    global _FORKED_JOBS
+    pool: Executor
+    if "fork" not in multiprocessing.get_all_start_methods():
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as pool:
+            return list(pool.map(_plan_one, jobs))
+    _FORKED_JOBS = jobs
+    try:
+        # fork before any solver ran in this process: no solver threads or locks to inherit; a fork context
+        # starts all workers at once, before the executor's own thread
+        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            return list(pool.map(_plan_inherited, range(len(jobs))))
+    finally:
+        _FORKED_JOBS = ()
 
 
 def run_whatif(
@@ -233,17 +261,18 @@ def run_whatif(
     max_workers: int = MAX_WORKERS,
 ) -> list[ScenarioOutcome]:
     """Plan each scenario (see the module docstring) and return the outcomes in file order."""
-    jobs = prepare_jobs(
-        scenarios,
-        snapshot,
-        spec,
-        scenarios_source=scenarios_source,
-        snapshot_source=snapshot_source,
-        spec_source=spec_source,
-        options=options,
-        planner=planner,
-        only=only,
-    )
+    with gc_paused():
+        jobs = prepare_jobs(
+            scenarios,
+            snapshot,
+            spec,
+            scenarios_source=scenarios_source,
+            snapshot_source=snapshot_source,
+            spec_source=spec_source,
+            options=options,
+            planner=planner,
+            only=only,
+        )
     return run_jobs(jobs, max_workers=max_workers)
 
 

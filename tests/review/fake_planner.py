@@ -1,21 +1,24 @@
 """Stand-in planners for the what-if tests, passed to `run_whatif(..., planner=...)`.
 
-They are module-level functions, so they pickle to the spawned worker processes (monkeypatching would not
-reach those). A fake plan is a real `PlanDocument`: plan A of the fixtures with the summary figures taken from
-the inputs, and the process that made it recorded in `generator.poolshift`.
+A fake plan is a real `PlanDocument`: plan A of the fixtures with the summary figures taken from the inputs
+(an `Inventory`, as whatif passes it, and a spec), and the process and thread that made it recorded in
+`generator.poolshift`; the inventory's identity is kept too, to tell which scenarios shared one (a forked
+worker sees its parent's objects at the same addresses).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError, PlanningError
+from planner.inventory import Inventory
 from planner.planfile import PlanDocument, read_plan
 from tests.review.conftest import plan_path
 
-FAKE_PREFIX = "fake-planner pid "
+FAKE_PREFIX = "fake-planner "
 
 
 @dataclass(frozen=True)
@@ -23,13 +26,14 @@ class FakePlan:
     document: PlanDocument
 
 
-def pid_of(document: PlanDocument) -> int:
-    """The process id of the fake planner that made `document`."""
+def made_by(document: PlanDocument) -> tuple[int, str, int]:
+    """(process id, thread name, `id` of the inventory given) of the fake planner that made `document`."""
     assert document.generator.poolshift.startswith(FAKE_PREFIX), document.generator.poolshift
-    return int(document.generator.poolshift.removeprefix(FAKE_PREFIX))
+    pid, thread, inventory = document.generator.poolshift.removeprefix(FAKE_PREFIX).split("|")
+    return int(pid), thread, int(inventory)
 
 
-def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: Any = None,
+def make_plan(inventory: Inventory, spec_data: dict[str, Any], *, options: Any = None,
               snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> FakePlan:
     """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`."""
     fake = spec_data.get("fake", {})
@@ -39,10 +43,11 @@ def make_plan(snapshot: dict[str, Any], spec_data: dict[str, Any], *, options: A
     if fake.get("bad_input"):
         raise InputError("unknown pool 'ghost'", source=spec_source, path="pools.ghost")
     base = read_plan(plan_path("a"))
-    nodes = sum(len(v) for v in snapshot.get("nodes", {}).values())
+    nodes = len(inventory.columns["nodes"]["node"])
     summary = base.summary.model_copy(update={"moves": nodes, "deviation_before": 9,
                                               "deviation_after": fake.get("deviation", 0)})
-    generator = base.generator.model_copy(update={"poolshift": f"{FAKE_PREFIX}{os.getpid()}"})
+    by = f"{FAKE_PREFIX}{os.getpid()}|{threading.current_thread().name}|{id(inventory)}"
+    generator = base.generator.model_copy(update={"poolshift": by})
     return FakePlan(base.model_copy(update={"summary": summary, "generator": generator}))
 
 

@@ -197,6 +197,45 @@ def test_lock_nodes(snapshot: dict[str, Any]) -> None:
     assert err.path == "scenarios[1] (what-if).inventory.lock_nodes[1]"
 
 
+def test_every_override_kind_leaves_the_callers_snapshot_as_it_was(snapshot: dict[str, Any]) -> None:
+    # The edits share unedited objects with the caller's snapshot (copy-on-write); none may leak back.
+    before = copy.deepcopy(snapshot)
+    out = _apply(snapshot, {
+        "add_pool": [{"name": "pool-new-1", "network": "network-main",
+                      "subnet": {"id": "subnet-new-1", "total_ips": 10}, "flavors": [CPU]}],
+        "remove_nodes": ["os-node-created-t1g", {"pool": "dev", "flavor": CPU, "count": 1}],
+        "add_nodes": [{"pool": "pool-new-1", "flavor": CPU, "count": 2}, {"pool": "train", "flavor": GPU, "count": 1}],
+        "set_free_ips": {"subnet-5d2c8e71": 7},
+        "lock_nodes": ["os-node-created-d3c"],
+    })
+    assert snapshot == before
+    assert "os-node-created-t1g" not in _nodes(out, "pool-train-7f3a")
+    assert _nodes(out, "pool-dev-91b0")["os-node-created-d3c"]["metadata"]["annotations"][ANNOTATION_LOCK] == "whatif"
+    assert _subnet(out, "subnet-5d2c8e71")["usedIps"] == 53
+    assert [s["networkId"] for s in _subnet_list(out, "network-main")][-1] == "subnet-new-1"
+    assert "subnet-new-1" not in json.dumps(snapshot)
+    # an unedited pool, node list and node are the caller's own objects, not copies
+    assert out["nodes"]["pool-dev-91b0"] is not snapshot["nodes"]["pool-dev-91b0"]
+    untouched = [p for p in out["nodes"] if p not in ("pool-dev-91b0", "pool-train-7f3a", "pool-new-1")]
+    assert untouched and all(out["nodes"][p] is snapshot["nodes"][p] for p in untouched)
+
+
+def test_a_pool_whose_subnet_the_pull_recorded_gets_its_address_back(snapshot: dict[str, Any]) -> None:
+    # The pool names no subnet and its network has two: only the pull's `pool_subnets` record tells which.
+    pool = _pool(snapshot, "pool-train-7f3a")
+    recorded = pool["spec"]["network"].pop("subnetId", None) or "subnet-5d2c8e71"
+    pool["spec"]["network"]["name"] = "network-main"
+    snapshot["pool_subnets"] = {"pool-train-7f3a": {"subnet": recorded, "source": "ShowPool spec.resources"}}
+    used = _subnet(snapshot, recorded)["usedIps"]
+    out = _apply(snapshot, {"remove_nodes": ["os-node-created-t1g"]})
+    assert _subnet(out, recorded)["usedIps"] == used - 1
+    assert _subnet(snapshot, recorded)["usedIps"] == used
+
+
+def _subnet_list(snap: dict[str, Any], network: str) -> list[dict[str, Any]]:
+    return list(next(n for n in snap["networks"] if n["name"] == network)["subnets"])
+
+
 # ------------------------------------------------------------------------------------------- spec merge
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Any
 
 import pytest
@@ -41,7 +42,7 @@ def _run(sf: ScenarioFile, snapshot: dict[str, Any], spec: dict[str, Any], **kw:
 # ---------------------------------------------------------------------------------- with a fake planner
 
 
-def test_outcomes_keep_file_order_and_run_in_two_processes(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+def test_outcomes_keep_file_order_and_run_in_two_workers(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     sf = _file({"name": "base"},
                {"name": "plus-two", "inventory": {"add_nodes": [{"pool": "train", "flavor": GPU, "count": 2}]}},
                {"name": "minus-one", "inventory": {"remove_nodes": ["os-node-created-d1c"]}},
@@ -51,13 +52,18 @@ def test_outcomes_keep_file_order_and_run_in_two_processes(snapshot: dict[str, A
     assert [o.moves for o in outcomes] == [23, 25, 22, 23]  # the fake planner's moves = node count
     assert [o.deviation_after for o in outcomes] == [0, 0, 0, 3]
     assert [o.baseline for o in outcomes] == [True, False, False, False]
-    pids = {fake_planner.pid_of(o.plan) for o in outcomes if o.plan}
-    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    made_by = [fake_planner.made_by(o.plan) for o in outcomes if o.plan]
+    workers = {(pid, thread) for pid, thread, _ in made_by}
+    assert (os.getpid(), threading.current_thread().name) not in workers and 1 <= len(workers) <= 2
+    # one inventory for the scenarios without inventory overrides, one each for the others
+    inventories = [inventory for _, _, inventory in made_by]
+    assert inventories[0] == inventories[3] and len(set(inventories)) == 3
 
 
 def test_single_scenario_runs_inline(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     [outcome] = _run(_file({"name": "only"}), snapshot, spec, planner=FAKE)
-    assert outcome.plan is not None and fake_planner.pid_of(outcome.plan) == os.getpid()
+    assert outcome.plan is not None
+    assert fake_planner.made_by(outcome.plan)[:2] == (os.getpid(), threading.current_thread().name)
 
 
 def test_infeasible_scenario_does_not_stop_the_others(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:

@@ -69,7 +69,7 @@ def _add_pool(snap: EditableSnapshot, item: AddPool, key: str) -> None:
     status: dict[str, Any] = {"phase": "Running", "root": item.name, "resources": {"available": []}}
     if item.cluster:
         status["clusters"] = {"name": item.cluster}
-    snap.raw["pools"].append(
+    snap.append_pool(
         {
             "apiVersion": "v2",
             "kind": "Pool",
@@ -83,7 +83,6 @@ def _add_pool(snap: EditableSnapshot, item: AddPool, key: str) -> None:
             "status": status,
         }
     )
-    snap.raw["nodes"][item.name] = []
 
 
 def _new_pool_network(snap: EditableSnapshot, item: AddPool, key: str) -> dict[str, Any]:
@@ -105,7 +104,7 @@ def _new_pool_network(snap: EditableSnapshot, item: AddPool, key: str) -> dict[s
         if item.subnet.cidr:
             new_subnet["cidr"] = item.subnet.cidr
         if item.network in networks:
-            networks[item.network].setdefault("subnets", []).append(new_subnet)
+            snap.network_for_write(item.network).setdefault("subnets", []).append(new_subnet)
         else:
             snap.raw["networks"].append({"name": item.network, "subnets": [new_subnet]})
         network = {"name": item.network, "subnetId": item.subnet.id}
@@ -135,7 +134,7 @@ def _new_pool_network(snap: EditableSnapshot, item: AddPool, key: str) -> dict[s
 
 
 def _remove_node(snap: EditableSnapshot, node: dict[str, Any], pool_id: str, key: str) -> None:
-    snap.pool_nodes(pool_id).remove(node)
+    snap.remove_node(pool_id, node)
     pool = snap.find_pool(pool_id, key)
     subnet = snap.pool_subnet(pool)
     if subnet is not None and isinstance(subnet.get("usedIps"), int):
@@ -197,8 +196,8 @@ def _add_nodes(snap: EditableSnapshot, items: list[NodeBatch], explicit_subnets:
                     f"{free} free address(es) for {item.count} new node(s); "
                     "raise it with set_free_ips",
                 )
-        nodes = snap.pool_nodes(pool_id)
-        ordered = sorted(nodes, key=lambda n: str(n["metadata"].get("name")))
+        captured_at = snap.raw.get("captured_at")
+        ordered = sorted(snap.pool_nodes(pool_id), key=lambda n: str(n["metadata"].get("name")))
         same_flavor = [n for n in ordered if n.get("spec", {}).get("flavor") == item.flavor]
         template = same_flavor[0] if same_flavor else ordered[0] if ordered else None
         short = _short_name(snap.display(pool) or pool_id)
@@ -209,7 +208,7 @@ def _add_nodes(snap: EditableSnapshot, items: list[NodeBatch], explicit_subnets:
                 n += 1
             name = f"os-node-whatif-{short}-{n}"
             taken.add(name)
-            nodes.append(_new_node(name, item.flavor, template, bool(same_flavor), snap.raw.get("captured_at")))
+            snap.add_node(pool_id, _new_node(name, item.flavor, template, bool(same_flavor), captured_at))
         if subnet is not None and isinstance(subnet.get("usedIps"), int):
             subnet["usedIps"] = min(int(subnet.get("totalIps", 0)), subnet["usedIps"] + item.count)
         snap.adjust_resource_count(pool, item.flavor, item.count)
@@ -254,16 +253,16 @@ def _set_free_ips(snap: EditableSnapshot, free: Mapping[str, int]) -> None:
         key = f"inventory.set_free_ips.{sid}"
         if sid not in subnets:
             raise snap.where.fail(key, f"unknown subnet {sid!r} (subnets: {', '.join(sorted(subnets)) or 'none'})")
-        subnet = subnets[sid][0]
-        total = subnet.get("totalIps")
+        total = subnets[sid][0].get("totalIps")
         if not isinstance(total, int) or n > total:
             raise snap.where.fail(key, f"{n} free addresses is more than the subnet's totalIps ({total})")
-        subnet["usedIps"] = total - n
+        snap.subnet_for_write(sid)["usedIps"] = total - n
 
 
 def _lock_nodes(snap: EditableSnapshot, names: list[str]) -> None:
     for i, name in enumerate(names):
-        node, _ = snap.find_node(name, f"inventory.lock_nodes[{i}]")
+        shared, pool_id = snap.find_node(name, f"inventory.lock_nodes[{i}]")
+        node = snap.node_for_write(pool_id, shared)
         annotations = node["metadata"].get("annotations")
         if not isinstance(annotations, dict):
             annotations = node["metadata"]["annotations"] = {}
@@ -287,11 +286,14 @@ def apply_inventory_overrides(
 def apply_scenario(
     snapshot: Mapping[str, Any], spec: Mapping[str, Any], scenario: Scenario, where: Where
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The scenario's (snapshot, spec): inventory overrides first, then the spec overlay."""
+    """The scenario's (snapshot, spec): inventory overrides first, then the spec overlay.
+
+    A scenario without inventory overrides gets the caller's snapshot itself, not a copy: planning only reads it,
+    so scenarios that share it also share the inventory derived from it (planner.review.whatif)."""
     snap = (
         apply_inventory_overrides(snapshot, scenario.inventory, where)
         if scenario.inventory
-        else copy.deepcopy(dict(snapshot))
+        else snapshot if isinstance(snapshot, dict) else dict(snapshot)
     )
     merged = merge_spec(spec, scenario.spec, snap) if scenario.spec else copy.deepcopy(dict(spec))
     return snap, merged
