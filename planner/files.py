@@ -70,12 +70,12 @@ def read_bytes(path: str | Path, what: str = "input") -> bytes:
             if size > limit:
                 raise InputError(_too_large(size, limit), source=source)
             blob = fh.read(limit + 1)
-    except FileNotFoundError:
-        raise InputError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise InputError(f"is a directory, not a {what} file", source=source) from None
+    except FileNotFoundError as exc:
+        raise InputError("file not found", source=source) from exc
+    except IsADirectoryError as exc:
+        raise InputError(f"is a directory, not a {what} file", source=source) from exc
     except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc.__class__.__name__})", source=source) from None
+        raise InputError(f"cannot read file ({exc.strerror or exc.__class__.__name__})", source=source) from exc
     if len(blob) > limit:
         raise InputError(_too_large(len(blob), limit), source=source)
     if not blob.strip():
@@ -91,8 +91,8 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o600, *, what: str = "fil
     except OSError as exc:
         if exc.errno == errno.ELOOP or (exc.errno == errno.EEXIST and path.is_symlink()):
             raise InputError(f"the {what} is a symbolic link; refusing to follow it (remove the link)",
-                             source=str(path)) from None
-        raise InputError(f"cannot open the {what} ({exc.strerror or exc})", source=str(path)) from None
+                             source=str(path)) from exc
+        raise InputError(f"cannot open the {what} ({exc.strerror or exc})", source=str(path)) from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise InputError(f"the {what} is not a regular file", source=str(path))
@@ -179,8 +179,8 @@ def decode_text(blob: bytes, source: str) -> str:
     """UTF-8 text without NUL bytes, or an InputError naming the file."""
     try:
         text = blob.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InputError("not a UTF-8 text file (binary data?)", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise InputError("not a UTF-8 text file (binary data?)", source=source) from exc
     if "\x00" in text:
         raise InputError("not a text file (contains NUL bytes)", source=source)
     return text
@@ -197,9 +197,9 @@ def parse_json(text: str, source: str) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", source=source) \
-            from None
+            from exc
     except RecursionError:
-        raise _too_deep(source) from None
+        raise _too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
     check_depth(data, source)
     return data
 
@@ -237,13 +237,13 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except RecursionError:
-        raise _too_deep(source) from None
+        raise _too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise InputError(f"not valid YAML ({where}{exc.problem})", source=source) from None
+        raise InputError(f"not valid YAML ({where}{exc.problem})", source=source) from exc
     except yaml.YAMLError as exc:
-        raise InputError(f"not valid YAML ({exc})", source=source) from None
+        raise InputError(f"not valid YAML ({exc})", source=source) from exc
     if not isinstance(data, dict):
         raise InputError(f"top level must be a mapping, not {type(data).__name__}", source=source)
     check_shape(data, source)
@@ -281,7 +281,7 @@ def write_atomic(path: str | Path, text: str, *, shared: bool = False) -> None:
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
-        raise InputError(f"cannot write file ({exc.strerror or exc})", source=str(path)) from None
+        raise InputError(f"cannot write file ({exc.strerror or exc})", source=str(path)) from exc
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             if shared:
@@ -292,7 +292,7 @@ def write_atomic(path: str | Path, text: str, *, shared: bool = False) -> None:
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write file ({exc.strerror or exc})", source=str(path)) from None
+        raise InputError(f"cannot write file ({exc.strerror or exc})", source=str(path)) from exc
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

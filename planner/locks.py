@@ -65,7 +65,7 @@ def _take(fd: int, refusal: Callable[[str], str], timeout: float) -> None:
         if time.monotonic() >= deadline:
             holder = _read_holder(fd)
             waited = f" after waiting {timeout:g} s" if timeout > 0 else ""
-            raise LockedError(refusal(holder) + waited) from None
+            raise LockedError(refusal(holder) + waited)
         time.sleep(min(RETRY_SECONDS, max(0.001, deadline - time.monotonic())))
 
 
@@ -111,7 +111,7 @@ def project_lock(project_id: str, region: str | None, workspace_id: str | None, 
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
         raise InputError(f"cannot create the lock folder ({exc.strerror or exc}); set {ENV_LOCK_DIR} or "
-                         f"--lock-dir", source=str(folder)) from None
+                         f"--lock-dir", source=str(folder)) from exc
     path = project_lock_path(folder, project_id, region, workspace_id)
     where = f"project {project_id}, region {region or '-'}, workspace {workspace_id or '0'}"
     return exclusive_lock(path, note, lambda holder: (

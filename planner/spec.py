@@ -205,7 +205,7 @@ def parse_spec(data: Any, *, source: str = "<spec>") -> Spec:
         errors = exc.errors()
         path, problem = describe_validation_error(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
-        raise InputError(problem + more, source=source, path=path) from None
+        raise InputError(problem + more, source=source, path=path) from exc
     for flavor, targets in spec.flavor_compat.items():
         if not targets:
             raise InputError("lists no target flavor", source=source, path=f"flavor_compat.{flavor}")

@@ -37,6 +37,6 @@ def dry_run(session: Session, client_factory: ClientFactory) -> ApplyResult:
             if options.resume or not read_journal(session.journal_path):
                 raise
             raise StalePlanError(f"{exc} (a journal of this plan exists at {session.journal_path}: add --resume to "
-                                 f"see what a resumed run would send)", changes=exc.changes) from None
+                                 f"see what a resumed run would send)", changes=exc.changes) from exc
     requests = [{"step": r.id, "wave": r.wave, "pool_name": r.pool_name, "body": r.body} for r in remaining]
     return session.result(executed=False, requests=requests)

@@ -182,4 +182,4 @@ def replay(runs: dict[int, StepRun], records: Iterable[JsonObject], *, source: s
         try:
             follow(run, record)
         except IllegalTransition as exc:
-            raise InputError(f"inconsistent journal: {exc}", source=source, path=where) from None
+            raise InputError(f"inconsistent journal: {exc}", source=source, path=where) from exc

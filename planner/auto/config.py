@@ -86,8 +86,8 @@ class Window(_Model):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from None
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)") from exc
         return value
 
     def contains(self, moment: datetime) -> bool:
@@ -135,7 +135,7 @@ def parse_auto(data: Any, *, source: str = "<spec>") -> AutoConfig:
         path, problem = describe_validation_error(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         key = "auto" if path == "(top level)" else f"auto.{path}"
-        raise InputError(problem + more, source=source, path=key) from None
+        raise InputError(problem + more, source=source, path=key) from exc
 
 
 def parse_window_option(text: str) -> Window:
@@ -154,5 +154,5 @@ def parse_window_option(text: str) -> Window:
         return Window.model_validate(data)
     except ValidationError as exc:
         path, problem = describe_validation_error(exc.errors()[0])
-        raise InputError(f"{path}: {problem}", source="arguments", path="--window") from None
+        raise InputError(f"{path}: {problem}", source="arguments", path="--window") from exc
 

@@ -100,7 +100,7 @@ def run_cycle(spec_path: str | Path, client_factory: ClientFactory, *, region: s
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"cannot create the state directory ({exc.strerror})", source=str(state_dir)) from None
+        raise InputError(f"cannot create the state directory ({exc.strerror})", source=str(state_dir)) from exc
     result = CycleResult(started_at=started, execute=options.execute, state_dir=state_dir)
     cycle = _Cycle(result, spec_path, client_factory, region, options, applier or library_apply, stop)
     try:
@@ -228,7 +228,7 @@ class _Cycle:
                              spec_source=str(self.spec_path))
         except PlanningError as exc:
             if cap_note:
-                raise PlanningError(f"{exc} ({cap_note})", rules=exc.rules, pools=exc.pools) from None
+                raise PlanningError(f"{exc} ({cap_note})", rules=exc.rules, pools=exc.pools) from exc
             raise
         summary = plan.document.summary
         result.summary = summary.model_dump(mode="json")

@@ -76,7 +76,7 @@ def append_audit(path: Path, record: dict[str, Any]) -> None:
             view = view[os.write(fd, view):]
         os.fsync(fd)
     except OSError as exc:
-        raise InputError(f"cannot write the audit log ({exc.strerror or exc})", source=str(path)) from None
+        raise InputError(f"cannot write the audit log ({exc.strerror or exc})", source=str(path)) from exc
     finally:
         os.close(fd)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -26,6 +27,8 @@ class PoolshiftGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PoolshiftError as exc:
+            if ctx.obj and ctx.obj.get("debug"):  # the error's causes (`raise ... from exc`) for a bug report
+                traceback.print_exception(exc, file=sys.stderr)
             fail(exc)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
@@ -48,7 +51,7 @@ def fail(exc: PoolshiftError) -> None:
 
 
 @click.group(cls=PoolshiftGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks for internal errors.")
+@click.option("--debug", is_flag=True, hidden=True, help="Show tracebacks (with their causes) for every error.")
 @click.version_option(package_name="poolshift", prog_name="poolshift")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:

@@ -123,8 +123,8 @@ def _parse_now(text: str | None) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise bad_argument(f"expected an ISO 8601 time, got {text!r}", "--now") from None
+    except ValueError as exc:
+        raise bad_argument(f"expected an ISO 8601 time, got {text!r}", "--now") from exc
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 

@@ -151,7 +151,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
         try:
             save_plans.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise bad_argument(f"cannot create {save_plans} ({exc.strerror or exc})", "--save-plans") from None
+            raise bad_argument(f"cannot create {save_plans} ({exc.strerror or exc})", "--save-plans") from exc
         for outcome in outcomes:
             if outcome.plan is not None:
                 plan_path = save_plans / f"{outcome.name}.plan.json"

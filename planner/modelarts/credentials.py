@@ -202,6 +202,7 @@ def profile_value(env: Mapping[str, str], key: str) -> str | None:
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
+        # from None: the cause may quote the file, and keys must not reach --debug's traceback
         raise InputError(f"cannot read the credentials profile ({type(exc).__name__})", source=path) from None
     value = parser.get("basic", key, fallback="").strip()
     return value or None

@@ -168,3 +168,13 @@ def test_shell_completion_works_with_clicks_environment_variable() -> None:
                                               "COMP_WORDS": "poolshift show plan.json --format ", "COMP_CWORD": "4"},
                              capture_output=True, text=True, timeout=60, check=True).stdout
     assert {line.split(",")[1] for line in formats.splitlines()} == {"table", "md", "json", "text"}
+
+
+def test_debug_shows_what_caused_an_error_and_keeps_its_exit_code(tmp_path: Path) -> None:
+    # `raise ... from exc` keeps the cause; --debug prints it, without --debug one line only
+    missing = str(tmp_path / "missing.json")
+    code, _, err = run("plan", "--inventory", missing, "--spec", SPEC, "-o", str(tmp_path / "p.json"))
+    assert code == 2 and "Traceback" not in err and err.strip().count("\n") == 0
+    code, _, err = run("--debug", "plan", "--inventory", missing, "--spec", SPEC, "-o", str(tmp_path / "p.json"))
+    assert code == 2 and "FileNotFoundError" in err and "InputError" in err
+    assert err.strip().splitlines()[-1].startswith("poolshift: error: ")

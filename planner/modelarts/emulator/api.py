@@ -208,7 +208,7 @@ class EmulatorApi:
         except SignatureError as exc:
             reason = "Get secretKey failed,ak:******,err:ak not exist" if str(exc) == "unknown access key" \
                 else str(exc)
-            raise Refusal(401, "APIGW.0301", f"{_AUTH_PREFIX}{reason}") from None
+            raise Refusal(401, "APIGW.0301", f"{_AUTH_PREFIX}{reason}") from exc
         if self._security_token is not None:
             expected = self._security_token.get_secret_value()
             sent = headers.get("x-security-token", "")
@@ -234,7 +234,7 @@ class EmulatorApi:
                     self.state.faults = Faults.model_validate({**self.state.faults.model_dump(), **update})
                 except ValidationError as exc:
                     message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-                    raise bad_request(f"invalid faults: {message}") from None
+                    raise bad_request(f"invalid faults: {message}") from exc
                 return EmuResponse(200, self.state.faults.model_dump())
             case ("POST", ["advance"]):
                 seconds = _json_object(request.body).get("seconds")

@@ -50,8 +50,8 @@ def _decode_token(pool: str, token: str) -> int:
         if token_pool != pool or not offset.isdigit():
             raise ValueError(token)
         return int(offset)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("invalid continue token") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request("invalid continue token") from exc
 
 
 def _selector_terms(selector: str | None) -> list[tuple[str, str | None]]:

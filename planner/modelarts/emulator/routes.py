@@ -29,15 +29,15 @@ def int_param(query: dict[str, str], key: str) -> int | None:
         return None
     try:
         return int(value)
-    except ValueError:
-        raise bad_request(f"{key} must be an integer") from None
+    except ValueError as exc:
+        raise bad_request(f"{key} must be an integer") from exc
 
 
 def json_body(body: bytes, *, default: bytes = b"null") -> Any:
     try:
         return json.loads(body or default)
-    except (ValueError, UnicodeDecodeError):
-        raise bad_request("the body is not valid JSON") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request("the body is not valid JSON") from exc
 
 
 def dispatch(state: EmulatorState, rng: random.Random, method: str, version: str, path: list[str],

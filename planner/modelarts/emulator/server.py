@@ -42,7 +42,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.listen(128)  # connections made before uvicorn has started wait in the backlog
     except OSError as exc:
         raise InputError(f"cannot listen on {host}:{port} ({exc.strerror or exc})", source="arguments",
-                         path="--port") from None
+                         path="--port") from exc
     sock.set_inheritable(True)
     return sock
 

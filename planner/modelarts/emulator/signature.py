@@ -79,8 +79,8 @@ def verify(*, method: str, raw_path: str, query_string: str, headers: Mapping[st
     date = headers["x-sdk-date"].strip()
     try:
         moment = datetime.strptime(date, DATE_FORMAT).replace(tzinfo=UTC).timestamp()
-    except ValueError:
-        raise SignatureError("malformed X-Sdk-Date") from None
+    except ValueError as exc:
+        raise SignatureError("malformed X-Sdk-Date") from exc
     if abs(now - moment) > max_skew_seconds:
         raise SignatureError("signature expired")
     canonical = canonical_request(method, raw_path, query_string, headers, signed, body)

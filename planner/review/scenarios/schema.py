@@ -198,7 +198,7 @@ def parse_scenarios(data: dict[str, Any], *, source: str) -> ScenarioFile:
             message = str(err.get("ctx", {}).get("error", message))
         elif err.get("type") == "string_pattern_mismatch" and loc[-1:] == ("name",):
             message = "use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
-        raise InputError(message, source=source, path=path) from None
+        raise InputError(message, source=source, path=path) from exc
 
 
 def load_scenarios(path: Path) -> ScenarioFile:
