@@ -39,7 +39,7 @@ from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument
 from planner.planning import gc_paused, make_plan
 from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
-from planner.review.tables import md_table, text_table
+from planner.review.tables import md_escape, md_table, text_table
 
 MAX_WORKERS = 2
 Planner = Callable[..., Any]  # make_plan's signature; returns an object with a `document: PlanDocument`
@@ -327,10 +327,10 @@ def render_comparison(outcomes: Sequence[ScenarioOutcome], *, markdown: bool = F
         ]
         described = [o for o in outcomes if o.description]
         if described:
-            lines += ["", *(f"- **{o.name}**: {o.description}" for o in described)]
+            lines += ["", *(f"- **{md_escape(o.name)}**: {md_escape(o.description or '')}" for o in described)]
         infeasible = [o for o in outcomes if not o.feasible]
         for o in infeasible:
-            lines += ["", f"**{o.name}** has no feasible placement: {o.error}"]
+            lines += ["", f"**{md_escape(o.name)}** has no feasible placement: {md_escape(o.error or '')}"]
         return "\n".join(lines) + "\n"
     lines = [text_table(_HEADERS, [_row(o, wrap=70) for o in outcomes], numeric=_NUMERIC)]
     for o in outcomes:

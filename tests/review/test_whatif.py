@@ -131,6 +131,14 @@ def test_comparison_table_markdown_and_json(snapshot: dict[str, Any], spec: dict
     assert "plan" not in first
 
 
+def test_markdown_descriptions_and_errors_are_text_not_html(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+    sf = _file({"name": "a", "description": "<img src=x onerror=alert(1)> | *not bold*"},
+               {"name": "stuck", "spec": {"fake": {"infeasible": True}}})
+    md = render_comparison(_run(sf, snapshot, spec, planner=FAKE, max_workers=1), markdown=True)
+    assert "<img" not in md and "&lt;img src=x onerror=alert(1)" in md
+    assert "\\| *not bold*" in md  # a pipe would end a table cell elsewhere; escaped everywhere alike
+
+
 def test_binding_rules_are_the_reasons_show_gives() -> None:
     """whatif names what keeps a plan's deviation up with the words of `show`'s "Targets not reached" section:
     what blocked a better placement first, then each pool's limits (planner-made, with the pool's name)."""
