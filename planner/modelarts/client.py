@@ -11,7 +11,6 @@ paging and job ids. It never prints and never logs a header, a credential or a r
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -49,21 +48,6 @@ class ModelArtsClient(ReadCalls, JobCalls, NodeOperations):
     an `httpx.Client` (tests use `httpx.MockTransport` or the emulator's transport). Use it as a context
     manager or call `close()`.
     """
-
-    def __init__(
-        self,
-        http: httpx.Client,
-        project_id: str,
-        *,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        rng: random.Random | None = None,
-        clock: Callable[[], float] | None = None,
-        workspace_id: str | None = None,
-    ) -> None:
-        super().__init__(http, project_id, retry=retry, sleep=sleep, rng=rng, clock=clock,
-                         workspace_id=workspace_id)
-        self._job_endpoint_missing = False
 
     @classmethod
     def from_settings(
