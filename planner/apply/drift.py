@@ -5,7 +5,8 @@ Owns: the decision from what `planner.apply.live.stale_changes`, the busy nodes 
 the plan's own spec) and a replay of every remaining step's preconditions find on the live snapshot (migrations
 in flight already counted as landed by the caller): note that nothing the plan depends on changed, accept drift
 (`--allow-drift`, only when the verifier accepts every remaining step and each of them would pass its
-preconditions in turn), or refuse with `StalePlanError` listing the changes, before anything is sent. A plan the
+preconditions in turn), or refuse with `StalePlanError` listing the changes (`BusyNodeError` for a node that
+became busy under `keep`: no flag lets it move), before anything is sent. A plan the
 verifier refuses on the very inventory it claims to be made from was modified (a forged plan, resealed):
 InputError (exit 2).
 Must not: read the API (it is given the snapshot), write the journal, or send anything.
@@ -13,7 +14,7 @@ Must not: read the API (it is given the snapshot), write the journal, or send an
 
 from __future__ import annotations
 
-from planner.apply.busy import busy_in_snapshot
+from planner.apply.busy import BusyNodeError, busy_in_snapshot
 from planner.apply.live import LiveView, stale_changes, step_problems
 from planner.apply.session import Session
 from planner.apply.steps import StepRun
@@ -51,14 +52,17 @@ def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], re
     if not remaining:
         return
     view = LiveView.from_snapshot(snapshot)
-    changes = busy_changes(session, snapshot, remaining) + stale_changes(
-        view, session.plan, moved=[r.step for r in moved], remaining=[r.step for r in remaining])
+    busy = busy_changes(session, snapshot, remaining)
+    changes = busy + stale_changes(view, session.plan, moved=[r.step for r in moved],
+                                   remaining=[r.step for r in remaining])
     problems = verify_steps(snapshot, session.spec, [r.step for r in remaining])
     if problems and not moved and _made_from(session, snapshot):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InputError(f"the plan was modified: on the very inventory it was made from, the independent verifier "
                          f"refuses it with its own spec: {problems[0]}{more}; nothing was sent",
                          source=str(session.plan_path), path="$.steps")
+    if busy:
+        _refuse_busy(session, busy, resumed=bool(moved) or session.options.resume)
     if not changes and problems:
         changes = [f"the remaining steps no longer pass the verifier: {p}" for p in problems]
     failing = first_failing_step(LiveView.from_snapshot(snapshot), session.plan, [r.step for r in remaining])
@@ -92,6 +96,15 @@ def busy_changes(session: Session, snapshot: JsonObject, remaining: list[StepRun
         return []
     return [f"{b.describe()} (step {run.id}), and workloads.busy_nodes is keep"
             for run in remaining for b in busy_in_snapshot(snapshot, run.names).values()]
+
+
+def _refuse_busy(session: Session, busy: list[str], *, resumed: bool) -> None:
+    """Nodes of the remaining steps run something and the spec says `keep`: nothing is sent (exit 4); neither
+    `--allow-drift` nor planning from this inventory would move them, so the advice is to wait."""
+    more = f" (and {len(busy) - 1} more)" if len(busy) > 1 else ""
+    then = session.resume_hint() if resumed else "run the same command again"
+    raise BusyNodeError(f"the plan cannot run now: {busy[0]}{more}, so that node never moves; no further step was "
+                        f"sent; wait for the workload to end (or plan again, or drain it), then {then}", changes=busy)
 
 
 def _made_from(session: Session, snapshot: JsonObject) -> bool:

@@ -42,7 +42,7 @@ def dry_run(session: Session, client_factory: ClientFactory) -> ApplyResult:
         except StalePlanError as exc:
             if options.resume or not read_journal(session.journal_path):
                 raise
-            raise StalePlanError(f"{exc} (a journal of this plan exists at {session.journal_path}: add --resume to "
+            raise type(exc)(f"{exc} (a journal of this plan exists at {session.journal_path}: add --resume to "
                                  f"see what a resumed run would send)", changes=exc.changes) from None
     _busy_notes(session, snapshot, remaining)
     requests = [{"step": r.id, "wave": r.wave, "pool_name": r.pool_name, "body": r.body} for r in remaining]

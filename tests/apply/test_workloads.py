@@ -153,7 +153,11 @@ def test_a_workload_started_after_planning_stops_the_run_before_its_step_with_ex
         assert done and ("refused" in [e for _, e in journal_events(journal)])
 
         still = _apply(emu, plan_file, "--execute", "--resume")    # the workload still runs: refused again
-        assert still.exit_code == 4 and victim in still.stderr and "surprise-job" in still.stderr
+        assert still.exit_code == 4, still.stderr
+        [refusal] = [line for line in still.stderr.splitlines() if line.startswith("poolshift: error")]
+        assert f"node {victim} runs surprise-job (train, priority 3) (step {last_step.id})" in refusal
+        assert "no further step was sent" in refusal and "--execute --resume" in refusal
+        assert "the plan is stale" not in still.stderr
         with emu.client() as client:                               # the operator ends it (drain_seconds 0)
             client.drain_nodes("pool-a", [victim])
         resumed = _apply(emu, plan_file, "--execute", "--resume")
@@ -174,7 +178,9 @@ def test_keep_refuses_at_the_start_when_a_planned_node_is_busy_and_sends_nothing
         result = _apply(emu, plan_file, "--execute")
         state = emu.state()
     assert result.exit_code == 4, result.stderr
-    assert f"node {victim} runs nb-1 (notebook, priority 1)" in result.stderr
+    [refusal] = [line for line in result.stderr.splitlines() if line.startswith("poolshift: error")]
+    assert f"node {victim} runs nb-1 (notebook, priority 1) (step 1)" in refusal
+    assert "wait for the workload to end" in refusal and "run the same command again" in refusal
     assert state["migrate_requests"] == [] and state["drains"] == []
 
 
