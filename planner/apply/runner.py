@@ -23,6 +23,7 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from planner.apply.busy import BusyNodeError
 from planner.apply.drain import settle_unanswered, wait_drained
 from planner.apply.drift import check_stale
 from planner.apply.dryrun import dry_run
@@ -168,7 +169,7 @@ def _resume(session: Session, client: ModelArtsClient) -> None:
     try:
         check_stale(session, session.snapshot(client), moved, remaining)
     except StalePlanError as exc:
-        session.write("refused", reason="stale", changes=exc.changes)
+        session.write("refused", reason="busy" if isinstance(exc, BusyNodeError) else "stale", changes=exc.changes)
         raise
     if session.changes:
         session.write("drift_accepted", changes=session.changes)

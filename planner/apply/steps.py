@@ -1,24 +1,23 @@
 """One state machine per plan step, and the replay of a journal into those machines.
 
 ```
- ┌──drain_not_accepted──────────────┐
- ▼                                  │
-PENDING ──draining──────────────▶ DRAINING ──drained, drain_unanswered──▶ DRAINED ──failed (drain timeout,──┐
- │  │                               ▲                                     ▲ │ │            precheck)        │
- │  │                               └──draining (more of its nodes)───────┼─┘ │                             │
- │  └──drain_wait (drained by an earlier attempt, still busy)─────────────┘   │                             │
- │  ┌──submitting (its nodes idle)────────────────────────────────────────────┘                             │
- │  ▼                                                                                                       │
- ├──submitting──▶ SUBMITTING ──submitted(job_id)──▶ SUBMITTED ──succeeded──▶ SUCCEEDED                      │
- │                 │    │                            │  │  ▲                                                │
- │                 │    │                            │  │  └──track (the next run's start)──┐               │
- │                 │    │                            │  └──timeout──▶ TIMED_OUT ────────────┘               │
- │ failed (refused)│    └──not_accepted──▶ PENDING   │                                                      │
- │                 ▼                                 │                                                      │
- └──failed (precheck)──▶ FAILED ◀──failed (job, or nodes)──┘                                                │
-                         ▲ │                                                                                │
-                         │ └──retry (resume)──▶ PENDING                                                     │
-                         └──────────────────────────────────────────────────────────────────────────────────┘
+PENDING ──submitting──▶ SUBMITTING ──submitted(job_id)──▶ SUBMITTED ──succeeded──▶ SUCCEEDED
+ │                       │    │                            │  │  ▲
+ │                       │    │                            │  │  └──track (the next run's start)──┐
+ │                       │    │                            │  └──timeout──▶ TIMED_OUT ────────────┘
+ │     failed (refused)  │    └──not_accepted──▶ PENDING   │
+ │                       ▼                                 │
+ └──failed (precheck)──▶ FAILED ◀──failed (job, or nodes)──┘
+                         │
+                         └──retry (resume)──▶ PENDING
+
+Drains (workloads.busy_nodes: drain):
+
+PENDING ──draining──▶ DRAINING ──drained, drain_unanswered──▶ DRAINED ──submitting (its nodes idle)──▶ SUBMITTING
+ │                     │    ▲                                  │  │
+ │                     │    └──draining (more of its nodes)────┘  └──failed (drain timeout, precheck)──▶ FAILED
+ │                     └──drain_not_accepted (the call was refused: nothing drained)──▶ PENDING
+ └──drain_wait (all its busy nodes drained by an earlier attempt)──▶ DRAINED
 ```
 
 SUBMITTING means "a request may be on its way": the journal has a `submitting` record and no answer yet.

@@ -150,8 +150,10 @@ def _print_result(result: ApplyOutcome, output: str, *, status: str, error: str 
         _print_dry_run(result, project_id)
         return
     failed = f", {len(result.steps_failed)} failed" if result.steps_failed else ""
+    drains = len(result.to_dict().get("drains") or [])
+    drained = f" and {drains} batch-drain call(s)" if drains else ""
     echo(f"{status}: {result.steps_done}/{result.steps_total} steps done{failed}; "
-         f"{len(result.requests)} request(s) sent by this run; journal {result.journal}")
+         f"{len(result.requests)} request(s){drained} sent by this run; journal {result.journal}")
 
 
 def _print_dry_run(result: ApplyOutcome, project_id: str | None) -> None:
