@@ -233,3 +233,39 @@ def test_a_refused_drain_fails_the_step_and_sends_no_migrate(tmp_path: Path) -> 
         state = emu.state()
     assert state["disrupted"] == []
     assert "a-00" not in {n for r in state["migrate_requests"] for n in r["body"]["migrateNodeNames"]}
+
+
+def test_a_drain_without_an_answer_is_never_resent_and_the_timeout_says_so(tmp_path: Path) -> None:
+    """batch-drain answers 500 (the client's retries too): the call may have been taken, so it is not sent again;
+    the node stays busy, the step fails after drain_timeout naming the unanswered drain; drained by hand, the
+    resumed run migrates it without draining."""
+    plan_file = _plan_file(tmp_path, busy_plan("drain", drain_timeout=1))
+    plan = read_plan(plan_file)
+    answered: list[str] = []
+    with run_emulator(busy_apply_snapshot(), job_seconds=0.05, drain_seconds=0.05) as emu:
+        inner = emu.api.handle
+
+        def handle(request: EmuRequest) -> EmuResponse:
+            if request.raw_path.endswith("/batch-drain"):
+                answered.append(request.raw_path)
+                return EmuResponse(500, {"error_code": "ModelArts.50005000", "error_msg": "internal error"})
+            return inner(request)
+
+        emu.api.handle = handle  # type: ignore[method-assign]
+        with pytest.raises(ApplyFailedError, match=r"the drain call for a-00 got no answer") as failed:
+            apply_plan(plan, plan_file, factory(emu), fast())
+        calls = len(answered)
+        assert calls >= 1 and emu.state()["drains"] == []
+        assert failed.value.result.steps_done == 0
+        journal = plan_file.with_name("plan.json.journal.jsonl")
+        assert ("1", "drain_unanswered") in {(str(s), e) for s, e in journal_events(journal)}
+        emu.api.handle = inner  # type: ignore[method-assign]
+        with emu.client() as client:           # the operator drains the nodes whose drain got no answer
+            client.drain_nodes("pool-a", ["a-00", "a-01"])
+        time.sleep(0.1)
+        result = apply_plan(plan, plan_file, factory(emu), fast(resume=True))
+        state = emu.state()
+    assert result.steps_done == 8
+    drained_by_run = [n for d in result.drains for n in d["body"]["nodeNames"]]
+    assert "a-00" not in drained_by_run and "a-01" not in drained_by_run
+    assert drain_problems(state, plan) == [] and placement_problems(state, plan) == []
