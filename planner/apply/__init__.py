@@ -15,6 +15,7 @@ See docs/apply.md for the staleness rules, the journal format, the step state ma
 
 from __future__ import annotations
 
+from planner.apply.busy import BusyNodeError
 from planner.apply.journal import default_journal_path, last_start, lock_path, read_journal
 from planner.apply.options import ApplyOptions, ApplyResult, ClientFactory, Connection, ProgressFn
 from planner.apply.runner import apply_plan
@@ -23,6 +24,7 @@ from planner.errors import ApplyFailedError
 
 __all__ = [
     "ApplyFailedError",
+    "BusyNodeError",
     "ApplyOptions",
     "ApplyResult",
     "ClientFactory",

@@ -1,17 +1,20 @@
 """The staleness gate: may the remaining steps of a plan run on the live inventory as it is now?
 
-Owns: the decision from what `planner.apply.live.stale_changes`, the independent verifier (with the plan's
-own spec) and a replay of every remaining step's preconditions find on the live snapshot (migrations in flight
-already counted as landed by the caller): note that nothing the plan depends on changed, accept drift
+Owns: the decision from what `planner.apply.live.stale_changes`, the busy nodes of the remaining steps under
+`workloads.busy_nodes: keep` (PRODUCT §9: a node that became busy since the plan), the independent verifier (with
+the plan's own spec) and a replay of every remaining step's preconditions find on the live snapshot (migrations
+in flight already counted as landed by the caller): note that nothing the plan depends on changed, accept drift
 (`--allow-drift`, only when the verifier accepts every remaining step and each of them would pass its
-preconditions in turn), or refuse with `StalePlanError` listing the changes, before anything is sent. A
-plan the verifier refuses on the very inventory it claims to be made from was modified (a forged plan,
-resealed): InputError (exit 2).
+preconditions in turn), or refuse with `StalePlanError` listing the changes (`BusyNodeError` for a node that
+became busy under `keep`: no flag lets it move), before anything is sent. A plan the
+verifier refuses on the very inventory it claims to be made from was modified (a forged plan, resealed):
+InputError (exit 2).
 Must not: read the API (it is given the snapshot), write the journal, or send anything.
 """
 
 from __future__ import annotations
 
+from planner.apply.busy import BusyNodeError, busy_in_snapshot
 from planner.apply.live import LiveView, stale_changes, step_problems
 from planner.apply.session import Session
 from planner.apply.steps import StepRun
@@ -49,14 +52,17 @@ def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], re
     if not remaining:
         return
     view = LiveView.from_snapshot(snapshot)
-    changes = stale_changes(view, session.plan, moved=[r.step for r in moved],
-                            remaining=[r.step for r in remaining])
+    busy = busy_changes(session, snapshot, remaining)
+    changes = busy + stale_changes(view, session.plan, moved=[r.step for r in moved],
+                                   remaining=[r.step for r in remaining])
     problems = verify_steps(snapshot, session.spec, [r.step for r in remaining])
     if problems and not moved and _made_from(session, snapshot):
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise InputError(f"the plan was modified: on the very inventory it was made from, the independent verifier "
                          f"refuses it with its own spec: {problems[0]}{more}; nothing was sent",
                          source=str(session.plan_path), path="$.steps")
+    if busy:
+        _refuse_busy(session, busy, resumed=bool(moved) or session.options.resume)
     if not changes and problems:
         changes = [f"the remaining steps no longer pass the verifier: {p}" for p in problems]
     failing = first_failing_step(LiveView.from_snapshot(snapshot), session.plan, [r.step for r in remaining])
@@ -81,6 +87,24 @@ def check_stale(session: Session, snapshot: JsonObject, moved: list[StepRun], re
         advice = "plan again, or pass --allow-drift to run it if its remaining steps still verify"
     more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
     raise StalePlanError(f"the plan is stale: {changes[0]}{more}; {advice}", changes=changes)
+
+
+def busy_changes(session: Session, snapshot: JsonObject, remaining: list[StepRun]) -> list[str]:
+    """Under `workloads.busy_nodes: keep` (PRODUCT §9), each node of a remaining step that runs something now: a
+    change the plan cannot run with (the planner never moves a busy node under `keep`; this one became busy)."""
+    if session.spec.workload_rules.busy_nodes != "keep":
+        return []
+    return [f"{b.describe()} (step {run.id}), and workloads.busy_nodes is keep"
+            for run in remaining for b in busy_in_snapshot(snapshot, run.names).values()]
+
+
+def _refuse_busy(session: Session, busy: list[str], *, resumed: bool) -> None:
+    """Nodes of the remaining steps run something and the spec says `keep`: nothing is sent (exit 4); neither
+    `--allow-drift` nor planning from this inventory would move them, so the advice is to wait."""
+    more = f" (and {len(busy) - 1} more)" if len(busy) > 1 else ""
+    then = session.resume_hint() if resumed else "run the same command again"
+    raise BusyNodeError(f"the plan cannot run now: {busy[0]}{more}, so that node never moves; no further step was "
+                        f"sent; wait for the workload to end (or plan again, or drain it), then {then}", changes=busy)
 
 
 def _made_from(session: Session, snapshot: JsonObject) -> bool:

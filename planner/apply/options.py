@@ -95,6 +95,8 @@ class ApplyResult:
     changes: list[str] = field(default_factory=list)      # drift that --allow-drift accepted
     steps_pending: list[int] = field(default_factory=list)  # not done and not failed (not started, or timed out)
     digest: str | None = None            # the plan's digest (what --expect-digest compares)
+    drains: list[dict[str, Any]] = field(default_factory=list)  # batch-drain calls: would send (dry-run) or sent
+    #                                      [{"step", "wave", "pool_name", "body": {"nodeNames"}, "ends": [...]}]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -3,7 +3,8 @@
 Owns: per step, what the journal's last word means now: `submitting` without an answer -> ask the one
 acceptance rule (SUBMITTED with the job it found, or PENDING: `not_accepted`); FAILED -> PENDING (`retry`:
 tried again, its preconditions checked again); TIMED_OUT -> SUBMITTED (`track`: the same job is watched
-again, never resent). `preview` makes the same moves in memory only, for `--resume` without `--execute`.
+again, never resent). `preview` makes the same moves in memory only, for `--resume` without `--execute` (and
+DRAINING -> DRAINED, which a resumed run journals as `drain_unanswered`: planner.apply.drain).
 Must not: send a write, or run the waves (that is the runner).
 """
 
@@ -50,3 +51,7 @@ def preview(session: Session, client: ModelArtsClient) -> None:
         elif run.phase is Phase.FAILED:
             session.note(f"step {run.id} failed before ({run.reason}); a resumed run tries it again")
             run.to(Phase.PENDING)
+        elif run.phase is Phase.DRAINING:
+            session.note(f"step {run.id}: the drain of the interrupted run may have reached the API; a resumed run "
+                         f"does not send it again")
+            run.to(Phase.DRAINED)

@@ -6,7 +6,9 @@ run lock, journal, reconciliation with the API after a crash, the staleness gate
 The pieces live beside it: `submit` (one step's request), `poll` (one step's job, then `guard`: do the hard
 rules still hold where it landed?), `inflight` (migrations in flight counted as landed), `resume` (what the
 journal left open), `drift` (the staleness gate), `acceptance` (was a request accepted?), `dryrun`, and
-`session` (the state they share). Every phase change goes through the step state machine (`steps`).
+`session` (the state they share), `busy` and `drain` (PRODUCT §9: the busy re-check before each step, and under
+`workloads.busy_nodes: drain` the drains and the wait for drained nodes). Every phase change goes through the
+step state machine (`steps`).
 Must not: print, exit, install signal handlers (the CLI does; it sets `stop`), or send a write from a
 dry-run: a dry-run only ever asks `client_factory(True)` for a client, which refuses anything but reads.
 """
@@ -21,6 +23,8 @@ from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
+from planner.apply.busy import BusyNodeError
+from planner.apply.drain import settle_unanswered, wait_drained
 from planner.apply.drift import check_stale
 from planner.apply.dryrun import dry_run
 from planner.apply.journal import JOURNAL_FORMAT, Journal, run_lock
@@ -99,8 +103,11 @@ def _execute(session: Session, client_factory: ClientFactory) -> ApplyResult:
                 raise
         result = session.result(executed=True, requests=session.requests, interrupted=interrupted)
     if session.failures:
-        raise ApplyFailedError(session.failure_message(), step_id=session.failures[0].id,
+        also = f"; also {session.refusal}" if session.refusal is not None else ""
+        raise ApplyFailedError(session.failure_message() + also, step_id=session.failures[0].id,
                                journal=str(session.journal_path), result=result)
+    if session.refusal is not None:
+        raise session.refusal
     return result
 
 
@@ -135,7 +142,10 @@ def _run(session: Session, client: ModelArtsClient, *, resumed: bool) -> bool:
         if session.halted():
             break
         _run_wave(session, client, [r for r in session.runs.values() if r.wave == wave])
-    pending = [r.id for r in session.in_phase(Phase.PENDING)]
+    pending = [r.id for r in session.not_sent()]
+    if session.refusal is not None:  # the run stops before a step whose node became busy (`keep`): exit 4
+        session.write("refused", reason="busy", changes=session.refusal.changes, pending=pending)
+        return False
     if session.stop.is_set() and pending:
         session.write("stopped", reason="signal", pending=pending)
         session.note(f"stopped on request: {len(pending)} step(s) not started; {session.resume_hint()}")
@@ -147,18 +157,19 @@ def _run(session: Session, client: ModelArtsClient, *, resumed: bool) -> bool:
 def _resume(session: Session, client: ModelArtsClient) -> None:
     """Settle what the journal left open, track the steps in flight to their end, then re-check staleness."""
     reconcile(session, client)
+    settle_unanswered(session)
     in_flight = session.in_phase(Phase.SUBMITTED)
     if in_flight:
         session.note(f"tracking step(s) {', '.join(str(r.id) for r in in_flight)} already in flight")
         _track(session, client, in_flight)
-    remaining = session.in_phase(Phase.PENDING)
+    remaining = session.not_sent()
     if not remaining or session.halted():
         return
     moved = session.in_phase(Phase.SUCCEEDED, Phase.SUBMITTED, Phase.TIMED_OUT)  # done, or may still land
     try:
         check_stale(session, session.snapshot(client), moved, remaining)
     except StalePlanError as exc:
-        session.write("refused", reason="stale", changes=exc.changes)
+        session.write("refused", reason="busy" if isinstance(exc, BusyNodeError) else "stale", changes=exc.changes)
         raise
     if session.changes:
         session.write("drift_accepted", changes=session.changes)
@@ -175,22 +186,36 @@ def _track(session: Session, client: ModelArtsClient, in_flight: list[StepRun]) 
 
 
 def _run_wave(session: Session, client: ModelArtsClient, wave: list[StepRun]) -> None:
-    """Submit the wave's pending steps, at most `max_parallel` in flight, and poll them to their end."""
+    """Run the wave's steps not sent yet, at most `max_parallel` at once (a step counts from its first drain or
+    its POST), and watch them to their end: jobs polled, drained nodes waited for, then their migrate sent."""
     queue = deque(r for r in wave if r.phase is Phase.PENDING)
-    in_flight = [r for r in wave if r.phase is Phase.SUBMITTED]
+    active = [r for r in wave if r.phase in (Phase.SUBMITTED, Phase.DRAINED)]
     while True:
-        while queue and len(in_flight) < session.options.max_parallel and not session.halted():
+        while queue and len(active) < session.options.max_parallel and not session.halted():
             run = queue[0]
             submit(session, client, run)
-            if run.phase is Phase.PENDING:  # reads failed or the API did not take it: try after a pause
+            if run.phase is Phase.PENDING:  # reads failed, the API did not take it, or refused: after a pause
                 break
             queue.popleft()
-            if run.phase is Phase.SUBMITTED:
-                in_flight.append(run)
-        if not in_flight and (not queue or session.halted()):
+            if run.phase in (Phase.SUBMITTED, Phase.DRAINED):
+                active.append(run)
+        if session.halted():  # steps waiting for drained nodes sent nothing yet: they wait no more
+            active = [r for r in active if r.phase is Phase.SUBMITTED]
+        if not active and (not queue or session.halted()):
             return
         time.sleep(session.options.poll_interval)
-        for run in list(in_flight):
-            poll(session, client, run)
-            if run.phase is not Phase.SUBMITTED:
-                in_flight.remove(run)
+        for run in list(active):
+            _watch(session, client, run)
+            if run.phase in (Phase.SUBMITTED, Phase.DRAINED):
+                continue
+            active.remove(run)
+            if run.phase is Phase.PENDING:  # its migrate was not accepted (or a drain not taken): try again
+                queue.appendleft(run)
+
+
+def _watch(session: Session, client: ModelArtsClient, run: StepRun) -> None:
+    """One look at an active step: poll its job, or see whether its drained nodes are idle and send it then."""
+    if run.phase is Phase.SUBMITTED:
+        poll(session, client, run)
+    elif not session.halted() and wait_drained(session, client, run):
+        submit(session, client, run)

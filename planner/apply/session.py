@@ -1,11 +1,11 @@
 """The state one apply run shares between its parts (submit, poll, resume, the staleness gate, the runner).
 
-Owns: the plan's steps and their state machines, the open journal and the one way a step changes phase
-while executing (`move`: check the transition, write the record, then move), progress notes, the requests
-sent, the failed steps, reads repeated while the API keeps failing (never after 401/403: five failed AK/SK
-signatures lock the key), the live snapshot with migrations in flight counted as landed, the command that
-continues the run (`resume_command`: complete, to paste as it is), and the `ApplyResult` and messages built
-from all that.
+Owns: the plan's steps and their state machines, the open journal and the one way a step changes phase while
+executing (`move`: check the transition, write the record, then move), progress notes, the requests and drains
+sent, the failed steps, the refusal that stops a run before a step whose node became busy (`keep`), reads
+repeated while the API keeps failing (never after 401/403: five failed AK/SK signatures lock the key), the live
+snapshot with migrations in flight counted as landed, the command that continues the run (`resume_command`:
+complete, to paste as it is), and the `ApplyResult` and messages built from all that.
 Must not: decide what to send, or print, exit or send anything itself.
 """
 
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from planner.apply.acceptance import Acceptance, Verdict, ask_api
+from planner.apply.busy import BusyNode, BusyNodeError
 from planner.apply.inflight import SKEW_MS, as_landed, now_ms, read_migrations
 from planner.apply.journal import Journal, default_journal_path, plan_fingerprint, read_journal
 from planner.apply.options import ApplyOptions, ApplyResult, ProgressFn
-from planner.apply.steps import EVENT_PHASE, IN_FLIGHT, Phase, StepRun, follow, new_runs
+from planner.apply.steps import EVENT_PHASE, IN_FLIGHT, NOT_SENT, Phase, StepRun, follow, new_runs
 from planner.errors import ApiError, ApiStatusError, ExecutionError, InputError
 from planner.files import JsonObject
 from planner.modelarts.client import ModelArtsClient
@@ -66,6 +67,9 @@ class Session:
         self.changes: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.failures: list[StepRun] = []
+        self.drains: list[dict[str, Any]] = []        # batch-drain calls (a dry-run: would send; a run: sent)
+        self.waiting: set[int] = set()                # steps whose wait for drained nodes was told
+        self.refusal: BusyNodeError | None = None    # a step not sent because a node became busy (`keep`)
         self.journal: Journal | None = None
 
     # -- counting and telling --------------------------------------------------------------------------------
@@ -85,8 +89,14 @@ class Session:
         return [r.id for r in self.runs.values() if r.phase in IN_FLIGHT]
 
     def halted(self) -> bool:
-        """No new submissions: a stop was requested, or a step failed without --keep-going."""
-        return self.stop.is_set() or (bool(self.failures) and not self.options.keep_going)
+        """No new submissions: a stop was requested, a step was refused because a node became busy, or a step
+        failed without --keep-going."""
+        return (self.stop.is_set() or self.refusal is not None
+                or (bool(self.failures) and not self.options.keep_going))
+
+    def not_sent(self) -> list[StepRun]:
+        """The steps whose migrate has not been sent (their drains may have been), in plan order."""
+        return [r for r in self.runs.values() if r.phase in NOT_SENT]
 
     def note(self, text: str) -> None:
         self.messages.append(text)
@@ -210,6 +220,17 @@ class Session:
                                  journal=str(self.journal_path))
         return verdict
 
+    def refuse_busy(self, run: StepRun, busy: dict[str, BusyNode]) -> None:
+        """`workloads.busy_nodes: keep` and a node of `run` runs something now: the step is not sent, and the run
+        stops once the steps in flight ended (StalePlanError, exit 4, naming the node and the workload)."""
+        lines = [f"{b.describe()} (step {run.id})" for b in busy.values()]
+        more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+        self.refusal = BusyNodeError(
+            f"step {run.id} was not sent: {lines[0]}{more}, and workloads.busy_nodes is keep, so a busy node never "
+            f"moves; {self.done()}/{self.total} steps done; wait for the workload to end (or plan again), then "
+            f"{self.resume_hint()}", changes=lines)
+        self.tell(f"step {run.id}: not sent: {lines[0]}{more}")
+
     # -- the outcome -----------------------------------------------------------------------------------------
 
     def result(self, *, executed: bool, requests: list[dict[str, Any]], interrupted: bool = False) -> ApplyResult:
@@ -220,12 +241,12 @@ class Session:
             messages=list(self.messages), interrupted=interrupted, changes=list(self.changes),
             steps_pending=sorted(r.id for r in self.runs.values()
                                  if r.phase not in (Phase.SUCCEEDED, Phase.FAILED)),
-            digest=self.plan.digest,
+            digest=self.plan.digest, drains=list(self.drains),
         )
 
     def failure_message(self) -> str:
         first = self.failures[0]
-        pending = len(self.in_phase(Phase.PENDING))
+        pending = len(self.not_sent())
         others = ""
         if len(self.failures) > 1:
             others = f" (also failed: step(s) {', '.join(str(r.id) for r in self.failures[1:])})"

@@ -10,6 +10,14 @@ PENDING ──submitting──▶ SUBMITTING ──submitted(job_id)──▶ SU
  └──failed (precheck)──▶ FAILED ◀──failed (job, or nodes)──┘
                          │
                          └──retry (resume)──▶ PENDING
+
+Drains (workloads.busy_nodes: drain):
+
+PENDING ──draining──▶ DRAINING ──drained, drain_unanswered──▶ DRAINED ──submitting (its nodes idle)──▶ SUBMITTING
+ │                     │    ▲                                  │  │
+ │                     │    └──draining (more of its nodes)────┘  └──failed (drain timeout, precheck)──▶ FAILED
+ │                     └──drain_not_accepted (the call was refused: nothing drained)──▶ PENDING
+ └──drain_wait (all its busy nodes drained by an earlier attempt)──▶ DRAINED
 ```
 
 SUBMITTING means "a request may be on its way": the journal has a `submitting` record and no answer yet.
@@ -18,15 +26,29 @@ on, so it never sends a request the API already accepted. `failed (job, or nodes
 or a request accepted without a known job saw its nodes come back. TIMED_OUT means "its job has not ended
 within `--job-timeout`": this run stops watching it and never sends it again; every later run starts by
 watching the same job again (`track`: it has no record of its own, the run's `start` record implies it, so
-journals written before TIMED_OUT existed replay the same way). Any other transition is a bug and raises
-IllegalTransition; a journal whose records break the diagram is refused (InputError naming the line).
+journals written before TIMED_OUT existed replay the same way).
+
+Drains (PRODUCT §9, `workloads.busy_nodes: drain`; planner.apply.drain): DRAINING means "a batch-drain for
+some of the step's nodes may be on its way" (a `draining` record, no answer yet); DRAINED "its drains were
+sent, its migrate not yet": the run waits for the nodes to run nothing, then sends the migrate from there.
+Every node a `draining` record names stays in `StepRun.drained` for good (a `drain_not_accepted` answer, which
+proves the call was not taken, takes its nodes out again): no run drains it a second time. A crash in
+DRAINING is settled by the next run with `drain_unanswered` (the call may have been received; it is never
+resent). `drain_wait` puts a step whose nodes were all drained by an earlier attempt (then the step failed and
+was retried) back to waiting without draining them again. Journals written before drains existed have none of
+these records and replay as before.
+
+Any other transition is a bug and raises IllegalTransition; a journal whose records break the diagram is
+refused (InputError naming the line).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from planner.errors import InputError
 from planner.files import JsonObject
@@ -35,6 +57,8 @@ from planner.planfile import PlanStep
 
 class Phase(StrEnum):
     PENDING = "pending"
+    DRAINING = "draining"
+    DRAINED = "drained"
     SUBMITTING = "submitting"
     SUBMITTED = "submitted"
     TIMED_OUT = "timed_out"
@@ -43,7 +67,9 @@ class Phase(StrEnum):
 
 
 _ALLOWED: dict[Phase, frozenset[Phase]] = {
-    Phase.PENDING: frozenset({Phase.SUBMITTING, Phase.FAILED}),
+    Phase.PENDING: frozenset({Phase.DRAINING, Phase.DRAINED, Phase.SUBMITTING, Phase.FAILED}),
+    Phase.DRAINING: frozenset({Phase.DRAINED, Phase.PENDING}),
+    Phase.DRAINED: frozenset({Phase.DRAINING, Phase.SUBMITTING, Phase.FAILED}),
     Phase.SUBMITTING: frozenset({Phase.SUBMITTED, Phase.PENDING, Phase.FAILED}),
     Phase.SUBMITTED: frozenset({Phase.SUCCEEDED, Phase.FAILED, Phase.TIMED_OUT}),
     Phase.TIMED_OUT: frozenset({Phase.SUBMITTED}),
@@ -53,6 +79,11 @@ _ALLOWED: dict[Phase, frozenset[Phase]] = {
 
 # journal event -> the phase it moves a step to (events not listed here change no phase)
 EVENT_PHASE: dict[str, Phase] = {
+    "draining": Phase.DRAINING,
+    "drained": Phase.DRAINED,
+    "drain_unanswered": Phase.DRAINED,
+    "drain_wait": Phase.DRAINED,
+    "drain_not_accepted": Phase.PENDING,
     "submitting": Phase.SUBMITTING,
     "submitted": Phase.SUBMITTED,
     "not_accepted": Phase.PENDING,
@@ -64,6 +95,8 @@ EVENT_PHASE: dict[str, Phase] = {
 
 # The phases of a step whose request may have reached the API and whose outcome this run has not seen.
 IN_FLIGHT = frozenset({Phase.SUBMITTING, Phase.SUBMITTED, Phase.TIMED_OUT})
+# The phases of a step whose migrate has not been sent (its drains may have been).
+NOT_SENT = frozenset({Phase.PENDING, Phase.DRAINING, Phase.DRAINED})
 
 
 class IllegalTransition(AssertionError):
@@ -83,6 +116,10 @@ class StepRun:
     submitting_ts: str | None = None
     submitted_at: float | None = None       # monotonic time this run started tracking the job
     read_failures: int = 0                  # consecutive rounds whose reads failed
+    drained: set[str] = field(default_factory=set)      # nodes a drain was (or may have been) sent for: never again
+    unanswered: set[str] = field(default_factory=set)   # of those, nodes whose drain call got no answer
+    in_drain: tuple[str, ...] = ()          # the nodes of the last `draining` record (the call a crash may cut)
+    drain_since: float | None = None        # epoch seconds this attempt began waiting for drained nodes
 
     @property
     def id(self) -> int:
@@ -163,6 +200,35 @@ def follow(run: StepRun, record: JsonObject) -> None:
            reason=str(record.get("reason") or ""))
     if event == "submitting":
         run.submitting_ts = str(record.get("ts") or "")
+    elif event in ("draining", "drain_wait", "drain_not_accepted", "drain_unanswered", "retry"):
+        _follow_drain(run, event, record)
+
+
+def _follow_drain(run: StepRun, event: str, record: JsonObject) -> None:
+    """What a drain record (or a `retry`) changes besides the phase: the nodes drained, and the wait's start."""
+    listed = record.get("nodes")
+    nodes = {str(n) for n in listed} if isinstance(listed, list) else set()
+    if event in ("draining", "drain_wait"):
+        run.drained |= nodes
+        run.in_drain = tuple(sorted(nodes)) if event == "draining" else run.in_drain
+        if run.drain_since is None:
+            run.drain_since = epoch_of(record.get("ts"))
+    elif event == "drain_not_accepted":
+        run.drained -= nodes
+    elif event == "drain_unanswered":
+        run.unanswered |= nodes
+    else:  # retry: a new attempt waits drain_timeout again
+        run.drain_since = None
+
+
+def epoch_of(ts: Any) -> float | None:
+    """A record's `ts` (`2026-11-28T00:00:00.123Z`) in epoch seconds; None when it has none."""
+    if not isinstance(ts, str) or not ts:
+        return None
+    try:
+        return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def replay(runs: dict[int, StepRun], records: Iterable[JsonObject], *, source: str) -> None:

@@ -24,7 +24,7 @@ from planner.cli._common import echo, echo_json, main
 from planner.cli.options import ConnectionArgs, connection_options, output_option
 
 if TYPE_CHECKING:
-    from planner.errors import ApplyOutcome
+    from planner.errors import ApplyOutcome, StalePlanError
 
 
 def lock_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -91,7 +91,7 @@ def apply_cmd(plan_path: Path, connection: ConnectionArgs, execute: bool, journa
         try:
             result = apply_plan(plan, plan_path, client_factory, options, progress=progress, stop=stop)
         except StalePlanError as exc:
-            _print_stale(exc.changes, output)
+            _print_stale(exc, output)
             raise
         except ApplyFailedError as exc:
             _print_result(exc.result, output, status="failed", error=str(exc))
@@ -122,9 +122,14 @@ def _journal_connection(connection: ConnectionArgs, journal_path: Path | None, p
     return merged
 
 
-def _print_stale(changes: list[str], output: str) -> None:
+def _print_stale(exc: StalePlanError, output: str) -> None:
+    from planner.apply import BusyNodeError
+
+    changes = exc.changes
     if output == "json":
         echo_json({"status": "stale", "changes": changes})
+        return
+    if isinstance(exc, BusyNodeError):  # its one error line names the node and the workload
         return
     echo(f"the plan is stale; {len(changes)} change(s) matter to it:", err=True)
     for change in changes:
@@ -142,23 +147,47 @@ def _print_result(result: ApplyOutcome, output: str, *, status: str, error: str 
     for change in result.changes:
         echo(f"  drift: {change}", err=True)
     if not result.executed:
-        if not result.requests:
-            echo("dry-run: nothing to send")
-            return
-        echo(f"dry-run: would send {len(result.requests)} request(s); nothing was sent")
-        wave = None
-        for request in result.requests:
-            if request.get("wave") != wave:
-                wave = request.get("wave")
-                echo(f"wave {wave}:")
-            path = f"/v2/{project_id}/pools/{request['pool_name']}/nodes/batch-migrate"
-            echo(f"  step {request['step']}: POST {path}")
-            echo(f"    {json.dumps(request['body'], sort_keys=True, ensure_ascii=False)}")
-        echo("run again with --execute to send them")
+        _print_dry_run(result, project_id)
         return
     failed = f", {len(result.steps_failed)} failed" if result.steps_failed else ""
+    drains = len(result.to_dict().get("drains") or [])
+    drained = f" and {drains} batch-drain call(s)" if drains else ""
     echo(f"{status}: {result.steps_done}/{result.steps_total} steps done{failed}; "
-         f"{len(result.requests)} request(s) sent by this run; journal {result.journal}")
+         f"{len(result.requests)} request(s){drained} sent by this run; journal {result.journal}")
+
+
+def _print_dry_run(result: ApplyOutcome, project_id: str | None) -> None:
+    """Every request a run would send, wave by wave; a step's drains (PRODUCT §9) before its migrate."""
+    drains: list[dict[str, Any]] = result.to_dict().get("drains") or []
+    if not result.requests:
+        echo("dry-run: nothing to send")
+        return
+    drain_note = f"{len(drains)} batch-drain and " if drains else ""
+    echo(f"dry-run: would send {drain_note}{len(result.requests)} request(s); nothing was sent")
+    wave = None
+    for request in result.requests:
+        if request.get("wave") != wave:
+            wave = request.get("wave")
+            echo(f"wave {wave}:")
+        for drain in (d for d in drains if d.get("step") == request["step"]):
+            echo(f"  step {request['step']}: POST /v2/{project_id}/pools/{drain['pool_name']}/nodes/batch-drain"
+                 f"  (ends {_ends_text(drain.get('ends') or [])})")
+            echo(f"    {json.dumps(drain['body'], sort_keys=True, ensure_ascii=False)}")
+        path = f"/v2/{project_id}/pools/{request['pool_name']}/nodes/batch-migrate"
+        echo(f"  step {request['step']}: POST {path}")
+        echo(f"    {json.dumps(request['body'], sort_keys=True, ensure_ascii=False)}")
+    echo("run again with --execute to send them")
+
+
+def _ends_text(ends: list[dict[str, Any]]) -> str:
+    """`job-x (train, priority 3) on a-01; svc (infer) on a-02`: what a drain ends."""
+    def one(e: dict[str, Any]) -> str:
+        facts = [str(f) for f in (e.get("type"), None if e.get("priority") is None else f"priority {e['priority']}")
+                 if f]
+        return f"{e.get('workload')} ({', '.join(facts)}) on {e.get('node')}" if facts else \
+            f"{e.get('workload')} on {e.get('node')}"
+
+    return "; ".join(one(e) for e in ends)
 
 
 class _StopOnSignals:

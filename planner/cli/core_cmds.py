@@ -165,9 +165,9 @@ def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
 def inventory_show_cmd(snapshot_path: Path, fmt: str, wide: bool) -> None:
     """What a snapshot holds: pools, the flavors each accepts (with maxCount), subnets, super nodes, every node
-    that may not move (with the reason), pools whose subnet is unknown."""
+    that may not move (with the reason), busy nodes with their workloads, pools whose subnet is unknown."""
     from planner.inventory import load_snapshot
-    from planner.review.inventory_view import render_inventory
+    from planner.review.inventory_view import busy_nodes_json, render_inventory
 
     inv = load_snapshot(snapshot_path)
     if fmt == "json":
@@ -181,6 +181,7 @@ def inventory_show_cmd(snapshot_path: Path, fmt: str, wide: bool) -> None:
             "nodes": {"total": len(nodes), "movable": int(nodes["movable"].sum()) if len(nodes) else 0},
             "immovable": stuck[["node", "pool", "reason"]].to_dict(orient="records"),
             "super_nodes": _super_nodes_json(inv),
+            "busy_nodes": busy_nodes_json(inv),
         })
     else:
         echo(render_inventory(inv, fmt, width=terminal_width(wide) if fmt == "table" else None))

@@ -2,16 +2,19 @@
 
 Owns: the inventory report's sections, read from the inventory's plain columns (no DataFrame is built): pools
 (nodes, movable nodes, cluster, subnet, whether they take part), the flavors each pool accepts with their
-`maxCount` and node counts, subnets, super nodes, every node that may not move with the reason, and every pool
-whose subnet is unknown (for a pulled snapshot, with what `inventory pull` tried). Must not: print (the CLI
-prints) or plan.
+`maxCount` and node counts, subnets, super nodes, every node that may not move with the reason, every busy node
+with the workloads it runs (PRODUCT §9: name, type, priority; `busy_nodes` gives the same for `--format json`),
+and every pool whose subnet is unknown (for a pulled snapshot, with what `inventory pull` tried). Must not:
+print (the CLI prints) or plan.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from typing import Any
 
 from planner.inventory import Inventory, flavor_counts
+from planner.modelarts.objects import Workload
 from planner.review.show import Section, render_sections
 from planner.review.tables import Cell
 
@@ -83,8 +86,37 @@ def _unknown_subnet_rows(inv: Inventory) -> list[list[Cell]]:
     return rows
 
 
+def _workload_text(w: Workload) -> str:
+    facts = [f for f in (w.type, "" if w.priority is None else f"priority {w.priority}") if f]
+    return f"{w.name} ({', '.join(facts)})" if facts else w.name
+
+
+def busy_nodes_json(inv: Inventory) -> list[dict[str, Any]]:
+    """Each busy node: its pool, the Running workloads on it (name, type, priority), and why it is busy."""
+    nodes = inv.columns["nodes"]
+    return [{"node": str(n), "pool": str(p), "reason": str(r),
+             "workloads": [{"name": w.name, "type": w.type, "priority": w.priority} for w in ws]}
+            for n, p, busy, ws, r in zip(nodes["node"], nodes["pool"], nodes["busy"], nodes["workloads"],
+                                         nodes["busy_reason"], strict=True) if busy]
+
+
+def _busy_section(inv: Inventory) -> Section:
+    """Busy nodes (PRODUCT §9), one row each, sorted by pool and node, with what moving it would end."""
+    nodes = inv.columns["nodes"]
+    found = sorted((str(p), str(n), ", ".join(_workload_text(w) for w in ws) or str(r))
+                   for n, p, b, ws, r in zip(nodes["node"], nodes["pool"], nodes["busy"], nodes["workloads"],
+                                             nodes["busy_reason"], strict=True) if b)
+    rows: list[list[Cell]] = [[node, pool, runs] for pool, node, runs in found]
+    notes = [] if inv.workloads_known else [
+        "the snapshot has no workloads (pulled before poolshift read them): only accelerators in use tell a busy "
+        "node; run `poolshift inventory pull` again to see what runs where"]
+    return Section("Busy nodes (moving one ends what runs on it)", ["node", "pool", "runs"], rows, notes=notes,
+                   wrap=[2])
+
+
 def render_inventory(inv: Inventory, fmt: str = "table", *, width: int | None = None) -> str:
-    """The snapshot's pools, accepted flavors, subnets, super nodes, nodes that may not move, unknown subnets."""
+    """The snapshot's pools, accepted flavors, subnets, super nodes, nodes that may not move, busy nodes, unknown
+    subnets."""
     nodes = inv.columns["nodes"]
     sub = inv.columns["subnets"]
     subnet_rows: list[list[Cell]] = [
@@ -106,9 +138,11 @@ def render_inventory(inv: Inventory, fmt: str = "table", *, width: int | None = 
         Section("Nodes that may not move, by reason", ["reason", "nodes"],
                 [[k, v] for k, v in sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))], wrap=[0]),
         Section("Nodes that may not move", ["node", "pool", "reason"], stuck_rows, wrap=[2]),
+        _busy_section(inv),
         Section("Pools whose subnet is unknown (they never receive nodes)", ["pool", "why"],
                 _unknown_subnet_rows(inv), wrap=[1]),
     ]
     head = (f"inventory {inv.source}: project {inv.project_id}, {len(inv.columns['pools']['pool'])} pools, "
-            f"{len(nodes['node'])} nodes, {sum(1 for ok in nodes['movable'] if ok)} movable")
+            f"{len(nodes['node'])} nodes, {sum(1 for ok in nodes['movable'] if ok)} movable, "
+            f"{sum(1 for b in nodes['busy'] if b)} busy")
     return render_sections(head, [], sections, markdown=fmt == "md", width=width)
