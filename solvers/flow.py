@@ -15,6 +15,8 @@
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
    answer as a hint: no solution there proves the answer optimal; a solution found there replaces it.
+   The LP certificate first tightens every variable's bounds to what a solution in that window allows
+   (exact reduced-cost fixing), which makes that search small when the window is.
 
 The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
 covers every level: objective == lb means every level is optimal. A result is never called OPTIMAL without
@@ -35,7 +37,7 @@ from solvers.linear import LinearModel
 from solvers.model import Restrictions, Vars, Weights, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
-from solvers.relax import relax
+from solvers.relax import Certificate, relax
 from solvers.result import FlowResult, Status
 
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
@@ -59,6 +61,7 @@ class _Solve:
         self.p, self.m, self.v, self.weights, self.params = p, m, v, weights, params
         self.start = time.perf_counter()
         self.lb: int | None = None
+        self.certificate: Certificate | None = None
         self.best: _Found | None = None
         self.proven = False
         self.steps: list[str] = []  # what ran and for how long, for `FlowResult.detail`
@@ -87,6 +90,8 @@ class _Solve:
 
     def run(self, backend: str, lb: int | None, ub: int | None, hint: _Found | None) -> BackendAnswer:
         model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
+        if ub is not None and self.certificate is not None:
+            model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
         answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
         self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
         return answer
@@ -134,7 +139,12 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
     if params.lp_bound and not (params.search == "auto" and engine == "cpsat"):
         lp = relax(m, s.left())
         s.lb = None if lp is None else lp.bound
+        s.certificate = None if lp is None else lp.certificate
         s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
+        if lp is not None and all(abs(x - round(x)) < 1e-6 for x in lp.values):
+            s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
+    if s.proven:
+        return _result(s, Status.OPTIMAL)  # an integral LP optimum that meets every rule and the bound
     first = s.run(engine, s.lb, None, None)
     s.offer(s.read(first))
     if first.status == "INFEASIBLE" and s.best is None:
