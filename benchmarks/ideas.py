@@ -18,7 +18,7 @@ shared machine does not always hit the same one.
 | `cpsat+cuts+lp` | plus the exact LP bound, CP-SAT searching with the objective restricted to it, CP-SAT proofs |
 | `scip+lp` | the LP bound, SCIP searching (no cuts), CP-SAT proofs |
 | `scip+cuts+lp` | the LP bound and the cuts, SCIP searching, CP-SAT proofs |
-| `auto` | the default: cuts and LP bound (an integral LP optimum ends it), CP-SAT below 3,000 variables, SCIP above |
+| `auto` | the default: CP-SAT with the cuts below 3,000 variables, `scip+cuts+lp` above |
 | `auto-w2` | the default with `--workers 2` |
 """
 

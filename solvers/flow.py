@@ -8,10 +8,10 @@
    soon as it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend
    named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
    it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
-   family (benchmarks/RESULTS.md): CP-SAT for models below `LARGE_MODEL` variables (it proves its own
-   answer, and runs fastest without the objective restricted), SCIP above, where CP-SAT took up to 10x
-   longer to find the optimum that the LP bound already proves. An integral LP optimum that meets every
-   rule needs no search at all.
+   family (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its
+   own answer; steps 2 and 4 are skipped, so small plans stay what they were), SCIP above, where CP-SAT
+   took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
+   optimum that meets every rule needs no search at all.
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
@@ -137,7 +137,8 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
     engine = params.backend if params.backend != "cpsat" else params.search
     if engine == "auto":
         engine = "scip" if len(m.lbs) >= LARGE_MODEL else "cpsat"
-    if params.lp_bound:
+    small = params.search == "auto" and engine == "cpsat"  # CP-SAT alone: its plans as before (RESULTS.md)
+    if params.lp_bound and not small:
         lp = relax(m, s.left())
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
@@ -146,8 +147,7 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
             s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
     if s.proven:
         return _result(s, Status.OPTIMAL)  # an integral LP optimum that meets every rule and the bound
-    # CP-SAT below LARGE_MODEL proves its own answers fastest without the objective restricted (measured)
-    first = s.run(engine, None if params.search == "auto" and engine == "cpsat" else s.lb, None, None)
+    first = s.run(engine, s.lb, None, None)
     s.offer(s.read(first))
     if first.status == "INFEASIBLE" and s.best is None:
         if engine == "cpsat":
