@@ -277,7 +277,8 @@ def run_startup(out_dir: Path, repeat: int) -> Row:
 
 def run_whatif(inst: Instance, inventory: Path, spec: Path, out_dir: Path, repeat: int,
                timeout: float) -> dict[str, Any]:
-    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from a profile."""
+    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from a profile
+    (`repeat` runs of each; the profile is a separate one of the same instance)."""
     scenarios = whatif.write_scenarios(inventory, spec, out_dir / "scenarios.yaml")
     cmd = whatif.whatif_command(ms.poolshift_executable(), inventory, spec, scenarios)
     walls, peak, code = [], 0, 0
@@ -350,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keep,drain: also plan the busy families with a workloads: spec (needs PRODUCT §9)")
     parser.add_argument("--profile", default="none", help="families whose largest instance gets a stage profile")
     parser.add_argument("--whatif", default="none", help="families whose largest instance gets a whatif run")
+    parser.add_argument("--whatif-repeat", type=int, default=1,
+                        help="whatif runs (each plans 7 scenarios; several minutes at 100k nodes)")
     parser.add_argument("--json", type=Path, default=None, help="write all results as JSON here")
     parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown results section here")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -479,7 +482,7 @@ def _extras(args: argparse.Namespace, largest: dict[str, Instance], infos: dict[
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = infos[inst.key]
         results["whatif"].append(run_whatif(inst, Path(paths["inventory"]), Path(paths["spec"]), out_dir,
-                                            args.repeat, args.timeout))
+                                            args.whatif_repeat, args.timeout))
     if results["whatif"]:
         blocks.append(whatif_markdown(results["whatif"]))
     return results, blocks
