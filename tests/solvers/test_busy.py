@@ -105,3 +105,31 @@ def test_weights_encode_the_levels_exactly() -> None:
     assert w.busy * 5 + movable < w.deviation and movable < w.busy
     assert w.split(3 * w.deviation + 2 * w.busy + 7) == (3, 2, 7)
     assert Weights.of(without_busy(p)).deviation == movable + 1  # no busy class: today's W·D + M
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_problems())
+def test_the_staged_solve_is_lexicographically_optimal_with_either_engine(p: FlowProblem) -> None:
+    best = brute_force(p)
+    for params in (SolveParams(staged=True, search="cpsat"), SolveParams(staged=True, search="scip"),
+                   SolveParams(staged=True, backend="scip"), SolveParams(staged=False, search="scip")):
+        result = solve_flow(p, params)
+        if best is None:
+            assert result.status == Status.INFEASIBLE, params
+            continue
+        assert result.status == Status.OPTIMAL, params
+        assert (result.deviation, result.busy_moves, result.moves) == best, params
+        assert key_of(p, result.out, result.into) == best and not feasibility_errors(p, result.out, result.into)
+        assert result.bound == result.deviation, params
+        staged = params.staged and p.busy_nodes > 0
+        assert ("stage M" in result.detail) == bool(staged), (params, result.detail)
+
+
+def test_a_floating_point_engine_solves_busy_classes_in_stages_by_default() -> None:
+    p = _two_pools(idle=1, busy=5)
+    scip = solve_flow(p, SolveParams(search="scip"))
+    assert "stage (D, B)" in scip.detail and "stage M" in scip.detail
+    assert (scip.status, scip.deviation, scip.busy_moves, scip.moves) == (Status.OPTIMAL, 0, 1, 2)
+    cpsat = solve_flow(p, SolveParams(search="cpsat"))
+    assert "stage" not in cpsat.detail and (cpsat.deviation, cpsat.busy_moves, cpsat.moves) == (0, 1, 2)
+    assert "stage" not in solve_flow(without_busy(p), SolveParams(search="scip")).detail
