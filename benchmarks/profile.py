@@ -83,8 +83,9 @@ def profile_once(inventory: Path, spec: Path, workers: int) -> dict[str, Any]:
         write_plan(Path(tmp) / "plan.json", plan.document)
         stages["write plan"] = time.perf_counter() - t5
     stages["total"] = sum(stages[s] for s in STAGES)
-    summary = plan.document["summary"]
-    return {**stages, "status": summary["status"]}
+    document = plan.document  # a dict, or (after the planning core moved) a typed document
+    status = document["summary"]["status"] if isinstance(document, dict) else document.summary.status
+    return {**stages, "status": str(status)}
 
 
 def profile(inventory: Path, spec: Path, repeat: int = 3, workers: int = 1,

@@ -4,6 +4,7 @@ the greedy and per-node baselines.
     python -m benchmarks.run --preset issue16 --json out.json --markdown out.md   # the whole issue-16 table
     python -m benchmarks.run [--families default,hard|all] [--sizes 1k,2k,10k,100k] [--seeds 1,2]
                              [--cross-cluster both|on|off] [--workers 1,2] [--reference COMMIT]
+                             [--planner-from COMMIT]
                              [--baselines greedy,pernode] [--busy-nodes keep,drain]
                              [--whatif FAMILIES] [--profile FAMILIES] [--repeat N] [--json F] [--markdown F]
 
@@ -346,6 +347,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", default="1", help="comma-separated `poolshift plan --workers` values")
     parser.add_argument("--reference", default=None, metavar="COMMIT",
                         help=f"also plan with the planner of this commit (the issue's: {REFERENCE_COMMIT})")
+    parser.add_argument("--planner-from", default=None, metavar="COMMIT",
+                        help="measure planner/ of this commit with the work tree's solvers/ (e.g. a planner "
+                             "that reads workloads, before the branches merge)")
     parser.add_argument("--baselines", default="greedy,pernode", help="comma-separated: greedy,pernode (or none)")
     parser.add_argument("--busy-nodes", default="none",
                         help="keep,drain: also plan the busy families with a workloads: spec (needs PRODUCT §9)")
@@ -417,6 +421,11 @@ def _variants(args: argparse.Namespace, reference: Path | None) -> list[PlanVari
 
 def _freeze_code(args: argparse.Namespace, machine: dict[str, Any], log: Callable[[str], None]) -> str:
     """Take the code snapshot (unless --no-code-snapshot); returns the tree's fingerprint at the start."""
+    if args.planner_from:
+        ms.CODE_SNAPSHOT = ms.mixed_code(args.planner_from, Path(tempfile.gettempdir()) / "poolshift-benchmarks")
+        machine["code"] = f"planner/ of commit {args.planner_from} with this tree's solvers/ ({ms.CODE_SNAPSHOT.name})"
+        log(f"code: {machine['code']}")
+        return ms.code_fingerprint(ms.REPO_ROOT)
     if not args.code_snapshot:
         fingerprint = ms.code_fingerprint(ms.REPO_ROOT)
         machine["code"] = f"work tree (planner/ + solvers/ fingerprint {fingerprint} at start)"
