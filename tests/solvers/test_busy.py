@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 
+from solvers import flow
 from solvers.flow import solve_flow
 from solvers.greedy import solve_greedy
 from solvers.model import Weights
@@ -133,3 +135,24 @@ def test_a_floating_point_engine_solves_busy_classes_in_stages_by_default() -> N
     cpsat = solve_flow(p, SolveParams(search="cpsat"))
     assert "stage" not in cpsat.detail and (cpsat.deviation, cpsat.busy_moves, cpsat.moves) == (0, 1, 2)
     assert "stage" not in solve_flow(without_busy(p), SolveParams(search="scip")).detail
+
+
+def test_an_unproven_first_stage_gives_a_feasible_result_that_keeps_its_deviation_and_busy_moves(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    real = flow._solve
+    calls: list[str] = []
+
+    def first_stage_unproven(s: flow._Solve, start_from: flow._Found | None = None) -> flow._Solve:
+        out = real(s, start_from)
+        if not calls:
+            out.proven = False  # as at a time limit: (D*, B*) found but not proven
+        calls.append(s.m.rows[-1].name)
+        return out
+
+    monkeypatch.setattr(flow, "_solve", first_stage_unproven)
+    p = _two_pools(idle=1, busy=5)
+    result = solve_flow(p, SolveParams(staged=True))
+    assert calls[1] == "keep_deviation_and_busy"  # the one combined row when (D*, B*) is not proven
+    assert result.status == Status.FEASIBLE
+    assert (result.deviation, result.busy_moves, result.moves) == (0, 1, 2) and result.bound is not None
+    assert result.bound <= result.deviation
