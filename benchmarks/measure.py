@@ -112,15 +112,39 @@ def reference_code(commit: str, dest_root: Path) -> Path:
     dest = dest_root / f"ref-{commit}"
     if (dest / ".complete").exists():
         return dest
-    done = subprocess.run(["git", "archive", "--format=tar", commit, *CODE_PACKAGES], cwd=REPO_ROOT,
+    staging = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
+    _extract(commit, CODE_PACKAGES, staging)
+    return _complete(staging, dest)
+
+
+def mixed_code(planner_commit: str, dest_root: Path) -> Path:
+    """planner/ as of `planner_commit` with the work tree's solvers/, byte-compiled under dest_root.
+
+    For measuring this tree's solver under a planner from another branch (e.g. one that already reads the
+    snapshot's workloads) before the two are merged.
+    """
+    fingerprint = code_fingerprint(REPO_ROOT)
+    dest = dest_root / f"mixed-{planner_commit}-{fingerprint}"
+    if (dest / ".complete").exists():
+        return dest
+    staging = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
+    _extract(planner_commit, ("planner",), staging)
+    shutil.copytree(REPO_ROOT / "solvers", staging / "solvers", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return _complete(staging, dest)
+
+
+def _extract(commit: str, packages: Sequence[str], staging: Path) -> None:
+    done = subprocess.run(["git", "archive", "--format=tar", commit, *packages], cwd=REPO_ROOT,
                           capture_output=True, check=False, timeout=120)
     if done.returncode != 0:
         raise SystemExit(f"run: cannot read {commit} from git: {done.stderr.decode(errors='replace').strip()}")
-    staging = dest.with_name(f"{dest.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     with tarfile.open(fileobj=BytesIO(done.stdout)) as archive:
         archive.extractall(staging, filter="data")
+
+
+def _complete(staging: Path, dest: Path) -> Path:
     compileall.compile_dir(staging, quiet=1)
     shutil.rmtree(dest, ignore_errors=True)
     staging.rename(dest)

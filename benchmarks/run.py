@@ -4,6 +4,7 @@ the greedy and per-node baselines.
     python -m benchmarks.run --preset issue16 --json out.json --markdown out.md   # the whole issue-16 table
     python -m benchmarks.run [--families default,hard|all] [--sizes 1k,2k,10k,100k] [--seeds 1,2]
                              [--cross-cluster both|on|off] [--workers 1,2] [--reference COMMIT]
+                             [--planner-from COMMIT]
                              [--baselines greedy,pernode] [--busy-nodes keep,drain]
                              [--whatif FAMILIES] [--profile FAMILIES] [--repeat N] [--json F] [--markdown F]
 
@@ -277,7 +278,8 @@ def run_startup(out_dir: Path, repeat: int) -> Row:
 
 def run_whatif(inst: Instance, inventory: Path, spec: Path, out_dir: Path, repeat: int,
                timeout: float) -> dict[str, Any]:
-    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from a profile."""
+    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from a profile
+    (`repeat` runs of each; the profile is a separate one of the same instance)."""
     scenarios = whatif.write_scenarios(inventory, spec, out_dir / "scenarios.yaml")
     cmd = whatif.whatif_command(ms.poolshift_executable(), inventory, spec, scenarios)
     walls, peak, code = [], 0, 0
@@ -345,11 +347,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", default="1", help="comma-separated `poolshift plan --workers` values")
     parser.add_argument("--reference", default=None, metavar="COMMIT",
                         help=f"also plan with the planner of this commit (the issue's: {REFERENCE_COMMIT})")
+    parser.add_argument("--planner-from", default=None, metavar="COMMIT",
+                        help="measure planner/ of this commit with the work tree's solvers/ (e.g. a planner "
+                             "that reads workloads, before the branches merge)")
     parser.add_argument("--baselines", default="greedy,pernode", help="comma-separated: greedy,pernode (or none)")
     parser.add_argument("--busy-nodes", default="none",
                         help="keep,drain: also plan the busy families with a workloads: spec (needs PRODUCT §9)")
     parser.add_argument("--profile", default="none", help="families whose largest instance gets a stage profile")
     parser.add_argument("--whatif", default="none", help="families whose largest instance gets a whatif run")
+    parser.add_argument("--whatif-repeat", type=int, default=1,
+                        help="whatif runs (each plans 7 scenarios; several minutes at 100k nodes)")
     parser.add_argument("--json", type=Path, default=None, help="write all results as JSON here")
     parser.add_argument("--markdown", type=Path, default=None, help="write a Markdown results section here")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
@@ -414,6 +421,11 @@ def _variants(args: argparse.Namespace, reference: Path | None) -> list[PlanVari
 
 def _freeze_code(args: argparse.Namespace, machine: dict[str, Any], log: Callable[[str], None]) -> str:
     """Take the code snapshot (unless --no-code-snapshot); returns the tree's fingerprint at the start."""
+    if args.planner_from:
+        ms.CODE_SNAPSHOT = ms.mixed_code(args.planner_from, Path(tempfile.gettempdir()) / "poolshift-benchmarks")
+        machine["code"] = f"planner/ of commit {args.planner_from} with this tree's solvers/ ({ms.CODE_SNAPSHOT.name})"
+        log(f"code: {machine['code']}")
+        return ms.code_fingerprint(ms.REPO_ROOT)
     if not args.code_snapshot:
         fingerprint = ms.code_fingerprint(ms.REPO_ROOT)
         machine["code"] = f"work tree (planner/ + solvers/ fingerprint {fingerprint} at start)"
@@ -479,7 +491,7 @@ def _extras(args: argparse.Namespace, largest: dict[str, Instance], infos: dict[
         out_dir.mkdir(parents=True, exist_ok=True)
         paths = infos[inst.key]
         results["whatif"].append(run_whatif(inst, Path(paths["inventory"]), Path(paths["spec"]), out_dir,
-                                            args.repeat, args.timeout))
+                                            args.whatif_repeat, args.timeout))
     if results["whatif"]:
         blocks.append(whatif_markdown(results["whatif"]))
     return results, blocks

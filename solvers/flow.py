@@ -8,17 +8,22 @@
    soon as it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend
    named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
    it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
-   family (benchmarks/RESULTS.md): CP-SAT alone (it proves its own answer; steps 2 and 4 are skipped) for
-   models below `LARGE_MODEL` variables, SCIP above, where CP-SAT took up to 10x longer to find the
-   optimum that the LP bound already proves.
+   family (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its
+   own answer; steps 2 and 4 are skipped, so small plans stay what they were), SCIP above, where CP-SAT
+   took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
+   optimum that meets every rule needs no search at all.
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
    answer as a hint: no solution there proves the answer optimal; a solution found there replaces it.
+   The LP certificate first tightens every variable's bounds to what a solution in that window allows
+   (exact reduced-cost fixing), which makes that search small when the window is.
 
 The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
-covers every level: objective == lb means every level is optimal. A result is never called OPTIMAL without
-one of those two proofs; at a time limit it is FEASIBLE with the best proven bound.
+covers every level: objective == lb means every level is optimal. With busy classes and a floating-point
+search engine the sum is too wide for its tolerances, and the steps run twice instead (`solve_flow`):
+(D, B) first, then M with (D, B) held; OPTIMAL then needs both stages proven. A result is never called
+OPTIMAL without those proofs; at a time limit it is FEASIBLE with the best proven bound.
 
 Owns: the order of these steps, the statuses, the result. Must not: import planner, pandas, httpx, click.
 """
@@ -27,15 +32,16 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from solvers.backends import BackendAnswer, get_backend
 from solvers.cuts import add_lattice_cuts
 from solvers.linear import LinearModel
-from solvers.model import Restrictions, Vars, Weights, build_model
+from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
-from solvers.relax import relax
+from solvers.relax import Certificate, relax
 from solvers.result import FlowResult, Status
 
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
@@ -43,41 +49,49 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 
 
+Key = tuple[int, int, int]  # (D, B, M) of a placement
+
+
 @dataclass(frozen=True)
 class _Found:
-    """A checked placement and its exact objective."""
+    """A checked placement, its (D, B, M) and its objective value in the stage that found it."""
 
     out: tuple[int, ...]
     into: tuple[int, ...]
+    key: Key
     value: int
 
 
 class _Solve:
-    """One solve: the model, its proven bound, the best placement so far and the time left."""
+    """One stage: a model and its objective, the proven bound, the best placement so far, the deadline."""
 
-    def __init__(self, p: FlowProblem, m: LinearModel, v: Vars, weights: Weights, params: SolveParams) -> None:
-        self.p, self.m, self.v, self.weights, self.params = p, m, v, weights, params
-        self.start = time.perf_counter()
+    def __init__(self, p: FlowProblem, m: LinearModel, v: Vars, value: Callable[[Key], int | None],
+                 params: SolveParams, deadline: float, steps: list[str]) -> None:
+        self.p, self.m, self.v, self.value, self.params = p, m, v, value, params
+        self.deadline, self.steps = deadline, steps
         self.lb: int | None = None
+        self.certificate: Certificate | None = None
         self.best: _Found | None = None
         self.proven = False
-        self.steps: list[str] = []  # what ran and for how long, for `FlowResult.detail`
+        self.infeasible = False  # CP-SAT (exact) found no placement at all
 
     def left(self) -> float:
-        return max(0.01, self.params.time_limit - (time.perf_counter() - self.start))
+        return max(0.01, self.deadline - time.perf_counter())
 
     def read(self, answer: BackendAnswer) -> _Found | None:
         """The answer's placement if it meets every rule (a floating-point backend may round one off)."""
         if answer.values is None:
             return None
-        out = tuple(answer.values[x] for x in self.v.out)
-        into = tuple(answer.values[x] for x in self.v.into)
+        return self.found(tuple(answer.values[x] for x in self.v.out), tuple(answer.values[x] for x in self.v.into))
+
+    def found(self, out: tuple[int, ...], into: tuple[int, ...]) -> _Found | None:
+        """The placement with its (D, B, M) if it meets every rule and the stage admits it (`value` not None)."""
         if feasibility_errors(self.p, out, into):
             return None
         counts = final_counts(self.p, out, into)
-        value = (self.weights.deviation * deviation_of(self.p, counts) + self.weights.busy * counts.busy_moves
-                 + counts.moves)
-        return _Found(out, into, value)
+        key = (deviation_of(self.p, counts), counts.busy_moves, counts.moves)
+        value = self.value(key)
+        return None if value is None else _Found(out, into, key, value)
 
     def offer(self, found: _Found | None) -> None:
         if found is not None and (self.best is None or found.value < self.best.value):
@@ -85,8 +99,16 @@ class _Solve:
         if self.best is not None and self.lb is not None and self.best.value <= self.lb:
             self.proven = True
 
+    def raise_lb(self, bound: float | None) -> None:
+        if bound is not None:
+            proven = math.ceil(bound - 1e-6)
+            self.lb = proven if self.lb is None else max(self.lb, proven)
+            self.offer(None)
+
     def run(self, backend: str, lb: int | None, ub: int | None, hint: _Found | None) -> BackendAnswer:
         model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
+        if ub is not None and self.certificate is not None:
+            model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
         answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
         self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
         return answer
@@ -119,43 +141,106 @@ def _complete_hint(m: LinearModel, values: list[int]) -> None:
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
                restrictions: Restrictions | None = None) -> FlowResult:
-    """Solve the class-level model; D, B and M are recomputed from the flows, not read off a solver."""
+    """Solve the class-level model; D, B and M are recomputed from the flows, not read off a solver.
+
+    The objective `Wd·D + Wb·B + M` (`W·D + M` without busy classes) is solved in one stage, except with
+    busy classes when `params.staged` is True, or None and the search engine is floating point (SCIP above
+    `LARGE_MODEL`, or a MIP backend): there (D, B) comes first (objective `W1·D + B`, W1 = busy nodes + 1),
+    then M with `W1·D + B` held at the first stage's answer. The one weighted sum reaches 10^14 at 100k
+    nodes, beyond what floating-point tolerances tell apart (benchmarks/RESULTS.md); CP-SAT's integer
+    arithmetic takes it exactly. Both ways are exactly lexicographic.
+    """
     params = params or SolveParams()
+    start = time.perf_counter()
     try:
         m, v, weights = build_model(p, restrictions)
     except ValueError as exc:  # a constant row that cannot hold: nothing can change it
         return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
     if params.cuts:
         add_lattice_cuts(m, p, v)
-    s = _Solve(p, m, v, weights, params)
+    steps: list[str] = []
+    deadline = start + params.time_limit
+    staged = params.staged if params.staged is not None else _engine(params, m) != "cpsat"
+    if not p.busy_nodes or not staged:
+        s = _solve(_Solve(p, m, v, lambda k: weights.deviation * k[0] + weights.busy * k[1] + k[2], params,
+                          deadline, steps))
+        return _result(s, s, start, lambda value: value // weights.deviation)
+    return _solve_staged(p, m, v, params, deadline, steps, start)
+
+
+def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, deadline: float,
+                  steps: list[str], start: float) -> FlowResult:
+    """(D, B) first as `W1·D + B`, then M among the placements that keep `W1·D + B` at the first answer.
+
+    W1 = busy nodes + 1 exceeds any B, so `W1·D + B` orders (D, B) exactly. The second stage holds (D, B)
+    by two short rows, Σ dev <= D* and B <= B*, when the first stage proved (D*, B*) optimal (then no
+    placement has a smaller D, so these rows keep exactly the placements with (D*, B*)), else by the one
+    row `W1·D + B <= W1·D* + B*`; the two short rows measured faster (benchmarks/RESULTS.md). It admits
+    only placements whose recomputed (D, B) keeps that value (a floating-point engine may round off a row).
+    """
+    w1 = p.busy_nodes + 1
+    busy_out = {v.out[i]: c.size for i, c in enumerate(p.classes) if c.busy}
+    first = replace(m, rows=list(m.rows))
+    first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
+    steps.append("stage (D, B)")
+    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps))
+    if s1.best is None:
+        return _result(s1, s1, start, lambda value: value // w1)
+    level = s1.best.value
+    second = replace(m, rows=list(m.rows))
+    if s1.proven:
+        second.row(dict.fromkeys(v.devs, 1), None, s1.best.key[0], "keep_deviation")
+        second.row(busy_out, None, s1.best.key[1], "keep_busy")
+    else:
+        second.row(dict(first.objective), None, level, "keep_deviation_and_busy")
+    second.minimize({v.out[i]: c.size for i, c in enumerate(p.classes)})
+    steps.append("stage M")
+    s2 = _solve(_Solve(p, second, v, lambda k: k[2] if w1 * k[0] + k[1] <= level else None, params, deadline,
+                       steps), s1.best)
+    return _result(s1, s2, start, lambda value: value // w1)
+
+
+def _solve(s: _Solve, start_from: _Found | None = None) -> _Solve:
+    """One stage: LP bound, search, proof (the module docstring's steps 2-4); `s` carries the outcome."""
+    if start_from is not None:
+        s.offer(s.found(start_from.out, start_from.into))
+    params = s.params
+    engine = _engine(params, s.m)
+    small = params.search == "auto" and engine == "cpsat"  # CP-SAT alone: its plans as before (RESULTS.md)
+    if params.lp_bound and not small:
+        lp = relax(s.m, s.left())
+        s.lb = None if lp is None else lp.bound
+        s.certificate = None if lp is None else lp.certificate
+        s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
+        if lp is not None and all(abs(x - round(x)) < 1e-6 for x in lp.values):
+            s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
+        s.offer(None)
+    if s.proven:
+        return s  # an integral LP optimum, or the placement we started from, meets the bound
+    first = s.run(engine, s.lb, None, s.best)
+    s.offer(s.read(first))
+    if first.status == "INFEASIBLE" and s.best is None and engine != "cpsat":
+        engine = "cpsat"  # a floating-point "infeasible" is confirmed exactly
+        first = s.run(engine, None, None, None)
+        s.offer(s.read(first))
+    if first.status == "INFEASIBLE" and s.best is None:
+        s.infeasible = True  # CP-SAT, objective at most restricted to >= a proven bound: no placement at all
+        return s
+    if engine == "cpsat" and first.status == "OPTIMAL" and s.best is not None:
+        s.proven = True  # CP-SAT's own proof (integer arithmetic)
+    elif engine == "cpsat":
+        s.raise_lb(first.bound)
+    if s.best is not None and not s.proven:
+        _prove(s)
+    return s
+
+
+def _engine(params: SolveParams, m: LinearModel) -> str:
+    """The search engine: the MIP backend named, or `params.search` ("auto": by model size)."""
     engine = params.backend if params.backend != "cpsat" else params.search
     if engine == "auto":
         engine = "scip" if len(m.lbs) >= LARGE_MODEL else "cpsat"
-    if params.lp_bound and not (params.search == "auto" and engine == "cpsat"):
-        lp = relax(m, s.left())
-        s.lb = None if lp is None else lp.bound
-        s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
-    first = s.run(engine, s.lb, None, None)
-    s.offer(s.read(first))
-    if first.status == "INFEASIBLE" and s.best is None:
-        if engine == "cpsat":
-            return _result(s, Status.INFEASIBLE)
-        first = s.run("cpsat", None, None, None)  # a floating-point "infeasible" is confirmed exactly
-        engine = "cpsat"
-        s.offer(s.read(first))
-        if first.status == "INFEASIBLE":
-            return _result(s, Status.INFEASIBLE)
-    if engine == "cpsat" and first.status == "OPTIMAL" and s.best is not None:
-        s.proven = True  # CP-SAT's own proof (integer arithmetic)
-    elif engine == "cpsat" and first.bound is not None:
-        proven = math.ceil(first.bound - 1e-6)
-        s.lb = proven if s.lb is None else max(s.lb, proven)
-        s.offer(None)
-    if s.best is not None and not s.proven:
-        _prove(s)
-    if s.best is None:
-        return _result(s, Status.UNKNOWN)
-    return _result(s, Status.OPTIMAL if s.proven else Status.FEASIBLE)
+    return engine
 
 
 def _prove(s: _Solve) -> None:
@@ -168,21 +253,30 @@ def _prove(s: _Solve) -> None:
     s.offer(s.read(answer))
     if answer.status == "OPTIMAL":
         s.proven = True
-    elif answer.bound is not None:
-        proven = math.ceil(answer.bound - 1e-6)
-        s.lb = proven if s.lb is None else max(s.lb, proven)
-        s.offer(None)
+    else:
+        s.raise_lb(answer.bound)
 
 
-def _result(s: _Solve, status: Status) -> FlowResult:
-    seconds = time.perf_counter() - s.start
-    detail = "; ".join(s.steps)
-    if s.best is None:
-        return FlowResult(status, (), (), None, None, None, seconds, s.params.backend, detail)
-    d, b, m = s.weights.split(s.best.value)
-    bound_value = s.best.value if status == Status.OPTIMAL else (s.lb if s.lb is not None else 0)
-    bound = max(0, bound_value // s.weights.deviation)
-    return FlowResult(status, s.best.out, s.best.into, d, m, bound, seconds, s.params.backend, detail, b)
+def _result(first: _Solve, last: _Solve, start: float, deviation_bound: Callable[[int], int]) -> FlowResult:
+    """The result of the stages: the last stage's placement, OPTIMAL only when every stage proved its part.
+
+    `deviation_bound` turns the first stage's proven objective bound into a bound on D.
+    """
+    seconds = time.perf_counter() - start
+    detail = "; ".join(last.steps)
+    backend = first.params.backend
+    best = last.best or first.best
+    if best is None:
+        status = Status.INFEASIBLE if first.infeasible else Status.UNKNOWN
+        return FlowResult(status, (), (), None, None, None, seconds, backend, detail)
+    proven = first.proven and (last is first or last.proven)
+    d, b, m = best.key
+    if proven:
+        bound = d
+    else:
+        bound = max(0, deviation_bound(first.lb)) if first.lb is not None else 0
+    status = Status.OPTIMAL if proven else Status.FEASIBLE
+    return FlowResult(status, best.out, best.into, d, m, bound, seconds, backend, detail, b)
 
 
 def infeasible_rules(p: FlowProblem, params: SolveParams | None = None,

@@ -1,8 +1,9 @@
 """Greedy baseline: repeatedly take the batch of unit moves that helps most.
 
 Lexicographic like the model: first hard-rule violations of the current state (pools below `lo` or above
-`hi`), then deviation, then busy nodes moved (an idle class is preferred to a busy one of the same
-commodity), then moved nodes. Each round looks at the pools and (pool, flavor) cells that are
+`hi`), then deviation, then moved nodes. Busy units (PRODUCT §9) are only told apart at the end: every busy
+unit that leaves a pool is swapped for an idle unit of the same pool and commodity when one is left (the
+same counts everywhere, fewer busy nodes moved). Each round looks at the pools and (pool, flavor) cells that are
 short or over, tries every class -> arrival pair that can help them, and applies the best batch. It never
 breaks a final-state rule that holds. No optimality claim: its status is FEASIBLE or INFEASIBLE.
 """
@@ -102,8 +103,8 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
     for j, a in enumerate(p.arrivals):
         arrivals_of[a.commodity].append(j)
 
-    def best_for(pairs: list[tuple[int, int]]) -> tuple[tuple[float, float, bool, int], int, int, int] | None:
-        best: tuple[tuple[float, float, bool, int], int, int, int] | None = None
+    def best_for(pairs: list[tuple[int, int]]) -> tuple[tuple[float, float, int], int, int, int] | None:
+        best: tuple[tuple[float, float, int], int, int, int] | None = None
         for ci, aj in pairs:
             left = p.classes[ci].count - s.out[ci]
             if left <= 0:
@@ -115,7 +116,7 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
                 dv, dd, dm = d
                 if (dv, dd) >= (0, 0):
                     continue
-                key = (dv / k, dd / k, p.classes[ci].busy, dm)
+                key = (dv / k, dd / k, dm)
                 if best is None or key < best[0]:
                     best = (key, ci, aj, k)
                 break
@@ -142,6 +143,7 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
                 improved = True
         if not improved:
             break
+    _prefer_idle(p, s)
     seconds = time.perf_counter() - start
     feasible = all(s.violation(i, x) == 0 for i, x in enumerate(s.x))
     deviation = sum(band_distance(x, pool.target) for x, pool in zip(s.x, p.pools, strict=True))
@@ -150,3 +152,16 @@ def solve_greedy(p: FlowProblem, max_rounds: int = 10_000) -> FlowResult:
     return FlowResult(status, tuple(s.out), tuple(s.into), deviation if feasible else None,
                       s.moves if feasible else None, None, seconds, "greedy", "",
                       s.busy_moves if feasible else None)
+
+
+def _prefer_idle(p: FlowProblem, s: _State) -> None:
+    """Swap busy departures for idle ones of the same pool and commodity (identical counts, smaller B)."""
+    idle_of = {(c.pool, c.commodity, c.cluster): i for i, c in enumerate(p.classes) if not c.busy}
+    for bi, c in enumerate(p.classes):
+        ii = idle_of.get((c.pool, c.commodity, c.cluster))
+        if not c.busy or ii is None or not s.out[bi]:
+            continue
+        n = min(s.out[bi], p.classes[ii].count - s.out[ii])
+        s.out[bi] -= n
+        s.out[ii] += n
+        s.busy_moves -= n * c.size

@@ -14,7 +14,9 @@ class SolveParams:
     Another backend name makes that MIP solver the search engine. `workers` is CP-SAT's thread count,
     capped to leave one core free (solvers/backends/cpsat.py `threads`); SCIP is single-threaded. With
     one thread the answer is deterministic: the same problem gives the same placement.
-    `cuts` and `lp_bound` switch the measured ideas off, for benchmarks.
+    `cuts` and `lp_bound` switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
+    solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
+    None (the default) by the search engine (solvers/flow.py `solve_flow`).
     """
 
     time_limit: float = 30.0
@@ -25,6 +27,7 @@ class SolveParams:
     search: str = "auto"
     cuts: bool = True
     lp_bound: bool = True
+    staged: bool | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:

@@ -19,6 +19,7 @@ band `[low, high]` (a plain target has low == high).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 Band = tuple[int, int]
 
@@ -104,10 +105,15 @@ class FlowProblem:
     max_moves: int | None = None
     n_flavors: int = 0
 
-    @property
+    @cached_property
     def movable_nodes(self) -> int:
-        """Nodes that could move at all (an upper bound on moves)."""
+        """Nodes that could move at all (an upper bound on moves); a sum over the classes, computed once."""
         return sum(c.size * c.count for c in self.classes)
+
+    @cached_property
+    def busy_nodes(self) -> int:
+        """Busy nodes that could move (an upper bound on B); computed once."""
+        return sum(c.size * c.count for c in self.classes if c.busy)
 
     def validate(self) -> None:
         """Raise ValueError when indices or numbers are out of range (a bug in the caller)."""

@@ -31,13 +31,48 @@ SCALE_BITS = 40
 
 
 @dataclass(frozen=True)
+class Certificate:
+    """Weak duality, exactly: for every x within the bounds that meets the rows,
+    `c·x >= (lagrange + Σ_j reduced[j]·(x_j - at_j)) / 2^SCALE_BITS`, where `at_j` is the bound the
+    certificate holds x_j at (lb when reduced[j] > 0, ub when < 0) and every term of the sum is >= 0."""
+
+    lagrange: int
+    reduced: list[int]
+
+    @property
+    def bound(self) -> int:
+        """The least integer objective the certificate allows."""
+        return -((-self.lagrange) >> SCALE_BITS)
+
+    def tightened(self, model: LinearModel, ub: int) -> tuple[list[int], list[int]]:
+        """Variable bounds every solution with objective <= ub keeps (exact reduced-cost fixing).
+
+        x_j may move away from its certificate bound by at most (ub·2^S - lagrange) / |reduced[j]|.
+        """
+        slack = (ub << SCALE_BITS) - self.lagrange
+        lbs, ubs = list(model.lbs), list(model.ubs)
+        if slack < 0:
+            return lbs, ubs  # no solution at all below ub: nothing to tighten (the caller's search says so)
+        for j, d in enumerate(self.reduced):
+            if d > 0:
+                ubs[j] = min(ubs[j], lbs[j] + slack // d)
+            elif d < 0:
+                lbs[j] = max(lbs[j], ubs[j] - slack // -d)
+        return lbs, ubs
+
+
+@dataclass(frozen=True)
 class Relaxation:
     """The LP optimum (floats), and `bound`, a proven lower bound on every integer solution's objective."""
 
     values: list[float]
     objective: float
-    bound: int
+    certificate: Certificate
     seconds: float
+
+    @property
+    def bound(self) -> int:
+        return self.certificate.bound
 
 
 def mp_model(model: LinearModel) -> Any:
@@ -77,13 +112,18 @@ def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
     response = solve_proto(mp_model(model), linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING, time_limit)
     if response.status != linear_solver_pb2.MPSOLVER_OPTIMAL:
         return None
-    bound = certified_bound(model, list(response.dual_value))
-    return Relaxation(list(response.variable_value), response.objective_value, bound,
+    certificate = certify(model, list(response.dual_value))
+    return Relaxation(list(response.variable_value), response.objective_value, certificate,
                       time.perf_counter() - start)
 
 
 def certified_bound(model: LinearModel, duals: list[float]) -> int:
     """ceil of the weak-duality bound of `duals`, evaluated exactly (see the module docstring)."""
+    return certify(model, duals).bound
+
+
+def certify(model: LinearModel, duals: list[float]) -> Certificate:
+    """The exact weak-duality certificate of `duals` (rounded to multiples of 2^-SCALE_BITS)."""
     scale = 1 << SCALE_BITS
     reduced = [c * scale for c in _dense_objective(model)]
     total = 0
@@ -97,7 +137,7 @@ def certified_bound(model: LinearModel, duals: list[float]) -> int:
             reduced[v] -= c * yi
     for d, lb, ub in zip(reduced, model.lbs, model.ubs, strict=True):
         total += d * (lb if d > 0 else ub)
-    return -((-total) // scale)
+    return Certificate(total, reduced)
 
 
 def _dense_objective(model: LinearModel) -> list[int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -64,3 +65,14 @@ def test_reference_code_is_the_commits_tree(tmp_path: Path) -> None:
     assert ms.reference_code("aa80520", tmp_path) == ref
     with pytest.raises(SystemExit, match="cannot read"):
         ms.reference_code("0000000000000000000000000000000000000000", tmp_path)
+
+
+def test_mixed_code_is_the_commits_planner_with_this_trees_solvers(tmp_path: Path) -> None:
+    mixed = ms.mixed_code("aa80520", tmp_path)
+    assert (mixed / ".complete").exists()
+    old_pipeline = subprocess.run(["git", "show", "aa80520:planner/pipeline.py"], cwd=ms.REPO_ROOT,
+                                  capture_output=True, text=True, check=True).stdout
+    assert (mixed / "planner" / "pipeline.py").read_text(encoding="utf-8") == old_pipeline
+    ours = ms.REPO_ROOT / "solvers" / "flow.py"
+    assert (mixed / "solvers" / "flow.py").read_text(encoding="utf-8") == ours.read_text(encoding="utf-8")
+    assert ms.mixed_code("aa80520", tmp_path) == mixed  # reused while the tree is unchanged

@@ -1,0 +1,105 @@
+"""Solver-side preview of busy nodes (PRODUCT §9) on the busy families, before the planner reads workloads.
+
+    python -m benchmarks.busy_solve [--families busy,hard] [--sizes 10k,100k] [--seeds 1] [--repeat 3] [--weighted]
+
+The planner does not read the snapshot's `workloads` yet, so `poolshift plan` cannot be timed with them.
+This module builds, from the planner's own problem and the busy nodes of the snapshot (PRODUCT §9 rule:
+listed by a Running workload, or an accelerator in use), the problems the planner will hand the solver:
+
+| mode | problem |
+|---|---|
+| ignore | today's problem: busy state not used |
+| keep | busy units are not movable: each class keeps only its idle units |
+| drain | each class split into an idle and a busy class of the same commodity; objective (D, B, M) |
+| drain-weighted | (`--weighted`) drain as one weighted sum `Wd·D + Wb·B + M` (`SolveParams(staged=False)`) |
+
+and times `solve_flow` on each in one process (the problem is built once; medians of `--repeat` solves).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from benchmarks.families import busy_node_names
+
+
+def split_problems(problem: Any, context: Any, busy: set[str]) -> dict[str, Any]:
+    """The ignore / keep / drain problems (see the module docstring)."""
+    keep, drain = [], []
+    for cls, units in zip(problem.classes, context.class_units, strict=True):
+        n_busy = sum(1 for u in units if any(n in busy for n in context.unit_nodes[u]))
+        idle = cls.count - n_busy
+        if idle:
+            keep.append(replace(cls, count=idle))
+            drain.append(replace(cls, count=idle))
+        if n_busy:
+            drain.append(replace(cls, count=n_busy, busy=True))
+    return {"ignore": problem, "keep": replace(problem, classes=tuple(keep)),
+            "drain": replace(problem, classes=tuple(drain))}
+
+
+def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False) -> dict[str, Any]:
+    """Solve each mode's problem `repeat` times, the modes alternating (A B C A B C ...); medians."""
+    from benchmarks.baseline import _load_problem
+    from solvers.flow import solve_flow
+    from solvers.params import SolveParams
+
+    snapshot = json.loads(inventory.read_text(encoding="utf-8"))
+    busy = busy_node_names(snapshot)
+    problem, context = _load_problem(inventory, spec)
+    problems = split_problems(problem, context, busy)
+    modes = [(mode, p, SolveParams()) for mode, p in problems.items()]
+    if weighted:
+        modes.append(("drain-weighted", problems["drain"], SolveParams(staged=False)))
+    runs: dict[str, list[float]] = {mode: [] for mode, _, _ in modes}
+    out: dict[str, Any] = {"busy_nodes": len(busy)}
+    for _ in range(repeat):
+        for mode, p, params in modes:
+            t = time.perf_counter()
+            r = solve_flow(p, params)
+            runs[mode].append(time.perf_counter() - t)
+            out[mode] = {"seconds": round(statistics.median(runs[mode]), 3), "status": str(r.status),
+                         "D": r.deviation, "B": r.busy_moves, "M": r.moves,
+                         "movable_units": sum(c.count for c in p.classes), "detail": r.detail}
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from benchmarks import run
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.busy_solve", description=__doc__.split("\n")[0])
+    parser.add_argument("--families", default="busy,hard")
+    parser.add_argument("--sizes", default="10k,100k")
+    parser.add_argument("--seeds", default="1")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
+    parser.add_argument("--weighted", action="store_true", help="also solve drain as one weighted sum")
+    args = parser.parse_args(argv)
+    lines = ["| instance | busy nodes | mode | movable units | status | D | B | M | solve s (median) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for family in args.families.split(","):
+        for size in (run.parse_size(s) for s in args.sizes.split(",")):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                inventory, spec, _ = run.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
+                                                         lambda m: print(m, file=sys.stderr), family)
+                result = measure(inventory, spec, args.repeat, args.weighted)
+                for mode in ("ignore", "keep", "drain", "drain-weighted")[:4 if args.weighted else 3]:
+                    r = result[mode]
+                    lines.append(f"| {family}-{size.label}-s{seed} | {result['busy_nodes']} | {mode} | "
+                                 f"{r['movable_units']} | {r['status']} | {r['D']} | {r['B']} | {r['M']} | "
+                                 f"{r['seconds']} |")
+                print(lines[-1], file=sys.stderr, flush=True)
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

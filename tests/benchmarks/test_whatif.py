@@ -1,0 +1,40 @@
+"""The whatif measurement: 7 scenarios derived from an instance, all planned by the real CLI; the budget."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from benchmarks import generate as gen
+from benchmarks import measure as ms
+from benchmarks import whatif
+
+
+def test_seven_scenarios_that_the_cli_plans(tmp_path: Path) -> None:
+    params = {"nodes": 1000, "pools": 40, "clusters": 8, "seed": 3, "cross_cluster": True, "family": "hard"}
+    snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
+    inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
+    scenarios = whatif.write_scenarios(inventory, spec_path, tmp_path / "scenarios.yaml")
+    doc = yaml.safe_load(scenarios.read_text())
+    names = [s["name"] for s in doc["scenarios"]]
+    assert names == ["baseline", "targets-up", "add-nodes", "remove-nodes", "free-ips", "lock-nodes",
+                     "no-cross-cluster"]
+    assert doc["scenarios"][1]["spec"]["pools"] and doc["scenarios"][2]["inventory"]["add_nodes"]
+    done = subprocess.run(whatif.whatif_command(ms.poolshift_executable(), inventory, spec_path, scenarios),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    outcomes = json.loads(done.stdout)["scenarios"]
+    assert [o["name"] for o in outcomes] == names
+    assert all(o["feasible"] for o in outcomes), [o.get("error") for o in outcomes]
+
+
+def test_budget_of_a_profile() -> None:
+    median = {"imports": 0.3, "read snapshot": 0.5, "read spec": 0.1, "model input": 0.4, "solve": 1.0,
+              "order": 0.2, "verify": 0.3, "document": 0.2, "write plan": 0.1, "total": 3.1}
+    limits = whatif.budget({"median": median})
+    assert limits["load"] == 1.0 and limits["solve"] == 1.0
+    assert limits["budget"] == round(1.2 * (1.0 + 7 * 1.0), 3)
+    assert limits["lenient_budget"] == round(1.2 * (0.3 + 1.0 + 7 * (3.1 - 0.3 - 1.0)), 3)
