@@ -101,31 +101,30 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
 
 def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
     where, flavor, cluster, unit, may_move = w.where, w.flavor, w.cluster, w.unit, w.may_move
-    for pool_name, items in (raw.get("nodes") or {}).items():
+    empty, hyper = _EMPTY, _HYPER
+    for pool_name, items in (raw.get("nodes") or empty).items():
         for node in items:
             meta = node["metadata"]
             name = meta["name"]
-            labels = meta.get("labels") or _EMPTY
+            labels = meta.get("labels") or empty
             where[name] = pool_name
             flavor[name] = node["spec"]["flavor"]
             cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
             uid = labels.get("os.modelarts.node/batch.uid", "") \
-                if labels.get("os.modelarts.node/batch.type") == _HYPER else ""
+                if labels.get("os.modelarts.node/batch.type") == hyper else ""
             unit[name] = uid
             if uid:
                 w.unit_members.setdefault(uid, set()).add(name)
-            why = ""
-            if (node.get("status") or _EMPTY).get("phase") != "Available":
-                why = "not Available"
-            elif (meta.get("annotations") or _EMPTY).get("os.modelarts.node/lock.action"):
-                why = "locked"
+            if (node.get("status") or empty).get("phase") != "Available":
+                may_move[name] = "not Available"
+            elif (meta.get("annotations") or empty).get("os.modelarts.node/lock.action"):
+                may_move[name] = "locked"
             elif labels.get("os.modelarts/billing.status", "0") != "0":
-                why = "billing status"
+                may_move[name] = "billing status"
             elif "os.modelarts.node/volcano.scheduler.cabinet-exclusive" in labels:
-                why = "cabinet-exclusive"
-            elif name in pins:
-                why = "pinned"
-            may_move[name] = why
+                may_move[name] = "cabinet-exclusive"
+            else:
+                may_move[name] = "pinned" if name in pins else ""
 
 
 def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | None:
@@ -149,7 +148,8 @@ def expected_flavor(spec: Spec, flavor: str, accepted: dict[str, Any]) -> str | 
 
 def counts(w: World) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     per_pool: Counter[str] = Counter(w.where.values())
-    per_cell: Counter[tuple[str, str]] = Counter((w.where[n], w.flavor[n]) for n in w.where)
+    # `where` and `flavor` are filled together, node by node, so their values are in the same order
+    per_cell: Counter[tuple[str, str]] = Counter(zip(w.where.values(), w.flavor.values(), strict=True))
     return per_pool, per_cell
 
 
