@@ -22,10 +22,26 @@ class World:
     where: dict[str, str] = field(default_factory=dict)              # node -> pool
     flavor: dict[str, str] = field(default_factory=dict)             # node -> flavor
     cluster: dict[str, str] = field(default_factory=dict)            # node -> cluster label or pool
-    may_move: dict[str, str] = field(default_factory=dict)           # node -> "" or why not
-    unit: dict[str, str] = field(default_factory=dict)               # node -> super node uid ("" = alone)
+    unit: dict[str, str] = field(default_factory=dict)               # super node member -> its uid (others: absent)
     unit_members: dict[str, set[str]] = field(default_factory=dict)
     free: dict[str, int] = field(default_factory=dict)               # subnet -> free addresses
+    raw_node: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> its raw object
+    pins: set[str] = field(default_factory=set)                      # nodes the spec pins
+
+    def why_not(self, name: str) -> str:
+        """Why the node may not move ("" when it may), read from its raw object when asked (plans name few nodes)."""
+        node = self.raw_node[name]
+        meta = node["metadata"]
+        labels = meta.get("labels") or _EMPTY
+        if (node.get("status") or _EMPTY).get("phase") != "Available":
+            return "not Available"
+        if (meta.get("annotations") or _EMPTY).get("os.modelarts.node/lock.action"):
+            return "locked"
+        if labels.get("os.modelarts/billing.status", "0") != "0":
+            return "billing status"
+        if "os.modelarts.node/volcano.scheduler.cabinet-exclusive" in labels:
+            return "cabinet-exclusive"
+        return "pinned" if name in self.pins else ""
 
 
 _EMPTY: dict[str, Any] = {}
@@ -100,7 +116,9 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
 
 
 def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
-    where, flavor, cluster, unit, may_move = w.where, w.flavor, w.cluster, w.unit, w.may_move
+    """Each node's pool, flavor, cluster and super node; why one may not move is read when a step names it."""
+    where, flavor, cluster, unit, raw_node = w.where, w.flavor, w.cluster, w.unit, w.raw_node
+    w.pins = pins
     empty, hyper = _EMPTY, _HYPER
     for pool_name, items in (raw.get("nodes") or empty).items():
         for node in items:
@@ -110,21 +128,14 @@ def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
             where[name] = pool_name
             flavor[name] = node["spec"]["flavor"]
             cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
+            raw_node[name] = node
             uid = labels.get("os.modelarts.node/batch.uid", "") \
                 if labels.get("os.modelarts.node/batch.type") == hyper else ""
-            unit[name] = uid
             if uid:
+                unit[name] = uid
                 w.unit_members.setdefault(uid, set()).add(name)
-            if (node.get("status") or empty).get("phase") != "Available":
-                may_move[name] = "not Available"
-            elif (meta.get("annotations") or empty).get("os.modelarts.node/lock.action"):
-                may_move[name] = "locked"
-            elif labels.get("os.modelarts/billing.status", "0") != "0":
-                may_move[name] = "billing status"
-            elif "os.modelarts.node/volcano.scheduler.cabinet-exclusive" in labels:
-                may_move[name] = "cabinet-exclusive"
-            else:
-                may_move[name] = "pinned" if name in pins else ""
+            elif unit:
+                unit.pop(name, None)  # a later node of the same name moves alone
 
 
 def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | None:
