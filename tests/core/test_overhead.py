@@ -1,0 +1,126 @@
+"""The faster work around the solve gives the same results: JSON text, depth checks, seals, counts, verifier words.
+
+Each fast path here replaced slower code with the same outcome; these tests hold it to that outcome, including
+on the inputs where the fast path must step aside (floats orjson writes differently, types it does not know).
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from planner.errors import InputError
+from planner.files import MAX_DEPTH, _orjson_text, canonical_json, check_depth, compact_json
+from planner.inventory import build_inventory, flavor_counts
+from planner.planfile import write_plan
+from planner.planfile.model import Summary
+from planner.planning import make_plan
+from planner.spec import parse_spec
+from planner.verify import verify_plan
+from tests.core.builders import node, nodes_of, pool, snapshot, spec
+
+
+class Colour(enum.StrEnum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Sub(dict[str, Any]):
+    pass
+
+
+PLAIN: list[Any] = [
+    {}, [], {"a": []}, {"b": {}, "a": [{}, []]}, [1, 2.5, "x", None, True, False], "text", 7, None, 0.1, -0.0, 1e16,
+    {"é": "\u2028\x7f\x1f\"\\\n\t\r\b\f", "z": 1, "a": {"y": None, "b": True}},
+    {"😀": 1, "ÿ": 2, "a": 3, "Z": 4, "": 5},           # sorted by code point, as the standard library sorts
+    (1, 2, {"b": (3,), "a": 1}), 2**63 - 1, -(2**63), 1.5e300, 5e-324, 0.0001, 123456789.125,
+]
+ODD: list[Any] = [
+    1e-05, {"x": [2.5e-07]}, {"x": float("nan")}, [float("inf"), float("-inf")], {1: 2}, {"x": 2**70}, {"x": -(2**64)},
+    {"x": "\ud800"}, {"x": Colour.RED}, {"x": Level.HIGH}, Sub(a=1), [Sub(b=1.0)],
+]
+
+
+@pytest.mark.parametrize("data", PLAIN + ODD, ids=repr)
+def test_canonical_and_compact_json_are_the_standard_librarys_text(data: Any) -> None:
+    assert canonical_json(data) == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    assert compact_json(data) == json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize("data", PLAIN, ids=repr)
+def test_plain_json_takes_the_orjson_path(data: Any) -> None:
+    assert _orjson_text(data, orjson.OPT_SORT_KEYS) is not None
+
+
+@pytest.mark.parametrize("data", ODD, ids=repr)
+def test_what_orjson_writes_differently_or_refuses_takes_the_standard_path(data: Any) -> None:
+    assert _orjson_text(data, orjson.OPT_SORT_KEYS) is None
+
+
+def nest(depth: int) -> Any:
+    """`depth` containers, objects and arrays in turn, each among shallow siblings, with a scalar at the bottom."""
+    value: Any = ["leaf", 1]
+    for level in range(1, depth):
+        value = {"deep": value, "flat": 1, "list": [1, "x"]} if level % 2 else [0, value, {"k": "v"}]
+    return value
+
+
+def test_depth_check_takes_exactly_max_depth_levels() -> None:
+    check_depth(nest(MAX_DEPTH), "ok.json")
+    check_depth({"wide": [nest(MAX_DEPTH - 2) for _ in range(50)], "more": list(range(1000))}, "ok.json")
+    for scalar in ("s", 1, None, 2.5):
+        check_depth(scalar, "ok.json")
+    for too_deep in (nest(MAX_DEPTH + 1), {"a": [1, 2, {"b": nest(MAX_DEPTH - 2)}]}, [[nest(MAX_DEPTH - 1)]]):
+        with pytest.raises(InputError, match=f"nested more than {MAX_DEPTH} levels deep") as caught:
+            check_depth(too_deep, "deep.json")
+        assert str(caught.value).startswith("deep.json")
+
+
+SNAP = snapshot(
+    [pool("pool-a", ["f.a", "f.b"]), pool("pool-b", {"f.a": 6, "f.b": None}, cluster="lite-b")],
+    {"pool-a": nodes_of("a", 6, cluster="lite-a") + [node("a-b", "f.b", cluster="lite-a")]
+     + [node(f"a-s{i}", cluster="lite-a", super_node="spod") for i in range(2)],
+     "pool-b": nodes_of("b", 2, cluster="lite-b")})
+SPEC = spec({"pool-a": {"target": 4}, "pool-b": {"target": 6}})
+
+
+def test_write_plan_refuses_a_plan_changed_after_sealing(tmp_path: Path) -> None:
+    document = make_plan(SNAP, SPEC).document
+    write_plan(tmp_path / "plan.json", document)
+    assert (tmp_path / "plan.json").read_text(encoding="utf-8") == document.to_json() == document.sealed_json()
+    summary = Summary.model_validate({**document.summary.model_dump(), "moves": document.summary.moves + 1})
+    changed = document.model_copy(update={"summary": summary})
+    with pytest.raises(ValueError, match="digest does not match"):
+        write_plan(tmp_path / "changed.json", changed)
+    assert not (tmp_path / "changed.json").exists()
+    write_plan(tmp_path / "changed.json", changed.sealed())  # sealed again, it is written
+
+
+def test_flavor_counts_are_counted_once_and_handed_out_as_copies() -> None:
+    inv = build_inventory(SNAP)
+    first = flavor_counts(inv)
+    assert first == {("pool-a", "f.a"): 8, ("pool-a", "f.b"): 1, ("pool-b", "f.a"): 2}
+    first[("pool-a", "f.a")] = 0
+    assert flavor_counts(inv)[("pool-a", "f.a")] == 8
+
+
+def test_verifier_reads_why_a_named_node_may_not_move() -> None:
+    doc = make_plan(SNAP, SPEC).document
+    assert verify_plan(SNAP, parse_spec(SPEC), doc) == []
+    moved = doc.steps[0].nodes[0]
+    for pin_spec, words in ((spec({"pool-a": {"target": 4}, "pool-b": {"target": 6}}, pin=[moved]), "pinned"),):
+        problems = verify_plan(SNAP, parse_spec(pin_spec), doc)
+        assert f"node {moved} may not move ({words})" in "; ".join(problems)
+    locked = json.loads(json.dumps(SNAP))
+    for item in locked["nodes"][doc.steps[0].source]:
+        if item["metadata"]["name"] == moved:
+            item["metadata"]["annotations"] = {"os.modelarts.node/lock.action": "x"}
+    assert f"node {moved} may not move (locked)" in "; ".join(verify_plan(locked, parse_spec(SPEC), doc))
