@@ -20,7 +20,8 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter, not_
+from itertools import islice
+from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,6 +142,9 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+_STR = frozenset({str})
+
+
 def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
     """`items` ordered by name (`metadata.name`, or a workload's `name` with `key="name"`): as they are when already
     in order (the common case, checked cheaply); the order `sorted(items, key=_sort_name)` gives."""
@@ -148,9 +152,9 @@ def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
         names = [item["metadata"]["name"] for item in items] if key == "metadata" else [item["name"] for item in items]
     except (KeyError, TypeError):
         return sorted(items, key=_sort_name)
-    if not all(type(n) is str for n in names):
+    if not set(map(type, names)) <= _STR:
         return sorted(items, key=_sort_name)
-    if all(a <= b for a, b in zip(names, names[1:], strict=False)):
+    if all(map(le, names, islice(names, 1, None))):  # already in order (C-level comparisons)
         return items
     return [items[i] for i in sorted(range(len(items)), key=names.__getitem__)]  # stable, like sorted(items)
 
