@@ -14,9 +14,20 @@ from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from planner.errors import InputError
-from planner.files import MAX_DEPTH, _orjson_text, canonical_json, check_depth, check_json_depth, compact_json
+from planner.files import (
+    MAX_DEPTH,
+    _load_yaml,
+    _orjson_text,
+    _UniqueKeyLoader,
+    canonical_json,
+    check_depth,
+    check_json_depth,
+    compact_json,
+    load_yaml_mapping,
+)
 from planner.inventory import build_inventory, flavor_counts
 from planner.planfile import write_plan
 from planner.planfile.model import Summary
@@ -178,3 +189,40 @@ def test_depth_read_from_the_bytes_at_the_limit() -> None:
     hidden = b'{"a": "' + b"[" * 200 + b'", "b": ["\\\\", "\\"]]]"]}'  # brackets in strings, escapes before quotes
     assert bytes_verdict(hidden) and walk_verdict(orjson.loads(hidden))
     assert bytes_verdict(b'"just a string [[["') and bytes_verdict(b"42")
+
+
+YAML_TEXTS = [
+    "a: 1\nb: [1, 2.5, x, null, true, '1e3', 1e3, 0o17, 0x1f, .inf, ~]\n",
+    "pools:\n  p1: {target: 3, min: 2}\n  'p 2':\n    flavors: {f.a: 2}\n",
+    "a: &x {b: 1}\nc: *x\nd: !!str 12\ne: 2026-01-02\nf: |\n  text\n  more\ng: >\n  folded\n  line\n",
+    "yes: no\nno: off\nk: 'it''s'\nl: \"tab\\tnew\\nline é 😀\"\n",
+    "- 1\n- [a, {b: c}]\n",
+]
+YAML_BAD = ["yes: 1\non: 2\n", "a: 1\na: 2\n", "a: [1, 2\n", "a: b: c\n", "key: 'unterminated\n", "\ta: 1\n",
+            "a: *missing\n", "{a: 1", "a: 1\n---\nb: 2\n"]
+
+
+def yaml_outcome(load: Any, text: str) -> tuple[str, Any]:
+    try:
+        return "data", load(text)
+    except yaml.YAMLError as exc:
+        return "refused", str(exc)
+
+
+@pytest.mark.parametrize("text", YAML_TEXTS + YAML_BAD + [p.read_text(encoding="utf-8") for p in sorted(
+    Path(__file__).resolve().parents[2].glob("**/*.yaml")) if ".venv" not in p.parts][:40])
+def test_yaml_read_by_libyaml_is_what_the_pure_loader_reads(text: str) -> None:
+    fast, pure = yaml_outcome(_load_yaml, text), yaml_outcome(lambda t: yaml.load(t, Loader=_UniqueKeyLoader), text)
+    assert fast == pure
+
+
+@pytest.mark.parametrize("text", YAML_BAD)
+def test_yaml_refusals_are_the_pure_loaders_words(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(yaml.YAMLError) as pure:
+        yaml.load(text, Loader=_UniqueKeyLoader)
+    with pytest.raises(InputError) as caught:
+        load_yaml_mapping(path)
+    problem = pure.value.problem if isinstance(pure.value, yaml.MarkedYAMLError) else str(pure.value)
+    assert str(problem) in str(caught.value) and str(caught.value).startswith(str(path))
