@@ -103,7 +103,8 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
         }
     _read_nodes(w, raw, set(spec.pin))
     members_of: dict[str, Counter[str]] = {}
-    for (p, cluster), k in Counter((p, w.cluster[n]) for n, p in w.where.items()).items():
+    # `where` and `cluster` are filled together, node by node, so their values are in the same order
+    for (p, cluster), k in Counter(zip(w.where.values(), w.cluster.values(), strict=True)).items():
         members_of.setdefault(p, Counter())[cluster] = k
     for pool_name, facts in w.pools.items():
         members = members_of.get(pool_name)
@@ -134,8 +135,20 @@ def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
             if uid:
                 unit[name] = uid
                 w.unit_members.setdefault(uid, set()).add(name)
-            elif unit:
-                unit.pop(name, None)  # a later node of the same name moves alone
+    if len(where) < sum(len(items) for items in (raw.get("nodes") or empty).values()):
+        _last_units(w, raw)  # a node name listed twice: its last listing decides, as for the other facts
+
+
+def _last_units(w: World, raw: dict[str, Any]) -> None:
+    """The super node uid of each node by its last listing (only for a snapshot that lists a node name twice)."""
+    for items in (raw.get("nodes") or _EMPTY).values():
+        for node in items:
+            meta = node["metadata"]
+            labels = meta.get("labels") or _EMPTY
+            if labels.get("os.modelarts.node/batch.type") == _HYPER and labels.get("os.modelarts.node/batch.uid", ""):
+                w.unit[meta["name"]] = labels["os.modelarts.node/batch.uid"]
+            else:
+                w.unit.pop(meta["name"], None)
 
 
 def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | None:

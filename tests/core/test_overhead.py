@@ -226,3 +226,16 @@ def test_yaml_refusals_are_the_pure_loaders_words(tmp_path: Path, text: str) -> 
         load_yaml_mapping(path)
     problem = pure.value.problem if isinstance(pure.value, yaml.MarkedYAMLError) else str(pure.value)
     assert str(problem) in str(caught.value) and str(caught.value).startswith(str(path))
+
+
+def test_verifier_world_takes_a_twice_listed_node_by_its_last_listing() -> None:
+    from planner.verify.world import read_world
+
+    twice = json.loads(json.dumps(SNAP))
+    member = next(n for n in twice["nodes"]["pool-a"] if n["metadata"]["name"] == "a-s0")
+    alone = json.loads(json.dumps(member))
+    del alone["metadata"]["labels"]["os.modelarts.node/batch.uid"]
+    twice["nodes"]["pool-b"].append(alone)  # a-s0 again, now in pool-b and alone
+    world = read_world(twice, parse_spec(SPEC))
+    assert world.where["a-s0"] == "pool-b" and "a-s0" not in world.unit and world.unit["a-s1"] == "spod"
+    assert read_world(SNAP, parse_spec(SPEC)).unit == {"a-s0": "spod", "a-s1": "spod"}
