@@ -2,16 +2,18 @@
 
 Owns: reading a user's file (missing, a folder, unreadable, empty, larger than the input limit, not UTF-8,
 not JSON, not YAML, duplicate YAML keys, nested too deeply or, through YAML aliases, too large, wrong
-top-level type), opening a state file without following a symlink (`open_nofollow`), canonical JSON text,
-and atomic writes (temp file in the same folder, fsync, rename, folder fsync). Every module that reads or
-writes a user's file goes through here. Files are private (0600) unless written as `shared` (a report meant for
-others: the user's umask decides, like any new file).
+top-level type), opening a state file without following a symlink (`open_nofollow`), and atomic writes (temp
+file in the same folder, fsync, rename, folder fsync). Every module that reads or writes a user's file goes
+through here. Files are private (0600) unless written as `shared` (a report meant for others: the user's umask
+decides, like any new file). Canonical JSON text is `planner.jsontext`'s (imported here too, where every writer
+has found it).
 
 Hostile input is bad input (exit 2), never a crash: a file above `max_input_bytes()` (default 256 MiB,
 `POOLSHIFT_MAX_INPUT_BYTES` to change it; an indented 100,000-node snapshot is about 91 MB) is refused before
 it is read; data nested deeper than `MAX_DEPTH` levels (a JSON file 2,000 arrays deep, YAML 500 deep) is
 refused instead of exhausting the interpreter's recursion limit; YAML whose aliases expand to more than
-`MAX_YAML_VALUES` values is refused instead of being walked.
+`MAX_YAML_VALUES` values is refused instead of being walked. YAML is parsed by libyaml when PyYAML has it, and
+by PyYAML's own parser whenever libyaml finds a problem, so every refusal keeps the pure parser's words.
 """
 
 from __future__ import annotations
@@ -26,10 +28,11 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import orjson
 import yaml
 
 from planner.errors import InputError
+from planner.jsontext import canonical_json as canonical_json
+from planner.jsontext import compact_json as compact_json
 
 JsonObject = dict[str, Any]
 """A JSON object as parsed (the one alias every module uses for raw API objects and documents)."""
@@ -305,60 +308,6 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
         raise InputError(f"top level must be a mapping, not {type(data).__name__}", source=source)
     check_shape(data, source)
     return data
-
-
-def canonical_json(data: Any) -> str:
-    """Sorted keys, two-space indentation, a trailing newline: the same data gives the same bytes.
-
-    The text is always that of `json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)`; orjson writes it
-    (over ten times faster) whenever it gives that same text (`_orjson_text`), the standard library otherwise.
-    """
-    fast = _orjson_text(data, orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2)
-    if fast is not None:
-        return fast + "\n"
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def compact_json(data: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 as is: exactly `json.dumps(data, sort_keys=True, separators=(",", ":"),
-    ensure_ascii=False)` (what digests and fingerprints hash), written by orjson whenever it gives that same text."""
-    fast = _orjson_text(data, orjson.OPT_SORT_KEYS)
-    if fast is not None:
-        return fast
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-_PLAIN = frozenset({dict, list, tuple, str, int, bool, float, type(None)})
-_NESTED = (dict, list, tuple)
-
-
-def _orjson_text(data: Any, option: int) -> str | None:
-    """orjson's text of `data` when it is the standard library's, else None.
-
-    The two agree on objects and arrays (sorted by code point, the same separators and indentation), strings
-    (the same escapes; orjson refuses lone surrogates) and integers (orjson refuses those beyond 64 bits and
-    non-string keys). They differ on some floats (orjson writes 1e-05 as 0.00001 and NaN as null), so every float
-    is compared with its standard text, and any type but the plain JSON ones (a subclass, an enum) is left to the
-    standard library. Walked level by level, each value once.
-    """
-    if type(data) not in _PLAIN:
-        return None
-    level = [data] if type(data) in _NESTED else []
-    floats: list[float] = [data] if type(data) is float else []
-    while level:
-        values = list(chain.from_iterable(v.values() if type(v) is dict else v for v in level))
-        kinds = set(map(type, values))
-        if not kinds <= _PLAIN:
-            return None
-        if float in kinds:
-            floats.extend(v for v in values if type(v) is float)
-        level = [v for v in values if type(v) in _NESTED] if kinds & {dict, list, tuple} else []
-    if any(orjson.dumps(f) != float.__repr__(f).encode() for f in floats):
-        return None
-    try:
-        return orjson.dumps(data, option=option).decode("utf-8")
-    except (orjson.JSONEncodeError, RecursionError):
-        return None
 
 
 def current_umask() -> int:

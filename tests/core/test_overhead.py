@@ -20,7 +20,6 @@ from planner.errors import InputError
 from planner.files import (
     MAX_DEPTH,
     _load_yaml,
-    _orjson_text,
     _UniqueKeyLoader,
     canonical_json,
     check_depth,
@@ -29,6 +28,7 @@ from planner.files import (
     load_yaml_mapping,
 )
 from planner.inventory import build_inventory, flavor_counts
+from planner.jsontext import _orjson_text
 from planner.planfile import write_plan
 from planner.planfile.model import Summary
 from planner.planning import make_plan
