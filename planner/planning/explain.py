@@ -237,11 +237,12 @@ def _no_giver(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[
     """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
+    fits = {f for f in set().union(*held_by.values()) if rules.resolve_flavor(f, pool)}  # flavors it could take
     reasons: list[str] = []
     for other, r in rules.pools.items():
         if other == pool or not r.takes_part:
             continue
-        if not any(rules.resolve_flavor(f, pool) for f in held_by.get(other, ())):
+        if fits.isdisjoint(held_by.get(other, ())):
             continue
         count = after.count[other]
         if not cross and r.cluster != rules.pools[pool].cluster:
