@@ -2,16 +2,18 @@
 
 Owns: reading a user's file (missing, a folder, unreadable, empty, larger than the input limit, not UTF-8,
 not JSON, not YAML, duplicate YAML keys, nested too deeply or, through YAML aliases, too large, wrong
-top-level type), opening a state file without following a symlink (`open_nofollow`), canonical JSON text,
-and atomic writes (temp file in the same folder, fsync, rename, folder fsync). Every module that reads or
-writes a user's file goes through here. Files are private (0600) unless written as `shared` (a report meant for
-others: the user's umask decides, like any new file).
+top-level type), opening a state file without following a symlink (`open_nofollow`), and atomic writes (temp
+file in the same folder, fsync, rename, folder fsync). Every module that reads or writes a user's file goes
+through here. Files are private (0600) unless written as `shared` (a report meant for others: the user's umask
+decides, like any new file). Canonical JSON text is `planner.jsontext`'s (imported here too, where every writer
+has found it).
 
 Hostile input is bad input (exit 2), never a crash: a file above `max_input_bytes()` (default 256 MiB,
 `POOLSHIFT_MAX_INPUT_BYTES` to change it; an indented 100,000-node snapshot is about 91 MB) is refused before
 it is read; data nested deeper than `MAX_DEPTH` levels (a JSON file 2,000 arrays deep, YAML 500 deep) is
 refused instead of exhausting the interpreter's recursion limit; YAML whose aliases expand to more than
-`MAX_YAML_VALUES` values is refused instead of being walked.
+`MAX_YAML_VALUES` values is refused instead of being walked. YAML is parsed by libyaml when PyYAML has it, and
+by PyYAML's own parser whenever libyaml finds a problem, so every refusal keeps the pure parser's words.
 """
 
 from __future__ import annotations
@@ -22,12 +24,15 @@ import json
 import os
 import stat
 import tempfile
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from planner.errors import InputError
+from planner.jsontext import canonical_json as canonical_json
+from planner.jsontext import compact_json as compact_json
 
 JsonObject = dict[str, Any]
 """A JSON object as parsed (the one alias every module uses for raw API objects and documents)."""
@@ -128,17 +133,56 @@ def _too_deep(source: str) -> InputError:
 
 
 def check_depth(data: Any, source: str) -> None:
-    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels (walked without
-    recursion; JSON shares no values, so each is visited once: about 0.6 s for a 100,000-node snapshot)."""
-    stack: list[tuple[Any, int]] = [(data, 1)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        value, depth = pop()
+    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels.
+
+    Walked level by level without recursion: the values of one level's objects and arrays, gathered by C-level
+    iteration (`chain`), are sorted into the next level's objects and arrays; JSON shares no values, so each is
+    visited once (about 0.2 s for a 100,000-node snapshot). Only exact `dict` and `list` count, as parsers give.
+    """
+    dicts: list[Any] = [data] if type(data) is dict else []
+    lists: list[Any] = [data] if type(data) is list else []
+    depth = 1
+    while dicts or lists:
         if depth > MAX_DEPTH:
             raise _too_deep(source)
-        for child in value.values() if type(value) is dict else value if type(value) is list else ():
-            if type(child) is dict or type(child) is list:
-                push((child, depth + 1))
+        next_dicts: list[Any] = []
+        next_lists: list[Any] = []
+        add_dict, add_list = next_dicts.append, next_lists.append
+        for value in chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)):
+            kind = type(value)
+            if kind is dict:
+                add_dict(value)
+            elif kind is list:
+                add_list(value)
+        dicts, lists = next_dicts, next_lists
+        depth += 1
+
+
+_NOT_MARKS = bytes(range(256)).translate(None, b'"[]{}')  # every byte but quotes and brackets
+_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def check_json_depth(blob: bytes, source: str) -> None:
+    """`check_depth` of the data parsed from `blob`, read from the bytes: `blob` must be valid JSON (a parser took it).
+
+    The same answer as walking the parsed data, about three times faster, by bytes operations only: escaped
+    backslashes and quotes are dropped (JSON has backslashes only inside strings), then every byte but quotes and
+    brackets; quotes now pair up around strings, and brackets inside strings are dropped with them; objects and
+    arrays are then alike, and each pass of removing "[]" removes the innermost level, so the brackets are gone
+    after as many passes as the data has levels. (UTF-8 never uses these ASCII bytes inside another character.)
+    """
+    if b"\\" in blob:
+        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
+    marks = blob.translate(None, _NOT_MARKS).replace(b'""', b"")  # empty strings (or two strings' inner quotes)
+    if b'"' in marks:
+        marks = b"".join(marks.split(b'"')[::2])  # what lies between strings
+    marks = marks.translate(_SQUARE)
+    for _ in range(MAX_DEPTH):
+        if not marks:
+            return
+        marks = marks.replace(b"[]", b"")
+    if marks:
+        raise _too_deep(source)
 
 
 def check_shape(data: Any, source: str) -> None:
@@ -230,12 +274,28 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, 
 _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
 
 
+class _FastUniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The same loader on libyaml's parser when PyYAML has it (ten times faster on a 1,000-pool spec)."""
+
+
+_FastUniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def _load_yaml(text: str) -> Any:
+    """The YAML data of `text`: parsed by libyaml; on any problem, by PyYAML's own parser again, so that every
+    refusal (its words, the line and column, a recursion) is exactly the pure loader's."""
+    try:
+        return yaml.load(text, Loader=_FastUniqueKeyLoader)
+    except Exception:  # noqa: BLE001  (whatever went wrong, the pure loader decides and words it)
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+
+
 def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
     """A YAML file whose top level must be a mapping; duplicate keys are rejected."""
     source = str(path)
     text = read_text(path, what)
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+        data = _load_yaml(text)
     except RecursionError:
         raise _too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
     except yaml.MarkedYAMLError as exc:
@@ -248,11 +308,6 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
         raise InputError(f"top level must be a mapping, not {type(data).__name__}", source=source)
     check_shape(data, source)
     return data
-
-
-def canonical_json(data: Any) -> str:
-    """Sorted keys, two-space indentation, a trailing newline: the same data gives the same bytes."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def current_umask() -> int:

@@ -20,6 +20,8 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
+from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +29,7 @@ import orjson
 
 from planner.modelarts.objects import PoolNames, Workload, pool_network
 from planner.modelarts.objects import name_of as pool_name_of
-from planner.snapshot import FORMAT, NodeRow, WorkloadRow, read_rows, read_snapshot_file
+from planner.snapshot import FORMAT, WorkloadRow, read_rows, read_snapshot_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -96,6 +98,12 @@ class Inventory:
         return PoolNames.of(zip(pools["pool"], pools["display_name"], strict=True))
 
     @functools.cached_property
+    def cell_counts(self) -> dict[tuple[str, str], int]:
+        """Nodes per (pool, flavor), counted once (read it through `flavor_counts`, which copies it)."""
+        nodes = self.columns["nodes"]
+        return dict(Counter(zip(nodes["pool"], nodes["flavor"], strict=True)))
+
+    @functools.cached_property
     def fingerprint(self) -> str:
         """sha256 of the canonical snapshot without its capture time (computed once)."""
         return fingerprint_snapshot(self.raw)
@@ -134,6 +142,9 @@ def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+_STR = frozenset({str})
+
+
 def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
     """`items` ordered by name (`metadata.name`, or a workload's `name` with `key="name"`): as they are when already
     in order (the common case, checked cheaply); the order `sorted(items, key=_sort_name)` gives."""
@@ -141,9 +152,9 @@ def _by_name(items: list[Any], key: str = "metadata") -> list[Any]:
         names = [item["metadata"]["name"] for item in items] if key == "metadata" else [item["name"] for item in items]
     except (KeyError, TypeError):
         return sorted(items, key=_sort_name)
-    if not all(type(n) is str for n in names):
+    if not set(map(type, names)) <= _STR:
         return sorted(items, key=_sort_name)
-    if all(a <= b for a, b in zip(names, names[1:], strict=False)):
+    if all(map(le, names, islice(names, 1, None))):  # already in order (C-level comparisons)
         return items
     return [items[i] for i in sorted(range(len(items)), key=names.__getitem__)]  # stable, like sorted(items)
 
@@ -194,13 +205,16 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
     """Validate a snapshot dict and derive the planning facts of PRODUCT §2."""
     rows = read_rows(raw, source=source)
     pool_rows, node_rows = rows.pools, rows.nodes
-    pool_rows.sort(key=lambda r: r["pool"])
-    node_rows.sort(key=lambda r: r[0])
-    nodes = _derive_units(node_rows, {r["pool"]: bool(r["takes_part"]) for r in pool_rows})
-    nodes.update(_derive_busy(node_rows, rows.workloads or []))
-    _derive_pool_clusters(pool_rows, node_rows, rows.status_cluster)
+    pool_rows.sort(key=itemgetter("pool"))
+    node_rows.sort(key=itemgetter(0))
+    node_columns = [list(column) for column in zip(*node_rows, strict=True)] or [[] for _ in range(9)]
+    names, pools, flavors, phases, clusters, uids, reasons, ips, held = node_columns
+    nodes = _derive_units(names, pools, flavors, phases, clusters, uids, reasons,
+                          {r["pool"] for r in pool_rows if not r["takes_part"]})
+    nodes.update(_derive_busy(ips, held, rows.workloads or []))
+    _derive_pool_clusters(pool_rows, pools, clusters, rows.status_cluster)
     flavor_rows = sorted(rows.flavors, key=lambda r: (r[0], r[1]))
-    subnet_rows = sorted(rows.subnets, key=lambda r: r[0])
+    subnet_rows = sorted(rows.subnets, key=itemgetter(0))
     columns: dict[str, Columns] = {
         "pools": {name: [r[name] for r in pool_rows] for name in POOL_COLUMNS},
         "pool_flavors": {name: [r[k] for r in flavor_rows] for k, name in enumerate(POOL_FLAVOR_COLUMNS)},
@@ -211,58 +225,66 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
                      workloads_known=rows.workloads is not None)
 
 
-def _derive_pool_clusters(pool_rows: list[dict[str, Any]], node_rows: Sequence[NodeRow],
+def _derive_pool_clusters(pool_rows: list[dict[str, Any]], pools: list[str], clusters: list[str],
                           status_cluster: dict[str, str | None]) -> None:
     """Pool cluster: the most common cluster of its nodes (ties: by name); with no nodes, the status/spec
     cluster, else the pool's own name. Also the node count of each pool."""
-    by_pool: dict[str, Counter[str]] = {}
-    for (pool, cluster), n in Counter((row[1], row[4]) for row in node_rows).items():  # one Counter, not one a node
-        by_pool.setdefault(pool, Counter())[cluster] = n
+    by_pool: dict[str, dict[str, int]] = {}
+    for (pool, cluster), n in Counter(zip(pools, clusters, strict=True)).items():  # one Counter, not one a pool
+        by_pool.setdefault(pool, {})[cluster] = n
     for r in pool_rows:
-        clusters = by_pool.get(r["pool"])
-        r["node_count"] = sum(clusters.values()) if clusters else 0
-        if clusters:
-            top = max(clusters.values())
-            r["cluster"] = min(c for c, n in clusters.items() if n == top)
+        counted = by_pool.get(r["pool"])
+        r["node_count"] = sum(counted.values()) if counted else 0
+        if counted:
+            top = max(counted.values())
+            r["cluster"] = min(c for c, n in counted.items() if n == top)
         else:
             r["cluster"] = status_cluster.get(r["pool"]) or r["pool"]
 
 
-def _derive_units(node_rows: Sequence[NodeRow], takes_part: dict[str, bool]) -> Columns:
-    """Node columns with move units: a super node (same hyperinstance uid) moves whole, only if every member may."""
-    names, pools, flavors, phases, clusters, units, reasons = [], [], [], [], [], [], []
-    for name, pool, flavor, phase, cluster, uid, why, _, _ in node_rows:
-        if not takes_part.get(pool, False):
-            why = "; ".join(x for x in (why, f"pool {pool} does not take part") if x)
-        names.append(name)
-        pools.append(pool)
-        flavors.append(flavor)
-        phases.append(phase)
-        clusters.append(cluster)
-        units.append(f"hyperinstance:{uid}" if uid else name)
-        reasons.append(why)
+def _derive_units(names: list[str], pools: list[str], flavors: list[str], phases: list[str], clusters: list[str],
+                  uids: list[str], reasons: list[str], left_out: set[str]) -> Columns:
+    """Node columns with move units: a super node (same hyperinstance uid) moves whole, only if every member may.
+
+    The lists are the node rows' columns (sorted by node); `reasons` is completed in place. Nodes alone (the
+    common case) cost no Python work per node but in the unit names; super nodes are looked at one by one.
+    """
+    if left_out:
+        for k, pool in enumerate(pools):
+            if pool in left_out:
+                reasons[k] = "; ".join(x for x in (reasons[k], f"pool {pool} does not take part") if x)
+    units = [f"hyperinstance:{uid}" if uid else name for name, uid in zip(names, uids, strict=True)]
     size = Counter(units)
-    spans: dict[str, set[tuple[str, str]]] = {}
-    for unit, pool, flavor in zip(units, pools, flavors, strict=True):
-        if size[unit] > 1:
-            spans.setdefault(unit, set()).add((pool, flavor))
-    for k, unit in enumerate(units):
-        if unit in spans and len(spans[unit]) > 1:
-            reasons[k] = "; ".join(x for x in (reasons[k], "super node spans several pools or flavors") if x)
-    blocked: dict[str, str] = {}
-    for unit, name, why in zip(units, names, reasons, strict=True):
-        if why and size[unit] > 1 and (unit not in blocked or name < blocked[unit]):
-            blocked[unit] = name
-    for k, unit in enumerate(units):
-        if not reasons[k] and unit in blocked:
-            reasons[k] = f"super node member {blocked[unit]} may not move"
+    sizes = list(map(size.__getitem__, units))
+    if len(size) < len(units):  # some unit has several members
+        _block_super_nodes(names, pools, flavors, units, sizes, reasons)
     return {
         "node": names, "pool": pools, "flavor": flavors, "phase": phases, "cluster": clusters, "unit": units,
-        "unit_size": [size[u] for u in units], "movable": [not r for r in reasons], "reason": reasons,
+        "unit_size": sizes, "movable": list(map(not_, reasons)), "reason": reasons,
     }
 
 
-def _derive_busy(node_rows: Sequence[NodeRow], workload_rows: Sequence[WorkloadRow]) -> Columns:
+def _block_super_nodes(names: list[str], pools: list[str], flavors: list[str], units: list[str], sizes: list[int],
+                       reasons: list[str]) -> None:
+    """A super node spanning several pools or flavors may not move; nor may any of its members when one may not."""
+    multi = [k for k, n in enumerate(sizes) if n > 1]
+    spans: dict[str, set[tuple[str, str]]] = {}
+    for k in multi:
+        spans.setdefault(units[k], set()).add((pools[k], flavors[k]))
+    for k in multi:
+        if len(spans[units[k]]) > 1:
+            reasons[k] = "; ".join(x for x in (reasons[k], "super node spans several pools or flavors") if x)
+    blocked: dict[str, str] = {}
+    for k in multi:
+        unit, name = units[k], names[k]
+        if reasons[k] and (unit not in blocked or name < blocked[unit]):
+            blocked[unit] = name
+    for k in multi:
+        if not reasons[k] and units[k] in blocked:
+            reasons[k] = f"super node member {blocked[units[k]]} may not move"
+
+
+def _derive_busy(ips: list[str | None], held: list[tuple[str, ...]], workload_rows: Sequence[WorkloadRow]) -> Columns:
     """Per node: its address, whether it is busy, the Running workloads listing that address, and why it is busy."""
     listed: dict[str, dict[Workload, None]] = {}
     for _, identity, hosts in workload_rows:
@@ -270,14 +292,16 @@ def _derive_busy(node_rows: Sequence[NodeRow], workload_rows: Sequence[WorkloadR
             listed.setdefault(host, {})[identity] = None
     on_ip: dict[str | None, tuple[Workload, ...]] = {ip: tuple(sorted(found, key=_workload_key))
                                                     for ip, found in listed.items()}
-    ips: list[str | None] = [row[7] for row in node_rows]
     none: tuple[Workload, ...] = ()
+    if not on_ip and not any(held):  # nothing runs anywhere (no Running workload, no accelerator in use)
+        return {"private_ip": ips, "busy": [False] * len(ips), "workloads": [none] * len(ips),
+                "busy_reason": [""] * len(ips)}
     workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
-    busy = [bool(own or row[8]) for own, row in zip(workloads, node_rows, strict=True)]
+    busy = [bool(own or use) for own, use in zip(workloads, held, strict=True)]
     runs = {own: "runs " + describe_workloads(own) for own in set(on_ip.values())}
     reasons = [(runs[own] if own else
-                f"has accelerators in use ({', '.join(row[8])}) that no listed workload explains") if is_busy else ""
-               for own, row, is_busy in zip(workloads, node_rows, busy, strict=True)]
+                f"has accelerators in use ({', '.join(use)}) that no listed workload explains") if is_busy else ""
+               for own, use, is_busy in zip(workloads, held, busy, strict=True)]
     return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
 
 
@@ -291,6 +315,5 @@ def describe_workloads(workloads: Sequence[Workload]) -> str:
 
 
 def flavor_counts(inventory: Inventory) -> dict[tuple[str, str], int]:
-    """Nodes per (pool, flavor) as a plain dict."""
-    nodes = inventory.columns["nodes"]
-    return dict(Counter(zip(nodes["pool"], nodes["flavor"], strict=True)))
+    """Nodes per (pool, flavor) as a plain dict (a new one each call, counted once per inventory)."""
+    return dict(inventory.cell_counts)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from planner.errors import InputError
-from planner.files import check_depth, decode_text, parse_json, read_bytes
+from planner.files import check_json_depth, decode_text, parse_json, read_bytes
 from planner.modelarts.objects import (
     RUNNING,
     Workload,
@@ -42,7 +42,7 @@ def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     blob = read_bytes(path, "snapshot")
     try:
         data = orjson.loads(blob)
-        check_depth(data, source)  # orjson accepts 1,024 levels: more than the code downstream can walk
+        check_json_depth(blob, source)  # orjson accepts 1,024 levels: more than the code downstream can walk
     except orjson.JSONDecodeError:
         # orjson is fast but terse: the standard parser names the line and column of the problem
         data = parse_json(decode_text(blob, source), source)

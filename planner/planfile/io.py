@@ -53,7 +53,9 @@ def read_plan(path: str | Path) -> PlanDocument:
 
 
 def write_plan(path: str | Path, plan: PlanDocument) -> None:
-    """Write a plan atomically in canonical form (its digest must match its content)."""
-    if plan.digest != content_digest(plan.model_dump(mode="json")):
-        raise ValueError("write_plan: the plan's digest does not match its content (seal it with .sealed())")
-    write_atomic(path, plan.to_json())
+    """Write a plan atomically in canonical form (its digest must match its content: a ValueError otherwise)."""
+    try:
+        text = plan.sealed_json()  # one dump, for the check and the text
+    except ValueError as exc:
+        raise ValueError(f"write_plan: {exc}") from None
+    write_atomic(path, text)

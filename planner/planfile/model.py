@@ -9,7 +9,6 @@ Must not: read or write files (`planner.planfile.io`), compute plans, or know ho
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -27,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from planner.files import canonical_json
+from planner.files import canonical_json, compact_json
 from planner.spec import Spec
 
 FORMAT = "poolshift.plan/v1"
@@ -285,6 +284,14 @@ class PlanDocument(_Model):
         """The canonical JSON text of the plan (sorted keys, two-space indentation, trailing newline)."""
         return canonical_json(self.model_dump(mode="json"))
 
+    def sealed_json(self) -> str:
+        """`to_json()` of a sealed plan, from one dump that also checks the seal: a ValueError when the digest does
+        not match the content (the plan was changed after `.sealed()`, or never sealed)."""
+        data = self.model_dump(mode="json")
+        if self.digest != content_digest(data):
+            raise ValueError("the plan's digest does not match its content (seal it with .sealed())")
+        return canonical_json(data)
+
     def sealed(self) -> PlanDocument:
         """The same plan with `digest` set to the digest of its content."""
         return self.model_copy(update={"digest": content_digest(self.model_dump(mode="json"))})
@@ -315,5 +322,5 @@ class PlanDocument(_Model):
 def content_digest(data: dict[str, Any]) -> str:
     """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of a plan's data without its `digest`."""
     content = {key: value for key, value in data.items() if key != "digest"}
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    blob = compact_json(content).encode("utf-8")  # the standard library's compact text, whoever writes it
     return "sha256:" + hashlib.sha256(blob).hexdigest()

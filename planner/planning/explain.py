@@ -16,7 +16,7 @@ from planner.errors import PlanningError
 from planner.planfile import Residual
 from planner.planning.busy import BUSY_PREFIX
 from planner.planning.problem import Context
-from planner.planning.rules import Blocker, State
+from planner.planning.rules import Blocker, PoolRules, State, StepRules
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import Band, FlowProblem
@@ -193,8 +193,10 @@ def _short_reasons(ctx: Context, after: State, pool: str) -> list[str]:
 _SHOWN = 3  # pools named in one reason; the rest are counted
 
 
-def _listed(reasons: list[str]) -> str:
-    more = f"; and {len(reasons) - _SHOWN} more pool(s)" if len(reasons) > _SHOWN else ""
+def _listed(reasons: list[str], total: int | None = None) -> str:
+    """The first reasons, and how many more there are (`total`: all of them, when only the first were worded)."""
+    total = len(reasons) if total is None else total
+    more = f"; and {total - _SHOWN} more pool(s)" if total > _SHOWN else ""
     return "; ".join(reasons[:_SHOWN]) + more
 
 
@@ -234,28 +236,31 @@ def _no_taker(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[
 
 def _no_giver(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[str, set[str]],
               excluded: dict[str, int]) -> str:
-    """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give."""
+    """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give
+    (the first few worded, the rest counted)."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
-    reasons: list[str] = []
-    for other, r in rules.pools.items():
-        if other == pool or not r.takes_part:
-            continue
-        if not any(rules.resolve_flavor(f, pool) for f in held_by.get(other, ())):
-            continue
-        count = after.count[other]
-        if not cross and r.cluster != rules.pools[pool].cluster:
-            reasons.append(f"{r.name} is in another cluster (limits.allow_cross_cluster: false)")
-        elif not r.give:
-            reasons.append(f"{r.name} has give: false")
-        elif count <= r.floor:
-            reasons.append(f"{r.name} is at its floor {r.floor}")
-        elif r.target is not None and count <= r.target:
-            reasons.append(f"{r.name} is at or below its own target {r.target}")
-        elif excluded.get(other, 0) >= count:
-            reasons.append(f"{r.name}'s nodes may not move ({excluded[other]})")
-        else:
-            reasons.append(f"taking from {r.name} would not lower the deviation (its flavor targets)")
-    if not reasons:
+    fits = {f for f in set().union(*held_by.values()) if rules.resolve_flavor(f, pool)}  # flavors it could take
+    holders = [(other, r) for other, r in rules.pools.items()
+               if other != pool and r.takes_part and not fits.isdisjoint(held_by.get(other, ()))]
+    if not holders:
         return f"no other pool holds a movable node of a flavor it accepts ({', '.join(sorted(accepted)) or 'none'})"
-    return "no pool can spare a node it accepts: " + _listed(reasons)
+    reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in holders[:_SHOWN]]
+    return "no pool can spare a node it accepts: " + _listed(reasons, len(holders))
+
+
+def _cannot_give(rules: StepRules, after: State, pool: str, cross: bool, other: str, r: PoolRules,
+                 excluded: dict[str, int]) -> str:
+    """Why pool `other` (rules `r`) gives `pool` no node."""
+    count = after.count[other]
+    if not cross and r.cluster != rules.pools[pool].cluster:
+        return f"{r.name} is in another cluster (limits.allow_cross_cluster: false)"
+    if not r.give:
+        return f"{r.name} has give: false"
+    if count <= r.floor:
+        return f"{r.name} is at its floor {r.floor}"
+    if r.target is not None and count <= r.target:
+        return f"{r.name} is at or below its own target {r.target}"
+    if excluded.get(other, 0) >= count:
+        return f"{r.name}'s nodes may not move ({excluded[other]})"
+    return f"taking from {r.name} would not lower the deviation (its flavor targets)"

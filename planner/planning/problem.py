@@ -21,6 +21,7 @@ for f and accept f share the f nodes they hold now, N over k pools: each gets th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress
 from typing import Any
 
 from planner.errors import InputError
@@ -83,7 +84,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
     accepted: dict[str, dict[str, int | None]] = {p: {} for p in pool_ids}
     for pool, flavor, cap in zip(pf["pool"], pf["flavor"], pf["max_count"], strict=True):
         accepted[pool][flavor] = cap
-    _check_pins(spec, set(nodes["node"]), spec_source)
+    if spec.pin:
+        _check_pins(spec, set(nodes["node"]), spec_source)
     flavor_targets = _flavor_targets(spec_pools, accepted, spec_source)
     cell_counts = flavor_counts(inv)
     if spec.balance == "even":
@@ -185,7 +187,39 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules],
     kept = busy.node_reason if busy.keeps else {}
     split = busy.busy_units if busy.splits else frozenset()
     no_give = {p for p, r in pool_rules.items() if not r.give}
-    batch = spec.limits.max_batch_size
+    own = _spec_reasons(col, pinned, kept, no_give, spec.limits.max_batch_size)
+    blocked_units: dict[str, str] = {}  # a unit moves only if every member may move
+    for unit, name in compress(zip(col["unit"], col["node"], strict=True), own):  # the nodes with a reason
+        if unit not in blocked_units or name < blocked_units[unit]:
+            blocked_units[unit] = name
+    excluded: list[dict[str, str]] = []
+    unit_nodes: dict[str, list[str]] = {}
+    unit_facts: dict[str, UnitFacts] = {}
+    shared: list[list[str]] = []  # the member lists of units with several nodes (sorted at the end)
+    for name, pool, flavor, cluster, unit, size, why in zip(col["node"], col["pool"], col["flavor"], col["cluster"],
+                                                            col["unit"], col["unit_size"], own, strict=True):
+        if not why and unit in blocked_units:
+            why = f"super node member {blocked_units[unit]} may not move"
+        if why:
+            excluded.append({"node": name, "pool": pool, "reason": why})
+        elif unit in unit_nodes:
+            unit_nodes[unit].append(name)
+        else:
+            unit_nodes[unit] = members = [name]
+            unit_facts[unit] = (pool, flavor, int(size), cluster, unit in split)
+            if size > 1:
+                shared.append(members)
+    for members in shared:
+        members.sort()
+    return excluded, unit_nodes, unit_facts
+
+
+def _spec_reasons(col: dict[str, list[Any]], pinned: set[str], kept: dict[str, str], no_give: set[str],
+                  batch: int) -> list[str]:
+    """Each node's reason not to move ("" when it may): the inventory's, else the spec's (pinned, busy under
+    `keep`, in a pool that may not give, a super node larger than max_batch_size)."""
+    if not (pinned or kept or no_give) and max(col["unit_size"], default=0) <= batch:
+        return list(col["reason"])  # none of the spec's reasons applies to any node
     own: list[str] = []
     for name, pool, size, why in zip(col["node"], col["pool"], col["unit_size"], col["reason"], strict=True):
         if not why:
@@ -198,25 +232,7 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules],
             elif size > batch:
                 why = f"super node larger than max_batch_size ({batch})"
         own.append(why)
-    blocked_units: dict[str, str] = {}  # a unit moves only if every member may move
-    for unit, name, why in zip(col["unit"], col["node"], own, strict=True):
-        if why and (unit not in blocked_units or name < blocked_units[unit]):
-            blocked_units[unit] = name
-    excluded: list[dict[str, str]] = []
-    unit_nodes: dict[str, list[str]] = {}
-    unit_facts: dict[str, UnitFacts] = {}
-    for name, pool, flavor, cluster, unit, size, why in zip(col["node"], col["pool"], col["flavor"], col["cluster"],
-                                                            col["unit"], col["unit_size"], own, strict=True):
-        if not why and unit in blocked_units:
-            why = f"super node member {blocked_units[unit]} may not move"
-        if why:
-            excluded.append({"node": name, "pool": pool, "reason": why})
-            continue
-        unit_nodes.setdefault(unit, []).append(name)
-        unit_facts.setdefault(unit, (pool, flavor, int(size), cluster, unit in split))
-    for members in unit_nodes.values():
-        members.sort()
-    return excluded, unit_nodes, unit_facts
+    return own
 
 
 def _classes(unit_facts: dict[str, UnitFacts], index: _Index, busy: BusyFacts, *, cross: bool

@@ -88,11 +88,13 @@ def read_busy(raw: dict[str, Any], unit: dict[str, str], unit_members: dict[str,
     for items in (raw.get("nodes") or {}).values():
         for node in items:
             status = node.get("status") or {}
-            address = status.get("privateIp")
-            running = by_address.get(address) if isinstance(address, str) and address else None
-            if running:
-                own[node["metadata"]["name"]] = set(running)
-            elif _accelerator_held(status):
+            if by_address:
+                address = status.get("privateIp")
+                running = by_address.get(address) if isinstance(address, str) and address else None
+                if running:
+                    own[node["metadata"]["name"]] = set(running)
+                    continue
+            if "resources" in status and _accelerator_held(status):  # without resources: no accelerator held
                 own[node["metadata"]["name"]] = {UNLISTED}
     ends: dict[str, list[Ended]] = {}
     per_uid: dict[str, set[Ended]] = {}

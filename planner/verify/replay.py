@@ -53,8 +53,9 @@ class Replay:
                 return False
             if w.where[n] != src:
                 bad.append(f"{where}: node {n} is in {w.where[n]}, not in {src}")
-            if w.may_move[n]:
-                bad.append(f"{where}: node {n} may not move ({w.may_move[n]})")
+            why = w.why_not(n)
+            if why:
+                bad.append(f"{where}: node {n} may not move ({why})")
             if self.keep_busy and n in self.ends and n not in self.gone:
                 bad.append(f"{where}: node {n} is busy (runs {', '.join(e[0] for e in self.ends[n])}) and "
                            f"workloads.busy_nodes is keep")
@@ -65,7 +66,7 @@ class Replay:
                 bad.append(f"{where}: pool {tgt} accepts no flavor node {n} ({w.flavor[n]}) may become")
             elif want != step.flavor:
                 bad.append(f"{where}: node {n} should run as {want} in {tgt}, request says {step.flavor}")
-        uids = {w.unit[n] for n in names}
+        uids = {w.unit.get(n, "") for n in names}
         creating = body.resourceSpec.creatingStep
         if uids - {""}:
             if len(uids) != 1 or set(names) != w.unit_members[next(iter(uids))]:

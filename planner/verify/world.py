@@ -22,10 +22,26 @@ class World:
     where: dict[str, str] = field(default_factory=dict)              # node -> pool
     flavor: dict[str, str] = field(default_factory=dict)             # node -> flavor
     cluster: dict[str, str] = field(default_factory=dict)            # node -> cluster label or pool
-    may_move: dict[str, str] = field(default_factory=dict)           # node -> "" or why not
-    unit: dict[str, str] = field(default_factory=dict)               # node -> super node uid ("" = alone)
+    unit: dict[str, str] = field(default_factory=dict)               # super node member -> its uid (others: absent)
     unit_members: dict[str, set[str]] = field(default_factory=dict)
     free: dict[str, int] = field(default_factory=dict)               # subnet -> free addresses
+    raw_node: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> its raw object
+    pins: set[str] = field(default_factory=set)                      # nodes the spec pins
+
+    def why_not(self, name: str) -> str:
+        """Why the node may not move ("" when it may), read from its raw object when asked (plans name few nodes)."""
+        node = self.raw_node[name]
+        meta = node["metadata"]
+        labels = meta.get("labels") or _EMPTY
+        if (node.get("status") or _EMPTY).get("phase") != "Available":
+            return "not Available"
+        if (meta.get("annotations") or _EMPTY).get("os.modelarts.node/lock.action"):
+            return "locked"
+        if labels.get("os.modelarts/billing.status", "0") != "0":
+            return "billing status"
+        if "os.modelarts.node/volcano.scheduler.cabinet-exclusive" in labels:
+            return "cabinet-exclusive"
+        return "pinned" if name in self.pins else ""
 
 
 _EMPTY: dict[str, Any] = {}
@@ -87,7 +103,8 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
         }
     _read_nodes(w, raw, set(spec.pin))
     members_of: dict[str, Counter[str]] = {}
-    for (p, cluster), k in Counter((p, w.cluster[n]) for n, p in w.where.items()).items():
+    # `where` and `cluster` are filled together, node by node, so their values are in the same order
+    for (p, cluster), k in Counter(zip(w.where.values(), w.cluster.values(), strict=True)).items():
         members_of.setdefault(p, Counter())[cluster] = k
     for pool_name, facts in w.pools.items():
         members = members_of.get(pool_name)
@@ -100,32 +117,38 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
 
 
 def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
-    where, flavor, cluster, unit, may_move = w.where, w.flavor, w.cluster, w.unit, w.may_move
-    for pool_name, items in (raw.get("nodes") or {}).items():
+    """Each node's pool, flavor, cluster and super node; why one may not move is read when a step names it."""
+    where, flavor, cluster, unit, raw_node = w.where, w.flavor, w.cluster, w.unit, w.raw_node
+    w.pins = pins
+    empty, hyper = _EMPTY, _HYPER
+    for pool_name, items in (raw.get("nodes") or empty).items():
         for node in items:
             meta = node["metadata"]
             name = meta["name"]
-            labels = meta.get("labels") or _EMPTY
+            labels = meta.get("labels") or empty
             where[name] = pool_name
             flavor[name] = node["spec"]["flavor"]
             cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
+            raw_node[name] = node
             uid = labels.get("os.modelarts.node/batch.uid", "") \
-                if labels.get("os.modelarts.node/batch.type") == _HYPER else ""
-            unit[name] = uid
+                if labels.get("os.modelarts.node/batch.type") == hyper else ""
             if uid:
+                unit[name] = uid
                 w.unit_members.setdefault(uid, set()).add(name)
-            why = ""
-            if (node.get("status") or _EMPTY).get("phase") != "Available":
-                why = "not Available"
-            elif (meta.get("annotations") or _EMPTY).get("os.modelarts.node/lock.action"):
-                why = "locked"
-            elif labels.get("os.modelarts/billing.status", "0") != "0":
-                why = "billing status"
-            elif "os.modelarts.node/volcano.scheduler.cabinet-exclusive" in labels:
-                why = "cabinet-exclusive"
-            elif name in pins:
-                why = "pinned"
-            may_move[name] = why
+    if len(where) < sum(len(items) for items in (raw.get("nodes") or empty).values()):
+        _last_units(w, raw)  # a node name listed twice: its last listing decides, as for the other facts
+
+
+def _last_units(w: World, raw: dict[str, Any]) -> None:
+    """The super node uid of each node by its last listing (only for a snapshot that lists a node name twice)."""
+    for items in (raw.get("nodes") or _EMPTY).values():
+        for node in items:
+            meta = node["metadata"]
+            labels = meta.get("labels") or _EMPTY
+            if labels.get("os.modelarts.node/batch.type") == _HYPER and labels.get("os.modelarts.node/batch.uid", ""):
+                w.unit[meta["name"]] = labels["os.modelarts.node/batch.uid"]
+            else:
+                w.unit.pop(meta["name"], None)
 
 
 def _status_cluster(status: dict[str, Any], spec_part: dict[str, Any]) -> str | None:
@@ -149,7 +172,8 @@ def expected_flavor(spec: Spec, flavor: str, accepted: dict[str, Any]) -> str | 
 
 def counts(w: World) -> tuple[Counter[str], Counter[tuple[str, str]]]:
     per_pool: Counter[str] = Counter(w.where.values())
-    per_cell: Counter[tuple[str, str]] = Counter((w.where[n], w.flavor[n]) for n in w.where)
+    # `where` and `flavor` are filled together, node by node, so their values are in the same order
+    per_cell: Counter[tuple[str, str]] = Counter(zip(w.where.values(), w.flavor.values(), strict=True))
     return per_pool, per_cell
 
 
