@@ -88,6 +88,7 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
     """Solve for the best reachable placement and write the ordered plan."""
     from planner.errors import InputError
     from planner.planfile import write_plan
+    from planner.planning import gc_paused
     from planner.review.show import summary_lines
 
     if out is not None and out.stdout and fmt == "json":
@@ -96,15 +97,18 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
     if (note := check_suffix(out, "json")) is not None:
         warn(note)
     progress = Progress(quiet=quiet)
-    plan = _read_and_plan(inventory_path, spec_path, live, connection, solver, wave_size, per_pool, progress)
-    for line in plan.warnings:
-        warn(line)
-    if out is not None:
-        with progress.step(f"writing {out}"):
-            if out.path is None:
-                echo(plan.document.to_json().rstrip("\n"))
-            else:
-                write_plan(out.path, plan.document)
+    # The collector stays paused until the plan is written: with the snapshot's millions of objects alive, each
+    # collection the writing triggered walked them all again (gc_paused; benchmarks/RESULTS.md).
+    with gc_paused():
+        plan = _read_and_plan(inventory_path, spec_path, live, connection, solver, wave_size, per_pool, progress)
+        for line in plan.warnings:
+            warn(line)
+        if out is not None:
+            with progress.step(f"writing {out}"):
+                if out.path is None:
+                    echo(plan.document.to_json().rstrip("\n"))
+                else:
+                    write_plan(out.path, plan.document)
     if fmt == "json":
         echo_json({"plan": str(out.path) if out and out.path else None, "digest": plan.document.digest,
                    "summary": plan.document.summary.model_dump(mode="json")})
