@@ -34,6 +34,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from solvers.backends import BackendAnswer, get_backend
 from solvers.cuts import add_lattice_cuts
@@ -41,8 +42,10 @@ from solvers.linear import LinearModel
 from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
-from solvers.relax import Certificate, relax
 from solvers.result import FlowResult, Status
+
+if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
+    from solvers.relax import Certificate
 
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
@@ -208,6 +211,8 @@ def _solve(s: _Solve, start_from: _Found | None = None) -> _Solve:
     engine = _engine(params, s.m)
     small = params.search == "auto" and engine == "cpsat"  # CP-SAT alone: its plans as before (RESULTS.md)
     if params.lp_bound and not small:
+        from solvers.relax import relax  # 50 ms of imports a small model never needs
+
         lp = relax(s.m, s.left())
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
