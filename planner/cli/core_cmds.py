@@ -35,34 +35,34 @@ MARKDOWN_TOP = 30
 
 def _read_and_plan(inventory_path: Path | None, spec_path: Path, live: bool, connection: ConnectionArgs,
                    solver: SolverArgs, wave_size: int, per_pool: int, progress: Progress) -> Plan:
+    """Read the spec and the inventory (file or API) and plan; the caller keeps the collector paused."""
     from planner.errors import InputError
-    from planner.planning import gc_paused, make_plan
+    from planner.planning import make_plan
     from planner.spec import read_spec_file
 
     if live == (inventory_path is not None):
         raise InputError("give exactly one of --inventory FILE or --live", source="arguments", path="--inventory")
     options = solver.plan_options(wave_size=wave_size, per_pool=per_pool)
-    with gc_paused():
-        spec_data = read_spec_file(spec_path)
-        if live:
-            from planner.cli.api_cmds import pull_live_snapshot
+    spec_data = read_spec_file(spec_path)
+    if live:
+        from planner.cli.api_cmds import pull_live_snapshot
 
-            notes: list[str] = []
-            with progress.step("reading the live inventory"):
-                snapshot = pull_live_snapshot(connection, warnings=notes)
-            for line in notes:
-                warn(line)
-            source = "live inventory"
-        else:
-            from planner.inventory import read_snapshot_file
+        notes: list[str] = []
+        with progress.step("reading the live inventory"):
+            snapshot = pull_live_snapshot(connection, warnings=notes)
+        for line in notes:
+            warn(line)
+        source = "live inventory"
+    else:
+        from planner.inventory import read_snapshot_file
 
-            assert inventory_path is not None
-            with progress.step(f"reading {inventory_path}"):
-                snapshot = read_snapshot_file(inventory_path)
-            source = str(inventory_path)
-        with progress.step(f"planning (solver time limit {solver.time_limit:g} s)"):
-            return make_plan(snapshot, spec_data, options=options, snapshot_source=source,
-                             spec_source=str(spec_path))
+        assert inventory_path is not None
+        with progress.step(f"reading {inventory_path}"):
+            snapshot = read_snapshot_file(inventory_path)
+        source = str(inventory_path)
+    with progress.step(f"planning (solver time limit {solver.time_limit:g} s)"):
+        return make_plan(snapshot, spec_data, options=options, snapshot_source=source,
+                         spec_source=str(spec_path))
 
 
 @main.command("plan")
