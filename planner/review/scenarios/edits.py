@@ -256,7 +256,7 @@ def _set_free_ips(snap: EditableSnapshot, free: Mapping[str, int]) -> None:
         total = subnets[sid][0].get("totalIps")
         if not isinstance(total, int) or n > total:
             raise snap.where.fail(key, f"{n} free addresses is more than the subnet's totalIps ({total})")
-        snap.subnet_for_write(sid)["usedIps"] = total - n
+        snap.subnet_for_write(sid, subnets[sid][1])["usedIps"] = total - n
 
 
 def _lock_nodes(snap: EditableSnapshot, names: list[str]) -> None:

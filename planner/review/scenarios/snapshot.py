@@ -175,10 +175,11 @@ class EditableSnapshot:
         result: JsonDict = nets[i]
         return result
 
-    def subnet_for_write(self, subnet_id: str) -> JsonDict:
-        """This copy's own version of subnet `subnet_id` (which must exist), inside its own network copy."""
-        network = self.network_for_write(self.subnets()[subnet_id][1])
-        return next(s for s in network.get("subnets") or [] if isinstance(s, dict) and s.get("networkId") == subnet_id)
+    def subnet_for_write(self, subnet_id: str, network: str | None = None) -> JsonDict:
+        """This copy's own version of subnet `subnet_id` (which must exist; `network` names its network when the
+        caller already knows it), inside its own network copy."""
+        owner = self.network_for_write(network if network is not None else self.subnets()[subnet_id][1])
+        return next(s for s in owner.get("subnets") or [] if isinstance(s, dict) and s.get("networkId") == subnet_id)
 
     def pool_subnet(self, pool: Mapping[str, Any]) -> JsonDict | None:
         """The pool's subnet (PRODUCT §2, with the pull's record), writable, or None when it cannot be told."""
@@ -190,7 +191,7 @@ class EditableSnapshot:
         recorded = self.raw.get("pool_subnets")
         entry = recorded.get(self.pool_id(pool)) if isinstance(recorded, dict) else None
         found, _ = resolve_pool_subnet(network, subnet_id, entry, by_network, subnets)
-        return None if found is None else self.subnet_for_write(found)
+        return None if found is None else self.subnet_for_write(found, subnets[found][1])
 
     @staticmethod
     def free_ips(subnet: Mapping[str, Any]) -> int:
