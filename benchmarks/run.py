@@ -19,7 +19,7 @@ For every family, size, seed and cross-cluster setting the runner
    per-node CP-SAT only up to `--pernode-max-nodes` (default 2000);
 4. with `--busy-nodes keep,drain`, plans the busy families again with a `workloads:` spec (only for a
    planner that reads PRODUCT §9 workloads; others refuse the spec key, exit 2);
-5. with `--profile FAMILIES` / `--whatif FAMILIES`, profiles one plan stage by stage (benchmarks/profile.py)
+5. with `--profile FAMILIES` / `--whatif FAMILIES`, profiles one plan stage by stage (benchmarks/stages.py)
    and measures `poolshift whatif` with 7 scenarios (benchmarks/whatif.py) on the largest size, first seed.
 It also measures the bare start-up cost, `poolshift --help`.
 
@@ -47,8 +47,7 @@ import yaml
 
 from benchmarks import generate as gen
 from benchmarks import measure as ms
-from benchmarks import profile as stage_profile
-from benchmarks import whatif
+from benchmarks import stages, whatif
 from benchmarks.baseline import EXIT_MISSING_INTERFACE
 from benchmarks.checks import Check, evaluate
 from benchmarks.families import FAMILIES
@@ -289,7 +288,7 @@ def run_whatif(inst: Instance, inventory: Path, spec: Path, out_dir: Path, repea
         peak, code = max(peak, m.peak_kib), m.returncode
         if m.returncode != 0:
             break
-    prof = stage_profile.profile(inventory, spec, repeat=repeat, env=ms.child_env(), cwd=ms.child_cwd())
+    prof = stages.profile(inventory, spec, repeat=repeat, env=ms.child_env(), cwd=ms.child_cwd())
     limits = whatif.budget(prof)
     wall = round(statistics.median(walls), 3)
     return {"instance": inst.key, "command": cmd, "returncode": code, "wall": wall,
@@ -307,7 +306,7 @@ def whatif_markdown(results: Sequence[dict[str, Any]]) -> str:
 
 
 def profile_markdown(key: str, result: dict[str, Any]) -> str:
-    return f"#### Stage profile of one `poolshift plan`, {key}\n\n{stage_profile.format_profile(result)}"
+    return f"#### Stage profile of one `poolshift plan`, {key}\n\n{stages.format_profile(result)}"
 
 
 # ------------------------------------------------------------------------------------------ main
@@ -478,7 +477,7 @@ def _extras(args: argparse.Namespace, largest: dict[str, Instance], infos: dict[
             continue
         log(f"{inst.key}: stage profile (x{args.repeat})")
         paths = infos[inst.key]
-        prof = stage_profile.profile(Path(paths["inventory"]), Path(paths["spec"]), args.repeat,
+        prof = stages.profile(Path(paths["inventory"]), Path(paths["spec"]), args.repeat,
                                      env=ms.child_env(), cwd=ms.child_cwd())
         results["profiles"][inst.key] = prof
         blocks.append(profile_markdown(inst.key, prof))

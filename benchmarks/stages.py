@@ -1,28 +1,30 @@
-"""The work around the solve, stage by stage, and two source trees side by side (issue 16: "≤ 1.2 s at 100k").
+"""Where the time of one `poolshift plan` goes, stage by stage; one tree, or several side by side.
 
-    python -m benchmarks.stages --inventory X --spec Y [--repeat 5] [--tree A --tree B ...] [--json out.json]
+    python -m benchmarks.stages --inventory X --spec Y [--repeat 5] [--workers 1] [--tree A --tree B ...] [--json F]
 
-Each repeat runs in a fresh child process (nothing warm, like a real `poolshift plan`), which calls the stages
-of `make_plan` one by one under a paused collector and times each with `time.perf_counter()`:
+Each repeat runs in a fresh child process (nothing warm, like a real `poolshift plan`), which imports the
+planner, reads the files and calls `make_plan` under a paused collector, then writes the plan, and times:
 
 | stage | what |
 |---|---|
-| imports | importing the planning pipeline |
+| imports | importing the planning pipeline, the file readers and the plan writer |
 | read snapshot | the file read, parsed and its depth checked (`read_snapshot_file`) |
-| inventory | validation and derived facts (`build_inventory`) |
-| spec | the spec read and parsed |
-| problem | the solvers' integer problem (`build_problem`) |
+| inventory | validation and derived facts (`make_plan`'s own `Plan.timings`, as every stage down to verify) |
+| spec | the spec file read (timed here) and parsed |
+| problem | the solvers' integer problem |
 | solve | every solve (reachability re-solves included) |
 | order | requests, safe order, staging, waves |
 | fingerprint | the inventory fingerprint the plan records |
-| document | the rest of the plan document (`build_document`, sealed) |
-| verify | the independent verifier (`verify_plan`) |
+| document | the rest of the plan document (sealed) |
+| verify | the independent verifier |
 | write plan | the canonical JSON written atomically (`write_plan`) |
 
-With several `--tree` folders (each a checkout of this project: its `planner` and `solvers` are imported from
-there), the children alternate tree by tree (A B A B …, so a drift of the machine's speed hits every tree alike)
-and the table shows each tree's medians side by side with the ratio to the first. The child is this file run as
-a script, so a tree need not contain it.
+The stages come from the planner's public API only (`make_plan` and the timings it records), so a checkout whose
+pipeline is organised differently inside still runs. With several `--tree` folders (each a checkout of this
+project: its `planner` and `solvers` are imported from there), the children alternate tree by tree (A B A B …, so
+a drift of the machine's speed hits every tree alike) and the table shows each tree's medians side by side with
+the ratio to the first. The child is this file run as a script, so a tree need not contain it. The runner
+(`benchmarks.run --profile`) and the whatif budget (`benchmarks.whatif`) read their stages from `profile` here.
 """
 
 from __future__ import annotations
@@ -39,83 +41,89 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-STAGES = ("imports", "read snapshot", "inventory", "spec", "problem", "solve", "order", "fingerprint", "document",
-          "verify", "write plan")
+PLAN_STAGES = ("inventory", "spec", "problem", "solve", "order", "fingerprint", "document", "verify")  # Plan.timings
+STAGES = ("imports", "read snapshot", *PLAN_STAGES, "other", "write plan")
 AROUND = tuple(s for s in STAGES if s not in ("imports", "solve"))
 
 
 def stages_once(inventory: Path, spec: Path, workers: int) -> dict[str, Any]:
-    """One plan, stage by stage, in this process (the same calls `make_plan` makes, in the same order)."""
+    """One plan, stage by stage, in this process."""
     t0 = time.perf_counter()
-    from planner.inventory import build_inventory, read_snapshot_file
+    from planner.inventory import read_snapshot_file
     from planner.planfile import write_plan
-    from planner.planning import pipeline
-    from planner.planning.document import Settings, build_document
-    from planner.planning.order import assign_waves
-    from planner.planning.problem import build_problem
-    from planner.spec import parse_spec, read_spec_file
-    from planner.verify import verify_plan
+    from planner.planning import PlanOptions, gc_paused, make_plan
+    from planner.spec import read_spec_file
 
     out: dict[str, Any] = {"imports": time.perf_counter() - t0}
-    options = pipeline.PlanOptions(workers=workers)
-    marks = [time.perf_counter()]
-
-    def lap(name: str) -> None:
-        marks.append(time.perf_counter())
-        out[name] = marks[-1] - marks[-2]
-
-    with pipeline.gc_paused():
+    with gc_paused():
+        t1 = time.perf_counter()
         raw = read_snapshot_file(inventory)
-        lap("read snapshot")
-        inv = build_inventory(raw, source=str(inventory))
-        lap("inventory")
-        spec_model = parse_spec(read_spec_file(spec), source=str(spec))
-        lap("spec")
-        problem, ctx = build_problem(inv, spec_model, spec_source=str(spec))
-        lap("problem")
-        timings: dict[str, float] = {}
-        result, ordered, blocked_by = pipeline._reachable_plan(problem, ctx, options, spec_model.limits, timings)
-        steps = assign_waves(ordered, ctx.rules, max_parallel=options.wave_size, per_pool=options.per_pool)
-        lap("order")
-        out["solve"] = timings["solve"]
-        out["order"] -= timings["solve"]
-        _ = inv.fingerprint
-        lap("fingerprint")
-        settings = Settings(options.backend, options.workers, options.seed, options.time_limit)
-        document = build_document(inv, spec_model, problem, ctx, result, steps, settings, blocked_by)
-        lap("document")
-        problems = verify_plan(inv.raw, spec_model, document)
-        lap("verify")
-        if problems:
-            raise SystemExit(f"stages: the verifier rejected the plan: {problems[:3]}")
+        t2 = time.perf_counter()
+        spec_data = read_spec_file(spec)
+        t3 = time.perf_counter()
+        plan = make_plan(raw, spec_data, options=PlanOptions(workers=workers), snapshot_source=str(inventory),
+                         spec_source=str(spec))
+        t4 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            write_plan(Path(tmp) / "plan.json", document)
-            lap("write plan")
+            write_plan(Path(tmp) / "plan.json", plan.document)
+            t5 = time.perf_counter()
+    timed = {stage: float(plan.timings.get(stage, 0.0)) for stage in PLAN_STAGES}
+    out.update({"read snapshot": t2 - t1, **timed, "write plan": t5 - t4})
+    out["spec"] += t3 - t2
+    out["other"] = max(0.0, (t4 - t3) - sum(timed.values()))  # make_plan's time outside its stages
     out["around"] = sum(out[s] for s in AROUND)
-    out["status"] = document.summary.status
-    out["moves"] = document.summary.moves
-    out["deviation"] = document.summary.deviation_after
+    out["total"] = sum(out[s] for s in STAGES)
+    summary = plan.document.summary
+    out.update(status=summary.status, moves=summary.moves, deviation=summary.deviation_after)
     return out
 
 
-def run_trees(trees: Sequence[Path], inventory: Path, spec: Path, repeat: int, workers: int) -> dict[str, Any]:
-    """`repeat` children per tree, alternating tree by tree; every run and each tree's medians."""
+def run_trees(trees: Sequence[Path], inventory: Path, spec: Path, repeat: int, workers: int,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
+    """`repeat` children per tree, alternating tree by tree; every run and each tree's medians. Each child runs in
+    its tree with the tree first on PYTHONPATH (ahead of `env`'s, default this process's environment)."""
+    base = dict(os.environ if env is None else env)
     runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}
     for _ in range(repeat):
         for tree in trees:
-            env = dict(os.environ, PYTHONPATH=str(tree))
+            path = os.pathsep.join(p for p in (str(tree), base.get("PYTHONPATH", "")) if p)
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--inventory",
                                    str(inventory), "--spec", str(spec), "--workers", str(workers)],
-                                  capture_output=True, text=True, check=False, env=env, cwd=tree, timeout=900)
+                                  capture_output=True, text=True, check=False, env={**base, "PYTHONPATH": path},
+                                  cwd=tree, timeout=900)
             if done.returncode != 0:
                 raise RuntimeError(f"stages child in {tree} failed ({done.returncode}): {done.stderr.strip()[-800:]}")
             runs[str(tree)].append(json.loads(done.stdout.strip().splitlines()[-1]))
-    medians = {tree: {s: statistics.median(float(r[s]) for r in rs) for s in (*STAGES, "around")}
+    medians = {tree: {s: statistics.median(float(r[s]) for r in rs) for s in (*STAGES, "around", "total")}
                for tree, rs in runs.items()}
     outcome = {tree: sorted({f"{r['status']} moves={r['moves']} deviation={r['deviation']}" for r in rs})
                for tree, rs in runs.items()}
-    return {"inventory": str(inventory), "spec": str(spec), "repeat": repeat, "median": medians,
-            "outcome": outcome, "runs": runs}
+    return {"inventory": str(inventory), "spec": str(spec), "repeat": repeat, "workers": workers,
+            "median": medians, "outcome": outcome, "runs": runs}
+
+
+def profile(inventory: Path, spec: Path, repeat: int = 3, workers: int = 1, env: dict[str, str] | None = None,
+            cwd: Path | None = None) -> dict[str, Any]:
+    """One tree's stage profile (`cwd`, default this project; the runner passes its code snapshot): the median of
+    every stage, "around" (the work around the solve) and "total" (all stages), the statuses and every run."""
+    tree = cwd or Path(__file__).resolve().parent.parent
+    result = run_trees([tree], inventory, spec, repeat, workers, env=env)
+    runs = result["runs"][str(tree)]
+    return {"inventory": str(inventory), "spec": str(spec), "workers": workers,
+            "median": {s: round(v, 3) for s, v in result["median"][str(tree)].items()},
+            "status": sorted({str(r["status"]) for r in runs}), "runs": runs}
+
+
+def format_profile(result: dict[str, Any]) -> str:
+    """A Markdown table of one profile's median stages, with each stage's share of the total."""
+    med = result["median"]
+    total = med["total"] or 1.0
+    lines = ["| stage | median s | share |", "|---|---|---|"]
+    lines += [f"| {s} | {med[s]:.3f} | {100 * med[s] / total:.0f}% |" for s in STAGES]
+    lines.append(f"| **total** (in process, start-up of the interpreter not included) | {total:.3f} | 100% |")
+    lines.append(f"| work around the solve (all but imports and solve) | {med['around']:.3f} | "
+                 f"{100 * med['around'] / total:.0f}% |")
+    return "\n".join(lines)
 
 
 def format_table(result: dict[str, Any]) -> str:
