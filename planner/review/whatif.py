@@ -38,7 +38,7 @@ from planner.errors import (
 from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument
 from planner.planning import gc_paused, make_plan
-from planner.review.scenarios import ScenarioFile, Where, apply_scenario, scenario_key
+from planner.review.scenarios import NodeIndex, ScenarioFile, Where, apply_scenario, scenario_key
 from planner.review.tables import md_escape, md_table, text_table
 
 MAX_WORKERS = 2
@@ -167,11 +167,12 @@ def prepare_jobs(
         )
     jobs = []
     inventories: dict[int, Inventory] = {}  # id of a scenario's snapshot -> its inventory
+    names = NodeIndex(snapshot)  # node names of the caller's snapshot, indexed once for every scenario's edits
     for index, sc in enumerate(scenarios.scenarios):
         if only and sc.name not in only:
             continue
         where = Where(scenarios_source, index, sc.name)
-        snap, merged = apply_scenario(snapshot, spec, sc, where)
+        snap, merged = apply_scenario(snapshot, spec, sc, where, names)
         source = (snapshot_source if sc.is_baseline or not sc.inventory
                   else f"{snapshot_source} + {scenarios_source}:{scenario_key(index, sc.name)}")
         if id(snap) not in inventories:

@@ -13,6 +13,7 @@ from planner.review.scenarios import (
     ANNOTATION_LOCK,
     LABEL_CLUSTER,
     InventoryOverrides,
+    NodeIndex,
     Where,
     apply_inventory_overrides,
     apply_scenario,
@@ -218,6 +219,31 @@ def test_every_override_kind_leaves_the_callers_snapshot_as_it_was(snapshot: dic
     assert out["nodes"]["pool-dev-91b0"] is not snapshot["nodes"]["pool-dev-91b0"]
     untouched = [p for p in out["nodes"] if p not in ("pool-dev-91b0", "pool-train-7f3a", "pool-new-1")]
     assert untouched and all(out["nodes"][p] is snapshot["nodes"][p] for p in untouched)
+
+
+def test_scenarios_sharing_one_node_index_do_not_see_each_others_edits(snapshot: dict[str, Any]) -> None:
+    # whatif indexes the snapshot's node names once for every scenario; each copy keeps its own changes.
+    names = NodeIndex(snapshot)
+    removed = apply_inventory_overrides(
+        snapshot, InventoryOverrides.model_validate({"remove_nodes": ["os-node-created-t1g"],
+                                                     "add_nodes": [{"pool": "dev", "flavor": CPU, "count": 1}]}),
+        WHERE, names)
+    assert "os-node-created-t1g" not in _nodes(removed, "pool-train-7f3a")
+    # another scenario still finds the node the first one removed, and reuses the name the first one added
+    locked = apply_inventory_overrides(
+        snapshot, InventoryOverrides.model_validate({"lock_nodes": ["os-node-created-t1g"],
+                                                     "add_nodes": [{"pool": "dev", "flavor": CPU, "count": 1}]}),
+        WHERE, names)
+    assert _nodes(locked, "pool-train-7f3a")["os-node-created-t1g"]["metadata"]["annotations"][ANNOTATION_LOCK]
+    assert "os-node-whatif-dev-1" in _nodes(removed, "pool-dev-91b0") and "os-node-whatif-dev-1" in _nodes(
+        locked, "pool-dev-91b0")
+    # within one copy, a removed node is gone for later edits and an added one is known
+    err = _fail(snapshot, {"remove_nodes": ["os-node-created-t1g"], "lock_nodes": ["os-node-created-t1g"]})
+    assert err.path == "scenarios[1] (what-if).inventory.lock_nodes[0]" and "unknown node" in str(err)
+    twice = _apply(snapshot, {"add_nodes": [{"pool": "dev", "flavor": CPU, "count": 1},
+                                            {"pool": "dev", "flavor": CPU, "count": 1}]})
+    assert sorted(k for k in _nodes(twice, "pool-dev-91b0") if "whatif" in k) == [
+        "os-node-whatif-dev-1", "os-node-whatif-dev-2"]
 
 
 def test_a_pool_whose_subnet_the_pull_recorded_gets_its_address_back(snapshot: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from planner.review.scenarios.schema import (
     parse_scenarios,
     scenario_key,
 )
-from planner.review.scenarios.snapshot import EditableSnapshot, Where
+from planner.review.scenarios.snapshot import EditableSnapshot, NodeIndex, Where
 
 __all__ = [
     "ANNOTATION_LOCK",
@@ -37,6 +37,7 @@ __all__ = [
     "SCENARIOS_FORMAT",
     "AddPool",
     "EditableSnapshot",
+    "NodeIndex",
     "InventoryOverrides",
     "NewSubnet",
     "NodeBatch",

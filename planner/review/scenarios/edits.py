@@ -39,7 +39,7 @@ from planner.modelarts.objects import (
 )
 from planner.review.scenarios.merge import merge_spec
 from planner.review.scenarios.schema import AddPool, InventoryOverrides, NewSubnet, NodeBatch, Scenario
-from planner.review.scenarios.snapshot import EditableSnapshot, Where
+from planner.review.scenarios.snapshot import EditableSnapshot, NodeIndex, Where
 
 LOCK_VALUE = "whatif"
 _COPIED_NODE_LABELS = (LABEL_CLUSTER, LABEL_NODEPOOL, LABEL_NODEPOOL_NAME)
@@ -174,7 +174,6 @@ def _short_name(text: str) -> str:
 
 
 def _add_nodes(snap: EditableSnapshot, items: list[NodeBatch], explicit_subnets: set[str]) -> None:
-    taken = snap.all_node_names()
     for i, item in enumerate(items):
         key = f"inventory.add_nodes[{i}]"
         pool = snap.find_pool(item.pool, f"{key}.pool")
@@ -204,10 +203,9 @@ def _add_nodes(snap: EditableSnapshot, items: list[NodeBatch], explicit_subnets:
         n = 0
         for _ in range(item.count):
             n += 1
-            while f"os-node-whatif-{short}-{n}" in taken:
+            while snap.has_node(f"os-node-whatif-{short}-{n}"):
                 n += 1
             name = f"os-node-whatif-{short}-{n}"
-            taken.add(name)
             snap.add_node(pool_id, _new_node(name, item.flavor, template, bool(same_flavor), captured_at))
         if subnet is not None and isinstance(subnet.get("usedIps"), int):
             subnet["usedIps"] = min(int(subnet.get("totalIps", 0)), subnet["usedIps"] + item.count)
@@ -270,10 +268,12 @@ def _lock_nodes(snap: EditableSnapshot, names: list[str]) -> None:
 
 
 def apply_inventory_overrides(
-    snapshot: Mapping[str, Any], overrides: InventoryOverrides, where: Where
+    snapshot: Mapping[str, Any], overrides: InventoryOverrides, where: Where, index: NodeIndex | None = None
 ) -> dict[str, Any]:
-    """A new raw snapshot with the overrides applied in the documented order (the input is not changed)."""
-    snap = EditableSnapshot(snapshot, where)
+    """A new raw snapshot with the overrides applied in the documented order (the input is not changed).
+
+    `index`: the node index of `snapshot`, when several scenarios edit it (built once for all of them)."""
+    snap = EditableSnapshot(snapshot, where, index)
     for i, item in enumerate(overrides.add_pool):
         _add_pool(snap, item, f"inventory.add_pool[{i}]")
     _remove_nodes(snap, overrides.remove_nodes)
@@ -284,14 +284,15 @@ def apply_inventory_overrides(
 
 
 def apply_scenario(
-    snapshot: Mapping[str, Any], spec: Mapping[str, Any], scenario: Scenario, where: Where
+    snapshot: Mapping[str, Any], spec: Mapping[str, Any], scenario: Scenario, where: Where,
+    index: NodeIndex | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The scenario's (snapshot, spec): inventory overrides first, then the spec overlay.
 
     A scenario without inventory overrides gets the caller's snapshot itself, not a copy: planning only reads it,
     so scenarios that share it also share the inventory derived from it (planner.review.whatif)."""
     snap = (
-        apply_inventory_overrides(snapshot, scenario.inventory, where)
+        apply_inventory_overrides(snapshot, scenario.inventory, where, index)
         if scenario.inventory
         else snapshot if isinstance(snapshot, dict) else dict(snapshot)
     )

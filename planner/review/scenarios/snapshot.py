@@ -9,7 +9,9 @@ copied (deeply) the first time an edit asks for it for writing, and replaced in 
 Owns: finding pools (by `metadata.name` or display name, label `os.modelarts/name`; a display name that names
 several pools is an error asking for the id), nodes (through a name index built once), subnets and a pool's
 subnet (PRODUCT §2, planner.modelarts.objects.resolve_pool_subnet, honouring the pull's `pool_subnets` record),
-and `Where`, which names the scenario in every error. Must not: change the caller's snapshot or anything in it.
+and `Where`, which names the scenario in every error. The node-name index of the caller's snapshot
+(`NodeIndex`) is built once, on first use, and shared by every scenario editing that snapshot; each copy keeps
+only its own changes on top of it. Must not: change the caller's snapshot or anything in it.
 """
 
 from __future__ import annotations
@@ -44,10 +46,35 @@ class Where:
         return InputError(message, source=self.source, path=f"{scenario_key(self.index, self.scenario)}.{key}")
 
 
-class EditableSnapshot:
-    """A copy-on-write view of a raw snapshot; the override functions edit it through the `*_for_write` calls."""
+class NodeIndex:
+    """Node name -> pool id over a raw snapshot's nodes (the first pool listing a name wins), built on first use.
 
-    def __init__(self, raw: Mapping[str, Any], where: Where) -> None:
+    Several scenarios edit copies of one snapshot: they share this index of the original and keep their own
+    changes apart (`EditableSnapshot`), so a 100k-node snapshot is indexed once per whatif run, not per scenario.
+    """
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self._raw = raw
+        self._names: dict[str, str] | None = None
+
+    def get(self, name: str) -> str | None:
+        if self._names is None:
+            self._names = {}
+            nodes = self._raw.get("nodes", {})
+            for pool_id, items in (nodes.items() if isinstance(nodes, dict) else ()):
+                for node in items if isinstance(items, list) else []:
+                    if isinstance(node, dict) and isinstance(node.get("metadata"), dict):
+                        self._names.setdefault(str(node["metadata"].get("name")), str(pool_id))
+        return self._names.get(name)
+
+
+class EditableSnapshot:
+    """A copy-on-write view of a raw snapshot; the override functions edit it through the `*_for_write` calls.
+
+    `index`: the node index of `raw` when the caller shares one among several copies (else this copy builds one).
+    """
+
+    def __init__(self, raw: Mapping[str, Any], where: Where, index: NodeIndex | None = None) -> None:
         self.where = where
         self.raw: JsonDict = dict(raw)
         pools, nodes, networks = raw.get("pools", []), raw.get("nodes", {}), raw.get("networks", [])
@@ -58,7 +85,9 @@ class EditableSnapshot:
         self.raw["pools"], self.raw["nodes"], self.raw["networks"] = list(pools), dict(nodes), list(networks)
         self._owned: dict[int, Any] = {}  # id -> object this copy made (kept alive, so ids stay unique)
         self._names: PoolNames | None = None
-        self._node_pool: dict[str, str] | None = None  # node name -> pool id
+        self._positions: dict[str, int] | None = None  # pool id -> its place in self.raw["pools"]
+        self._base_index = index if index is not None else NodeIndex(raw)
+        self._node_changes: dict[str, str | None] = {}  # node name -> pool id, or None when removed, in this copy
 
     def _own(self, obj: Any) -> Any:
         self._owned[id(obj)] = obj
@@ -89,8 +118,12 @@ class EditableSnapshot:
         except PoolNameError as exc:
             raise self.where.fail(key, str(exc)) from exc
         pools = self.raw["pools"]
-        i = next(i for i, p in enumerate(pools) if isinstance(p, dict) and isinstance(p.get("metadata"), dict)
-                 and self.pool_id(p) == pool_id)
+        if self._positions is None:
+            self._positions = {}
+            for i, p in enumerate(pools):
+                if isinstance(p, dict) and isinstance(p.get("metadata"), dict):
+                    self._positions.setdefault(self.pool_id(p), i)
+        i = self._positions[pool_id]
         if not self._owns(pools[i]):
             pools[i] = self._own(copy.deepcopy(pools[i]))
         result: JsonDict = pools[i]
@@ -100,7 +133,7 @@ class EditableSnapshot:
         """Add a new pool (with no nodes) to the copy."""
         self.raw["pools"].append(self._own(pool))
         self.raw["nodes"][self.pool_id(pool)] = self._own([])
-        self._names = None
+        self._names = self._positions = None
 
     # --- nodes
     def pool_nodes(self, pool_id: str) -> list[JsonDict]:
@@ -113,21 +146,18 @@ class EditableSnapshot:
         owned: list[JsonDict] = items
         return owned
 
-    def _index(self) -> dict[str, str]:
-        if self._node_pool is None:
-            self._node_pool = {}
-            for pool_id, items in self.raw["nodes"].items():
-                for node in items if isinstance(items, list) else []:
-                    if isinstance(node, dict) and isinstance(node.get("metadata"), dict):
-                        self._node_pool.setdefault(str(node["metadata"].get("name")), str(pool_id))
-        return self._node_pool
+    def _pool_of(self, name: str) -> str | None:
+        """The pool id of the node called `name` in this copy, or None."""
+        if name in self._node_changes:
+            return self._node_changes[name]
+        return self._base_index.get(name)
 
-    def all_node_names(self) -> set[str]:
-        return set(self._index())
+    def has_node(self, name: str) -> bool:
+        return self._pool_of(name) is not None
 
     def find_node(self, name: str, key: str) -> tuple[JsonDict, str]:
         """(node, pool id) of the node called `name`; the node is shared: read it, or use `node_for_write`."""
-        pool_id = self._index().get(name)
+        pool_id = self._pool_of(name)
         if pool_id is not None:
             for node in self.raw["nodes"].get(pool_id) or []:
                 if isinstance(node, dict) and isinstance(node.get("metadata"), dict) \
@@ -147,11 +177,11 @@ class EditableSnapshot:
     def remove_node(self, pool_id: str, node: JsonDict) -> None:
         items = self.pool_nodes(pool_id)
         del items[next(i for i, n in enumerate(items) if n is node)]
-        self._index().pop(str(node["metadata"].get("name")), None)
+        self._node_changes[str(node["metadata"].get("name"))] = None
 
     def add_node(self, pool_id: str, node: JsonDict) -> None:
         self.pool_nodes(pool_id).append(self._own(node))
-        self._index()[str(node["metadata"].get("name"))] = pool_id
+        self._node_changes[str(node["metadata"].get("name"))] = pool_id
 
     # --- networks and subnets
     def networks(self) -> list[JsonDict]:
