@@ -269,7 +269,8 @@ def _search_face(s: _Solve, engine: str) -> None:
         s.raise_lb(s.lb + 1)
         return
     model = replace(face.model, objective_lb=s.lb - face.offset)
-    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left()))
+    # half the time left at most, so that a face hard to search leaves the full model its chance
+    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 2))
     s.steps.append(f"{engine} on the lp face ({len(face.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")
     if answer.values is None:
