@@ -13,9 +13,9 @@
    took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
    optimum that meets every rule needs no search at all, and the search first looks on the LP's optimal
    face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
-   of them): a placement there at the bound is optimal, and it took SCIP a third of the time of the full
-   model on the hard instances (benchmarks/RESULTS.md). Only such a placement is kept; without one the
-   search runs on the full model as it would have.
+   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the
+   full model on every 100k family (benchmarks/RESULTS.md). Only such a placement is kept; without one the
+   search runs on the full model as it would have. (The staged solve's (D, B) stage skips the face: `_solve`.)
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
