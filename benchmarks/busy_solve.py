@@ -1,6 +1,7 @@
 """Solver-side preview of busy nodes (PRODUCT §9) on the busy families, before the planner reads workloads.
 
     python -m benchmarks.busy_solve [--families busy,hard] [--sizes 10k,100k] [--seeds 1] [--repeat 3] [--weighted]
+                                    [--noface]
 
 The planner does not read the snapshot's `workloads` yet, so `poolshift plan` cannot be timed with them.
 This module builds, from the planner's own problem and the busy nodes of the snapshot (PRODUCT §9 rule:
@@ -12,6 +13,7 @@ listed by a Running workload, or an accelerator in use), the problems the planne
 | keep | busy units are not movable: each class keeps only its idle units |
 | drain | each class split into an idle and a busy class of the same commodity; objective (D, B, M) |
 | drain-weighted | (`--weighted`) drain as one weighted sum `Wd·D + Wb·B + M` (`SolveParams(staged=False)`) |
+| drain-noface | (`--noface`) drain without the search on the LP's optimal face (`SolveParams(face=False)`) |
 
 and times `solve_flow` on each in one process (the problem is built once; medians of `--repeat` solves).
 """
@@ -46,7 +48,7 @@ def split_problems(problem: Any, context: Any, busy: set[str]) -> dict[str, Any]
             "drain": replace(problem, classes=tuple(drain))}
 
 
-def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False) -> dict[str, Any]:
+def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False, noface: bool = False) -> dict[str, Any]:
     """Solve each mode's problem `repeat` times, the modes alternating (A B C A B C ...); medians."""
     from benchmarks.baseline import _load_problem
     from solvers.flow import solve_flow
@@ -59,6 +61,8 @@ def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False) ->
     modes = [(mode, p, SolveParams()) for mode, p in problems.items()]
     if weighted:
         modes.append(("drain-weighted", problems["drain"], SolveParams(staged=False)))
+    if noface:
+        modes.append(("drain-noface", problems["drain"], SolveParams(face=False)))
     runs: dict[str, list[float]] = {mode: [] for mode, _, _ in modes}
     out: dict[str, Any] = {"busy_nodes": len(busy)}
     for _ in range(repeat):
@@ -82,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
     parser.add_argument("--weighted", action="store_true", help="also solve drain as one weighted sum")
+    parser.add_argument("--noface", action="store_true", help="also solve drain without the face search")
     args = parser.parse_args(argv)
     lines = ["| instance | busy nodes | mode | movable units | status | D | B | M | solve s (median) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -90,8 +95,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for seed in (int(s) for s in args.seeds.split(",")):
                 inventory, spec, _ = run.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
                                                          lambda m: print(m, file=sys.stderr), family)
-                result = measure(inventory, spec, args.repeat, args.weighted)
-                for mode in ("ignore", "keep", "drain", "drain-weighted")[:4 if args.weighted else 3]:
+                result = measure(inventory, spec, args.repeat, args.weighted, args.noface)
+                modes = ["ignore", "keep", "drain"] + ["drain-weighted"] * args.weighted
+                modes += ["drain-noface"] * args.noface
+                for mode in modes:
                     r = result[mode]
                     lines.append(f"| {family}-{size.label}-s{seed} | {result['busy_nodes']} | {mode} | "
                                  f"{r['movable_units']} | {r['status']} | {r['D']} | {r['B']} | {r['M']} | "

@@ -20,6 +20,7 @@ shared machine does not always hit the same one.
 | `scip+cuts+lp` | the LP bound and the cuts, SCIP searching, CP-SAT proofs |
 | `auto` | the default: CP-SAT with the cuts below 3,000 variables, `scip+cuts+lp` above |
 | `auto-w2` | the default with `--workers 2` |
+| `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "scip+cuts+lp": (False, {"search": "scip", "cuts": True, "lp_bound": True}),
     "auto": (False, {}),
     "auto-w2": (False, {"workers": 2}),
+    "auto-noface": (False, {"face": False}),
 }
 
 CHILD = r"""
