@@ -9,6 +9,7 @@ Must not: change the problem, or build the plan document.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -132,6 +133,7 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
     for (p, flavor), n in after.cell.items():
         if n > 0:
             held.setdefault(p, set()).add(flavor)
+    holders = _Holders(ctx.rules, held)
     for pool in ctx.pool_ids:
         r = ctx.rules.pools[pool]
         count = after.count[pool]
@@ -164,7 +166,7 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
             why.append(f"limits.max_moves {max_moves} reached")
         why += [word for word in blocked_by if f"pool {r.name} " in word]
         if not why:
-            why.append(_no_giver(ctx, after, pool, allow_cross_cluster, held, excluded_by_pool) if short
+            why.append(_no_giver(ctx, after, pool, allow_cross_cluster, holders, excluded_by_pool) if short
                        else _no_taker(ctx, after, pool, allow_cross_cluster, held))
         out[pool] = Residual(deviation=short + over, short=short, over=over, limited_by=why)
     return out
@@ -234,19 +236,39 @@ def _no_taker(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[
     return "its nodes have nowhere to go: " + _listed(reasons)
 
 
-def _no_giver(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[str, set[str]],
-              excluded: dict[str, int]) -> str:
+class _Holders:
+    """The pools that take part and hold a flavor after the plan, indexed once for every pool short of its target:
+    flavor -> the positions (in the rules' pool order) of the pools holding it."""
+
+    def __init__(self, rules: StepRules, held_by: dict[str, set[str]]) -> None:
+        self.pools = list(rules.pools.items())
+        self.position = {pool: i for i, (pool, _) in enumerate(self.pools)}
+        self.flavors: set[str] = set().union(*held_by.values())  # every flavor some pool holds
+        self.by_flavor: dict[str, set[int]] = {}
+        for i, (pool, r) in enumerate(self.pools):
+            if r.takes_part:
+                for flavor in held_by.get(pool, ()):
+                    self.by_flavor.setdefault(flavor, set()).add(i)
+
+    def of(self, fits: set[str], pool: str) -> tuple[list[tuple[str, PoolRules]], int]:
+        """The first `_SHOWN` pools but `pool` (in the rules' order) that take part and hold a flavor of `fits`,
+        and how many there are in all."""
+        found: set[int] = set().union(*(self.by_flavor.get(f, ()) for f in fits))
+        found.discard(self.position[pool])
+        return [self.pools[i] for i in heapq.nsmallest(_SHOWN, found)], len(found)
+
+
+def _no_giver(ctx: Context, after: State, pool: str, cross: bool, index: _Holders, excluded: dict[str, int]) -> str:
     """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give
     (the first few worded, the rest counted)."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
-    fits = {f for f in set().union(*held_by.values()) if rules.resolve_flavor(f, pool)}  # flavors it could take
-    holders = [(other, r) for other, r in rules.pools.items()
-               if other != pool and r.takes_part and not fits.isdisjoint(held_by.get(other, ()))]
-    if not holders:
+    fits = {f for f in index.flavors if rules.resolve_flavor(f, pool)}  # flavors it could take
+    first, total = index.of(fits, pool)
+    if not total:
         return f"no other pool holds a movable node of a flavor it accepts ({', '.join(sorted(accepted)) or 'none'})"
-    reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in holders[:_SHOWN]]
-    return "no pool can spare a node it accepts: " + _listed(reasons, len(holders))
+    reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in first]
+    return "no pool can spare a node it accepts: " + _listed(reasons, total)
 
 
 def _cannot_give(rules: StepRules, after: State, pool: str, cross: bool, other: str, r: PoolRules,
