@@ -21,7 +21,7 @@ from planner.verify.world import counts, deviation, expected_flavor, read_world
 class Replay:
     """The steps applied one by one to the raw snapshot's counts, with every rule they break."""
 
-    def __init__(self, raw: dict[str, Any], spec: Spec) -> None:
+    def __init__(self, raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> None:
         self.w = read_world(raw, spec)
         self.spec = spec
         self.bad: list[str] = []
@@ -31,7 +31,8 @@ class Replay:
         self.moved = 0
         self.staging = 0
         self.complete = False  # every step was replayed (none named a pool or node the snapshot lacks)
-        self.ends = read_busy(raw, self.w.unit, self.w.unit_members)  # busy node -> workloads its move ends
+        named = {n for step in steps for n in step.nodes}  # busy facts matter only for nodes a step moves
+        self.ends = read_busy(raw, self.w.unit, self.w.unit_members, named)  # busy node -> workloads its move ends
         self.keep_busy = spec.workload_rules.busy_nodes == "keep"
         self.gone: set[str] = set()  # nodes that moved (they run nothing any more)
         self.busy_moved = 0
@@ -231,7 +232,7 @@ def _workloads(entries: list[tuple[str, *Ended]]) -> str:
 
 def replay(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> Replay:
     """Replay `steps` wave by wave; stops at a wave that names a pool or node the snapshot does not have."""
-    replay = Replay(raw, spec)
+    replay = Replay(raw, spec, steps)
     i = 0
     while i < len(steps):
         j = i
