@@ -14,6 +14,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from planner.verify.world import World
+
 Ended = tuple[str, str, Any]  # workload name, type ("" when absent), priority (None when absent)
 
 UNLISTED: Ended = ("(unlisted: accelerators in use)", "unknown", None)
@@ -83,17 +85,20 @@ def _running_by_address(raw: dict[str, Any], addresses: set[str]) -> dict[str, s
     return found
 
 
-def read_busy(raw: dict[str, Any], unit: dict[str, str], unit_members: dict[str, set[str]],
-              named: set[str]) -> dict[str, list[Ended]]:
+def read_busy(raw: dict[str, Any], w: World, named: set[str]) -> dict[str, list[Ended]]:
     """Busy node -> the workloads moving it ends (sorted), for the `named` nodes (those a plan's steps name); a super
     node's members each end all of the super node's, so the other members of a named one are read too."""
+    unit, unit_members = w.unit, w.unit_members  # super node uid -> every node any listing puts in it
     wanted = set(named)
-    for name in named:
-        if unit.get(name):
-            wanted |= unit_members[unit[name]]
-    listings = [(node["metadata"]["name"], node.get("status") or {})
-                for items in (raw.get("nodes") or {}).values() for node in items
-                if node["metadata"]["name"] in wanted]  # in the snapshot's order: a name listed twice, the last decides
+    for members in unit_members.values():
+        if not members.isdisjoint(named):
+            wanted |= members
+    if w.listed_twice:  # every listing, in the snapshot's order: the last busy one decides
+        listings = [(node["metadata"]["name"], node.get("status") or {})
+                    for items in (raw.get("nodes") or {}).values() for node in items
+                    if node["metadata"]["name"] in wanted]
+    else:
+        listings = [(name, w.raw_node[name].get("status") or {}) for name in wanted if name in w.raw_node]
     addresses = {status.get("privateIp") for _, status in listings}
     by_address = _running_by_address(raw, {a for a in addresses if isinstance(a, str) and a})
     own: dict[str, set[Ended]] = {}

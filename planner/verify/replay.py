@@ -32,7 +32,7 @@ class Replay:
         self.staging = 0
         self.complete = False  # every step was replayed (none named a pool or node the snapshot lacks)
         named = {n for step in steps for n in step.nodes}  # busy facts matter only for nodes a step moves
-        self.ends = read_busy(raw, self.w.unit, self.w.unit_members, named)  # busy node -> workloads its move ends
+        self.ends = read_busy(raw, self.w, named)  # busy node -> workloads its move ends
         self.keep_busy = spec.workload_rules.busy_nodes == "keep"
         self.gone: set[str] = set()  # nodes that moved (they run nothing any more)
         self.busy_moved = 0

@@ -265,9 +265,9 @@ def leaf_types(annotation: Any) -> set[Any]:
 def test_the_typed_parts_of_a_plan_hold_no_float_and_no_any() -> None:
     """The digest and the written text skip the float walk over these parts (`_dumped_floats`): it holds only while
     their models can hold nothing but strings, integers, flags and None."""
-    from planner.planfile.model import TYPED_PARTS, PlanDocument
-
     from typing import get_type_hints
+
+    from planner.planfile.model import TYPED_PARTS, PlanDocument
 
     fields = get_type_hints(PlanDocument, include_extras=True)
     for part, model in TYPED_PARTS.items():

@@ -195,6 +195,7 @@ def test_a_super_node_member_named_alone_ends_what_its_mates_run() -> None:
     one of them belongs to: a forged step that moves s-0 alone (its mate s-1 runs job-s, s-0 runs nothing) is busy
     under keep, and its `disrupts` must name job-s on s-0."""
     from planner.verify.busy import read_busy
+    from planner.verify.world import read_world
     from tests.core.builders import workload
 
     members = [node(f"s-{i}", super_node="spod-9", ip=f"10.0.9.{i}") for i in range(2)]
@@ -208,6 +209,10 @@ def test_a_super_node_member_named_alone_ends_what_its_mates_run() -> None:
     problems = verify_steps(snap, keep, [PlanStep.model_validate(step)])
     assert "step 1: node s-0 is busy (runs job-s) and workloads.busy_nodes is keep" in problems, problems
     assert any("super node must move whole" in p for p in problems), problems
-    ends = read_busy(snap, {"s-0": "spod-9", "s-1": "spod-9"}, {"spod-9": {"s-0", "s-1"}}, {"s-0"})
+    world = read_world(snap, keep)
+    ends = read_busy(snap, world, {"s-0"})
     assert ends == {"s-0": [("job-s", "train", "2")], "s-1": [("job-s", "train", "2")]}
-    assert read_busy(snap, {"s-0": "spod-9", "s-1": "spod-9"}, {"spod-9": {"s-0", "s-1"}}, {"a-0"}) == {}
+    assert read_busy(snap, world, {"a-0", "ghost"}) == {}
+    twice = copy.deepcopy(snap)  # s-0 listed again, last, idle and alone: the super node its first listing put it
+    twice["nodes"]["pool-b"].append(node("s-0", ip="10.0.9.7"))  # in still ends job-s through it (as before)
+    assert read_busy(twice, read_world(twice, keep), {"s-0"})["s-0"] == [("job-s", "train", "2")]
