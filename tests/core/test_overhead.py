@@ -292,3 +292,19 @@ def test_a_plan_with_floats_orjson_writes_differently_is_written_and_sealed_as_t
         compact = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         assert odd.digest == "sha256:" + hashlib.sha256(compact.encode()).hexdigest()
     assert "1e-05" in standard and "2.5e-07" in standard
+
+
+def test_a_plan_is_written_from_the_dump_it_was_sealed_on_once_and_then_dumped_again(tmp_path: Path) -> None:
+    from planner.planfile import model
+
+    document = make_plan(SNAP, SPEC).document
+    assert model._LAST_SEALED and model._LAST_SEALED[0][0]() is document  # kept from the seal ...
+    write_plan(tmp_path / "first.json", document)
+    assert not model._LAST_SEALED                                          # ... until the write
+    write_plan(tmp_path / "again.json", document)  # dumped and checked again: the same bytes
+    first = (tmp_path / "first.json").read_text(encoding="utf-8")
+    assert first == (tmp_path / "again.json").read_text(encoding="utf-8") == document.to_json()
+    unwritten = make_plan(SNAP, SPEC).document
+    assert model._LAST_SEALED[0][0]() is unwritten
+    del unwritten  # a plan dropped unwritten lets its dump go
+    assert not model._LAST_SEALED
