@@ -10,7 +10,9 @@ Must not: change the problem, or build the plan document.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from dataclasses import replace
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from planner.errors import PlanningError
@@ -120,12 +122,9 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
                     blocked_by: list[str], excluded_reason: dict[str, str]) -> dict[str, Residual]:
     """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
     out: dict[str, Residual] = {}
-    excluded_by_pool: dict[str, int] = {}
-    busy_by_pool: dict[str, int] = {}  # of those, busy under `keep` (PRODUCT §9)
-    for e in ctx.excluded:
-        excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
-        if e["reason"].startswith(BUSY_PREFIX):
-            busy_by_pool[e["pool"]] = busy_by_pool.get(e["pool"], 0) + 1
+    excluded_by_pool: dict[str, int] = Counter(map(itemgetter("pool"), ctx.excluded))
+    busy_by_pool: dict[str, int] = Counter(  # of those, busy under `keep` (PRODUCT §9)
+        pool for pool, reason in map(itemgetter("pool", "reason"), ctx.excluded) if reason.startswith(BUSY_PREFIX))
     bands: dict[str, list[tuple[str, Band]]] = {}
     for (p, flavor), band in ctx.flavor_targets.items():
         bands.setdefault(p, []).append((flavor, band))
