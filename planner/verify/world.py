@@ -118,24 +118,22 @@ def read_world(raw: dict[str, Any], spec: Spec) -> World:
 
 
 def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
-    """Each node's pool, flavor, cluster and super node; why one may not move is read when a step names it.
-
-    Pool by pool, a column at a time (every node of a pool is read alike, in the snapshot's order)."""
+    """Each node's pool, flavor, cluster and super node; why one may not move is read when a step names it."""
     where, flavor, cluster, unit, raw_node = w.where, w.flavor, w.cluster, w.unit, w.raw_node
     w.pins = pins
     empty, hyper, listed = _EMPTY, _HYPER, 0
     for pool_name, items in (raw.get("nodes") or empty).items():
-        metas = [node["metadata"] for node in items]
-        names = [meta["name"] for meta in metas]
-        labels = [meta.get("labels") or empty for meta in metas]
-        listed += len(names)
-        where.update(dict.fromkeys(names, pool_name))
-        flavor.update(zip(names, [node["spec"]["flavor"] for node in items], strict=True))
-        cluster.update(zip(names, [lab.get("os.modelarts.node/cluster") or pool_name for lab in labels], strict=True))
-        raw_node.update(zip(names, items, strict=True))
-        members = [(name, lab.get("os.modelarts.node/batch.uid", "")) for name, lab in zip(names, labels, strict=True)
-                   if lab.get("os.modelarts.node/batch.type") == hyper]
-        for name, uid in members:
+        listed += len(items)
+        for node in items:
+            meta = node["metadata"]
+            name = meta["name"]
+            labels = meta.get("labels") or empty
+            where[name] = pool_name
+            flavor[name] = node["spec"]["flavor"]
+            cluster[name] = labels.get("os.modelarts.node/cluster") or pool_name
+            raw_node[name] = node
+            uid = labels.get("os.modelarts.node/batch.uid", "") \
+                if labels.get("os.modelarts.node/batch.type") == hyper else ""
             if uid:
                 unit[name] = uid
                 w.unit_members.setdefault(uid, set()).add(name)
