@@ -61,8 +61,12 @@ class Replay:
                 bad.append(f"{where}: node {n} is busy (runs {', '.join(e[0] for e in self.ends[n])}) and "
                            f"workloads.busy_nodes is keep")
         self._pool_checks(step)
+        wants: dict[str, str | None] = {}  # node flavor -> the flavor it must run as in tgt
         for n in names:
-            want = expected_flavor(self.spec, w.flavor[n], w.pools[tgt]["flavors"])
+            have = w.flavor[n]
+            if have not in wants:
+                wants[have] = expected_flavor(self.spec, have, w.pools[tgt]["flavors"])
+            want = wants[have]
             if want is None:
                 bad.append(f"{where}: pool {tgt} accepts no flavor node {n} ({w.flavor[n]}) may become")
             elif want != step.flavor:
@@ -118,8 +122,11 @@ class Replay:
 
     def disrupts(self, step: PlanStep) -> None:
         """The step's `disrupts` must list exactly the workloads its move ends (PRODUCT §9); B counts its busy nodes."""
-        expected: Counter[tuple[str, *Ended]] = Counter(
-            (n, *e) for n in step.nodes if n not in self.gone for e in self.ends.get(n, ()))
+        busy = [n for n in step.nodes if n in self.ends and n not in self.gone]
+        if not busy and not step.disrupts:  # the usual step: nothing runs on its nodes, and it says so
+            self.gone.update(step.nodes)
+            return
+        expected: Counter[tuple[str, *Ended]] = Counter((n, *e) for n in busy for e in self.ends[n])
         listed: Counter[tuple[str, *Ended]] = Counter((d.node, d.workload, d.type, d.priority) for d in step.disrupts)
         if listed != expected:
             missing, extra = sorted(expected - listed, key=repr), sorted(listed - expected, key=repr)
@@ -134,15 +141,16 @@ class Replay:
     def finish(self, step: PlanStep) -> None:
         """The state after the step: nodes moved and relabelled, the old addresses freed."""
         self.disrupts(step)
-        w, src, tgt = self.w, step.source, step.target
+        w, src, tgt, flavor = self.w, step.source, step.target, step.flavor
+        cluster = w.pools[tgt]["cluster"]
+        self.per_pool[src] -= step.size
+        self.per_pool[tgt] += step.size
+        self.per_cell[(tgt, flavor)] += step.size
         for n in step.nodes:
-            self.per_pool[src] -= 1
             self.per_cell[(src, w.flavor[n])] -= 1
-            self.per_pool[tgt] += 1
-            self.per_cell[(tgt, step.flavor)] += 1
             w.where[n] = tgt
-            w.flavor[n] = step.flavor
-            w.cluster[n] = w.pools[tgt]["cluster"]
+            w.flavor[n] = flavor
+            w.cluster[n] = cluster
         ips = step.size * self.spec.defaults.ips_per_node
         ssub, tsub = w.pools[src]["subnet"], w.pools[tgt]["subnet"]
         if tsub is not None:
