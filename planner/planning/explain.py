@@ -19,7 +19,7 @@ from planner.errors import PlanningError
 from planner.planfile import Residual
 from planner.planning.busy import BUSY_PREFIX
 from planner.planning.problem import Context
-from planner.planning.rules import Blocker, PoolRules, State, StepRules
+from planner.planning.rules import Blocker, PoolRules, State, StepRules, resolve_flavor
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import Band, FlowProblem
@@ -240,6 +240,8 @@ class _Holders:
     flavor -> the positions (in the rules' pool order) of the pools holding it."""
 
     def __init__(self, rules: StepRules, held_by: dict[str, set[str]]) -> None:
+        self.compat = rules.flavor_compat
+        self._fits: dict[frozenset[str], frozenset[str]] = {}
         self.pools = list(rules.pools.items())
         self.position = {pool: i for i, (pool, _) in enumerate(self.pools)}
         self.flavors: set[str] = set().union(*held_by.values())  # every flavor some pool holds
@@ -249,7 +251,17 @@ class _Holders:
                 for flavor in held_by.get(pool, ()):
                     self.by_flavor.setdefault(flavor, set()).add(i)
 
-    def of(self, fits: set[str], pool: str) -> tuple[list[tuple[str, PoolRules]], int]:
+    def fits(self, accepted: dict[str, int | None]) -> frozenset[str]:
+        """The flavors some pool holds that a pool accepting `accepted` could take (each accepted set worked out
+        once: the same accepted flavors take the same ones)."""
+        key = frozenset(accepted)
+        found = self._fits.get(key)
+        if found is None:
+            found = self._fits[key] = frozenset(
+                f for f in self.flavors if resolve_flavor(self.compat, f, accepted))
+        return found
+
+    def of(self, fits: frozenset[str], pool: str) -> tuple[list[tuple[str, PoolRules]], int]:
         """The first `_SHOWN` pools but `pool` (in the rules' order) that take part and hold a flavor of `fits`,
         and how many there are in all."""
         found: set[int] = set().union(*(self.by_flavor.get(f, ()) for f in fits))
@@ -262,8 +274,7 @@ def _no_giver(ctx: Context, after: State, pool: str, cross: bool, index: _Holder
     (the first few worded, the rest counted)."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
-    fits = {f for f in index.flavors if rules.resolve_flavor(f, pool)}  # flavors it could take
-    first, total = index.of(fits, pool)
+    first, total = index.of(index.fits(accepted), pool)
     if not total:
         return f"no other pool holds a movable node of a flavor it accepts ({', '.join(sorted(accepted)) or 'none'})"
     reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in first]
