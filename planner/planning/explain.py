@@ -9,9 +9,9 @@ Must not: change the problem, or build the plan document.
 
 from __future__ import annotations
 
-import heapq
 from collections import Counter
 from dataclasses import replace
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -122,9 +122,10 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
                     blocked_by: list[str], excluded_reason: dict[str, str]) -> dict[str, Residual]:
     """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
     out: dict[str, Residual] = {}
-    excluded_by_pool: dict[str, int] = Counter(map(itemgetter("pool"), ctx.excluded))
-    busy_by_pool: dict[str, int] = Counter(  # of those, busy under `keep` (PRODUCT §9)
-        pool for pool, reason in map(itemgetter("pool", "reason"), ctx.excluded) if reason.startswith(BUSY_PREFIX))
+    excluded_pools = list(map(itemgetter("pool"), ctx.excluded))
+    is_busy = map(str.startswith, map(itemgetter("reason"), ctx.excluded), repeat(BUSY_PREFIX))
+    excluded_by_pool: dict[str, int] = Counter(excluded_pools)
+    busy_by_pool: dict[str, int] = Counter(compress(excluded_pools, is_busy))  # busy under `keep` (PRODUCT §9)
     bands: dict[str, list[tuple[str, Band]]] = {}
     for (p, flavor), band in ctx.flavor_targets.items():
         bands.setdefault(p, []).append((flavor, band))
@@ -242,6 +243,7 @@ class _Holders:
     def __init__(self, rules: StepRules, held_by: dict[str, set[str]]) -> None:
         self.compat = rules.flavor_compat
         self._fits: dict[frozenset[str], frozenset[str]] = {}
+        self._holders: dict[frozenset[str], tuple[list[int], set[int]]] = {}
         self.pools = list(rules.pools.items())
         self.position = {pool: i for i, (pool, _) in enumerate(self.pools)}
         self.flavors: set[str] = set().union(*held_by.values())  # every flavor some pool holds
@@ -264,9 +266,13 @@ class _Holders:
     def of(self, fits: frozenset[str], pool: str) -> tuple[list[tuple[str, PoolRules]], int]:
         """The first `_SHOWN` pools but `pool` (in the rules' order) that take part and hold a flavor of `fits`,
         and how many there are in all."""
-        found: set[int] = set().union(*(self.by_flavor.get(f, ()) for f in fits))
-        found.discard(self.position[pool])
-        return [self.pools[i] for i in heapq.nsmallest(_SHOWN, found)], len(found)
+        holders = self._holders.get(fits)
+        if holders is None:  # (each set of flavors worked out once: their holders, in order, and as a set)
+            found: set[int] = set().union(*(self.by_flavor.get(f, ()) for f in fits))
+            holders = self._holders[fits] = (sorted(found)[:_SHOWN + 1], found)
+        first, found = holders
+        me = self.position[pool]
+        return [self.pools[i] for i in first if i != me][:_SHOWN], len(found) - (me in found)
 
 
 def _no_giver(ctx: Context, after: State, pool: str, cross: bool, index: _Holders, excluded: dict[str, int]) -> str:
