@@ -354,6 +354,7 @@ def _forget(ref: weakref.ref[PlanDocument]) -> None:
     if _LAST_SEALED and _LAST_SEALED[0][0] is ref:
         _LAST_SEALED.clear()
 
+
 # The parts of a plan whose models declare no float and no `Any` (strings, strict integers, flags, None, lists and
 # objects of them only): their dump need not be walked for floats or odd types (tests/core/test_overhead.py checks).
 TYPED_PARTS = {"pools": PoolRow, "subnets": SubnetRow, "excluded": Excluded, "steps": PlanStep}

@@ -5,7 +5,9 @@ Part of the independent verifier (`planner.verify`): it repeats the busy rule of
 workload of the snapshot's `workloads` names its `status.privateIp` in `hostIps` ("ip,ip") or `nodes[].hostIp`,
 or when an accelerator (a key of `status.resources` other than `cpu` and `memory`) has less in
 `status.availableResources` (a key missing there: none available); such a node with no listed workload runs
-`UNLISTED`. A super node is busy when any member is, and moving it ends every workload of every member.
+`UNLISTED`. A super node is busy when any member is, and moving it ends every workload of every member. Only the
+nodes a plan's steps name (and the other members of their super nodes) are read, and only the workloads on their
+addresses are kept: no other node's facts can change what the replay checks.
 Must not: import the inventory, snapshot, API or planning modules, or `solvers`.
 """
 
