@@ -9,6 +9,7 @@ Must not: read or write files (`planner.planfile.io`), compute plans, or know ho
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterator
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -27,6 +28,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from planner.files import canonical_json, compact_json
+from planner.jsontext import plain_floats
 from planner.spec import Spec
 
 FORMAT = "poolshift.plan/v1"
@@ -282,19 +284,32 @@ class PlanDocument(_Model):
 
     def to_json(self) -> str:
         """The canonical JSON text of the plan (sorted keys, two-space indentation, trailing newline)."""
-        return canonical_json(self.model_dump(mode="json"))
+        data = self.model_dump(mode="json")
+        return canonical_json(data, floats=_dumped_floats(data))
 
     def sealed_json(self) -> str:
         """`to_json()` of a sealed plan, from one dump that also checks the seal: a ValueError when the digest does
-        not match the content (the plan was changed after `.sealed()`, or never sealed)."""
+        not match the content (the plan was changed after `.sealed()`, or never sealed).
+
+        The plan `.sealed()` returned last is written from the dump its digest was computed on (kept until then,
+        `_LAST_SEALED`): what is written is exactly what was sealed. Any other plan is dumped and checked here."""
+        last = _LAST_SEALED.pop(0) if _LAST_SEALED else None
+        if last is not None and last[0]() is self:
+            return canonical_json(last[1], floats=last[2])
         data = self.model_dump(mode="json")
-        if self.digest != content_digest(data):
+        floats = _dumped_floats(data)
+        if self.digest != content_digest(data, floats=floats):
             raise ValueError("the plan's digest does not match its content (seal it with .sealed())")
-        return canonical_json(data)
+        return canonical_json(data, floats=floats)
 
     def sealed(self) -> PlanDocument:
         """The same plan with `digest` set to the digest of its content."""
-        return self.model_copy(update={"digest": content_digest(self.model_dump(mode="json"))})
+        data = self.model_dump(mode="json")
+        floats = _dumped_floats(data)
+        data["digest"] = content_digest(data, floats=floats)
+        done = self.model_copy(update={"digest": data["digest"]})
+        _LAST_SEALED[:] = [(weakref.ref(done, _forget), data, floats)]
+        return done
 
     def display_names(self) -> dict[str, str]:
         """Pool id -> the name to show: its display name when display names tell the pools apart, else the id."""
@@ -319,8 +334,33 @@ class PlanDocument(_Model):
             yield current[0].wave, current
 
 
-def content_digest(data: dict[str, Any]) -> str:
-    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of a plan's data without its `digest`."""
+def content_digest(data: dict[str, Any], *, floats: list[float] | None = None) -> str:
+    """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of a plan's data without its `digest`.
+
+    `floats`: every float of `data` when it is known to be plain JSON (`_dumped_floats`); None: any data (a file
+    read back), walked to find out."""
     content = {key: value for key, value in data.items() if key != "digest"}
-    blob = compact_json(content).encode("utf-8")  # the standard library's compact text, whoever writes it
+    blob = compact_json(content, floats=floats).encode("utf-8")  # the standard library's compact text, by whoever
     return "sha256:" + hashlib.sha256(blob).hexdigest()
+
+
+# The plan sealed last, with the dump its digest was computed on (and its floats), until it is written: one slot,
+# held by a weak reference (a plan dropped unwritten empties it). A plan is frozen: nothing changes it in between.
+_LAST_SEALED: list[tuple[weakref.ref[PlanDocument], dict[str, Any], list[float] | None]] = []
+
+
+def _forget(ref: weakref.ref[PlanDocument]) -> None:
+    """A sealed plan was dropped before it was written: its dump goes too (unless a later plan took the slot)."""
+    if _LAST_SEALED and _LAST_SEALED[0][0] is ref:
+        _LAST_SEALED.clear()
+
+
+# The parts of a plan whose models declare no float and no `Any` (strings, strict integers, flags, None, lists and
+# objects of them only): their dump need not be walked for floats or odd types (tests/core/test_overhead.py checks).
+TYPED_PARTS = {"pools": PoolRow, "subnets": SubnetRow, "excluded": Excluded, "steps": PlanStep}
+
+
+def _dumped_floats(data: dict[str, Any]) -> list[float] | None:
+    """Every float of a plan's `model_dump(mode="json")`, walking only what is not a typed part (the summary, the
+    generator, the embedded spec, whose `auto` may hold any YAML); None when that is not plain JSON."""
+    return plain_floats({key: value for key, value in data.items() if key not in TYPED_PARTS})

@@ -105,10 +105,13 @@ def _pool_rows(inv: Inventory, ctx: Context, after: State, residual: dict[str, R
     for pool, flavor in set(before_cells) | set(after.cell) | set(ctx.flavor_targets):
         by_flavor[pool][flavor] = (before_cells.get((pool, flavor), 0), after.cell.get((pool, flavor), 0))
     display = dict(zip(inv.columns["pools"]["pool"], inv.columns["pools"]["display_name"], strict=True))
+    targets_of: dict[str, dict[str, int | tuple[int, int]]] = {}  # pool -> its flavor targets, in their order
+    for (p, f), b in ctx.flavor_targets.items():
+        targets_of.setdefault(p, {})[f] = b if b[0] != b[1] else b[0]
     rows: dict[str, PoolRow] = {}
     for pool in ctx.pool_ids:
         r = ctx.rules.pools[pool]
-        targets = {f: (b if b[0] != b[1] else b[0]) for (p, f), b in ctx.flavor_targets.items() if p == pool}
+        targets = targets_of.get(pool, {})
         rows[pool] = PoolRow(
             before=r.count, after=after.count[pool], target=r.target, floor=r.floor,
             max=r.hi if r.takes_part else None, display_name=display[pool], by_flavor=by_flavor[pool],

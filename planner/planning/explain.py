@@ -9,14 +9,17 @@ Must not: change the problem, or build the plan document.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
+from itertools import compress, repeat
+from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from planner.errors import PlanningError
 from planner.planfile import Residual
 from planner.planning.busy import BUSY_PREFIX
 from planner.planning.problem import Context
-from planner.planning.rules import Blocker, PoolRules, State, StepRules
+from planner.planning.rules import Blocker, PoolRules, State, StepRules, resolve_flavor
 from solvers.flow import Restrictions, infeasible_rules
 from solvers.params import SolveParams
 from solvers.problem import Band, FlowProblem
@@ -119,12 +122,10 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
                     blocked_by: list[str], excluded_reason: dict[str, str]) -> dict[str, Residual]:
     """For every pool that ends off its target (in `after`): the deviation left and the rules that limit it."""
     out: dict[str, Residual] = {}
-    excluded_by_pool: dict[str, int] = {}
-    busy_by_pool: dict[str, int] = {}  # of those, busy under `keep` (PRODUCT §9)
-    for e in ctx.excluded:
-        excluded_by_pool[e["pool"]] = excluded_by_pool.get(e["pool"], 0) + 1
-        if e["reason"].startswith(BUSY_PREFIX):
-            busy_by_pool[e["pool"]] = busy_by_pool.get(e["pool"], 0) + 1
+    excluded_pools = list(map(itemgetter("pool"), ctx.excluded))
+    is_busy = map(str.startswith, map(itemgetter("reason"), ctx.excluded), repeat(BUSY_PREFIX))
+    excluded_by_pool: dict[str, int] = Counter(excluded_pools)
+    busy_by_pool: dict[str, int] = Counter(compress(excluded_pools, is_busy))  # busy under `keep` (PRODUCT §9)
     bands: dict[str, list[tuple[str, Band]]] = {}
     for (p, flavor), band in ctx.flavor_targets.items():
         bands.setdefault(p, []).append((flavor, band))
@@ -132,6 +133,7 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
     for (p, flavor), n in after.cell.items():
         if n > 0:
             held.setdefault(p, set()).add(flavor)
+    holders = _Holders(ctx.rules, held)
     for pool in ctx.pool_ids:
         r = ctx.rules.pools[pool]
         count = after.count[pool]
@@ -164,7 +166,7 @@ def residual_report(ctx: Context, after: State, *, moves: int, max_moves: int | 
             why.append(f"limits.max_moves {max_moves} reached")
         why += [word for word in blocked_by if f"pool {r.name} " in word]
         if not why:
-            why.append(_no_giver(ctx, after, pool, allow_cross_cluster, held, excluded_by_pool) if short
+            why.append(_no_giver(ctx, after, pool, allow_cross_cluster, holders, excluded_by_pool) if short
                        else _no_taker(ctx, after, pool, allow_cross_cluster, held))
         out[pool] = Residual(deviation=short + over, short=short, over=over, limited_by=why)
     return out
@@ -234,19 +236,55 @@ def _no_taker(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[
     return "its nodes have nowhere to go: " + _listed(reasons)
 
 
-def _no_giver(ctx: Context, after: State, pool: str, cross: bool, held_by: dict[str, set[str]],
-              excluded: dict[str, int]) -> str:
+class _Holders:
+    """The pools that take part and hold a flavor after the plan, indexed once for every pool short of its target:
+    flavor -> the positions (in the rules' pool order) of the pools holding it."""
+
+    def __init__(self, rules: StepRules, held_by: dict[str, set[str]]) -> None:
+        self.compat = rules.flavor_compat
+        self._fits: dict[frozenset[str], frozenset[str]] = {}
+        self._holders: dict[frozenset[str], tuple[list[int], set[int]]] = {}
+        self.pools = list(rules.pools.items())
+        self.position = {pool: i for i, (pool, _) in enumerate(self.pools)}
+        self.flavors: set[str] = set().union(*held_by.values())  # every flavor some pool holds
+        self.by_flavor: dict[str, set[int]] = {}
+        for i, (pool, r) in enumerate(self.pools):
+            if r.takes_part:
+                for flavor in held_by.get(pool, ()):
+                    self.by_flavor.setdefault(flavor, set()).add(i)
+
+    def fits(self, accepted: dict[str, int | None]) -> frozenset[str]:
+        """The flavors some pool holds that a pool accepting `accepted` could take (each accepted set worked out
+        once: the same accepted flavors take the same ones)."""
+        key = frozenset(accepted)
+        found = self._fits.get(key)
+        if found is None:
+            found = self._fits[key] = frozenset(
+                f for f in self.flavors if resolve_flavor(self.compat, f, accepted))
+        return found
+
+    def of(self, fits: frozenset[str], pool: str) -> tuple[list[tuple[str, PoolRules]], int]:
+        """The first `_SHOWN` pools but `pool` (in the rules' order) that take part and hold a flavor of `fits`,
+        and how many there are in all."""
+        holders = self._holders.get(fits)
+        if holders is None:  # (each set of flavors worked out once: their holders, in order, and as a set)
+            found: set[int] = set().union(*(self.by_flavor.get(f, ()) for f in fits))
+            holders = self._holders[fits] = (sorted(found)[:_SHOWN + 1], found)
+        first, found = holders
+        me = self.position[pool]
+        return [self.pools[i] for i in first if i != me][:_SHOWN], len(found) - (me in found)
+
+
+def _no_giver(ctx: Context, after: State, pool: str, cross: bool, index: _Holders, excluded: dict[str, int]) -> str:
     """Why a pool below its target gets no more nodes: each pool holding a flavor it accepts, and why it cannot give
     (the first few worded, the rest counted)."""
     rules = ctx.rules
     accepted = rules.accepted.get(pool, {})
-    fits = {f for f in set().union(*held_by.values()) if rules.resolve_flavor(f, pool)}  # flavors it could take
-    holders = [(other, r) for other, r in rules.pools.items()
-               if other != pool and r.takes_part and not fits.isdisjoint(held_by.get(other, ()))]
-    if not holders:
+    first, total = index.of(index.fits(accepted), pool)
+    if not total:
         return f"no other pool holds a movable node of a flavor it accepts ({', '.join(sorted(accepted)) or 'none'})"
-    reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in holders[:_SHOWN]]
-    return "no pool can spare a node it accepts: " + _listed(reasons, len(holders))
+    reasons = [_cannot_give(rules, after, pool, cross, other, r, excluded) for other, r in first]
+    return "no pool can spare a node it accepts: " + _listed(reasons, total)
 
 
 def _cannot_give(rules: StepRules, after: State, pool: str, cross: bool, other: str, r: PoolRules,

@@ -5,7 +5,9 @@ Part of the independent verifier (`planner.verify`): it repeats the busy rule of
 workload of the snapshot's `workloads` names its `status.privateIp` in `hostIps` ("ip,ip") or `nodes[].hostIp`,
 or when an accelerator (a key of `status.resources` other than `cpu` and `memory`) has less in
 `status.availableResources` (a key missing there: none available); such a node with no listed workload runs
-`UNLISTED`. A super node is busy when any member is, and moving it ends every workload of every member.
+`UNLISTED`. A super node is busy when any member is, and moving it ends every workload of every member. Only the
+nodes a plan's steps name (and the other members of their super nodes) are read, and only the workloads on their
+addresses are kept: no other node's facts can change what the replay checks.
 Must not: import the inventory, snapshot, API or planning modules, or `solvers`.
 """
 
@@ -13,6 +15,8 @@ from __future__ import annotations
 
 from fractions import Fraction
 from typing import Any
+
+from planner.verify.world import World
 
 Ended = tuple[str, str, Any]  # workload name, type ("" when absent), priority (None when absent)
 
@@ -60,42 +64,55 @@ def _accelerator_held(status: dict[str, Any]) -> bool:
     return False
 
 
-def _running_by_address(raw: dict[str, Any]) -> dict[str, set[Ended]]:
-    """Address -> the Running workloads that name it."""
+def _running_by_address(raw: dict[str, Any], addresses: set[str]) -> dict[str, set[Ended]]:
+    """Address (of those asked about) -> the Running workloads that name it."""
     found: dict[str, set[Ended]] = {}
     workloads = raw.get("workloads")
     for items in (workloads.values() if isinstance(workloads, dict) else []):
         for item in items if isinstance(items, list) else []:
             if not isinstance(item, dict) or item.get("status") != "Running":
                 continue
+            listed = item.get("hostIps")
+            hosts = {h.strip() for h in listed.split(",")} if isinstance(listed, str) else set()
+            hosts.update(n["hostIp"].strip() for n in item.get("nodes") or []
+                         if isinstance(n, dict) and isinstance(n.get("hostIp"), str))
+            hosts &= addresses  # "" is never an address asked about
+            if not hosts:
+                continue
             kind, priority = item.get("type"), item.get("priority")
             ended: Ended = (str(item.get("name")), kind if isinstance(kind, str) else "",
                             priority if isinstance(priority, (str, int)) and not isinstance(priority, bool) else None)
-            listed = item.get("hostIps")
-            hosts = [h.strip() for h in listed.split(",")] if isinstance(listed, str) else []
-            hosts += [str(n.get("hostIp")).strip() for n in item.get("nodes") or []
-                      if isinstance(n, dict) and isinstance(n.get("hostIp"), str)]
             for host in hosts:
-                if host:
-                    found.setdefault(host, set()).add(ended)
+                found.setdefault(host, set()).add(ended)
     return found
 
 
-def read_busy(raw: dict[str, Any], unit: dict[str, str], unit_members: dict[str, set[str]]) -> dict[str, list[Ended]]:
-    """Busy node -> the workloads moving it ends (sorted); a super node's members each end all of the super node's."""
-    by_address = _running_by_address(raw)
+def read_busy(raw: dict[str, Any], w: World, named: set[str]) -> dict[str, list[Ended]]:
+    """Busy node -> the workloads moving it ends (sorted), for the `named` nodes (those a plan's steps name); a super
+    node's members each end all of the super node's, so the other members of a named one are read too."""
+    unit, unit_members = w.unit, w.unit_members  # super node uid -> every node any listing puts in it
+    wanted = set(named)
+    for members in unit_members.values():
+        if not members.isdisjoint(named):
+            wanted |= members
+    if w.listed_twice:  # every listing, in the snapshot's order: the last busy one decides
+        listings = [(node["metadata"]["name"], node.get("status") or {})
+                    for items in (raw.get("nodes") or {}).values() for node in items
+                    if node["metadata"]["name"] in wanted]
+    else:
+        listings = [(name, w.raw_node[name].get("status") or {}) for name in wanted if name in w.raw_node]
+    addresses = {status.get("privateIp") for _, status in listings}
+    by_address = _running_by_address(raw, {a for a in addresses if isinstance(a, str) and a})
     own: dict[str, set[Ended]] = {}
-    for items in (raw.get("nodes") or {}).values():
-        for node in items:
-            status = node.get("status") or {}
-            if by_address:
-                address = status.get("privateIp")
-                running = by_address.get(address) if isinstance(address, str) and address else None
-                if running:
-                    own[node["metadata"]["name"]] = set(running)
-                    continue
-            if "resources" in status and _accelerator_held(status):  # without resources: no accelerator held
-                own[node["metadata"]["name"]] = {UNLISTED}
+    for name, status in listings:
+        if by_address:
+            address = status.get("privateIp")
+            running = by_address.get(address) if isinstance(address, str) and address else None
+            if running:
+                own[name] = set(running)
+                continue
+        if "resources" in status and _accelerator_held(status):  # without resources: no accelerator held
+            own[name] = {UNLISTED}
     ends: dict[str, list[Ended]] = {}
     per_uid: dict[str, set[Ended]] = {}
     for name, running in own.items():

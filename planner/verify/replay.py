@@ -21,7 +21,7 @@ from planner.verify.world import counts, deviation, expected_flavor, read_world
 class Replay:
     """The steps applied one by one to the raw snapshot's counts, with every rule they break."""
 
-    def __init__(self, raw: dict[str, Any], spec: Spec) -> None:
+    def __init__(self, raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> None:
         self.w = read_world(raw, spec)
         self.spec = spec
         self.bad: list[str] = []
@@ -31,7 +31,8 @@ class Replay:
         self.moved = 0
         self.staging = 0
         self.complete = False  # every step was replayed (none named a pool or node the snapshot lacks)
-        self.ends = read_busy(raw, self.w.unit, self.w.unit_members)  # busy node -> workloads its move ends
+        named = {n for step in steps for n in step.nodes}  # busy facts matter only for nodes a step moves
+        self.ends = read_busy(raw, self.w, named)  # busy node -> workloads its move ends
         self.keep_busy = spec.workload_rules.busy_nodes == "keep"
         self.gone: set[str] = set()  # nodes that moved (they run nothing any more)
         self.busy_moved = 0
@@ -60,8 +61,12 @@ class Replay:
                 bad.append(f"{where}: node {n} is busy (runs {', '.join(e[0] for e in self.ends[n])}) and "
                            f"workloads.busy_nodes is keep")
         self._pool_checks(step)
+        wants: dict[str, str | None] = {}  # node flavor -> the flavor it must run as in tgt
         for n in names:
-            want = expected_flavor(self.spec, w.flavor[n], w.pools[tgt]["flavors"])
+            have = w.flavor[n]
+            if have not in wants:
+                wants[have] = expected_flavor(self.spec, have, w.pools[tgt]["flavors"])
+            want = wants[have]
             if want is None:
                 bad.append(f"{where}: pool {tgt} accepts no flavor node {n} ({w.flavor[n]}) may become")
             elif want != step.flavor:
@@ -117,8 +122,11 @@ class Replay:
 
     def disrupts(self, step: PlanStep) -> None:
         """The step's `disrupts` must list exactly the workloads its move ends (PRODUCT §9); B counts its busy nodes."""
-        expected: Counter[tuple[str, *Ended]] = Counter(
-            (n, *e) for n in step.nodes if n not in self.gone for e in self.ends.get(n, ()))
+        busy = [n for n in step.nodes if n in self.ends and n not in self.gone]
+        if not busy and not step.disrupts:  # the usual step: nothing runs on its nodes, and it says so
+            self.gone.update(step.nodes)
+            return
+        expected: Counter[tuple[str, *Ended]] = Counter((n, *e) for n in busy for e in self.ends[n])
         listed: Counter[tuple[str, *Ended]] = Counter((d.node, d.workload, d.type, d.priority) for d in step.disrupts)
         if listed != expected:
             missing, extra = sorted(expected - listed, key=repr), sorted(listed - expected, key=repr)
@@ -133,15 +141,16 @@ class Replay:
     def finish(self, step: PlanStep) -> None:
         """The state after the step: nodes moved and relabelled, the old addresses freed."""
         self.disrupts(step)
-        w, src, tgt = self.w, step.source, step.target
+        w, src, tgt, flavor = self.w, step.source, step.target, step.flavor
+        cluster = w.pools[tgt]["cluster"]
+        self.per_pool[src] -= step.size
+        self.per_pool[tgt] += step.size
+        self.per_cell[(tgt, flavor)] += step.size
         for n in step.nodes:
-            self.per_pool[src] -= 1
             self.per_cell[(src, w.flavor[n])] -= 1
-            self.per_pool[tgt] += 1
-            self.per_cell[(tgt, step.flavor)] += 1
             w.where[n] = tgt
-            w.flavor[n] = step.flavor
-            w.cluster[n] = w.pools[tgt]["cluster"]
+            w.flavor[n] = flavor
+            w.cluster[n] = cluster
         ips = step.size * self.spec.defaults.ips_per_node
         ssub, tsub = w.pools[src]["subnet"], w.pools[tgt]["subnet"]
         if tsub is not None:
@@ -231,7 +240,7 @@ def _workloads(entries: list[tuple[str, *Ended]]) -> str:
 
 def replay(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> Replay:
     """Replay `steps` wave by wave; stops at a wave that names a pool or node the snapshot does not have."""
-    replay = Replay(raw, spec)
+    replay = Replay(raw, spec, steps)
     i = 0
     while i < len(steps):
         j = i

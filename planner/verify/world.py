@@ -27,6 +27,7 @@ class World:
     free: dict[str, int] = field(default_factory=dict)               # subnet -> free addresses
     raw_node: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> its raw object
     pins: set[str] = field(default_factory=set)                      # nodes the spec pins
+    listed_twice: bool = False                                       # some node name is listed more than once
 
     def why_not(self, name: str) -> str:
         """Why the node may not move ("" when it may), read from its raw object when asked (plans name few nodes)."""
@@ -120,8 +121,9 @@ def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
     """Each node's pool, flavor, cluster and super node; why one may not move is read when a step names it."""
     where, flavor, cluster, unit, raw_node = w.where, w.flavor, w.cluster, w.unit, w.raw_node
     w.pins = pins
-    empty, hyper = _EMPTY, _HYPER
+    empty, hyper, listed = _EMPTY, _HYPER, 0
     for pool_name, items in (raw.get("nodes") or empty).items():
+        listed += len(items)
         for node in items:
             meta = node["metadata"]
             name = meta["name"]
@@ -135,7 +137,8 @@ def _read_nodes(w: World, raw: dict[str, Any], pins: set[str]) -> None:
             if uid:
                 unit[name] = uid
                 w.unit_members.setdefault(uid, set()).add(name)
-    if len(where) < sum(len(items) for items in (raw.get("nodes") or empty).values()):
+    w.listed_twice = len(where) < listed
+    if w.listed_twice:
         _last_units(w, raw)  # a node name listed twice: its last listing decides, as for the other facts
 
 

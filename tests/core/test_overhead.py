@@ -239,3 +239,72 @@ def test_verifier_world_takes_a_twice_listed_node_by_its_last_listing() -> None:
     world = read_world(twice, parse_spec(SPEC))
     assert world.where["a-s0"] == "pool-b" and "a-s0" not in world.unit and world.unit["a-s1"] == "spod"
     assert read_world(SNAP, parse_spec(SPEC)).unit == {"a-s0": "spod", "a-s1": "spod"}
+
+
+def leaf_types(annotation: Any) -> set[Any]:
+    """Every scalar type a value of `annotation` can hold in JSON, through containers, unions, Annotated, Literal
+    and nested models (`Any` stays `Any`)."""
+    from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
+
+    from pydantic import BaseModel
+
+    origin = get_origin(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        hints = get_type_hints(annotation, include_extras=True)
+        return set().union(*(leaf_types(hints[name]) for name in annotation.model_fields))
+    if origin is Annotated:
+        return leaf_types(get_args(annotation)[0])
+    if origin is Literal:
+        return {type(v) for v in get_args(annotation)}
+    if origin in (list, tuple, dict, Union) or type(annotation).__name__ == "UnionType":
+        args = get_args(annotation)[1:] if origin is dict else get_args(annotation)
+        return set().union(*(leaf_types(a) for a in args if a is not Ellipsis))
+    return {annotation}
+
+
+def test_the_typed_parts_of_a_plan_hold_no_float_and_no_any() -> None:
+    """The digest and the written text skip the float walk over these parts (`_dumped_floats`): it holds only while
+    their models can hold nothing but strings, integers, flags and None."""
+    from typing import get_type_hints
+
+    from planner.planfile.model import TYPED_PARTS, PlanDocument
+
+    fields = get_type_hints(PlanDocument, include_extras=True)
+    for part, model in TYPED_PARTS.items():
+        assert model in fields[part].__args__  # the model that part holds (dict[str, PoolRow], list[PlanStep], ...)
+        assert leaf_types(fields[part]) <= {str, int, bool, type(None)}, part
+    assert float in leaf_types(fields["summary"])  # the check sees a float
+    assert Any in leaf_types(fields["spec"])       # and an Any
+
+
+def test_a_plan_with_floats_orjson_writes_differently_is_written_and_sealed_as_the_standard_library_does(
+        tmp_path: Path) -> None:
+    import hashlib
+
+    document = make_plan(SNAP, {**SPEC, "auto": {"gates": {"ratio": 1e-05}}}).document
+    summary = Summary.model_validate({**document.summary.model_dump(), "solve_seconds": 2.5e-07})
+    for odd in (document, document.model_copy(update={"summary": summary}).sealed()):
+        data = odd.model_dump(mode="json")
+        standard = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        write_plan(tmp_path / "odd.json", odd)
+        assert (tmp_path / "odd.json").read_text(encoding="utf-8") == standard == odd.to_json()
+        content = {k: v for k, v in data.items() if k != "digest"}
+        compact = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        assert odd.digest == "sha256:" + hashlib.sha256(compact.encode()).hexdigest()
+    assert "1e-05" in standard and "2.5e-07" in standard
+
+
+def test_a_plan_is_written_from_the_dump_it_was_sealed_on_once_and_then_dumped_again(tmp_path: Path) -> None:
+    from planner.planfile import model
+
+    document = make_plan(SNAP, SPEC).document
+    assert model._LAST_SEALED and model._LAST_SEALED[0][0]() is document  # kept from the seal ...
+    write_plan(tmp_path / "first.json", document)
+    assert not model._LAST_SEALED                                          # ... until the write
+    write_plan(tmp_path / "again.json", document)  # dumped and checked again: the same bytes
+    first = (tmp_path / "first.json").read_text(encoding="utf-8")
+    assert first == (tmp_path / "again.json").read_text(encoding="utf-8") == document.to_json()
+    unwritten = make_plan(SNAP, SPEC).document
+    assert model._LAST_SEALED[0][0]() is unwritten
+    del unwritten  # a plan dropped unwritten lets its dump go
+    assert not model._LAST_SEALED

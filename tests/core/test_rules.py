@@ -311,3 +311,29 @@ def test_what_limits_a_target_names_each_pool_and_its_limit() -> None:
     r = plan(snap, spec({"pool-b": {"target": 4}, "pool-a": {"give": False}, "pool-c": {"target": 2}}))
     assert data(r)["pools"]["pool-b"]["residual"]["limited_by"] == [
         "no pool can spare a node it accepts: alpha (pool-a) has give: false; gamma (pool-c) is at its floor 2"]
+
+
+def test_what_limits_a_target_names_the_first_givers_in_pool_order_and_counts_the_rest() -> None:
+    """Each pool short of its target names the first three pools (in the snapshot's order, never itself) that take
+    part and hold a flavor it accepts, and counts the others; a pool that does not take part, or holds only flavors
+    it does not accept, is not named. Pools accepting the same flavors (pool-a, pool-c) each leave only themselves
+    out."""
+    givers = [pool(f"pool-{k}", ["f.a"], display=f"giver{k}") for k in "bcdef"]
+    snap = snapshot([pool("pool-x", ["f.a"], display="ex", phase="Creating"), pool("pool-a", ["f.a"], display="alpha"),
+                     *givers, pool("pool-z", ["f.a", "f.b"], display="zed"), pool("pool-y", ["f.c"], display="why")],
+                    {"pool-x": nodes_of("x", 3), "pool-a": nodes_of("a", 2),
+                     **{f"pool-{k}": nodes_of(k, 3) for k in "bcdef"},
+                     "pool-z": nodes_of("z", 3, "f.b"), "pool-y": nodes_of("y", 3, "f.c")})
+    held = {f"pool-{k}": {"give": False} for k in "bcdefy"}
+    r = plan(snap, spec({"pool-a": {"target": 6}, "pool-z": {"target": 9}, **held,
+                         "pool-c": {"give": False, "target": 5}}))
+    pools = data(r)["pools"]
+    assert pools["pool-a"]["residual"]["limited_by"] == [
+        "no pool can spare a node it accepts: giverb (pool-b) has give: false; giverc (pool-c) has give: false; "
+        "giverd (pool-d) has give: false; and 2 more pool(s)"]
+    assert pools["pool-z"]["residual"]["limited_by"] == [
+        "no pool can spare a node it accepts: alpha (pool-a) is at its floor 2; giverb (pool-b) has give: false; "
+        "giverc (pool-c) has give: false; and 3 more pool(s)"]
+    assert pools["pool-c"]["residual"]["limited_by"] == [  # the same flavors as pool-a's: named without itself
+        "no pool can spare a node it accepts: alpha (pool-a) is at its floor 2; giverb (pool-b) has give: false; "
+        "giverd (pool-d) has give: false; and 2 more pool(s)"]

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from planner.planfile import PlanDocument
+from planner.planfile import PlanDocument, PlanStep
 from planner.planning.pipeline import make_plan
 from planner.spec import Spec, parse_spec
 from planner.verify import verify_plan, verify_steps
@@ -188,3 +188,31 @@ def test_disrupts_are_plan_time_facts_left_out_of_the_live_step_check() -> None:
     next(s for s in data["steps"] if s["disrupts"])["disrupts"].clear()
     doc = PlanDocument.model_validate(data)
     assert verify_steps(snap, sp, doc.steps) == [] and verify_plan(snap, sp, doc) != []
+
+
+def test_a_super_node_member_named_alone_ends_what_its_mates_run() -> None:
+    """The verifier reads busy facts only for the nodes a plan names, and for the other members of a super node
+    one of them belongs to: a forged step that moves s-0 alone (its mate s-1 runs job-s, s-0 runs nothing) is busy
+    under keep, and its `disrupts` must name job-s on s-0."""
+    from planner.verify.busy import read_busy
+    from planner.verify.world import read_world
+    from tests.core.builders import workload
+
+    members = [node(f"s-{i}", super_node="spod-9", ip=f"10.0.9.{i}") for i in range(2)]
+    snap = snapshot([pool("pool-a"), pool("pool-b")],
+                    {"pool-a": nodes_of("a", 4) + members, "pool-b": nodes_of("b", 2)})
+    snap["workloads"] = {"pool-a": [workload("job-s", ["10.0.9.1"])]}
+    step = {"id": 1, "wave": 1, "staging": False, "pool_name": "pool-a",
+            "body": {"migrateNodeNames": ["s-0"], "fromClusterName": "pool-a", "toClusterName": "pool-b",
+                     "toPoolName": "pool-b", "resourceSpec": {"flavor": "f.a"}}}
+    keep = parse_spec(spec(workloads={"busy_nodes": "keep"}))
+    problems = verify_steps(snap, keep, [PlanStep.model_validate(step)])
+    assert "step 1: node s-0 is busy (runs job-s) and workloads.busy_nodes is keep" in problems, problems
+    assert any("super node must move whole" in p for p in problems), problems
+    world = read_world(snap, keep)
+    ends = read_busy(snap, world, {"s-0"})
+    assert ends == {"s-0": [("job-s", "train", "2")], "s-1": [("job-s", "train", "2")]}
+    assert read_busy(snap, world, {"a-0", "ghost"}) == {}
+    twice = copy.deepcopy(snap)  # s-0 listed again, last, idle and alone: the super node its first listing put it
+    twice["nodes"]["pool-b"].append(node("s-0", ip="10.0.9.7"))  # in still ends job-s through it (as before)
+    assert read_busy(twice, read_world(twice, keep), {"s-0"})["s-0"] == [("job-s", "train", "2")]
