@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice, repeat
 from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -286,23 +286,41 @@ def _block_super_nodes(names: list[str], pools: list[str], flavors: list[str], u
 
 def _derive_busy(ips: list[str | None], held: list[tuple[str, ...]], workload_rows: Sequence[WorkloadRow]) -> Columns:
     """Per node: its address, whether it is busy, the Running workloads listing that address, and why it is busy."""
-    listed: dict[str, dict[Workload, None]] = {}
-    for _, identity, hosts in workload_rows:
-        for host in hosts:
-            listed.setdefault(host, {})[identity] = None
-    on_ip: dict[str | None, tuple[Workload, ...]] = {ip: tuple(sorted(found, key=_workload_key))
-                                                    for ip, found in listed.items()}
+    on_ip = _workloads_on(workload_rows)
+    n = len(ips)
     none: tuple[Workload, ...] = ()
     if not on_ip and not any(held):  # nothing runs anywhere (no Running workload, no accelerator in use)
-        return {"private_ip": ips, "busy": [False] * len(ips), "workloads": [none] * len(ips),
-                "busy_reason": [""] * len(ips)}
-    workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
-    busy = [bool(own or use) for own, use in zip(workloads, held, strict=True)]
-    runs = {own: "runs " + describe_workloads(own) for own in set(on_ip.values())}
-    reasons = [(runs[own] if own else
-                f"has accelerators in use ({', '.join(use)}) that no listed workload explains") if is_busy else ""
-               for own, use, is_busy in zip(workloads, held, busy, strict=True)]
+        return {"private_ip": ips, "busy": [False] * n, "workloads": [none] * n, "busy_reason": [""] * n}
+    workloads = list(map(on_ip.get, ips, repeat(none, n))) if on_ip else [none] * n
+    busy = list(map(any, zip(workloads, held, strict=True)))  # any((own, use)): runs a listed workload or holds some
+    reasons = [""] * n
+    runs: dict[Workload, str] = {}  # the reason of a node running one workload (the usual case), by workload
+    for k in compress(range(n), busy):
+        own = workloads[k]
+        if len(own) == 1:
+            reason = runs.get(own[0])
+            if reason is None:
+                reason = runs[own[0]] = "runs " + describe_workloads(own)
+        elif own:
+            reason = "runs " + describe_workloads(own)
+        else:
+            reason = f"has accelerators in use ({', '.join(held[k])}) that no listed workload explains"
+        reasons[k] = reason
     return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
+
+
+def _workloads_on(workload_rows: Sequence[WorkloadRow]) -> dict[str | None, tuple[Workload, ...]]:
+    """Address -> the Running workloads listing it, each once, sorted by name, type and priority."""
+    listed: dict[str | None, list[Workload]] = {}
+    for _, identity, hosts in workload_rows:
+        for host in hosts:
+            found = listed.get(host)
+            if found is None:
+                listed[host] = [identity]
+            else:
+                found.append(identity)
+    return {ip: (found[0],) if len(found) == 1 else tuple(sorted(dict.fromkeys(found), key=_workload_key))
+            for ip, found in listed.items()}
 
 
 def _workload_key(w: Workload) -> tuple[str, str, str]:

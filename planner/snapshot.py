@@ -19,6 +19,8 @@ import orjson
 from planner.errors import InputError
 from planner.files import check_json_depth, decode_text, parse_json, read_bytes
 from planner.modelarts.objects import (
+    ANNOTATION_LOCK,
+    AVAILABLE,
     RUNNING,
     Workload,
     accelerators_in_use,
@@ -118,22 +120,6 @@ def _string_values(mapping: Any) -> bool:
 
 
 NodeFields = tuple[str, dict[str, str], dict[str, str], str, str, dict[str, Any]]
-
-
-def _node_fast(node: Any) -> NodeFields | None:
-    """(name, labels, annotations, flavor, phase, status) of a well-formed node, or None to take the checked path."""
-    try:
-        meta, spec, status = node["metadata"], node["spec"], node["status"]
-        name, flavor, phase = meta["name"], spec["flavor"], status["phase"]
-        labels = meta.get("labels") or {}
-        annotations = meta.get("annotations") or {}
-    except (KeyError, TypeError, AttributeError):
-        return None
-    if type(name) is not str or type(flavor) is not str or type(phase) is not str:
-        return None
-    if not (_string_values(labels) and _string_values(annotations)):
-        return None
-    return name, labels, annotations, flavor, phase, status
 
 
 @dataclass
@@ -282,19 +268,26 @@ NodeRow = tuple[str, str, str, str, str, str, str, str | None, tuple[str, ...]]
 
 
 def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> list[NodeRow]:
-    """One row per node; a malformed node is reported with its JSON path."""
+    """One row per node, in one pass over the raw nodes; a malformed node is reported with its JSON path.
+
+    The label facts repeat (a few thousand label sets in 100,000 nodes), so each distinct label set is read once
+    through `planner.modelarts.objects` and remembered (`_NodeFacts`).
+    """
     node_names: set[str] = set()
     node_rows: list[NodeRow] = []
+    facts = _NodeFacts()
     for pool_name, items in raw_nodes.items():
         ppath = f"$.nodes[{json.dumps(pool_name)}]"
         if pool_name not in pool_names:
             raise c.fail(ppath, f"nodes listed under pool {pool_name!r}, which $.pools does not list")
         if not isinstance(items, list):
             raise c.fail(ppath, f"expected an array of nodes, got {_kind(items)}")
+        add_row = node_rows.append
         for j, node in enumerate(items):
-            fast = _node_fast(node)
-            name, labels, annotations, flavor, phase, status = fast if fast is not None else _node_checked(
-                c, node, f"{ppath}[{j}]")
+            read = facts.fast(node)
+            if read is None:
+                read = facts.checked(c, node, f"{ppath}[{j}]")
+            name, flavor, phase, status, cluster, uid, reason = read
             if not name:
                 raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
             if name in node_names:
@@ -303,10 +296,76 @@ def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) ->
             ip = status.get("privateIp")
             if ip is not None and type(ip) is not str:
                 raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {_kind(ip)}")
-            held = _accelerators(c, status, ppath, j) if "resources" in status else ()
-            node_rows.append((name, pool_name, flavor, phase, node_cluster(labels, pool_name), node_unit_uid(labels),
-                              node_immovable_reason(phase, labels, annotations), ip or None, held))
+            held = facts.held(c, status, ppath, j) if "resources" in status else ()
+            add_row((name, pool_name, flavor, phase, cluster or pool_name, uid, reason, ip or None, held))
     return node_rows
+
+
+NodeRead = tuple[str, str, str, dict[str, Any], str, str, str]
+# name, flavor, phase, status, cluster label ("" when absent: the pool's id), super-node uid, why it may not move
+LabelFacts = tuple[str, str, str]  # cluster label ("" when absent), super-node uid, the labels' reasons not to move
+
+_EMPTY: dict[str, str] = {}
+
+
+class _NodeFacts:
+    """The facts of raw nodes, each distinct label set read once (the read of 100,000 nodes).
+
+    A remembered label set holds strings only, so a node with a label value that is not a string never matches
+    one (it is read, and checked, on its own): a hit is exactly a repeat of a read already done.
+    """
+
+    def __init__(self) -> None:
+        self.labels: dict[tuple[tuple[str, str], ...], LabelFacts] = {}
+
+    def fast(self, node: Any) -> NodeRead | None:
+        """The facts of a well-formed node, or None to take the checked path (which names the problem)."""
+        try:
+            meta, spec, status = node["metadata"], node["spec"], node["status"]
+            name, flavor, phase = meta["name"], spec["flavor"], status["phase"]
+            labels = meta.get("labels") or _EMPTY
+            annotations = meta.get("annotations") or _EMPTY
+            known = self.labels.get(tuple(labels.items()))
+        except (KeyError, TypeError, AttributeError):  # TypeError: not an object, or an unhashable label value
+            return None
+        if type(name) is not str or type(flavor) is not str or type(phase) is not str:
+            return None
+        if known is None:
+            if not _string_values(labels):
+                return None
+            known = self.labels[tuple(labels.items())] = _label_facts(labels)
+        if annotations:
+            if not _string_values(annotations):
+                return None
+            if annotations.get(ANNOTATION_LOCK):
+                return name, flavor, phase, status, known[0], known[1], node_immovable_reason(phase, labels,
+                                                                                               annotations)
+        if phase != AVAILABLE:
+            return name, flavor, phase, status, known[0], known[1], node_immovable_reason(phase, labels, annotations)
+        return name, flavor, phase, status, known[0], known[1], known[2]
+
+    @staticmethod
+    def checked(c: _Checker, node: Any, path: str) -> NodeRead:
+        """The slow path: names the JSON path of the problem, else reads the node without remembering anything."""
+        name, labels, annotations, flavor, phase, status = _node_checked(c, node, path)
+        return (name, flavor, phase, status, node_cluster(labels, ""), node_unit_uid(labels),
+                node_immovable_reason(phase, labels, annotations))
+
+    @staticmethod
+    def held(c: _Checker, status: dict[str, Any], ppath: str, j: int) -> tuple[str, ...]:
+        """`_accelerators`, with the common case (both fields objects of readable quantities) called directly."""
+        resources, available = status["resources"], status.get("availableResources")
+        if type(resources) is dict and type(available) is dict:
+            use = accelerators_in_use(resources, available)
+            if use.unreadable is None:
+                return use.held
+        return _accelerators(c, status, ppath, j)
+
+
+def _label_facts(labels: dict[str, str]) -> LabelFacts:
+    """A node's facts told by its labels alone: its cluster label, super-node uid, and the labels' reasons not to
+    move (`node_immovable_reason` of an Available node without a lock)."""
+    return node_cluster(labels, ""), node_unit_uid(labels), node_immovable_reason(AVAILABLE, labels, _EMPTY)
 
 
 def _node_checked(c: _Checker, node: Any, path: str) -> NodeFields:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from planner.inventory import Inventory, Workload
@@ -48,17 +49,21 @@ class BusyFacts:
 def busy_facts(inv: Inventory, policy: str) -> BusyFacts:
     """Busy units, each member's reason and the workloads moving it ends (a super node's: every member's)."""
     col = inv.columns["nodes"]
+    names, units, sizes = col["node"], col["unit"], col["unit_size"]
+    reasons, workloads = col["busy_reason"], col["workloads"]
     members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]] = {}
-    for name, unit, busy, reason, running in zip(col["node"], col["unit"], col["busy"], col["busy_reason"],
-                                                 col["workloads"], strict=True):
-        if busy:
-            members.setdefault(unit, []).append((name, reason, running or (UNLISTED,)))
+    shared: set[str] = set()  # busy super nodes
+    for k in compress(range(len(names)), col["busy"]):  # the busy nodes only
+        members.setdefault(units[k], []).append((names[k], reasons[k], workloads[k] or (UNLISTED,)))
+        if sizes[k] > 1:
+            shared.add(units[k])
     if not members:
         return BusyFacts(policy, inv.workloads_known)
-    unit_nodes: dict[str, list[str]] = {}
-    for name, unit, size in zip(col["node"], col["unit"], col["unit_size"], strict=True):
-        if unit in members and size > 1:
-            unit_nodes.setdefault(unit, []).append(name)
+    unit_nodes: dict[str, list[str]] = {}  # every member of a busy super node, busy or not
+    if shared:
+        for k in compress(range(len(names)), map((1).__lt__, sizes)):  # the members of super nodes only
+            if units[k] in shared:
+                unit_nodes.setdefault(units[k], []).append(names[k])
     node_reason: dict[str, str] = {}
     ends: dict[str, tuple[Workload, ...]] = {}
     for unit, busy_members in members.items():
