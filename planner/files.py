@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import json
 import os
 import stat
@@ -28,6 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+import orjson
 import yaml
 
 from planner.errors import InputError
@@ -183,6 +185,56 @@ def check_json_depth(blob: bytes, source: str) -> None:
         marks = marks.replace(b"[]", b"")
     if marks:
         raise _too_deep(source)
+
+
+ORJSON_DEPTH = 1024  # orjson refuses data nested deeper than this (checked once, by `_orjson_pad`)
+
+
+@functools.cache
+def _orjson_pad() -> int:
+    """How many one-element arrays to wrap a JSON text in so that orjson's own depth limit refuses exactly the texts
+    nested more than MAX_DEPTH levels (0 when this orjson's limit is not ORJSON_DEPTH: then the bytes are checked)."""
+    try:
+        orjson.loads(b"[" * ORJSON_DEPTH + b"]" * ORJSON_DEPTH)
+    except orjson.JSONDecodeError:
+        return 0
+    try:
+        orjson.loads(b"[" * (ORJSON_DEPTH + 1) + b"]" * (ORJSON_DEPTH + 1))
+    except orjson.JSONDecodeError:
+        return ORJSON_DEPTH - MAX_DEPTH
+    return 0
+
+
+_NOT_READ = object()
+
+
+def load_json_bytes(blob: bytes, source: str) -> Any:
+    """`orjson.loads(blob)`, refused (InputError naming the file) when nested more than MAX_DEPTH levels; raises
+    orjson.JSONDecodeError when `blob` is not JSON (callers word that with `parse_json`, which names the line).
+
+    orjson refuses more than ORJSON_DEPTH levels, so `blob` is parsed inside ORJSON_DEPTH - MAX_DEPTH one-element
+    arrays: orjson then refuses exactly what is nested too deeply, in the same pass as the parse (instead of a
+    second pass over the bytes, `check_json_depth`). Parsed, every wrapper must hold just one value (else `blob`
+    was not one JSON value, e.g. `1],[2`); on any refusal the plain parse and `check_json_depth` decide, so every
+    answer, and every error, is theirs.
+    """
+    pad = _orjson_pad()
+    data: Any = _NOT_READ
+    if pad:
+        try:
+            data = orjson.loads(b"".join((b"[" * pad, blob, b"]" * pad)))
+        except orjson.JSONDecodeError:
+            data = _NOT_READ
+        else:
+            for _ in range(pad):
+                if type(data) is not list or len(data) != 1:
+                    data = _NOT_READ
+                    break
+                data = data[0]
+    if data is _NOT_READ:
+        data = orjson.loads(blob)
+        check_json_depth(blob, source)
+    return data
 
 
 def check_shape(data: Any, source: str) -> None:

@@ -23,6 +23,7 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from itertools import repeat
 from typing import Any, NamedTuple
 
 LABEL_DISPLAY_NAME = "os.modelarts/name"
@@ -297,12 +298,17 @@ def workload_host_ips(workload: Any) -> frozenset[str]:
     if not isinstance(workload, dict):
         return frozenset()
     listed = workload.get("hostIps")
-    ips = {ip.strip() for ip in listed.split(",") if ip.strip()} if isinstance(listed, str) else set()
+    ips = set(map(str.strip, listed.split(","))) if isinstance(listed, str) else set()
     members = workload.get("nodes")
-    for member in members if isinstance(members, list) else []:
-        ip = member.get("hostIp") if isinstance(member, dict) else None
-        if isinstance(ip, str) and ip.strip():
-            ips.add(ip.strip())
+    if isinstance(members, list) and members:
+        try:  # the usual case, at C level: members are objects, and name the addresses `hostIps` names
+            named: Iterable[Any] = set(map(dict.get, members, repeat("hostIp"))) - ips
+        except TypeError:  # a member that is not an object, or an address that is not a string
+            named = [member.get("hostIp") for member in members if isinstance(member, dict)]
+        for ip in named:
+            if isinstance(ip, str):
+                ips.add(ip.strip())
+    ips.discard("")
     return frozenset(ips)
 
 

@@ -51,34 +51,39 @@ def busy_facts(inv: Inventory, policy: str) -> BusyFacts:
     col = inv.columns["nodes"]
     names, units, sizes = col["node"], col["unit"], col["unit_size"]
     reasons, workloads = col["busy_reason"], col["workloads"]
-    members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]] = {}
-    shared: set[str] = set()  # busy super nodes
-    for k in compress(range(len(names)), col["busy"]):  # the busy nodes only
-        members.setdefault(units[k], []).append((names[k], reasons[k], workloads[k] or (UNLISTED,)))
-        if sizes[k] > 1:
-            shared.add(units[k])
-    if not members:
+    busy = list(compress(range(len(names)), col["busy"]))  # the busy nodes only
+    if not busy:
         return BusyFacts(policy, inv.workloads_known)
-    unit_nodes: dict[str, list[str]] = {}  # every member of a busy super node, busy or not
-    if shared:
-        for k in compress(range(len(names)), map((1).__lt__, sizes)):  # the members of super nodes only
-            if units[k] in shared:
-                unit_nodes.setdefault(units[k], []).append(names[k])
     node_reason: dict[str, str] = {}
     ends: dict[str, tuple[Workload, ...]] = {}
+    members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]] = {}  # busy super node -> its busy members
+    for k in busy:
+        if sizes[k] == 1:  # a node alone: its own workloads, already sorted
+            node_reason[names[k]] = BUSY_PREFIX + reasons[k]
+            ends[names[k]] = workloads[k] or (UNLISTED,)
+        else:
+            members.setdefault(units[k], []).append((names[k], reasons[k], workloads[k] or (UNLISTED,)))
+    if members:
+        _busy_super_nodes(names, units, sizes, members, node_reason, ends)
+    return BusyFacts(policy, inv.workloads_known, node_reason, ends, frozenset(map(units.__getitem__, busy)))
+
+
+def _busy_super_nodes(names: list[str], units: list[str], sizes: list[int],
+                      members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]], node_reason: dict[str, str],
+                      ends: dict[str, tuple[Workload, ...]]) -> None:
+    """Every member of a busy super node, busy or not: the reason of its first busy member unless its own, and every
+    workload of every member (moving the unit ends them all)."""
+    unit_nodes: dict[str, list[str]] = {}
+    for k in compress(range(len(names)), map((1).__lt__, sizes)):  # the members of super nodes only
+        if units[k] in members:
+            unit_nodes.setdefault(units[k], []).append(names[k])
     for unit, busy_members in members.items():
-        if len(busy_members) == 1 and unit not in unit_nodes:  # a node alone: its own workloads, already sorted
-            name, reason, running = busy_members[0]
-            node_reason[name] = BUSY_PREFIX + reason
-            ends[name] = running
-            continue
         ended = tuple(sorted({w for _, _, running in busy_members for w in running}, key=_order))
         first, first_reason, _ = min(busy_members)
         own = {name: reason for name, reason, _ in busy_members}
-        for name in unit_nodes.get(unit, [first]):
+        for name in unit_nodes[unit]:
             node_reason[name] = BUSY_PREFIX + own.get(name, f"super node member {first} {first_reason}")
             ends[name] = ended
-    return BusyFacts(policy, inv.workloads_known, node_reason, ends, frozenset(members))
 
 
 def _order(w: Workload) -> tuple[str, str, str]:
