@@ -20,7 +20,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import compress, islice, repeat
+from itertools import compress, islice
 from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -291,36 +291,37 @@ def _derive_busy(ips: list[str | None], held: list[tuple[str, ...]], workload_ro
     none: tuple[Workload, ...] = ()
     if not on_ip and not any(held):  # nothing runs anywhere (no Running workload, no accelerator in use)
         return {"private_ip": ips, "busy": [False] * n, "workloads": [none] * n, "busy_reason": [""] * n}
-    workloads = list(map(on_ip.get, ips, repeat(none, n))) if on_ip else [none] * n
+    found = list(map(on_ip.get, ips))  # (workloads, "runs …") of each node's address, None when none lists it
+    workloads = [f[0] if f else none for f in found]
     busy = list(map(any, zip(workloads, held, strict=True)))  # any((own, use)): runs a listed workload or holds some
-    reasons = [""] * n
-    runs: dict[Workload, str] = {}  # the reason of a node running one workload (the usual case), by workload
-    for k in compress(range(n), busy):
-        own = workloads[k]
-        if len(own) == 1:
-            reason = runs.get(own[0])
-            if reason is None:
-                reason = runs[own[0]] = "runs " + describe_workloads(own)
-        elif own:
-            reason = "runs " + describe_workloads(own)
-        else:
-            reason = f"has accelerators in use ({', '.join(held[k])}) that no listed workload explains"
-        reasons[k] = reason
+    reasons = [f[1] if f else "" for f in found]
+    for k in compress(range(n), held):
+        if not found[k]:
+            reasons[k] = f"has accelerators in use ({', '.join(held[k])}) that no listed workload explains"
     return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
 
 
-def _workloads_on(workload_rows: Sequence[WorkloadRow]) -> dict[str | None, tuple[Workload, ...]]:
-    """Address -> the Running workloads listing it, each once, sorted by name, type and priority."""
-    listed: dict[str | None, list[Workload]] = {}
+Running = tuple[tuple[Workload, ...], str]  # the Running workloads on an address, and "runs …" (describe_workloads)
+
+
+def _workloads_on(workload_rows: Sequence[WorkloadRow]) -> dict[str | None, Running]:
+    """Address -> the Running workloads listing it (each once, sorted by name, type and priority) with "runs …".
+
+    Usually each address is listed by one workload: then every address of a workload shares one answer."""
+    answers = [((identity,), "runs " + describe_workloads((identity,))) for _, identity, _ in workload_rows]
+    on_ip: dict[str | None, Running] = {host: answer for answer, (_, _, hosts) in zip(answers, workload_rows,
+                                                                                      strict=True) for host in hosts}
+    if len(on_ip) == sum(len(hosts) for _, _, hosts in workload_rows):
+        return on_ip  # no address is listed twice
+    listed: dict[str | None, dict[Workload, None]] = {}
     for _, identity, hosts in workload_rows:
         for host in hosts:
-            found = listed.get(host)
-            if found is None:
-                listed[host] = [identity]
-            else:
-                found.append(identity)
-    return {ip: (found[0],) if len(found) == 1 else tuple(sorted(dict.fromkeys(found), key=_workload_key))
-            for ip, found in listed.items()}
+            listed.setdefault(host, {})[identity] = None
+    runs: dict[tuple[Workload, ...], Running] = {}
+    for ip, named in listed.items():
+        own = tuple(sorted(named, key=_workload_key))
+        on_ip[ip] = runs.get(own) or runs.setdefault(own, (own, "runs " + describe_workloads(own)))
+    return on_ip
 
 
 def _workload_key(w: Workload) -> tuple[str, str, str]:

@@ -23,7 +23,6 @@ import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import repeat
 from typing import Any, NamedTuple
 
 LABEL_DISPLAY_NAME = "os.modelarts/name"
@@ -300,14 +299,10 @@ def workload_host_ips(workload: Any) -> frozenset[str]:
     listed = workload.get("hostIps")
     ips = set(map(str.strip, listed.split(","))) if isinstance(listed, str) else set()
     members = workload.get("nodes")
-    if isinstance(members, list) and members:
-        try:  # the usual case, at C level: members are objects, and name the addresses `hostIps` names
-            named: Iterable[Any] = set(map(dict.get, members, repeat("hostIp"))) - ips
-        except TypeError:  # a member that is not an object, or an address that is not a string
-            named = [member.get("hostIp") for member in members if isinstance(member, dict)]
-        for ip in named:
-            if isinstance(ip, str):
-                ips.add(ip.strip())
+    for member in members if isinstance(members, list) else ():
+        ip = member.get("hostIp") if isinstance(member, dict) else None
+        if isinstance(ip, str) and ip not in ips:  # (an address `hostIps` names is stripped already)
+            ips.add(ip.strip())
     ips.discard("")
     return frozenset(ips)
 
