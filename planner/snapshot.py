@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from planner.errors import InputError
-from planner.files import decode_text, load_json_bytes, parse_json, read_bytes
+from planner.files import read_json_file
 from planner.modelarts.objects import (
     ANNOTATION_LOCK,
     AVAILABLE,
@@ -41,12 +39,7 @@ FORMAT = "poolshift.inventory/v1"
 def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     """Read a snapshot file as JSON; an unreadable or non-JSON file is an InputError naming the file."""
     source = str(path)
-    blob = read_bytes(path, "snapshot")
-    try:
-        data = load_json_bytes(blob, source)  # (refuses more than MAX_DEPTH levels: orjson would take 1,024)
-    except orjson.JSONDecodeError:
-        # orjson is fast but terse: the standard parser names the line and column of the problem
-        data = parse_json(decode_text(blob, source), source)
+    data = read_json_file(path, "snapshot")  # (refuses more than MAX_DEPTH levels: orjson would take 1,024)
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object at the top level, got {_kind(data)}", source=source, path="$")
     return data

@@ -226,3 +226,56 @@ def test_workloads_on_each_address_are_the_plain_ones(overlap: bool) -> None:
     if overlap:
         assert got["n1"][1] == "runs a-first (infer), w1 (train)"
         assert [w.priority for w in got["n0"][0]] == ["2"] and len(got["n6"][0]) == 1
+
+
+# -- a JSON file read straight into its wrapping ------------------------------------------------------------
+
+
+def outcome(read: Any, path: Any) -> tuple[str, Any]:
+    try:
+        return "data", read(path)
+    except InputError as exc:
+        return "refused", str(exc)
+
+
+def plain_file(path: Any) -> Any:
+    """The plain path: the bytes, then orjson with the depth check, else the standard parser's words."""
+    blob = files.read_bytes(path, "snapshot")
+    try:
+        return load_json_bytes(blob, str(path))
+    except orjson.JSONDecodeError:
+        return files.parse_json(files.decode_text(blob, str(path)), str(path))
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a": [1, 2, {"b": "x"}]}', b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
+    b"", b"   \n", b'{"a": 1,}', b'{"a": 1}\n{"b": 2}', b"1],[2", b"\xff\xfe", b'{"a": "\x00"}', b'"\xc3\xa9"',
+    b"\xef\xbb\xbf{}", b"7",
+])
+def test_a_json_file_read_into_its_wrapping_is_the_plain_read(tmp_path: Any, text: bytes) -> None:
+    path = tmp_path / "snap.json"
+    path.write_bytes(text)
+    assert outcome(lambda p: files.read_json_file(p, "snapshot"), path) == outcome(plain_file, path)
+
+
+def test_a_json_file_that_is_not_a_plain_file_or_too_large_takes_the_plain_read(tmp_path: Any,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snap.json"
+    path.write_bytes(b'{"a": [1, 2, 3]}')
+    monkeypatch.setenv(files.ENV_MAX_INPUT_BYTES, "10")
+    for where in (path, tmp_path, tmp_path / "missing.json"):
+        assert outcome(lambda p: files.read_json_file(p, "snapshot"), where) == outcome(plain_file, where)
+        assert outcome(lambda p: files.read_json_file(p, "snapshot"), where)[0] == "refused"
+    monkeypatch.setenv(files.ENV_MAX_INPUT_BYTES, "16")
+    assert files.read_json_file(path, "snapshot") == {"a": [1, 2, 3]}
+
+
+def test_a_plain_json_file_is_read_once_into_its_wrapping(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "snap.json"
+    path.write_bytes(json.dumps({"a": [{"b": [1, "]"]}] * 3}).encode())
+
+    def no_second_read(*_: Any) -> bytes:
+        raise AssertionError("the plain path was taken")
+
+    monkeypatch.setattr(files, "read_bytes", no_second_read)
+    assert files.read_json_file(path, "snapshot") == {"a": [{"b": [1, "]"]}] * 3}
