@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import queue
+import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import compress, islice
 from operator import itemgetter, le, not_
@@ -115,8 +117,46 @@ def fingerprint_snapshot(raw: dict[str, Any]) -> str:
     A function of the inventory only: the same pools, nodes, networks and workloads give the same fingerprint
     whatever order a file or an API listed them in, and whenever they were captured.
     """
-    blob = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
+    digest = hashlib.sha256()
+    todo: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    hasher = threading.Thread(target=_hash_from, args=(todo, digest), name="poolshift-fingerprint", daemon=True)
+    hasher.start()  # hashes each piece while the next is written (hashlib lets go of the GIL, orjson does not)
+    try:
+        for piece in _canonical_pieces(canonical_content(raw)):
+            todo.put(piece)
+    finally:
+        todo.put(None)
+        hasher.join()
+    return "sha256:" + digest.hexdigest()
+
+
+def _hash_from(todo: queue.SimpleQueue[bytes | None], digest: Any) -> None:
+    while (piece := todo.get()) is not None:
+        digest.update(piece)
+
+
+def _canonical_pieces(content: dict[str, Any]) -> Iterator[bytes]:
+    """`orjson.dumps(content, option=OPT_SORT_KEYS)` in pieces: the top level and the `nodes` object key by key
+    (orjson sorts keys by code point, as `sorted` does), a piece a pool's nodes. Keys that are not all strings
+    (orjson refuses them): the whole text in one piece, as orjson writes it or refuses it."""
+    sort = orjson.OPT_SORT_KEYS
+    nodes = content.get("nodes")
+    if not (set(map(type, content)) <= _STR and type(nodes) is dict and set(map(type, nodes)) <= _STR):
+        yield orjson.dumps(content, option=sort)
+        return
+    opening = b"{"
+    for key in sorted(content):
+        yield opening + orjson.dumps(key) + b":"
+        if key == "nodes":
+            inner = b"{"
+            for pool in sorted(nodes):
+                yield inner + orjson.dumps(pool) + b":" + orjson.dumps(nodes[pool], option=sort)
+                inner = b","
+            yield b"{}" if inner == b"{" else b"}"
+        else:
+            yield orjson.dumps(content[key], option=sort)
+        opening = b","
+    yield b"}" if opening == b"," else b"{}"
 
 
 def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:

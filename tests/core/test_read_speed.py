@@ -279,3 +279,32 @@ def test_a_plain_json_file_is_read_once_into_its_wrapping(tmp_path: Any, monkeyp
 
     monkeypatch.setattr(files, "read_bytes", no_second_read)
     assert files.read_json_file(path, "snapshot") == {"a": [{"b": [1, "]"]}] * 3}
+
+
+# -- the fingerprint, written and hashed piece by piece ----------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [
+    {}, {"nodes": {}}, {"a": 1}, {"nodes": []}, {"nodes": {"p": "not a list"}},
+    {"zeta": [1, {"b": 2, "a": 1}], "nodes": {"pool-b": [{"y": 1, "x": 2}], "pool-a": [], "é": [1], "😀": [2],
+                                               "Z": [3], "": [4]}, "format": "f", "ÿ": {"k": None}},
+    {"nodes": {"p": [{"z": 1.5, "a": [True, False, None]}]}, "pools": [{"metadata": {"name": "p"}}]},
+])
+def test_the_canonical_text_in_pieces_is_orjsons_text(content: dict[str, Any]) -> None:
+    from planner.inventory import _canonical_pieces
+
+    assert b"".join(_canonical_pieces(content)) == orjson.dumps(content, option=orjson.OPT_SORT_KEYS)
+
+
+def test_the_fingerprint_is_the_hash_of_the_whole_canonical_text() -> None:
+    import hashlib
+
+    from planner.inventory import canonical_content, fingerprint_snapshot
+
+    raw = snapshot([pool("pool-b"), pool("pool-a"), pool("é-pool")],
+                   {"pool-b": [node("b2"), node("b1")], "pool-a": [node("a1")], "é-pool": []})
+    raw["workloads"] = {"pool-a": [workload("w", ["10.0.0.1"])]}
+    whole = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
+    assert fingerprint_snapshot(raw) == "sha256:" + hashlib.sha256(whole).hexdigest()
+    with pytest.raises(TypeError):  # what orjson refuses is refused as before
+        fingerprint_snapshot({**raw, "nodes": {"pool-a": [{1: 2}]}})
