@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, islice
+from itertools import compress, islice, repeat
 from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -294,9 +294,11 @@ def _derive_units(names: list[str], pools: list[str], flavors: list[str], phases
             if pool in left_out:
                 reasons[k] = "; ".join(x for x in (reasons[k], f"pool {pool} does not take part") if x)
     units = [f"hyperinstance:{uid}" if uid else name for name, uid in zip(names, uids, strict=True)]
-    size = Counter(units)
-    sizes = list(map(size.__getitem__, units))
-    if len(size) < len(units):  # some unit has several members
+    size = Counter(compress(units, uids))  # the units of super-node members (a node alone is a unit of one)...
+    if size and not size.keys().isdisjoint(names):  # ...unless a node is named like a super node's unit
+        size = Counter(units)
+    sizes = list(map(size.get, units, repeat(1)))
+    if max(size.values(), default=1) > 1:  # some unit has several members
         _block_super_nodes(names, pools, flavors, units, sizes, reasons)
     return {
         "node": names, "pool": pools, "flavor": flavors, "phase": phases, "cluster": clusters, "unit": units,

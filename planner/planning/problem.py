@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
-from operator import not_
+from operator import itemgetter, not_
 from typing import Any
 
 from planner.errors import InputError
@@ -120,7 +120,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
         class_units=class_units, unit_nodes=unit_nodes,
         node_cluster=dict(zip(nodes["node"], nodes["cluster"], strict=True)),
-        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])), busy=busy,
+        flavor_targets=flavor_targets, excluded=sorted(excluded, key=itemgetter("pool")), busy=busy,
     )
     return problem, context
 
@@ -198,6 +198,7 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules],
         for k in compress(range(len(names)), map((1).__lt__, sizes)):
             if not why[k] and units[k] in blocked_units:
                 why[k] = f"super node member {blocked_units[units[k]]} may not move"
+    # in node order, so that a stable sort by pool orders them by (pool, node)
     excluded = [{"node": names[k], "pool": col["pool"][k], "reason": why[k]} for k in compress(range(len(why)), why)]
     unit_nodes: dict[str, list[str]] = {}
     grouped: dict[UnitFacts, list[str]] = {}

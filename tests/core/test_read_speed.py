@@ -308,3 +308,16 @@ def test_the_fingerprint_is_the_hash_of_the_whole_canonical_text() -> None:
     assert fingerprint_snapshot(raw) == "sha256:" + hashlib.sha256(whole).hexdigest()
     with pytest.raises(TypeError):  # what orjson refuses is refused as before
         fingerprint_snapshot({**raw, "nodes": {"pool-a": [{1: 2}]}})
+
+
+@pytest.mark.parametrize("clash", [False, True])
+def test_unit_sizes_count_super_node_members_alone_unless_a_node_is_named_like_their_unit(clash: bool) -> None:
+    from collections import Counter
+
+    items = [node("n1"), node("s1", super_node="u1"), node("s2", super_node="u1"), node("s3", super_node="u2")]
+    if clash:  # a node alone whose name is the unit id of super node u1: the plain rule counts it with u1
+        items.append(node("hyperinstance:u1"))
+    col = build_inventory(snapshot([pool("pool-a")], {"pool-a": items})).columns["nodes"]
+    plain = Counter(col["unit"])
+    assert col["unit_size"] == [plain[u] for u in col["unit"]]
+    assert dict(zip(col["node"], col["unit_size"], strict=True))["s1"] == (3 if clash else 2)
