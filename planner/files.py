@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import json
 import os
 import stat
 import tempfile
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,9 @@ import orjson
 import yaml
 
 from planner.errors import InputError
+from planner.jsondepth import MAX_DEPTH, NOT_READ, load_json_bytes, orjson_pad, too_deep, unwrap
+from planner.jsondepth import check_depth as check_depth
+from planner.jsondepth import check_json_depth as check_json_depth
 from planner.jsontext import canonical_json as canonical_json
 from planner.jsontext import compact_json as compact_json
 
@@ -41,8 +42,7 @@ JsonObject = dict[str, Any]
 
 ENV_MAX_INPUT_BYTES = "POOLSHIFT_MAX_INPUT_BYTES"
 DEFAULT_MAX_INPUT_BYTES = 256 * 1024 * 1024
-MAX_DEPTH = 100            # nesting levels of arrays/objects; real snapshots, specs and plans stay below 15
-MAX_YAML_VALUES = 5_000_000  # values a YAML document may expand to through its aliases
+MAX_YAML_VALUES = 5_000_000  # values a YAML document may expand to through its aliases (MAX_DEPTH: planner.jsondepth)
 
 
 def max_input_bytes() -> int:
@@ -130,116 +130,6 @@ def read_text_nofollow(path: Path, what: str = "file") -> str | None:
     return blob.decode("utf-8", errors="replace")
 
 
-def _too_deep(source: str) -> InputError:
-    return InputError(f"nested more than {MAX_DEPTH} levels deep; refusing it", source=source)
-
-
-def check_depth(data: Any, source: str) -> None:
-    """An InputError naming the file when parsed JSON nests deeper than MAX_DEPTH levels.
-
-    Walked level by level without recursion: the values of one level's objects and arrays, gathered by C-level
-    iteration (`chain`), are sorted into the next level's objects and arrays; JSON shares no values, so each is
-    visited once (about 0.2 s for a 100,000-node snapshot). Only exact `dict` and `list` count, as parsers give.
-    """
-    dicts: list[Any] = [data] if type(data) is dict else []
-    lists: list[Any] = [data] if type(data) is list else []
-    depth = 1
-    while dicts or lists:
-        if depth > MAX_DEPTH:
-            raise _too_deep(source)
-        next_dicts: list[Any] = []
-        next_lists: list[Any] = []
-        add_dict, add_list = next_dicts.append, next_lists.append
-        for value in chain(chain.from_iterable(map(dict.values, dicts)), chain.from_iterable(lists)):
-            kind = type(value)
-            if kind is dict:
-                add_dict(value)
-            elif kind is list:
-                add_list(value)
-        dicts, lists = next_dicts, next_lists
-        depth += 1
-
-
-_NOT_MARKS = bytes(range(256)).translate(None, b'"[]{}')  # every byte but quotes and brackets
-_SQUARE = bytes.maketrans(b"{}", b"[]")
-
-
-def check_json_depth(blob: bytes, source: str) -> None:
-    """`check_depth` of the data parsed from `blob`, read from the bytes: `blob` must be valid JSON (a parser took it).
-
-    The same answer as walking the parsed data, about three times faster, by bytes operations only: escaped
-    backslashes and quotes are dropped (JSON has backslashes only inside strings), then every byte but quotes and
-    brackets; quotes now pair up around strings, and brackets inside strings are dropped with them; objects and
-    arrays are then alike, and each pass of removing "[]" removes the innermost level, so the brackets are gone
-    after as many passes as the data has levels. (UTF-8 never uses these ASCII bytes inside another character.)
-    """
-    if b"\\" in blob:
-        blob = blob.replace(b"\\\\", b"").replace(b'\\"', b"")
-    marks = blob.translate(None, _NOT_MARKS).replace(b'""', b"")  # empty strings (or two strings' inner quotes)
-    if b'"' in marks:
-        marks = b"".join(marks.split(b'"')[::2])  # what lies between strings
-    marks = marks.translate(_SQUARE)
-    for _ in range(MAX_DEPTH):
-        if not marks:
-            return
-        marks = marks.replace(b"[]", b"")
-    if marks:
-        raise _too_deep(source)
-
-
-ORJSON_DEPTH = 1024  # orjson refuses data nested deeper than this (checked once, by `_orjson_pad`)
-
-
-@functools.cache
-def _orjson_pad() -> int:
-    """How many one-element arrays to wrap a JSON text in so that orjson's own depth limit refuses exactly the texts
-    nested more than MAX_DEPTH levels (0 when this orjson's limit is not ORJSON_DEPTH: then the bytes are checked)."""
-    try:
-        orjson.loads(b"[" * ORJSON_DEPTH + b"]" * ORJSON_DEPTH)
-    except orjson.JSONDecodeError:
-        return 0
-    try:
-        orjson.loads(b"[" * (ORJSON_DEPTH + 1) + b"]" * (ORJSON_DEPTH + 1))
-    except orjson.JSONDecodeError:
-        return ORJSON_DEPTH - MAX_DEPTH
-    return 0
-
-
-_NOT_READ = object()
-
-
-def _unwrap(data: Any, pad: int) -> Any:
-    """The value inside `pad` one-element arrays, or _NOT_READ when a wrapper holds anything but one value."""
-    for _ in range(pad):
-        if type(data) is not list or len(data) != 1:
-            return _NOT_READ
-        data = data[0]
-    return data
-
-
-def load_json_bytes(blob: bytes, source: str) -> Any:
-    """`orjson.loads(blob)`, refused (InputError naming the file) when nested more than MAX_DEPTH levels; raises
-    orjson.JSONDecodeError when `blob` is not JSON (callers word that with `parse_json`, which names the line).
-
-    orjson refuses more than ORJSON_DEPTH levels, so `blob` is parsed inside ORJSON_DEPTH - MAX_DEPTH one-element
-    arrays: orjson then refuses exactly what is nested too deeply, in the same pass as the parse (instead of a
-    second pass over the bytes, `check_json_depth`). Parsed, every wrapper must hold just one value (else `blob`
-    was not one JSON value, e.g. `1],[2`); on any refusal the plain parse and `check_json_depth` decide, so every
-    answer, and every error, is theirs.
-    """
-    pad = _orjson_pad()
-    data: Any = _NOT_READ
-    if pad:
-        try:
-            data = _unwrap(orjson.loads(b"".join((b"[" * pad, blob, b"]" * pad))), pad)
-        except orjson.JSONDecodeError:
-            data = _NOT_READ
-    if data is _NOT_READ:
-        data = orjson.loads(blob)
-        check_json_depth(blob, source)
-    return data
-
-
 def read_json_file(path: str | Path, what: str = "input") -> Any:
     """The JSON data of a file: `read_bytes`'s refusals, then `load_json_bytes`'s (nested too deeply), then, for text
     that is not JSON, the standard parser's words with the line and column (`parse_json`).
@@ -249,7 +139,7 @@ def read_json_file(path: str | Path, what: str = "input") -> Any:
     """
     source = str(path)
     data = _read_json_wrapped(path)
-    if data is not _NOT_READ:
+    if data is not NOT_READ:
         return data
     blob = read_bytes(path, what)
     try:
@@ -260,17 +150,17 @@ def read_json_file(path: str | Path, what: str = "input") -> Any:
 
 def _read_json_wrapped(path: str | Path) -> Any:
     """The data of a regular, non-empty file within the input limit, read into a buffer that already holds the
-    one-element arrays `load_json_bytes` wraps text in; _NOT_READ for anything else (or if the file changed size)."""
-    pad = _orjson_pad()
+    one-element arrays `load_json_bytes` wraps text in; NOT_READ for anything else (or if the file changed size)."""
+    pad = orjson_pad()
     if not pad:
-        return _NOT_READ
+        return NOT_READ
     limit = max_input_bytes()
     try:
         with open(path, "rb", buffering=0) as fh:
             info = os.fstat(fh.fileno())
             size = info.st_size
             if not stat.S_ISREG(info.st_mode) or not 0 < size <= limit:
-                return _NOT_READ
+                return NOT_READ
             buf = bytearray(size + 2 * pad + 1)  # one byte more: to see that the file grew
             got = 0
             with memoryview(buf) as view:
@@ -280,16 +170,16 @@ def _read_json_wrapped(path: str | Path) -> Any:
                         break
                     got += n
     except OSError:
-        return _NOT_READ
+        return NOT_READ
     if got != size:
-        return _NOT_READ
+        return NOT_READ
     del buf[pad + size:]
     buf[:pad] = b"[" * pad
     buf += b"]" * pad
     try:
-        return _unwrap(orjson.loads(buf), pad)
+        return unwrap(orjson.loads(buf), pad)
     except orjson.JSONDecodeError:
-        return _NOT_READ
+        return NOT_READ
 
 
 def check_shape(data: Any, source: str) -> None:
@@ -313,13 +203,13 @@ def check_shape(data: Any, source: str) -> None:
                     raise InputError("refers to itself (a recursive YAML alias); refusing it", source=source)
                 stack.append(child)
             if len(open_ids) - len(measured) > MAX_DEPTH:  # the open values are the path from the top
-                raise _too_deep(source)
+                raise too_deep(source)
             continue
         stack.pop()
         height = 1 + max((measured[id(c)][0] for c in children), default=0)
         values = 1 + len(value) + sum(measured[id(c)][1] for c in children)
         if height > MAX_DEPTH:
-            raise _too_deep(source)
+            raise too_deep(source)
         if values > MAX_YAML_VALUES:
             raise InputError(f"expands to more than {MAX_YAML_VALUES} values (through YAML aliases?); refusing it",
                              source=source)
@@ -350,7 +240,7 @@ def parse_json(text: str, source: str) -> Any:
         raise InputError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", source=source) \
             from exc
     except RecursionError:
-        raise _too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
+        raise too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
     check_depth(data, source)
     return data
 
@@ -404,7 +294,7 @@ def load_yaml_mapping(path: str | Path, what: str = "input") -> dict[str, Any]:
     try:
         data = _load_yaml(text)
     except RecursionError:
-        raise _too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
+        raise too_deep(source) from None  # a RecursionError's traceback is a thousand frames of noise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from planner import files
+from planner import files, jsondepth
 from planner.errors import InputError
 from planner.files import MAX_DEPTH, check_json_depth, load_json_bytes
 from planner.inventory import build_inventory, describe_workloads
@@ -86,8 +86,8 @@ def test_the_one_pass_depth_check_on_the_edges(blob: bytes) -> None:
 
 
 def test_without_the_depth_orjson_relies_on_the_bytes_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert files._orjson_pad() == files.ORJSON_DEPTH - MAX_DEPTH  # this orjson: the one-pass check
-    monkeypatch.setattr(files, "_orjson_pad", lambda: 0)
+    assert jsondepth.orjson_pad() == jsondepth.ORJSON_DEPTH - MAX_DEPTH  # this orjson: the one-pass check
+    monkeypatch.setattr(jsondepth, "orjson_pad", lambda: 0)
     for depth in (MAX_DEPTH, MAX_DEPTH + 1):
         blob = b"[" * depth + b"]" * depth
         assert fast_load(blob) == plain_load(blob)
