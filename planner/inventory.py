@@ -17,8 +17,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import queue
-import threading
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -118,21 +116,9 @@ def fingerprint_snapshot(raw: dict[str, Any]) -> str:
     whatever order a file or an API listed them in, and whenever they were captured.
     """
     digest = hashlib.sha256()
-    todo: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
-    hasher = threading.Thread(target=_hash_from, args=(todo, digest), name="poolshift-fingerprint", daemon=True)
-    hasher.start()  # hashes each piece while the next is written (hashlib lets go of the GIL, orjson does not)
-    try:
-        for piece in _canonical_pieces(canonical_content(raw)):
-            todo.put(piece)
-    finally:
-        todo.put(None)
-        hasher.join()
-    return "sha256:" + digest.hexdigest()
-
-
-def _hash_from(todo: queue.SimpleQueue[bytes | None], digest: Any) -> None:
-    while (piece := todo.get()) is not None:
+    for piece in _canonical_pieces(canonical_content(raw)):  # (pieces: no 90 MB text is built at once)
         digest.update(piece)
+    return "sha256:" + digest.hexdigest()
 
 
 def _canonical_pieces(content: dict[str, Any]) -> Iterator[bytes]:
