@@ -19,6 +19,7 @@ MAX_DEPTH = 100            # nesting levels of arrays/objects; real snapshots, s
 
 
 def too_deep(source: str) -> InputError:
+    """The one refusal of data nested more than MAX_DEPTH levels deep, naming the file."""
     return InputError(f"nested more than {MAX_DEPTH} levels deep; refusing it", source=source)
 
 
@@ -93,7 +94,7 @@ def orjson_pad() -> int:
     return 0
 
 
-NOT_READ = object()
+NOT_READ = object()  # what a fast path answers when it steps aside for the plain one
 
 
 def unwrap(data: Any, pad: int) -> Any:
