@@ -18,9 +18,9 @@ import functools
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
+from itertools import compress, islice, repeat
 from operator import itemgetter, le, not_
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,8 +115,34 @@ def fingerprint_snapshot(raw: dict[str, Any]) -> str:
     A function of the inventory only: the same pools, nodes, networks and workloads give the same fingerprint
     whatever order a file or an API listed them in, and whenever they were captured.
     """
-    blob = orjson.dumps(canonical_content(raw), option=orjson.OPT_SORT_KEYS)
-    return "sha256:" + hashlib.sha256(blob).hexdigest()
+    digest = hashlib.sha256()
+    for piece in _canonical_pieces(canonical_content(raw)):  # (pieces: no 90 MB text is built at once)
+        digest.update(piece)
+    return "sha256:" + digest.hexdigest()
+
+
+def _canonical_pieces(content: dict[str, Any]) -> Iterator[bytes]:
+    """`orjson.dumps(content, option=OPT_SORT_KEYS)` in pieces: the top level and the `nodes` object key by key
+    (orjson sorts keys by code point, as `sorted` does), a piece a pool's nodes. Keys that are not all strings
+    (orjson refuses them): the whole text in one piece, as orjson writes it or refuses it."""
+    sort = orjson.OPT_SORT_KEYS
+    nodes = content.get("nodes")
+    if not (set(map(type, content)) <= _STR and type(nodes) is dict and set(map(type, nodes)) <= _STR):
+        yield orjson.dumps(content, option=sort)
+        return
+    opening = b"{"
+    for key in sorted(content):
+        yield opening + orjson.dumps(key) + b":"
+        if key == "nodes":
+            inner = b"{"
+            for pool in sorted(nodes):
+                yield inner + orjson.dumps(pool) + b":" + orjson.dumps(nodes[pool], option=sort)
+                inner = b","
+            yield b"{}" if inner == b"{" else b"}"
+        else:
+            yield orjson.dumps(content[key], option=sort)
+        opening = b","
+    yield b"}" if opening == b"," else b"{}"
 
 
 def canonical_content(raw: dict[str, Any]) -> dict[str, Any]:
@@ -254,9 +280,11 @@ def _derive_units(names: list[str], pools: list[str], flavors: list[str], phases
             if pool in left_out:
                 reasons[k] = "; ".join(x for x in (reasons[k], f"pool {pool} does not take part") if x)
     units = [f"hyperinstance:{uid}" if uid else name for name, uid in zip(names, uids, strict=True)]
-    size = Counter(units)
-    sizes = list(map(size.__getitem__, units))
-    if len(size) < len(units):  # some unit has several members
+    size = Counter(compress(units, uids))  # the units of super-node members (a node alone is a unit of one)...
+    if size and not size.keys().isdisjoint(names):  # ...unless a node is named like a super node's unit
+        size = Counter(units)
+    sizes = list(map(size.get, units, repeat(1)))
+    if max(size.values(), default=1) > 1:  # some unit has several members
         _block_super_nodes(names, pools, flavors, units, sizes, reasons)
     return {
         "node": names, "pool": pools, "flavor": flavors, "phase": phases, "cluster": clusters, "unit": units,
@@ -286,23 +314,42 @@ def _block_super_nodes(names: list[str], pools: list[str], flavors: list[str], u
 
 def _derive_busy(ips: list[str | None], held: list[tuple[str, ...]], workload_rows: Sequence[WorkloadRow]) -> Columns:
     """Per node: its address, whether it is busy, the Running workloads listing that address, and why it is busy."""
-    listed: dict[str, dict[Workload, None]] = {}
+    on_ip = _workloads_on(workload_rows)
+    n = len(ips)
+    none: tuple[Workload, ...] = ()
+    if not on_ip and not any(held):  # nothing runs anywhere (no Running workload, no accelerator in use)
+        return {"private_ip": ips, "busy": [False] * n, "workloads": [none] * n, "busy_reason": [""] * n}
+    found = list(map(on_ip.get, ips))  # (workloads, "runs …") of each node's address, None when none lists it
+    workloads = [f[0] if f else none for f in found]
+    busy = list(map(any, zip(workloads, held, strict=True)))  # any((own, use)): runs a listed workload or holds some
+    reasons = [f[1] if f else "" for f in found]
+    for k in compress(range(n), held):
+        if not found[k]:
+            reasons[k] = f"has accelerators in use ({', '.join(held[k])}) that no listed workload explains"
+    return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
+
+
+Running = tuple[tuple[Workload, ...], str]  # the Running workloads on an address, and "runs …" (describe_workloads)
+
+
+def _workloads_on(workload_rows: Sequence[WorkloadRow]) -> dict[str | None, Running]:
+    """Address -> the Running workloads listing it (each once, sorted by name, type and priority) with "runs …".
+
+    Usually each address is listed by one workload: then every address of a workload shares one answer."""
+    answers = [((identity,), "runs " + describe_workloads((identity,))) for _, identity, _ in workload_rows]
+    on_ip: dict[str | None, Running] = {host: answer for answer, (_, _, hosts) in zip(answers, workload_rows,
+                                                                                      strict=True) for host in hosts}
+    if len(on_ip) == sum(len(hosts) for _, _, hosts in workload_rows):
+        return on_ip  # no address is listed twice
+    listed: dict[str | None, dict[Workload, None]] = {}
     for _, identity, hosts in workload_rows:
         for host in hosts:
             listed.setdefault(host, {})[identity] = None
-    on_ip: dict[str | None, tuple[Workload, ...]] = {ip: tuple(sorted(found, key=_workload_key))
-                                                    for ip, found in listed.items()}
-    none: tuple[Workload, ...] = ()
-    if not on_ip and not any(held):  # nothing runs anywhere (no Running workload, no accelerator in use)
-        return {"private_ip": ips, "busy": [False] * len(ips), "workloads": [none] * len(ips),
-                "busy_reason": [""] * len(ips)}
-    workloads = [on_ip.get(ip, none) for ip in ips] if on_ip else [none] * len(ips)
-    busy = [bool(own or use) for own, use in zip(workloads, held, strict=True)]
-    runs = {own: "runs " + describe_workloads(own) for own in set(on_ip.values())}
-    reasons = [(runs[own] if own else
-                f"has accelerators in use ({', '.join(use)}) that no listed workload explains") if is_busy else ""
-               for own, use, is_busy in zip(workloads, held, busy, strict=True)]
-    return {"private_ip": ips, "busy": busy, "workloads": workloads, "busy_reason": reasons}
+    runs: dict[tuple[Workload, ...], Running] = {}
+    for ip, named in listed.items():
+        own = tuple(sorted(named, key=_workload_key))
+        on_ip[ip] = runs.get(own) or runs.setdefault(own, (own, "runs " + describe_workloads(own)))
+    return on_ip
 
 
 def _workload_key(w: Workload) -> tuple[str, str, str]:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from planner.errors import InputError
-from planner.files import check_json_depth, decode_text, parse_json, read_bytes
+from planner.files import read_json_file
+from planner.jsonshape import Checker, kind_of, string_values
 from planner.modelarts.objects import (
+    ANNOTATION_LOCK,
+    AVAILABLE,
     RUNNING,
     Workload,
     accelerators_in_use,
@@ -39,101 +40,10 @@ FORMAT = "poolshift.inventory/v1"
 def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     """Read a snapshot file as JSON; an unreadable or non-JSON file is an InputError naming the file."""
     source = str(path)
-    blob = read_bytes(path, "snapshot")
-    try:
-        data = orjson.loads(blob)
-        check_json_depth(blob, source)  # orjson accepts 1,024 levels: more than the code downstream can walk
-    except orjson.JSONDecodeError:
-        # orjson is fast but terse: the standard parser names the line and column of the problem
-        data = parse_json(decode_text(blob, source), source)
+    data = read_json_file(path, "snapshot")  # (refuses more than MAX_DEPTH levels: orjson would take 1,024)
     if not isinstance(data, dict):
-        raise InputError(f"expected a JSON object at the top level, got {_kind(data)}", source=source, path="$")
+        raise InputError(f"expected a JSON object at the top level, got {kind_of(data)}", source=source, path="$")
     return data
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-            dict: "object"}.get(type(value), type(value).__name__)
-
-
-class _Checker:
-    """Small typed accessors that raise InputError with a JSON path."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, path: str, message: str) -> InputError:
-        return InputError(message, source=self.source, path=path)
-
-    def obj(self, value: Any, path: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(path, f"expected an object, got {_kind(value)}")
-        return value
-
-    def field(self, parent: dict[str, Any], key: str, path: str, kind: type | tuple[type, ...],
-              *, required: bool = True) -> Any:
-        where = f"{path}.{key}"
-        if key not in parent or parent[key] is None:
-            if required:
-                raise self.fail(where, "required field is missing")
-            return None
-        value = parent[key]
-        if isinstance(value, bool) and kind in (int, (int,)):
-            raise self.fail(where, f"expected integer, got {_kind(value)}")
-        if not isinstance(value, kind):
-            names = kind if isinstance(kind, tuple) else (kind,)
-            expected = " or ".join(_kind(t()) for t in names)
-            raise self.fail(where, f"expected {expected}, got {_kind(value)}")
-        return value
-
-    def count(self, parent: dict[str, Any], key: str, path: str, *, required: bool = True) -> Any:
-        """A whole number that must not be negative (None when optional and absent)."""
-        value = self.field(parent, key, path, int, required=required)
-        if value is not None and value < 0:
-            raise self.fail(f"{path}.{key}", f"must not be negative (got {value})")
-        return value
-
-    def string_map(self, parent: dict[str, Any], key: str, path: str) -> dict[str, str]:
-        value = self.field(parent, key, path, dict, required=False)
-        if value is None:
-            return {}
-        has_null = False
-        for k, v in value.items():
-            if v is None:
-                has_null = True
-            elif not isinstance(v, str):
-                raise self.fail(f"{path}.{key}[{json.dumps(k)}]", f"expected string, got {_kind(v)}")
-        return {k: v for k, v in value.items() if v is not None} if has_null else value
-
-
-def _string_values(mapping: Any) -> bool:
-    if type(mapping) is not dict:
-        return False
-    for v in mapping.values():  # noqa: SIM110  (a plain loop: measurably faster than all() on 100k nodes)
-        if type(v) is not str:
-            return False
-    return True
-
-
-NodeFields = tuple[str, dict[str, str], dict[str, str], str, str, dict[str, Any]]
-
-
-def _node_fast(node: Any) -> NodeFields | None:
-    """(name, labels, annotations, flavor, phase, status) of a well-formed node, or None to take the checked path."""
-    try:
-        meta, spec, status = node["metadata"], node["spec"], node["status"]
-        name, flavor, phase = meta["name"], spec["flavor"], status["phase"]
-        labels = meta.get("labels") or {}
-        annotations = meta.get("annotations") or {}
-    except (KeyError, TypeError, AttributeError):
-        return None
-    if type(name) is not str or type(flavor) is not str or type(phase) is not str:
-        return None
-    if not (_string_values(labels) and _string_values(annotations)):
-        return None
-    return name, labels, annotations, flavor, phase, status
 
 
 @dataclass
@@ -152,7 +62,7 @@ class SnapshotRows:
 
 def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRows:
     """Validate a snapshot dict (InputError with the JSON path) and read its objects into rows."""
-    c = _Checker(source)
+    c = Checker(source)
     c.obj(raw, "$")
     fmt = c.field(raw, "format", "$", str)
     if fmt != FORMAT:
@@ -176,7 +86,7 @@ def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRow
 SubnetRow = tuple[str, str, str | None, int, int, int]  # subnet, network, cidr, total, used, free
 
 
-def _read_networks(c: _Checker, raw_networks: list[Any]) -> tuple[list[SubnetRow], dict[str, list[str]]]:
+def _read_networks(c: Checker, raw_networks: list[Any]) -> tuple[list[SubnetRow], dict[str, list[str]]]:
     """Subnet rows, and the subnet ids of each network (in the snapshot's order)."""
     subnet_rows: list[SubnetRow] = []
     network_subnets: dict[str, list[str]] = {}
@@ -204,7 +114,7 @@ def _read_networks(c: _Checker, raw_networks: list[Any]) -> tuple[list[SubnetRow
     return subnet_rows, network_subnets
 
 
-def _pool_subnets(c: _Checker, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _pool_subnets(c: Checker, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """The optional `pool_subnets` record of `inventory pull`: pool -> {subnet, source, tried} (docs/api.md)."""
     value = c.field(raw, "pool_subnets", "$", dict, required=False) or {}
     for pool, entry in value.items():
@@ -215,11 +125,11 @@ def _pool_subnets(c: _Checker, raw: dict[str, Any]) -> dict[str, dict[str, Any]]
         tried = c.field(entry, "tried", path, list, required=False) or []
         for k, item in enumerate(tried):
             if not isinstance(item, str):
-                raise c.fail(f"{path}.tried[{k}]", f"expected string, got {_kind(item)}")
+                raise c.fail(f"{path}.tried[{k}]", f"expected string, got {kind_of(item)}")
     return value
 
 
-def _read_pool_flavors(c: _Checker, spec: dict[str, Any], path: str, name: str,
+def _read_pool_flavors(c: Checker, spec: dict[str, Any], path: str, name: str,
                        flavor_rows: list[tuple[str, str, int | None]]) -> None:
     """Check `spec.resources[]` and add one (pool, flavor, maxCount) row per flavor (the first listing wins)."""
     seen: set[str] = set()
@@ -234,7 +144,7 @@ def _read_pool_flavors(c: _Checker, spec: dict[str, Any], path: str, name: str,
             flavor_rows.append((name, flavor, max_count))
 
 
-def _read_pools(c: _Checker, raw_pools: list[Any], network_subnets: dict[str, list[str]], known: set[str],
+def _read_pools(c: Checker, raw_pools: list[Any], network_subnets: dict[str, list[str]], known: set[str],
                 recorded: dict[str, dict[str, Any]]
                 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int | None]], dict[str, str | None]]:
     """Pool rows (POOL_COLUMNS but the derived cluster and node count), flavor rows, and each pool's status cluster."""
@@ -261,7 +171,7 @@ def _read_pools(c: _Checker, raw_pools: list[Any], network_subnets: dict[str, li
         if isinstance(sres, dict):
             for key, val in sres.items():
                 if val is not None and not isinstance(val, (dict, list)):
-                    raise c.fail(f"{path}.status.resources.{key}", f"expected array or object, got {_kind(val)}")
+                    raise c.fail(f"{path}.status.resources.{key}", f"expected array or object, got {kind_of(val)}")
         network = c.field(spec, "network", f"{path}.spec", dict, required=False) or {}
         net_name = c.field(network, "name", f"{path}.spec.network", str, required=False)
         subnet_id = c.field(network, "subnetId", f"{path}.spec.network", str, required=False)
@@ -281,20 +191,27 @@ NodeRow = tuple[str, str, str, str, str, str, str, str | None, tuple[str, ...]]
 # node, pool, flavor, phase, cluster, super-node uid, why not, private IP, accelerators in use
 
 
-def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> list[NodeRow]:
-    """One row per node; a malformed node is reported with its JSON path."""
+def _read_nodes(c: Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> list[NodeRow]:
+    """One row per node, in one pass over the raw nodes; a malformed node is reported with its JSON path.
+
+    The label facts repeat (a few thousand label sets in 100,000 nodes), so each distinct label set is read once
+    through `planner.modelarts.objects` and remembered (`_NodeFacts`).
+    """
     node_names: set[str] = set()
     node_rows: list[NodeRow] = []
+    facts = _NodeFacts()
     for pool_name, items in raw_nodes.items():
         ppath = f"$.nodes[{json.dumps(pool_name)}]"
         if pool_name not in pool_names:
             raise c.fail(ppath, f"nodes listed under pool {pool_name!r}, which $.pools does not list")
         if not isinstance(items, list):
-            raise c.fail(ppath, f"expected an array of nodes, got {_kind(items)}")
+            raise c.fail(ppath, f"expected an array of nodes, got {kind_of(items)}")
+        add_row = node_rows.append
         for j, node in enumerate(items):
-            fast = _node_fast(node)
-            name, labels, annotations, flavor, phase, status = fast if fast is not None else _node_checked(
-                c, node, f"{ppath}[{j}]")
+            read = facts.fast(node)
+            if read is None:
+                read = _node_checked(c, node, f"{ppath}[{j}]")
+            name, flavor, phase, status, cluster, uid, reason = read
             if not name:
                 raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
             if name in node_names:
@@ -302,15 +219,55 @@ def _read_nodes(c: _Checker, raw_nodes: dict[str, Any], pool_names: set[str]) ->
             node_names.add(name)
             ip = status.get("privateIp")
             if ip is not None and type(ip) is not str:
-                raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {_kind(ip)}")
+                raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {kind_of(ip)}")
             held = _accelerators(c, status, ppath, j) if "resources" in status else ()
-            node_rows.append((name, pool_name, flavor, phase, node_cluster(labels, pool_name), node_unit_uid(labels),
-                              node_immovable_reason(phase, labels, annotations), ip or None, held))
+            add_row((name, pool_name, flavor, phase, cluster or pool_name, uid, reason, ip or None, held))
     return node_rows
 
 
-def _node_checked(c: _Checker, node: Any, path: str) -> NodeFields:
-    """The slow path for a node `_node_fast` refused: names the JSON path of the problem."""
+NodeRead = tuple[str, str, str, dict[str, Any], str, str, str]
+# name, flavor, phase, status, cluster label ("" when absent: the pool's id), super-node uid, why it may not move
+
+_EMPTY: dict[str, str] = {}
+
+
+class _NodeFacts:
+    """The facts of raw nodes, each distinct label set read once (the read of 100,000 nodes).
+
+    A remembered label set holds strings only, so a node with a label value that is not a string never matches
+    one (it is read, and checked, on its own): a hit is exactly a repeat of a read already done.
+    """
+
+    def __init__(self) -> None:
+        # label set -> cluster label, super-node uid, and the labels' reasons not to move (of an Available node)
+        self.labels: dict[tuple[tuple[str, str], ...], tuple[str, str, str]] = {}
+
+    def fast(self, node: Any) -> NodeRead | None:
+        """The facts of a well-formed node, or None to take the checked path (which names the problem)."""
+        try:
+            meta, spec, status = node["metadata"], node["spec"], node["status"]
+            name, flavor, phase = meta["name"], spec["flavor"], status["phase"]
+            labels = meta.get("labels") or _EMPTY
+            annotations = meta.get("annotations") or _EMPTY
+            known = self.labels.get(tuple(labels.items()))
+        except (KeyError, TypeError, AttributeError):  # TypeError: not an object, or an unhashable label value
+            return None
+        if type(name) is not str or type(flavor) is not str or type(phase) is not str:
+            return None
+        if known is None:
+            if not string_values(labels):
+                return None
+            known = self.labels[tuple(labels.items())] = (node_cluster(labels, ""), node_unit_uid(labels),
+                                                          node_immovable_reason(AVAILABLE, labels, _EMPTY))
+        if annotations and not string_values(annotations):
+            return None
+        reason = known[2] if phase == AVAILABLE and not annotations.get(ANNOTATION_LOCK) else \
+            node_immovable_reason(phase, labels, annotations)
+        return name, flavor, phase, status, known[0], known[1], reason
+
+
+def _node_checked(c: Checker, node: Any, path: str) -> NodeRead:
+    """The slow path for a node `_NodeFacts.fast` refused: names the JSON path of the problem, else reads it."""
     node = c.obj(node, path)
     meta = c.field(node, "metadata", path, dict)
     name = c.field(meta, "name", f"{path}.metadata", str)
@@ -320,10 +277,11 @@ def _node_checked(c: _Checker, node: Any, path: str) -> NodeFields:
     flavor = c.field(spec, "flavor", f"{path}.spec", str)
     status = c.field(node, "status", path, dict)
     phase = c.field(status, "phase", f"{path}.status", str)
-    return name, labels, annotations, flavor, phase, status
+    return (name, flavor, phase, status, node_cluster(labels, ""), node_unit_uid(labels),
+            node_immovable_reason(phase, labels, annotations))
 
 
-def _accelerators(c: _Checker, status: dict[str, Any], ppath: str, j: int) -> tuple[str, ...]:
+def _accelerators(c: Checker, status: dict[str, Any], ppath: str, j: int) -> tuple[str, ...]:
     """Accelerators the node has in use (`status.resources` against `status.availableResources`, PRODUCT §9);
     either field, when present, must be an object, and every accelerator amount a quantity ("8", "500m")."""
     resources, available = status["resources"], status.get("availableResources")
@@ -336,13 +294,13 @@ def _accelerators(c: _Checker, status: dict[str, Any], ppath: str, j: int) -> tu
         raise c.fail(f"{ppath}[{j}].status.{field}[{json.dumps(key)}]",
                      f'expected a quantity such as "8" or "500m", got {value!r}')
     field = "resources" if type(resources) is not dict else "availableResources"
-    raise c.fail(f"{ppath}[{j}].status.{field}", f"expected object, got {_kind(status[field])}")
+    raise c.fail(f"{ppath}[{j}].status.{field}", f"expected object, got {kind_of(status[field])}")
 
 
 WorkloadRow = tuple[str, Workload, frozenset[str]]  # pool, (name, type, priority), the addresses it runs on
 
 
-def _read_workloads(c: _Checker, raw: dict[str, Any], pool_names: set[str]) -> list[WorkloadRow] | None:
+def _read_workloads(c: Checker, raw: dict[str, Any], pool_names: set[str]) -> list[WorkloadRow] | None:
     """The optional `workloads` key (PRODUCT §9): pool -> raw ListWorkloads items, each with a `name` and a `status`.
     Rows for the Running ones only; None when the snapshot has no `workloads` key (nothing is known)."""
     value = c.field(raw, "workloads", "$", dict, required=False)
@@ -354,7 +312,7 @@ def _read_workloads(c: _Checker, raw: dict[str, Any], pool_names: set[str]) -> l
         if pool_name not in pool_names:
             raise c.fail(ppath, f"workloads listed under pool {pool_name!r}, which $.pools does not list")
         if not isinstance(items, list):
-            raise c.fail(ppath, f"expected an array of workloads, got {_kind(items)}")
+            raise c.fail(ppath, f"expected an array of workloads, got {kind_of(items)}")
         for j, item in enumerate(items):
             if not _workload_fast(item):
                 _workload_checked(c, item, f"{ppath}[{j}]")
@@ -375,10 +333,15 @@ def _workload_fast(item: Any) -> bool:
         return False
     if members is None:
         return True
-    return type(members) is list and all(type(m) is dict and type(m.get("hostIp", "")) is str for m in members)
+    if type(members) is not list:
+        return False
+    for member in members:  # noqa: SIM110  (a plain loop: faster than all() over a few members)
+        if type(member) is not dict or type(member.get("hostIp", "")) is not str:
+            return False
+    return True
 
 
-def _workload_checked(c: _Checker, item: Any, path: str) -> None:
+def _workload_checked(c: Checker, item: Any, path: str) -> None:
     """The slow path for a workload `_workload_fast` refused: raises InputError naming the JSON path of the problem."""
     item = c.obj(item, path)
     if not c.field(item, "name", path, str):

@@ -174,10 +174,13 @@ def node_unit_uid(labels: Mapping[str, str]) -> str:
     return ""
 
 
+AVAILABLE = "Available"  # the one node phase in which a node may move
+
+
 def node_immovable_reason(phase: Any, labels: Mapping[str, str], annotations: Mapping[str, str]) -> str:
     """Why the API would refuse to move the node ("" when it may move), every reason joined by "; "."""
     why: list[str] = []
-    if phase != "Available":
+    if phase != AVAILABLE:
         why.append(f"phase {phase}")
     lock = annotations.get(ANNOTATION_LOCK)
     if lock:
@@ -243,7 +246,7 @@ def accelerators_in_use(resources: Any, available: Any) -> AcceleratorUse:
     compared; the first one is named in `unreadable` (`resources.<key>` or `availableResources.<key>`)."""
     if not isinstance(resources, dict) or not isinstance(available, dict):
         return NO_ACCELERATOR_USE
-    held: list[str] = []
+    held: tuple[str, ...] = ()
     unreadable: str | None = None
     for key, capacity in resources.items():
         if key in NOT_ACCELERATORS:
@@ -251,12 +254,27 @@ def accelerators_in_use(resources: Any, available: Any) -> AcceleratorUse:
         free = available.get(key, 0)
         if free == capacity:
             continue
-        total, left = parse_quantity(capacity), parse_quantity(free)
+        total, left = _quantity(capacity), _quantity(free)
         if total is None or left is None:
             unreadable = unreadable or (f"resources.{key}" if total is None else f"availableResources.{key}")
         elif left < total:
-            held.append(key)
-    return AcceleratorUse(tuple(held), unreadable) if held or unreadable else NO_ACCELERATOR_USE
+            held += (key,)
+    return AcceleratorUse(held, unreadable) if held or unreadable else NO_ACCELERATOR_USE
+
+
+_QUANTITIES: dict[str, Fraction | int | None] = {}  # parsed quantity strings: a node lists the same few ("8", "0")
+
+
+def _quantity(value: Any) -> Fraction | int | None:
+    """`parse_quantity`, remembered for strings (only strings: `True == 1`, yet True is no quantity)."""
+    if type(value) is not str:
+        return parse_quantity(value)
+    known = _QUANTITIES.get(value, _QUANTITIES)
+    if known is _QUANTITIES:
+        if len(_QUANTITIES) >= 4096:  # bounded: a long `auto` run reads many snapshots
+            _QUANTITIES.clear()
+        known = _QUANTITIES[value] = parse_quantity(value)
+    return known  # type: ignore[return-value]
 
 
 def node_accelerators_in_use(node: Any) -> AcceleratorUse:
@@ -279,12 +297,13 @@ def workload_host_ips(workload: Any) -> frozenset[str]:
     if not isinstance(workload, dict):
         return frozenset()
     listed = workload.get("hostIps")
-    ips = {ip.strip() for ip in listed.split(",") if ip.strip()} if isinstance(listed, str) else set()
+    ips = set(map(str.strip, listed.split(","))) if isinstance(listed, str) else set()
     members = workload.get("nodes")
-    for member in members if isinstance(members, list) else []:
+    for member in members if isinstance(members, list) else ():
         ip = member.get("hostIp") if isinstance(member, dict) else None
-        if isinstance(ip, str) and ip.strip():
+        if isinstance(ip, str) and ip not in ips:  # (an address `hostIps` names is stripped already)
             ips.add(ip.strip())
+    ips.discard("")
     return frozenset(ips)
 
 

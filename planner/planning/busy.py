@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from planner.inventory import Inventory, Workload
@@ -48,32 +49,41 @@ class BusyFacts:
 def busy_facts(inv: Inventory, policy: str) -> BusyFacts:
     """Busy units, each member's reason and the workloads moving it ends (a super node's: every member's)."""
     col = inv.columns["nodes"]
-    members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]] = {}
-    for name, unit, busy, reason, running in zip(col["node"], col["unit"], col["busy"], col["busy_reason"],
-                                                 col["workloads"], strict=True):
-        if busy:
-            members.setdefault(unit, []).append((name, reason, running or (UNLISTED,)))
-    if not members:
+    names, units, sizes = col["node"], col["unit"], col["unit_size"]
+    reasons, workloads = col["busy_reason"], col["workloads"]
+    busy = list(compress(range(len(names)), col["busy"]))  # the busy nodes only
+    if not busy:
         return BusyFacts(policy, inv.workloads_known)
-    unit_nodes: dict[str, list[str]] = {}
-    for name, unit, size in zip(col["node"], col["unit"], col["unit_size"], strict=True):
-        if unit in members and size > 1:
-            unit_nodes.setdefault(unit, []).append(name)
     node_reason: dict[str, str] = {}
     ends: dict[str, tuple[Workload, ...]] = {}
+    members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]] = {}  # busy super node -> its busy members
+    for k in busy:
+        if sizes[k] == 1:  # a node alone: its own workloads, already sorted
+            node_reason[names[k]] = BUSY_PREFIX + reasons[k]
+            ends[names[k]] = workloads[k] or (UNLISTED,)
+        else:
+            members.setdefault(units[k], []).append((names[k], reasons[k], workloads[k] or (UNLISTED,)))
+    if members:
+        _busy_super_nodes(names, units, sizes, members, node_reason, ends)
+    return BusyFacts(policy, inv.workloads_known, node_reason, ends, frozenset(map(units.__getitem__, busy)))
+
+
+def _busy_super_nodes(names: list[str], units: list[str], sizes: list[int],
+                      members: dict[str, list[tuple[str, str, tuple[Workload, ...]]]], node_reason: dict[str, str],
+                      ends: dict[str, tuple[Workload, ...]]) -> None:
+    """Every member of a busy super node, busy or not: the reason of its first busy member unless its own, and every
+    workload of every member (moving the unit ends them all)."""
+    unit_nodes: dict[str, list[str]] = {}
+    for k in compress(range(len(names)), map((1).__lt__, sizes)):  # the members of super nodes only
+        if units[k] in members:
+            unit_nodes.setdefault(units[k], []).append(names[k])
     for unit, busy_members in members.items():
-        if len(busy_members) == 1 and unit not in unit_nodes:  # a node alone: its own workloads, already sorted
-            name, reason, running = busy_members[0]
-            node_reason[name] = BUSY_PREFIX + reason
-            ends[name] = running
-            continue
         ended = tuple(sorted({w for _, _, running in busy_members for w in running}, key=_order))
         first, first_reason, _ = min(busy_members)
         own = {name: reason for name, reason, _ in busy_members}
-        for name in unit_nodes.get(unit, [first]):
+        for name in unit_nodes[unit]:
             node_reason[name] = BUSY_PREFIX + own.get(name, f"super node member {first} {first_reason}")
             ends[name] = ended
-    return BusyFacts(policy, inv.workloads_known, node_reason, ends, frozenset(members))
 
 
 def _order(w: Workload) -> tuple[str, str, str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import compress
+from operator import itemgetter, not_
 from typing import Any
 
 from planner.errors import InputError
@@ -98,8 +99,8 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
                    clusters={c: i for i, c in enumerate(clusters)}, subnets={s: i for i, s in enumerate(subnet_ids)})
     pool_rules, pool_data = _pool_rules(inv, spec, spec_pools, index)
     busy = busy_facts(inv, spec.workload_rules.busy_nodes)
-    excluded, unit_nodes, unit_facts = _movable_units(inv, spec, pool_rules, busy)
-    commodities, classes, class_units = _classes(unit_facts, index, busy, cross=spec.limits.allow_cross_cluster)
+    excluded, unit_nodes, grouped = _movable_units(inv, spec, pool_rules, busy)
+    commodities, classes, class_units = _classes(grouped, index, busy, cross=spec.limits.allow_cross_cluster)
     arrivals = _arrivals(commodities, classes, pool_rules, flavors, index, accepted, spec.flavor_compat)
     cells = _cells(arrivals, flavor_targets, accepted, cell_counts, pool_ids, flavors, index)
 
@@ -119,7 +120,7 @@ def build_problem(inv: Inventory, spec: Spec, *, spec_source: str = "<spec>") ->
         rules=rules, pool_ids=pool_ids, flavors=flavors, subnet_ids=subnet_ids, clusters=clusters,
         class_units=class_units, unit_nodes=unit_nodes,
         node_cluster=dict(zip(nodes["node"], nodes["cluster"], strict=True)),
-        flavor_targets=flavor_targets, excluded=sorted(excluded, key=lambda e: (e["pool"], e["node"])), busy=busy,
+        flavor_targets=flavor_targets, excluded=sorted(excluded, key=itemgetter("pool")), busy=busy,
     )
     return problem, context
 
@@ -180,38 +181,47 @@ UnitFacts = tuple[str, str, int, str, bool]  # pool, flavor, unit size, cluster,
 
 
 def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules], busy: BusyFacts
-                   ) -> tuple[list[dict[str, str]], dict[str, list[str]], dict[str, UnitFacts]]:
-    """Nodes that may not move (with why), and the movable units: their nodes and facts. One pass over the nodes."""
+                   ) -> tuple[list[dict[str, str]], dict[str, list[str]], dict[UnitFacts, list[str]]]:
+    """Nodes that may not move (with why), and the movable units: their nodes, and the units of each class (the
+    facts of a unit are its first member's), in node order."""
     col = inv.columns["nodes"]
-    pinned = set(spec.pin)
+    names, units, sizes = col["node"], col["unit"], col["unit_size"]
     kept = busy.node_reason if busy.keeps else {}
     split = busy.busy_units if busy.splits else frozenset()
     no_give = {p for p, r in pool_rules.items() if not r.give}
-    own = _spec_reasons(col, pinned, kept, no_give, spec.limits.max_batch_size)
+    why = _spec_reasons(col, set(spec.pin), kept, no_give, spec.limits.max_batch_size)
     blocked_units: dict[str, str] = {}  # a unit moves only if every member may move
-    for unit, name in compress(zip(col["unit"], col["node"], strict=True), own):  # the nodes with a reason
+    for unit, name in compress(zip(units, names, strict=True), why):  # the nodes with a reason
         if unit not in blocked_units or name < blocked_units[unit]:
             blocked_units[unit] = name
-    excluded: list[dict[str, str]] = []
+    if blocked_units:  # (a unit of one node is blocked only by its own reason)
+        for k in compress(range(len(names)), map((1).__lt__, sizes)):
+            if not why[k] and units[k] in blocked_units:
+                why[k] = f"super node member {blocked_units[units[k]]} may not move"
+    # in node order, so that a stable sort by pool orders them by (pool, node)
+    excluded = [{"node": names[k], "pool": col["pool"][k], "reason": why[k]} for k in compress(range(len(why)), why)]
     unit_nodes: dict[str, list[str]] = {}
-    unit_facts: dict[str, UnitFacts] = {}
+    grouped: dict[UnitFacts, list[str]] = {}
     shared: list[list[str]] = []  # the member lists of units with several nodes (sorted at the end)
-    for name, pool, flavor, cluster, unit, size, why in zip(col["node"], col["pool"], col["flavor"], col["cluster"],
-                                                            col["unit"], col["unit_size"], own, strict=True):
-        if not why and unit in blocked_units:
-            why = f"super node member {blocked_units[unit]} may not move"
-        if why:
-            excluded.append({"node": name, "pool": pool, "reason": why})
+    for name, pool, flavor, cluster, unit, size in compress(
+            zip(names, col["pool"], col["flavor"], col["cluster"], units, sizes, strict=True), map(not_, why)):
+        if size == 1:
+            unit_nodes[unit] = [name]
         elif unit in unit_nodes:
             unit_nodes[unit].append(name)
+            continue
         else:
             unit_nodes[unit] = members = [name]
-            unit_facts[unit] = (pool, flavor, int(size), cluster, unit in split)
-            if size > 1:
-                shared.append(members)
+            shared.append(members)
+        facts = (pool, flavor, int(size), cluster, unit in split)
+        found = grouped.get(facts)
+        if found is None:
+            grouped[facts] = [unit]
+        else:
+            found.append(unit)
     for members in shared:
         members.sort()
-    return excluded, unit_nodes, unit_facts
+    return excluded, unit_nodes, grouped
 
 
 def _spec_reasons(col: dict[str, list[Any]], pinned: set[str], kept: dict[str, str], no_give: set[str],
@@ -235,7 +245,7 @@ def _spec_reasons(col: dict[str, list[Any]], pinned: set[str], kept: dict[str, s
     return own
 
 
-def _classes(unit_facts: dict[str, UnitFacts], index: _Index, busy: BusyFacts, *, cross: bool
+def _classes(grouped: dict[UnitFacts, list[str]], index: _Index, busy: BusyFacts, *, cross: bool
              ) -> tuple[list[Commodity], list[UnitClass], list[list[str]]]:
     """Interchangeable units grouped into classes (pool, flavor, size, cluster, busy) of commodities (flavor, size
     and, when cross-cluster moves are forbidden, cluster); the units of each class in stable order, idle first."""
@@ -243,11 +253,12 @@ def _classes(unit_facts: dict[str, UnitFacts], index: _Index, busy: BusyFacts, *
     commodity_index: dict[tuple[int, int, int], int] = {}
     classes: list[UnitClass] = []
     class_units: list[list[str]] = []
-    grouped: dict[UnitFacts, list[str]] = {}
     idle_first = busy.policy == "ignore" and busy.busy_units  # (drain: busy units are in classes of their own)
-    for unit in sorted(unit_facts, key=lambda u: (u in busy.busy_units, u)) if idle_first else sorted(unit_facts):
-        grouped.setdefault(unit_facts[unit], []).append(unit)
     for (pool, flavor, size, cluster, is_busy), members in sorted(grouped.items()):
+        if idle_first:
+            members.sort(key=lambda u: (u in busy.busy_units, u))
+        else:
+            members.sort()
         fi, ci = index.flavors[flavor], index.clusters[cluster]
         ckey = (fi, size, -1 if cross else ci)
         k = commodity_index.setdefault(ckey, len(commodities))
