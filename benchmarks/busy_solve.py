@@ -1,11 +1,12 @@
-"""Solver-side preview of busy nodes (PRODUCT §9) on the busy families, before the planner reads workloads.
+"""The solver alone on busy nodes (PRODUCT §9): the same class problem under each policy, side by side.
 
     python -m benchmarks.busy_solve [--families busy,hard] [--sizes 10k,100k] [--seeds 1] [--repeat 3] [--weighted]
                                     [--noface]
 
-The planner does not read the snapshot's `workloads` yet, so `poolshift plan` cannot be timed with them.
-This module builds, from the planner's own problem and the busy nodes of the snapshot (PRODUCT §9 rule:
-listed by a Running workload, or an accelerator in use), the problems the planner will hand the solver:
+`poolshift plan` reads the snapshot's `workloads` itself (time it with `benchmarks.run --busy-nodes ...`); this
+module isolates the solve. It builds the planner's problem once, from the instance's spec with
+`busy_nodes: ignore` (a spec without a `workloads:` section means `keep`), marks the busy
+nodes by the PRODUCT §9 rule (listed by a Running workload, or an accelerator in use), derives from it:
 
 | mode | problem |
 |---|---|
@@ -93,8 +94,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for family in args.families.split(","):
         for size in (run.parse_size(s) for s in args.sizes.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
+                # the `ignore` spec: its problem has every busy unit movable, which split_problems splits
                 inventory, spec, _ = run.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
-                                                         lambda m: print(m, file=sys.stderr), family)
+                                                         lambda m: print(m, file=sys.stderr), family, "ignore")
                 result = measure(inventory, spec, args.repeat, args.weighted, args.noface)
                 modes = ["ignore", "keep", "drain"] + ["drain-weighted"] * args.weighted
                 modes += ["drain-noface"] * args.noface
