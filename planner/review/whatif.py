@@ -1,14 +1,17 @@
 """What-if planning: plan every scenario of a scenario file and compare the outcomes side by side.
 
-Each scenario's snapshot and spec are built first (`planner.review.scenarios`), so a bad scenario stops the
-run (exit 2) before any solving. The inventory is read and derived once per distinct snapshot: scenarios
-without inventory overrides share the caller's snapshot and so one `Inventory`, and a scenario with overrides
-edits a copy-on-write view of it (planner.review.scenarios.snapshot) instead of a deep copy. Then every scenario
-is planned through `planner.planning.make_plan` (or the planner function given), in up to two worker
-processes when there are several. The workers are forked once the jobs are built, so they inherit the
-inventories instead of receiving them (one pickled job was 39 MB and 1.2 s at 100k nodes); only the outcomes
-travel back. Threads would share them too, but the planner's Python stages hold the GIL: two threads planned 7
-scenarios at 100k nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is not available, threads.
+Each scenario's snapshot and spec are built first (`planner.review.scenarios`), and the caller's snapshot is
+derived (validated) once, so a bad scenario or snapshot stops the run (exit 2) before any solving. Scenarios
+without inventory overrides share that one `Inventory`; a scenario with overrides edits a copy-on-write view
+of the caller's snapshot (planner.review.scenarios.snapshot) instead of a deep copy, and its inventory is
+derived where the scenario is planned, so two workers derive theirs at the same time (7 scenarios at 100k
+nodes, 4 with overrides: 8.6-9.3 s against 10.2-11.7 s deriving them all first, benchmarks/RESULTS.md). Then
+every scenario is planned through `planner.planning.make_plan` (or the planner function given, which takes an
+`Inventory` or a raw snapshot as make_plan does), in up to two worker processes when there are several. The
+workers are forked once the jobs are built, so they inherit the inventories and edited snapshots instead of
+receiving them (one pickled job was 39 MB and 1.2 s at 100k nodes); only the outcomes travel back. Threads
+would share them too, but the planner's Python stages hold the GIL: two threads planned 7 scenarios at 100k
+nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is not available, threads.
 Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that do not
 survive pickling.
 A scenario that has no feasible placement (PlanningError) is an outcome like any other and does not stop the
@@ -85,7 +88,9 @@ class _Job:
     scenario: str
     description: str | None
     baseline: bool
-    inventory: Inventory  # shared by the scenarios planned from one snapshot; the planner only reads it
+    # The caller's inventory, shared by the scenarios without inventory overrides (the planner only reads it), or
+    # a scenario's edited raw snapshot, derived by the planner where the scenario is planned.
+    inventory: Inventory | dict[str, Any]
     spec: dict[str, Any]
     options: Any
     snapshot_source: str
@@ -156,9 +161,10 @@ def prepare_jobs(
     planner: Planner = make_plan,
     only: Sequence[str] = (),
 ) -> list[_Job]:
-    """Build every scenario's inventory and spec; a bad override raises InputError before any solving.
+    """Build every scenario's snapshot and spec; a bad override or snapshot raises InputError before any solving.
 
-    Scenarios whose snapshot is the same object (no inventory overrides) get the same `Inventory`."""
+    The caller's snapshot is derived once, and the scenarios without inventory overrides share that `Inventory`;
+    a scenario with overrides gets its edited raw snapshot (see the module docstring)."""
     known = [s.name for s in scenarios.scenarios]
     unknown = [name for name in only if name not in known]
     if unknown:
@@ -166,24 +172,23 @@ def prepare_jobs(
             f"no scenario named {unknown[0]!r} (scenarios: {', '.join(known)})", source="arguments", path="--only"
         )
     jobs = []
-    inventories: dict[int, Inventory] = {}  # id of a scenario's snapshot -> its inventory
-    names = NodeIndex(snapshot)  # node names of the caller's snapshot, indexed once for every scenario's edits
+    shared = snapshot if isinstance(snapshot, dict) else dict(snapshot)
+    base = build_inventory(shared, source=snapshot_source)  # checks the caller's snapshot before any solving
+    names = NodeIndex(shared)  # node names of the caller's snapshot, indexed once for every scenario's edits
     for index, sc in enumerate(scenarios.scenarios):
         if only and sc.name not in only:
             continue
         where = Where(scenarios_source, index, sc.name)
-        snap, merged = apply_scenario(snapshot, spec, sc, where, names)
+        snap, merged = apply_scenario(shared, spec, sc, where, names)
         source = (snapshot_source if sc.is_baseline or not sc.inventory
                   else f"{snapshot_source} + {scenarios_source}:{scenario_key(index, sc.name)}")
-        if id(snap) not in inventories:
-            inventories[id(snap)] = build_inventory(snap, source=source)
         jobs.append(
             _Job(
                 index=index,
                 scenario=sc.name,
                 description=sc.description,
                 baseline=sc.is_baseline,
-                inventory=inventories[id(snap)],
+                inventory=base if snap is shared else snap,
                 spec=merged,
                 options=options,
                 snapshot_source=source,

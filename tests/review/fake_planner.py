@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.errors import InputError, PlanningError
-from planner.inventory import Inventory
+from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument, read_plan
 from tests.review.conftest import plan_path
 
@@ -33,9 +33,12 @@ def made_by(document: PlanDocument) -> tuple[int, str, int]:
     return int(pid), thread, int(inventory)
 
 
-def make_plan(inventory: Inventory, spec_data: dict[str, Any], *, options: Any = None,
+def make_plan(inventory: Inventory | dict[str, Any], spec_data: dict[str, Any], *, options: Any = None,
               snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> FakePlan:
-    """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`."""
+    """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`. Like the
+    real planner it takes an inventory or a raw snapshot (which it derives, as a new inventory)."""
+    if not isinstance(inventory, Inventory):
+        inventory = build_inventory(inventory, source=snapshot_source)
     fake = spec_data.get("fake", {})
     if fake.get("infeasible"):
         raise PlanningError("no placement meets the hard rules: pool p must end with at least 9 nodes",
