@@ -19,6 +19,7 @@ or know about the spec. Every function here tolerates a malformed object (API an
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -262,19 +263,14 @@ def accelerators_in_use(resources: Any, available: Any) -> AcceleratorUse:
     return AcceleratorUse(held, unreadable) if held or unreadable else NO_ACCELERATOR_USE
 
 
-_QUANTITIES: dict[str, Fraction | int | None] = {}  # parsed quantity strings: a node lists the same few ("8", "0")
-
-
 def _quantity(value: Any) -> Fraction | int | None:
     """`parse_quantity`, remembered for strings (only strings: `True == 1`, yet True is no quantity)."""
-    if type(value) is not str:
-        return parse_quantity(value)
-    known = _QUANTITIES.get(value, _QUANTITIES)
-    if known is _QUANTITIES:
-        if len(_QUANTITIES) >= 4096:  # bounded: a long `auto` run reads many snapshots
-            _QUANTITIES.clear()
-        known = _QUANTITIES[value] = parse_quantity(value)
-    return known  # type: ignore[return-value]
+    return _string_quantity(value) if type(value) is str else parse_quantity(value)
+
+
+@functools.lru_cache(maxsize=4096)  # a node lists the same few quantities ("8", "0"); bounded for long `auto` runs
+def _string_quantity(value: str) -> Fraction | int | None:
+    return parse_quantity(value)
 
 
 def node_accelerators_in_use(node: Any) -> AcceleratorUse:
