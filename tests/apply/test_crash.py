@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,12 +71,34 @@ def _kill_when(proc: subprocess.Popen[str], journal: Path, records: int, delay: 
 
 @dataclass
 class Point:
+    """One kill point (shared with tests/apply/test_drain_crash.py) and what happened there."""
+
     index: int
     records: int
     delay: float
     kill_resume_too: bool
     killed: int = 0
-    window: str = ""
+    window: str = ""       # where the first kill landed (this module)
+    lost_drains: int = 0   # drains lost with a killed run (the drain test)
+
+
+def draw_points(seed: int, count: int, full_run_records: int) -> list[Point]:
+    """`count` seeded kill points spread over a run's journal: a record count, an extra delay, and whether the
+    resumed run is killed too."""
+    rng = random.Random(seed)
+    return [Point(i, rng.randint(0, full_run_records - 1), rng.choice([0.0, rng.uniform(0, 0.06)]),
+                  rng.random() < 0.25) for i in range(count)]
+
+
+def kill_run(emu: EmulatorHandle, plan_file: Path, journal: Path, point: Point, rng: random.Random,
+             most_more_records: int, after_first: Callable[[], None] = lambda: None) -> None:
+    """Kill the run at `point`; then, if the point says so, kill its resume too, 1 to `most_more_records` records
+    later (`after_first` runs between the two)."""
+    point.killed += _kill_when(_cli(emu, plan_file), journal, point.records, point.delay)
+    after_first()
+    if point.kill_resume_too:
+        again = _records(journal) + rng.randint(1, most_more_records)
+        point.killed += _kill_when(_cli(emu, plan_file, "--resume"), journal, again, rng.uniform(0, 0.05))
 
 
 def _window(journal: Path, state: dict[str, Any], plan: dict[str, Any]) -> str:
@@ -104,11 +127,11 @@ def _run_point(point: Point, root: Path) -> Point:
     rng = random.Random(SEED * 1000 + point.index)
     with run_emulator(apply_snapshot(), job_seconds=0.05) as emu:
         record_requests(emu, post_latency=0.04)
-        point.killed += _kill_when(_cli(emu, plan_file), journal, point.records, point.delay)
-        point.window = _window(journal, emu.state(), plan)
-        if point.kill_resume_too:
-            again = _records(journal) + rng.randint(1, 8)
-            point.killed += _kill_when(_cli(emu, plan_file, "--resume"), journal, again, rng.uniform(0, 0.05))
+
+        def note_window() -> None:
+            point.window = _window(journal, emu.state(), plan)
+
+        kill_run(emu, plan_file, journal, point, rng, 8, note_window)
         final = _cli(emu, plan_file, "--resume")
         out, err = final.communicate(timeout=60)
         assert final.returncode == 0, f"point {point}: resume exited {final.returncode}: {err[-2000:]}"
@@ -121,9 +144,7 @@ def _run_point(point: Point, root: Path) -> Point:
 
 @pytest.mark.slow
 def test_sigkill_at_seeded_points_then_resume_ends_in_the_planned_placement(tmp_path: Path) -> None:
-    rng = random.Random(SEED)
-    points = [Point(i, rng.randint(0, FULL_RUN_RECORDS - 1), rng.choice([0.0, rng.uniform(0, 0.06)]),
-                    rng.random() < 0.25) for i in range(POINTS)]
+    points = draw_points(SEED, POINTS, FULL_RUN_RECORDS)
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda p: _run_point(p, tmp_path), points))
     windows = Counter(p.window for p in done)

@@ -19,7 +19,6 @@ import random
 import re
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,7 +27,7 @@ from planner.planfile import read_plan
 from tests.apply.busy_fixtures import busy_apply_snapshot, drain_problems
 from tests.apply.conftest import apply_spec, make_apply_plan, write_plan_data
 from tests.apply.helpers import accepted_per_step, placement_problems, record_requests
-from tests.apply.test_crash import _cli, _kill_when, _records
+from tests.apply.test_crash import Point, _cli, draw_points, kill_run
 from tests.emulator_server import run_emulator
 
 pytestmark = pytest.mark.emulator
@@ -48,16 +47,6 @@ def _small_drain_plan() -> dict[str, object]:
     return make_apply_plan(busy_apply_snapshot(), spec)
 
 
-@dataclass
-class Point:
-    index: int
-    records: int
-    delay: float
-    kill_resume_too: bool
-    killed: int = 0
-    lost_drains: int = 0
-
-
 def _run_point(point: Point, root: Path) -> Point:
     folder = root / f"point-{point.index:02d}"
     folder.mkdir()
@@ -68,10 +57,7 @@ def _run_point(point: Point, root: Path) -> Point:
     rng = random.Random(SEED * 1000 + point.index)
     with run_emulator(busy_apply_snapshot(), job_seconds=0.05, drain_seconds=0.1) as emu:
         record_requests(emu, post_latency=0.04)
-        point.killed += _kill_when(_cli(emu, plan_file), journal, point.records, point.delay)
-        if point.kill_resume_too:
-            again = _records(journal) + rng.randint(1, 6)
-            point.killed += _kill_when(_cli(emu, plan_file, "--resume"), journal, again, rng.uniform(0, 0.05))
+        kill_run(emu, plan_file, journal, point, rng, 6)
         for _ in range(2):
             final = _cli(emu, plan_file, "--resume")
             _, err = final.communicate(timeout=60)
@@ -98,9 +84,7 @@ def _run_point(point: Point, root: Path) -> Point:
 def test_sigkill_under_drain_then_resume_drains_once_and_migrates_once(tmp_path: Path) -> None:
     plan = _small_drain_plan()
     assert plan["summary"]["busy_moves"] == 3 and len(plan["steps"]) == 4
-    rng = random.Random(SEED)
-    points = [Point(i, rng.randint(0, FULL_RUN_RECORDS - 1), rng.choice([0.0, rng.uniform(0, 0.06)]),
-                    rng.random() < 0.25) for i in range(POINTS)]
+    points = draw_points(SEED, POINTS, FULL_RUN_RECORDS)
     with ThreadPoolExecutor(max_workers=2) as pool:
         done = list(pool.map(lambda p: _run_point(p, tmp_path), points))
     kills = sum(p.killed for p in done)
