@@ -6,7 +6,10 @@
   reported by GNU time (`/usr/bin/time -f %M`) or, without it, by the tiny `benchmarks/_spawn.py`
   launcher. Not our own `os.wait4()` figure nor a RUSAGE_CHILDREN delta: a child forked from the runner
   starts with the runner's resident pages and Linux keeps that high-water mark across exec, and
-  RUSAGE_CHILDREN is a maximum over all children ever reaped.
+  RUSAGE_CHILDREN is a maximum over all children ever reaped. A command that forks (`poolshift plan`'s side
+  process, planner/planning/sidework.py) holds more than any one of its processes: the sum of the
+  proportional set sizes (PSS, shared pages split between the processes sharing them) of the command's
+  process tree is sampled every 20 ms too (`TreeMemory`, Linux), and the peak reported is the larger figure.
 - **Which code**: children import `planner/` and `solvers/` from a frozen copy of the work tree (other
   engineers edit it during long runs), or from the tree of a past commit (`reference_code`), put first on
   their `PYTHONPATH`.
@@ -47,6 +50,44 @@ class Measured:
     peak_kib: int
     timed_out: bool
     peak_source: str = ""
+
+
+class TreeMemory:
+    """The highest sum of PSS over a process and its descendants, sampled every `interval` s in a thread (Linux;
+    0 where /proc has no smaps_rollup)."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid, self.interval, self.peak_kib = pid, interval, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_kib
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak_kib = max(self.peak_kib, sum(_pss_kib(p) for p in _tree(self.pid)))
+
+
+def _tree(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        with contextlib.suppress(OSError, ValueError):
+            todo += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
+    return found
+
+
+def _pss_kib(pid: int) -> int:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    return 0
 
 
 # Where the children import planner/ and solvers/ from (a frozen copy, see snapshot_code); None: the tree.
@@ -191,7 +232,8 @@ def _read_peak(rss_file: Path) -> int | None:
 
 
 def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, code: Path | None = None) -> Measured:
-    """Run cmd to completion: wall time from spawn to reap, peak RSS of cmd's own process.
+    """Run cmd to completion: wall time from spawn to reap, peak memory (cmd's own peak RSS, or the sampled PSS
+    sum of its process tree when larger: see the module docstring).
 
     The peak comes from GNU time's %M (or the `_spawn.py` launcher): the `ru_maxrss` of the command,
     forked from a small process. Not from our own `os.wait4`: a child forked from the runner starts with
@@ -213,6 +255,7 @@ def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, c
 
         watchdog = threading.Timer(timeout, _kill)
         watchdog.start()
+        tree = TreeMemory(proc.pid)
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # Ctrl-C: the child is in its own session, so stop it here
@@ -220,11 +263,14 @@ def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, c
             raise
         finally:
             watchdog.cancel()
+            tree_peak = tree.stop()
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     peak = _read_peak(rss_file)
     if peak is None:  # the wrapper could not say: fall back to its own figure, an upper bound
         peak, source = int(usage.ru_maxrss), "wrapper wait4 (upper bound)"
+    if tree_peak > peak:
+        peak, source = tree_peak, "PSS sum of the process tree (sampled)"
     return Measured(proc.returncode, wall, peak, timed_out.is_set(), source)
 
 

@@ -52,9 +52,9 @@ def main() -> None:
     moves = choose_moves(problem, ctx, result)
     t1 = time.perf_counter()
     steps = group_requests(moves, args.batch)
-    staged = order_with_staging(steps, ctx)
+    staged = order_with_staging(steps, ctx.rules, allow_cross_cluster=True)
     t2 = time.perf_counter()
-    waves = assign_waves(staged.ordered, ctx, max_parallel=10, per_pool=2)
+    waves = assign_waves(staged.ordered, ctx.rules, max_parallel=10, per_pool=2)
     t3 = time.perf_counter()
     print(json.dumps({
         "nodes": args.nodes, "pools": args.pools, "batch": args.batch, "status": str(result.status),

@@ -14,8 +14,7 @@ from pydantic import ValidationError
 from benchmarks.generate import generate
 from planner.inventory import fingerprint_snapshot
 from planner.planfile import PlanDocument
-from planner.planning import PlanOptions, make_plan
-from planner.planning import sidework
+from planner.planning import PlanOptions, make_plan, sidework
 from planner.spec import parse_spec
 from planner.verify import verify_plan
 from tests.core.test_verify import MUTATIONS, SNAP, SPEC, valid_plan
