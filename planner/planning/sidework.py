@@ -18,7 +18,7 @@ any file, and leaves with `os._exit`, so no buffer or exit handler of the parent
 
 Owns: the fork, the pipe protocol, the child's life (it is killed and reaped on `close`).
 Must not: decide anything about the plan; print; be used where plans are already made in parallel processes
-(whatif's workers): the caller opts in (`PlanOptions.side_process`).
+(whatif's workers): the caller opts in (`PlanOptions.side_process`; `poolshift plan` and `auto` do).
 """
 
 from __future__ import annotations
