@@ -78,24 +78,24 @@ def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False, no
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks import run
+    from benchmarks import instances
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.busy_solve", description=__doc__.split("\n")[0])
     parser.add_argument("--families", default="busy,hard")
     parser.add_argument("--sizes", default="10k,100k")
     parser.add_argument("--seeds", default="1")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
+    parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
     parser.add_argument("--weighted", action="store_true", help="also solve drain as one weighted sum")
     parser.add_argument("--noface", action="store_true", help="also solve drain without the face search")
     args = parser.parse_args(argv)
     lines = ["| instance | busy nodes | mode | movable units | status | D | B | M | solve s (median) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for family in args.families.split(","):
-        for size in (run.parse_size(s) for s in args.sizes.split(",")):
+        for size in (instances.parse_size(s) for s in args.sizes.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
                 # the `ignore` spec: its problem has every busy unit movable, which split_problems splits
-                inventory, spec, _ = run.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
+                inventory, spec, _ = instances.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
                                                          lambda m: print(m, file=sys.stderr), family, "ignore")
                 result = measure(inventory, spec, args.repeat, args.weighted, args.noface)
                 modes = ["ignore", "keep", "drain"] + ["drain-weighted"] * args.weighted

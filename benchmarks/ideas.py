@@ -107,7 +107,7 @@ def format_markdown(table: list[dict[str, Any]], variants: Sequence[str]) -> str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from benchmarks import run  # instance generation and sizes
+    from benchmarks import instances, run  # instance generation and sizes; the reference commit
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ideas", description=__doc__.split("\n")[0])
     parser.add_argument("--families", default="all")
@@ -117,7 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--reference", default=run.REFERENCE_COMMIT)
-    parser.add_argument("--data-dir", type=Path, default=run.DEFAULT_DATA_DIR)
+    parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -131,9 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     reference = ms.reference_code(args.reference, root) if any(VARIANTS[v][0] for v in variants) else None
     table: list[dict[str, Any]] = []
     for family in families:
-        for size in (run.parse_size(s) for s in args.sizes.split(",")):
+        for size in (instances.parse_size(s) for s in args.sizes.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
-                inventory, spec, _ = run.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
+                inventory, spec, _ = instances.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
                                                          lambda m: print(m, file=sys.stderr), family)
                 key = f"{family}-{size.label}-s{seed}"
                 shift = len(table) % len(variants)

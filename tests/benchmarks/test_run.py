@@ -10,20 +10,20 @@ import pytest
 import yaml
 
 from benchmarks import generate as gen
+from benchmarks import instances, run
 from benchmarks import measure as ms
-from benchmarks import run
 from benchmarks.baseline import result_fields
 from benchmarks.checks import evaluate
 from benchmarks.report import format_markdown, format_table
 
 
 def test_parse_size_presets_and_custom() -> None:
-    assert run.parse_size("10k") == run.Size("10k", 10_000, 200, 25)
-    assert run.parse_size("100k") == run.Size("100k", 100_000, 1_000, 25)
-    assert run.parse_size("5000:100:10") == run.Size("5k", 5_000, 100, 10)
-    assert run.parse_size("1500:30").clusters == 6
+    assert instances.parse_size("10k") == instances.Size("10k", 10_000, 200, 25)
+    assert instances.parse_size("100k") == instances.Size("100k", 100_000, 1_000, 25)
+    assert instances.parse_size("5000:100:10") == instances.Size("5k", 5_000, 100, 10)
+    assert instances.parse_size("1500:30").clusters == 6
     with pytest.raises(argparse.ArgumentTypeError):
-        run.parse_size("huge")
+        instances.parse_size("huge")
 
 
 def test_the_issue16_preset_and_overrides() -> None:
@@ -49,31 +49,31 @@ def test_instances_put_the_workloads_variants_after_their_instance() -> None:
 
 
 def test_ensure_instance_generates_then_reuses(tmp_path: Path) -> None:
-    size = run.Size("300", 300, 20, 5)
+    size = instances.Size("300", 300, 20, 5)
     messages: list[str] = []
-    inventory, spec, info = run.ensure_instance(size, 4, True, tmp_path, False, messages.append)
+    inventory, spec, info = instances.ensure_instance(size, 4, True, tmp_path, False, messages.append)
     assert info["generated"] and inventory.exists() and spec.exists()
     stamp = inventory.stat().st_mtime_ns
-    _, _, again = run.ensure_instance(size, 4, True, tmp_path, False, messages.append)
+    _, _, again = instances.ensure_instance(size, 4, True, tmp_path, False, messages.append)
     assert not again["generated"] and inventory.stat().st_mtime_ns == stamp
     # the other spec variants are derived from the existing spec, equal to what the generator gives
-    _, spec_off, derived = run.ensure_instance(size, 4, False, tmp_path, False, messages.append)
+    _, spec_off, derived = instances.ensure_instance(size, 4, False, tmp_path, False, messages.append)
     assert not derived["generated"] and spec_off.name == "spec-default-300-s4-nocross.yaml"
     assert yaml.safe_load(spec_off.read_text()) == gen.generate(300, 20, clusters=5, seed=4, cross_cluster=False)[1]
-    _, busy_spec, _ = run.ensure_instance(size, 4, True, tmp_path, False, messages.append, "busy", None)
-    _, drain, derived = run.ensure_instance(size, 4, True, tmp_path, False, messages.append, "busy", "drain")
+    _, busy_spec, _ = instances.ensure_instance(size, 4, True, tmp_path, False, messages.append, "busy", None)
+    _, drain, derived = instances.ensure_instance(size, 4, True, tmp_path, False, messages.append, "busy", "drain")
     assert not derived["generated"] and drain.name == "spec-busy-300-s4-drain.yaml"
     assert yaml.safe_load(drain.read_text()) == gen.generate(300, 20, clusters=5, seed=4, family="busy",
                                                              busy_nodes="drain")[1]
     # another seed is another instance
-    _, _, other = run.ensure_instance(size, 5, True, tmp_path, False, messages.append)
+    _, _, other = instances.ensure_instance(size, 5, True, tmp_path, False, messages.append)
     assert other["generated"]
 
 
 def test_run_plans_alternates_current_workers_and_reference(tmp_path: Path) -> None:
-    size = run.Size("300", 300, 20, 5)
-    inventory, spec, _ = run.ensure_instance(size, 2, True, tmp_path, False, lambda _: None)
-    inst = run.Instance("default", size, 2, True)
+    size = instances.Size("300", 300, 20, 5)
+    inventory, spec, _ = instances.ensure_instance(size, 2, True, tmp_path, False, lambda _: None)
+    inst = instances.Instance("default", size, 2, True)
     ref = ms.reference_code("aa80520", tmp_path / "code")
     variants = [run.PlanVariant("poolshift", 1), run.PlanVariant("poolshift w2", 2),
                 run.PlanVariant("reference", 1, ref)]
@@ -91,8 +91,8 @@ def test_run_plans_alternates_current_workers_and_reference(tmp_path: Path) -> N
 
 def _row(name: str, method: str, status: str, d: int | None, m: int | None, wall: float, peak: float = 100.0,
          nodes: int = 10_000, pools: int = 200, cross: bool = True, family: str = "default",
-         variant: str = "") -> run.Row:
-    return run.Row(name, nodes, pools, cross, method, status, bound=d, deviation=d, moves=m,
+         variant: str = "") -> instances.Row:
+    return instances.Row(name, nodes, pools, cross, method, status, bound=d, deviation=d, moves=m,
                    wall_seconds=wall, peak_mib=peak, family=family, seed=1, variant=variant)
 
 
@@ -178,7 +178,8 @@ def test_staging_hops_do_not_count_against_the_placement() -> None:
 
 
 def test_table_and_markdown() -> None:
-    rows = [run.Row("startup", 0, 0, None, "poolshift --help", "OK", wall_seconds=0.06, peak_mib=21.5, family="-"),
+    rows = [instances.Row("startup", 0, 0, None, "poolshift --help", "OK", wall_seconds=0.06, peak_mib=21.5,
+                          family="-"),
             _row("10k", "poolshift", "OPTIMAL", 10, 50, 0.9, family="hard")]
     table = format_table(rows).splitlines()
     assert table[0].split() == ["family", "name", "seed", "nodes", "pools", "cross-cluster", "method", "status",
