@@ -37,6 +37,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The side process on every snapshot, however small; the pids of the children started."""
     monkeypatch.setattr(sidework, "MIN_NODES", 0)
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sidework, "_load", lambda: 0.0)
     pids: list[int] = []
     real = sidework.SideWork.start
 
@@ -117,12 +118,16 @@ def test_the_plan_is_made_in_process_when_the_child_dies(monkeypatch: pytest.Mon
     assert beside.document.inventory_fingerprint == alone.document.inventory_fingerprint
 
 
-def test_only_a_large_snapshot_on_two_cores_gets_a_side_process(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_a_large_snapshot_with_a_core_to_spare_gets_a_side_process(monkeypatch: pytest.MonkeyPatch) -> None:
     small = {"nodes": {"p": [{}] * 10}}
     large = {"nodes": {"p": [{}] * sidework.MIN_NODES}}
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(sidework, "_load", lambda: 1.2)
     assert not sidework.worthwhile(small)
     assert sidework.worthwhile(large)
     assert not sidework.worthwhile({"nodes": "not a mapping"})
+    monkeypatch.setattr(sidework, "_load", lambda: 1.8)  # both cores busy
+    assert not sidework.worthwhile(large)
+    monkeypatch.setattr(sidework, "_load", lambda: 0.0)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not sidework.worthwhile(large)
