@@ -12,11 +12,13 @@ import pytest
 from pydantic import ValidationError
 
 from benchmarks.generate import generate
+from planner.errors import PlanningError
 from planner.inventory import fingerprint_snapshot
 from planner.planfile import PlanDocument
 from planner.planning import PlanOptions, make_plan, sidework
 from planner.spec import parse_spec
 from planner.verify import verify_plan
+from tests.core.builders import nodes_of, pool, snapshot, spec
 from tests.core.test_verify import MUTATIONS, SNAP, SPEC, valid_plan
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the side process needs fork")
@@ -116,6 +118,16 @@ def test_the_plan_is_made_in_process_when_the_child_dies(monkeypatch: pytest.Mon
     assert started
     assert comparable(beside.document) == comparable(alone.document)
     assert beside.document.inventory_fingerprint == alone.document.inventory_fingerprint
+
+
+def test_a_plan_that_fails_after_the_fork_reaps_the_child(started: list[int]) -> None:
+    snap = snapshot([pool("pool-a", ["f.a"]), pool("pool-b", ["f.a"])], {"pool-a": nodes_of("a", 2),
+                                                                          "pool-b": nodes_of("b", 3)})
+    with pytest.raises(PlanningError, match="at least 4 nodes"):
+        make_plan(snap, spec({"pool-a": {"min": 4}}), options=SIDE)
+    assert started, "the child is forked once the problem is built, before the solve fails"
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[0], os.WNOHANG)
 
 
 def test_only_a_large_snapshot_with_a_core_to_spare_gets_a_side_process(monkeypatch: pytest.MonkeyPatch) -> None:
