@@ -4,11 +4,12 @@ Two stages of a plan need the raw snapshot but nothing the planner derives from 
 (the canonical text of every object, hashed) and the independent verifier's own reading of the snapshot
 (`planner.verify.read_world`, most of the verifier's time). At 100k nodes they are 0.8-1.2 s of single-core
 Python, and the solver meanwhile leaves the machine's second core idle; a thread cannot use it (the
-planner's stages hold the interpreter lock). So `SideWork.start` forks a child once the snapshot is read: it
+planner's stages hold the interpreter lock). So `SideWork.start` forks a child once the problem is built: it
 inherits the snapshot (copy-on-write, nothing is sent), computes the fingerprint and reads the verifier's
-world while the parent derives the inventory, builds the problem and solves; it then waits for the plan
-document (as its JSON text: a fifth of pickle's time at 100k nodes), verifies it against that world and answers
-with the verifier's findings.
+world while the parent solves, orders and builds the document; it then waits for the plan document (as its
+JSON text: a fifth of pickle's time at 100k nodes), verifies it against that world and answers with the
+verifier's findings. The pages either process writes are copied: the two together hold up to 965 MiB at 100k
+nodes (sum of PSS, hard family), against 670 MiB for the process alone (benchmarks/RESULTS.md).
 
 The child computes exactly what the parent would (the same functions on the same objects), so a plan is the
 same with or without it. Whatever goes wrong on its side (no `fork`, a single core, an exception, a child that
