@@ -21,7 +21,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class PoolshiftGroup(click.Group):
-    """Root group: usage errors exit 2, library errors exit with their own code, nothing shows a traceback."""
+    """Root group: usage errors exit 2, library errors exit with their own code, nothing shows a traceback.
+
+    Commands are loaded when they are asked for (`planner.cli.commands`): a command's module, and what it imports,
+    is imported only when that command runs or `--help` lists them all.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from planner.cli.commands import LOADERS
+
+        return sorted({*self.commands, *LOADERS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from planner.cli.commands import LOADERS
+
+        if cmd_name not in self.commands and cmd_name in LOADERS:
+            LOADERS[cmd_name]()  # imports the module, which registers the command on this group
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

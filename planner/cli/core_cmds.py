@@ -1,4 +1,5 @@
-"""CLI commands of the core planner: `plan`, `show`, `inventory show`."""
+"""CLI commands of the core planner: `plan`, `show`, `inventory show` (added to the `inventory` group by api_cmds,
+so that `plan` never imports the API commands)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 from planner.cli._common import CHANGES, echo, echo_json, main, warn, write_output
-from planner.cli.api_cmds import inventory_group
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -163,7 +163,7 @@ def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output
     write_output(target, text if text.endswith("\n") else text + "\n", shared=True)
 
 
-@inventory_group.command("show")
+@click.command("show")  # in the `inventory` group (api_cmds adds it)
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
