@@ -9,7 +9,8 @@
    named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
    it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
    family (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its
-   own answer; steps 2 and 4 are skipped, so small plans stay what they were), SCIP above, where CP-SAT
+   own answer; steps 2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on
+   every 10k family, session 21), SCIP above, where CP-SAT
    took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
    optimum that meets every rule needs no search at all, and the search first looks on the LP's optimal
    face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
@@ -219,7 +220,9 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True) -> _S
         s.offer(s.found(start_from.out, start_from.into))
     params = s.params
     engine = _engine(params, s.m)
-    small = params.search == "auto" and engine == "cpsat"  # CP-SAT alone: its plans as before (RESULTS.md)
+    small = params.search == "auto" and engine == "cpsat"  # CP-SAT alone, without its presolve (RESULTS.md)
+    if small and params.presolve is None:  # it cost more than it saved on every 10k family
+        s.params = params = replace(params, presolve=False)
     if params.lp_bound and not small:
         from solvers.relax import relax  # 50 ms of imports a small model never needs
 

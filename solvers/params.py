@@ -17,7 +17,9 @@ class SolveParams:
     `cuts`, `lp_bound` and `face` (the search on the LP's optimal face first) switch the measured ideas off,
     for benchmarks. `staged` chooses how (D, B, M) is
     solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
-    None (the default) by the search engine (solvers/flow.py `solve_flow`).
+    None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's presolve: None
+    (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables, solvers/flow.py `_solve`),
+    where it measured slower than the search it prepares on every 10k family, and on everywhere else.
     """
 
     time_limit: float = 30.0
@@ -30,6 +32,7 @@ class SolveParams:
     lp_bound: bool = True
     face: bool = True
     staged: bool | None = None
+    presolve: bool | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:

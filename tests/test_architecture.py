@@ -7,6 +7,9 @@ Every import counts: at the top of a module or inside a function, absolute or re
 from __future__ import annotations
 
 import ast
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -185,3 +188,39 @@ def test_the_layer_checks_see_relative_imports_and_import_strings() -> None:
     assert {"planner.planning.order", "planner.review.tables"} <= names
     assert core_internals("planner.review.x", names) == ["planner.planning.order"]
     assert import_strings(source) == ["line 4: import_module"]
+
+
+# What `poolshift plan` must never import: the API client and httpx, apply, auto, the emulator, the other commands'
+# modules, and the data-frame and terminal libraries it does not use (each costs start-up on every plan).
+PLAN_MUST_NOT_IMPORT = ("httpx", "pandas", "numpy", "rich", "fastapi", "uvicorn", "planner.apply", "planner.auto",
+                        "planner.modelarts.client", "planner.modelarts.emulator", "planner.cli.api_cmds",
+                        "planner.cli.apply_cmds", "planner.cli.auto_cmds", "planner.cli.emulator_cmds",
+                        "planner.cli.review_cmds", "planner.cli.validate_cmds")
+_LIST_MODULES = """
+import atexit, os, sys
+def _dump():
+    with open(os.environ["POOLSHIFT_TEST_MODULES"], "w", encoding="utf-8") as f:
+        f.write("\\n".join(sorted(sys.modules)))
+atexit.register(_dump)
+from planner.cli import main
+sys.argv[0] = "poolshift"
+main()
+"""
+
+
+def modules_loaded_by(args: list[str], tmp_path: Path) -> set[str]:
+    """Every module a `poolshift` process with `args` had imported when it ended (this checkout's planner)."""
+    listing = tmp_path / "modules.txt"
+    env = {**os.environ, "POOLSHIFT_TEST_MODULES": str(listing),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", _LIST_MODULES, *args], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(listing.read_text(encoding="utf-8").split("\n"))
+
+
+def test_plan_imports_only_what_planning_needs(tmp_path: Path) -> None:
+    loaded = modules_loaded_by(["plan", "--inventory", str(ROOT / "examples" / "inventory.json"), "--spec",
+                                str(ROOT / "examples" / "spec.yaml"), "-o", str(tmp_path / "plan.json")], tmp_path)
+    assert {"planner.planning", "planner.cli.core_cmds", "solvers.flow"} <= loaded  # the listing is the plan's
+    assert sorted(n for n in loaded if any(uses({n}, banned) for banned in PLAN_MUST_NOT_IMPORT)) == []

@@ -6,10 +6,12 @@ there is something to do or something differs (0 then means "no changes"); 0..8 
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import click
@@ -21,7 +23,23 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class PoolshiftGroup(click.Group):
-    """Root group: usage errors exit 2, library errors exit with their own code, nothing shows a traceback."""
+    """Root group: usage errors exit 2, library errors exit with their own code, nothing shows a traceback.
+
+    Commands are loaded when they are asked for (`planner.cli.commands`): a command's module, and what it imports,
+    is imported only when that command runs or `--help` lists them all.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from planner.cli.commands import LOADERS
+
+        return sorted({*self.commands, *LOADERS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from planner.cli.commands import LOADERS
+
+        if cmd_name not in self.commands and cmd_name in LOADERS:
+            LOADERS[cmd_name]()  # imports the module, which registers the command on this group
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -63,6 +81,19 @@ def main(ctx: click.Context, debug: bool) -> None:
 CHANGES = 10
 """Exit code for "there are changes" (`plan --detailed-exitcode`, `diff --exit-code`), as Terraform's 2 but free
 here: 1..8 already mean errors."""
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for a block and restored after: `planner.planning.gc_paused`, for a
+    command to start before it imports the planning modules (importing them is part of what the pause saves)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def echo_json(data: Any) -> None:

@@ -1,4 +1,5 @@
-"""CLI commands that read the ModelArts API: the `inventory` group and `inventory pull`.
+"""CLI commands that read the ModelArts API: the `inventory` group and `inventory pull` (the group also holds
+`inventory show`, defined with the core commands).
 
 Also defines `pull_live_snapshot`, which `plan --live` reuses. httpx is imported inside the commands.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.cli._common import echo, echo_json, main, warn
+from planner.cli.core_cmds import inventory_show_cmd
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -23,6 +25,9 @@ from planner.cli.progress import Progress
 @main.group("inventory")
 def inventory_group() -> None:
     """Read pool inventory snapshots (poolshift.inventory/v1)."""
+
+
+inventory_group.add_command(inventory_show_cmd)
 
 
 def pull_live_snapshot(connection: ConnectionArgs, *, warn: bool = True,

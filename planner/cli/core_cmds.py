@@ -1,4 +1,5 @@
-"""CLI commands of the core planner: `plan`, `show`, `inventory show`."""
+"""CLI commands of the core planner: `plan`, `show`, `inventory show` (added to the `inventory` group by api_cmds,
+so that `plan` never imports the API commands)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import CHANGES, echo, echo_json, main, warn, write_output
-from planner.cli.api_cmds import inventory_group
+from planner.cli._common import CHANGES, collector_paused, echo, echo_json, main, warn, write_output
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -65,6 +65,30 @@ def _read_and_plan(inventory_path: Path | None, spec_path: Path, live: bool, con
                          spec_source=str(spec_path))
 
 
+def _plan_and_write(inventory_path: Path | None, spec_path: Path, out: Output | None, live: bool,
+                    connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, fmt: str,
+                    progress: Progress) -> Plan:
+    """`plan` up to the plan written (if `out`), its warnings printed."""
+    from planner.errors import InputError
+    from planner.planfile import write_plan
+
+    if out is not None and out.stdout and fmt == "json":
+        raise InputError("-o - and --format json both write to standard output; pick one", source="arguments",
+                         path="-o/--out")
+    if (note := check_suffix(out, "json")) is not None:
+        warn(note)
+    plan = _read_and_plan(inventory_path, spec_path, live, connection, solver, wave_size, per_pool, progress)
+    for line in plan.warnings:
+        warn(line)
+    if out is not None:
+        with progress.step(f"writing {out}"):
+            if out.path is None:
+                echo(plan.document.to_json().rstrip("\n"))
+            else:
+                write_plan(out.path, plan.document)
+    return plan
+
+
 @main.command("plan")
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Inventory snapshot (poolshift.inventory/v1 JSON).")
@@ -86,29 +110,14 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
              connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, detailed_exitcode: bool,
              fmt: str, quiet: bool) -> None:
     """Solve for the best reachable placement and write the ordered plan."""
-    from planner.errors import InputError
-    from planner.planfile import write_plan
-    from planner.planning import gc_paused
-    from planner.review.show import summary_lines
+    # The collector is paused from the first line until the plan is written: importing the planning modules
+    # (pydantic's models, OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive
+    # each collection the writing triggered walked them all again (gc_paused; benchmarks/RESULTS.md).
+    with collector_paused():
+        from planner.review.show import summary_lines
 
-    if out is not None and out.stdout and fmt == "json":
-        raise InputError("-o - and --format json both write to standard output; pick one", source="arguments",
-                         path="-o/--out")
-    if (note := check_suffix(out, "json")) is not None:
-        warn(note)
-    progress = Progress(quiet=quiet)
-    # The collector stays paused until the plan is written: with the snapshot's millions of objects alive, each
-    # collection the writing triggered walked them all again (gc_paused; benchmarks/RESULTS.md).
-    with gc_paused():
-        plan = _read_and_plan(inventory_path, spec_path, live, connection, solver, wave_size, per_pool, progress)
-        for line in plan.warnings:
-            warn(line)
-        if out is not None:
-            with progress.step(f"writing {out}"):
-                if out.path is None:
-                    echo(plan.document.to_json().rstrip("\n"))
-                else:
-                    write_plan(out.path, plan.document)
+        plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
+                               Progress(quiet=quiet))
     if fmt == "json":
         echo_json({"plan": str(out.path) if out and out.path else None, "digest": plan.document.digest,
                    "summary": plan.document.summary.model_dump(mode="json")})
@@ -163,7 +172,7 @@ def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output
     write_output(target, text if text.endswith("\n") else text + "\n", shared=True)
 
 
-@inventory_group.command("show")
+@click.command("show")  # in the `inventory` group (api_cmds adds it)
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")

@@ -55,6 +55,7 @@ def _parameters(params: SolveParams) -> Any:
     # probing costs more than it saves on them (benchmarks/RESULTS.md).
     p.linearization_level = 2
     p.cp_model_probing_level = 0
+    p.cp_model_presolve = params.presolve is not False
     p.num_workers = threads(params.workers)
     if p.num_workers > 1:
         # CP-SAT's default 2-worker portfolio (LNS included) gave worse plans 4x slower on hard instances;
