@@ -48,6 +48,8 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
+from solvers.traffic import add_traffic_cuts
+from solvers.vicinity import vicinity as near_lp
 
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
     from solvers.relax import Certificate
@@ -56,6 +58,8 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 
+
+VICINITY_WINDOW = 8  # the vicinity's placement this close to the bound goes straight to CP-SAT's proof
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -79,6 +83,7 @@ class _Solve:
         self.deadline, self.steps = deadline, steps
         self.lb: int | None = None
         self.certificate: Certificate | None = None
+        self.lp_values: list[float] | None = None
         self.best: _Found | None = None
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
@@ -166,6 +171,8 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
         return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
     if params.cuts:
         add_lattice_cuts(m, p, v)
+    if params.traffic_cuts:
+        add_traffic_cuts(m, p, v)
     steps: list[str] = []
     deadline = start + params.time_limit
     staged = params.staged if params.staged is not None else _engine(params, m) != "cpsat"
@@ -191,11 +198,14 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     first = replace(m, rows=list(m.rows))
     first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
     steps.append("stage (D, B)")
-    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False)
+    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False,
+                vicinity=True)
     if s1.best is None:
         return _result(s1, s1, start, lambda value: value // w1)
     level = s1.best.value
     second = replace(m, rows=list(m.rows))
+    if s1.certificate is not None and params.fix_second:
+        second.lbs, second.ubs = s1.certificate.tightened(first, level)
     if s1.proven:
         second.row(dict.fromkeys(v.devs, 1), None, s1.best.key[0], "keep_deviation")
         second.row(busy_out, None, s1.best.key[1], "keep_busy")
@@ -208,7 +218,7 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     return _result(s1, s2, start, lambda value: value // w1)
 
 
-def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True) -> _Solve:
+def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicinity: bool = False) -> _Solve:
     """One stage: LP bound, search, proof (the module docstring's steps 2-4); `s` carries the outcome.
 
     `face`: search the LP's optimal face first (`_search_face`). The staged solve's (D, B) stage does not:
@@ -226,12 +236,20 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True) -> _S
         lp = relax(s.m, s.left())
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
+        s.lp_values = None if lp is None else lp.values
         s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
         if lp is not None and all(abs(x - round(x)) < 1e-6 for x in lp.values):
             s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
         s.offer(None)
     if s.proven:
         return s  # an integral LP optimum, or the placement we started from, meets the bound
+    if vicinity and params.vicinity and engine != "cpsat" and s.certificate is not None and s.lp_values is not None:
+        _search_vicinity(s, engine)
+        if s.proven:
+            return s
+        if s.best is not None and s.lb is not None and s.best.value <= s.lb + VICINITY_WINDOW:
+            _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
+            return s
     if face and params.face and engine != "cpsat" and s.certificate is not None:
         _search_face(s, engine)
         if s.proven:
@@ -278,6 +296,23 @@ def _search_face(s: _Solve, engine: str) -> None:
     found = s.read(BackendAnswer(answer.status, face.expand(answer.values), None, None, 0.0))
     if found is not None and found.value <= s.lb:
         s.offer(found)
+
+
+def _search_vicinity(s: _Solve, engine: str) -> None:
+    """Search the LP optimum's vicinity (solvers/vicinity.py) within the bounds the certificate allows at
+    `lb + 1`; offer what it finds (it is checked like any answer, and proven only by the bound or CP-SAT)."""
+    assert s.certificate is not None and s.lp_values is not None and s.lb is not None
+    try:
+        near = restrict(s.m, *near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, s.lb + 1)))
+    except ValueError:
+        s.steps.append("lp vicinity empty")
+        return
+    model = replace(near.model, objective_lb=s.lb - near.offset)
+    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 4))
+    s.steps.append(f"{engine} on the lp vicinity ({len(near.free)} of {len(s.m.lbs)} variables) "
+                   f"{answer.status.lower()} {answer.seconds:.3f} s")
+    if answer.values is not None:
+        s.offer(s.read(BackendAnswer(answer.status, near.expand(answer.values), None, None, 0.0)))
 
 
 def _engine(params: SolveParams, m: LinearModel) -> str:

@@ -1,0 +1,46 @@
+"""The LP optimum's vicinity: a small model around the variables the LP leaves fractional.
+
+On the class models the LP optimum is integral in all but a few dozen of 7-14k variables (the fractional
+ones are super-node classes, 4 or 8 nodes a unit, and their commodities' arrivals). `vicinity` keeps free
+those variables and every variable that shares a short row with them, twice over (`HOPS` rows of at most
+`MAX_ROW` variables: a pool's bounds and deviation, a cell, a commodity's own-pool rule; not the subnet or
+conservation rows of hundreds of variables), and fixes every other one at its LP value. What is left is a
+model of a few hundred variables that a search engine solves in a fraction of a second (solvers/face.py
+`restrict` builds it). Its placements are placements of the full model (the bounds only narrowed); they are
+only candidates, whose objective the caller checks exactly against the proven bound.
+
+Owns: choosing the free variables and the fixed values. Must not: solve, or decide statuses.
+"""
+
+from __future__ import annotations
+
+from solvers.linear import LinearModel
+
+HOPS = 2  # rows crossed from a fractional variable: one reaches its pool's rows, two the pools it trades with
+MAX_ROW = 100  # longer rows (subnets, conservation) are not crossed: they would free most of the model
+TOLERANCE = 1e-6  # an LP value this close to an integer counts as integral
+
+
+def fractional(values: list[float]) -> list[int]:
+    """The variables whose LP value is not integral."""
+    return [x for x, value in enumerate(values) if abs(value - round(value)) > TOLERANCE]
+
+
+def vicinity(model: LinearModel, values: list[float], lbs: list[int], ubs: list[int]) -> tuple[list[int], list[int]]:
+    """Bounds that leave the fractional variables of `values` and their neighbours within `lbs..ubs`, and fix
+    every other variable at its LP value (rounded, and moved into `lbs..ubs` if the LP's tolerances left it out).
+    """
+    free = set(fractional(values))
+    rows_of: list[list[int]] = [[] for _ in model.lbs]
+    for r, row in enumerate(model.rows):
+        if len(row.vars) <= MAX_ROW:
+            for x in row.vars:
+                rows_of[x].append(r)
+    for _ in range(HOPS):
+        reached = {r for x in free for r in rows_of[x]}
+        free.update(x for r in reached for x in model.rows[r].vars)
+    low, high = list(lbs), list(ubs)
+    for x, value in enumerate(values):
+        if x not in free:
+            low[x] = high[x] = min(max(round(value), lbs[x]), ubs[x])
+    return low, high
