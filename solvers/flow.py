@@ -48,7 +48,6 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
-from solvers.traffic import add_traffic_cuts
 from solvers.vicinity import vicinity as near_lp
 
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
@@ -59,7 +58,7 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 
 
-VICINITY_WINDOW = 8  # the vicinity's placement this close to the bound goes straight to CP-SAT's proof
+VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -171,8 +170,6 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
         return FlowResult(Status.INFEASIBLE, (), (), None, None, None, 0.0, params.backend, str(exc))
     if params.cuts:
         add_lattice_cuts(m, p, v)
-    if params.traffic_cuts:
-        add_traffic_cuts(m, p, v)
     steps: list[str] = []
     deadline = start + params.time_limit
     staged = params.staged if params.staged is not None else _engine(params, m) != "cpsat"
@@ -204,8 +201,6 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
         return _result(s1, s1, start, lambda value: value // w1)
     level = s1.best.value
     second = replace(m, rows=list(m.rows))
-    if s1.certificate is not None and params.fix_second:
-        second.lbs, second.ubs = s1.certificate.tightened(first, level)
     if s1.proven:
         second.row(dict.fromkeys(v.devs, 1), None, s1.best.key[0], "keep_deviation")
         second.row(busy_out, None, s1.best.key[1], "keep_busy")
@@ -300,10 +295,12 @@ def _search_face(s: _Solve, engine: str) -> None:
 
 def _search_vicinity(s: _Solve, engine: str) -> None:
     """Search the LP optimum's vicinity (solvers/vicinity.py) within the bounds the certificate allows at
-    `lb + 1`; offer what it finds (it is checked like any answer, and proven only by the bound or CP-SAT)."""
+    `lb + VICINITY_WINDOW`; offer what it finds (it is checked like any answer, and proven only by the bound
+    or CP-SAT)."""
     assert s.certificate is not None and s.lp_values is not None and s.lb is not None
+    bounds = s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW)
     try:
-        near = restrict(s.m, *near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, s.lb + 1)))
+        near = restrict(s.m, *near_lp(s.m, s.lp_values, *bounds))
     except ValueError:
         s.steps.append("lp vicinity empty")
         return

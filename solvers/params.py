@@ -30,8 +30,6 @@ class SolveParams:
     lp_bound: bool = True
     face: bool = True
     vicinity: bool = True
-    traffic_cuts: bool = True
-    fix_second: bool = True
     staged: bool | None = None
 
     def __post_init__(self) -> None:
