@@ -15,7 +15,7 @@ nodes by the PRODUCT §9 rule (listed by a Running workload, or an accelerator i
 | drain | each class split into an idle and a busy class of the same commodity; objective (D, B, M) |
 | drain-weighted | (`--weighted`) drain as one weighted sum `Wd·D + Wb·B + M` (`SolveParams(staged=False)`) |
 | drain-noface | (`--noface`) drain without the search on the LP's optimal face (`SolveParams(face=False)`) |
-| drain-novicinity | (`--novicinity`) drain without the (D, B) stage's search near the LP optimum (`SolveParams(vicinity=False)`) |
+| drain-novicinity | (`--novicinity`) drain without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
 
 and times `solve_flow` on each in one process (the problem is built once; medians of `--repeat` solves).
 """

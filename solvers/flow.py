@@ -51,6 +51,7 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
+from solvers.vicinity import agreement
 from solvers.vicinity import vicinity as near_lp
 
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
@@ -244,16 +245,19 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicin
         s.offer(None)
     if s.proven:
         return s  # an integral LP optimum, or the placement we started from, meets the bound
-    if vicinity and params.vicinity and engine != "cpsat" and s.certificate is not None and s.lp_values is not None:
-        _search_vicinity(s, engine)
-        if s.proven:
-            return s
-        if s.best is not None and s.lb is not None and s.best.value <= s.lb + VICINITY_WINDOW:
-            _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
+    near = params.vicinity and engine != "cpsat" and s.certificate is not None and s.lp_values is not None
+    if near and vicinity:
+        assert s.certificate is not None and s.lp_values is not None and s.lb is not None
+        bounds = s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW)
+        if _search_near(s, engine, "the lp vicinity", near_lp(s.m, s.lp_values, *bounds)):
             return s
     if face and params.face and engine != "cpsat" and s.certificate is not None:
         _search_face(s, engine)
         if s.proven:
+            return s
+    if near and start_from is not None and s.best is not None:
+        assert s.lp_values is not None
+        if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s._full(s.best))):
             return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
@@ -299,23 +303,25 @@ def _search_face(s: _Solve, engine: str) -> None:
         s.offer(found)
 
 
-def _search_vicinity(s: _Solve, engine: str) -> None:
-    """Search the LP optimum's vicinity (solvers/vicinity.py) within the bounds the certificate allows at
-    `lb + VICINITY_WINDOW`; offer what it finds (it is checked like any answer, and proven only by the bound
-    or CP-SAT)."""
-    assert s.certificate is not None and s.lp_values is not None and s.lb is not None
-    bounds = s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW)
+def _search_near(s: _Solve, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
+    """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
+    answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
+    within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
+    assert s.lb is not None
     try:
-        near = restrict(s.m, *near_lp(s.m, s.lp_values, *bounds))
+        near = restrict(s.m, *bounds)
     except ValueError:
-        s.steps.append("lp vicinity empty")
-        return
+        s.steps.append(f"{what} empty")
+        return False
     model = replace(near.model, objective_lb=s.lb - near.offset)
     answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 4))
-    s.steps.append(f"{engine} on the lp vicinity ({len(near.free)} of {len(s.m.lbs)} variables) "
+    s.steps.append(f"{engine} on {what} ({len(near.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")
     if answer.values is not None:
         s.offer(s.read(BackendAnswer(answer.status, near.expand(answer.values), None, None, 0.0)))
+    if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
+        _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
+    return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
 
 
 def _engine(params: SolveParams, m: LinearModel) -> str:

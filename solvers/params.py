@@ -14,10 +14,11 @@ class SolveParams:
     Another backend name makes that MIP solver the search engine. `workers` is CP-SAT's thread count,
     capped to leave one core free (solvers/backends/cpsat.py `threads`); SCIP is single-threaded. With
     one thread the answer is deterministic: the same problem gives the same placement.
-    `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first) and `vicinity` (the staged (D, B)
-    stage's search near the LP optimum first) switch the measured ideas off, for benchmarks. `staged`
-    chooses how (D, B, M) is solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
-    None (the default) by the search engine (solvers/flow.py `solve_flow`).
+    `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first) and `vicinity` (the staged solve's
+    searches near the LP optimum, and near the LP's agreement with the (D, B) placement, first) switch the
+    measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is solved when there are busy
+    classes: True in two stages ((D, B), then M), False as one weighted sum, None (the default) by the
+    search engine (solvers/flow.py `solve_flow`).
     """
 
     time_limit: float = 30.0

@@ -9,6 +9,12 @@ model of a few hundred variables that a search engine solves in a fraction of a 
 `restrict` builds it). Its placements are placements of the full model (the bounds only narrowed); they are
 only candidates, whose objective the caller checks exactly against the proven bound.
 
+`agreement` is the same idea around a placement already found (RINS, relaxation-induced neighbourhood
+search): the variables on which the LP optimum and the placement agree are fixed, the others free. The
+staged solve's stage M uses it around the (D, B) stage's placement, whose moves the (D, B) objective did not
+count: fixing what the M stage's LP agrees with leaves ~1,000 variables, and the search there finds the
+optimal M or close to it in 0.1-0.3 s at 100k nodes (SCIP on the full model: 2-15 s).
+
 Owns: choosing the free variables and the fixed values. Must not: solve, or decide statuses.
 """
 
@@ -43,4 +49,14 @@ def vicinity(model: LinearModel, values: list[float], lbs: list[int], ubs: list[
     for x, value in enumerate(values):
         if x not in free:
             low[x] = high[x] = min(max(round(value), lbs[x]), ubs[x])
+    return low, high
+
+
+def agreement(model: LinearModel, values: list[float], placement: list[int]) -> tuple[list[int], list[int]]:
+    """Bounds that fix every variable whose LP value equals its value in `placement` (a full assignment that
+    meets the model), and leave the others within the model's bounds; `placement` meets them."""
+    low, high = list(model.lbs), list(model.ubs)
+    for x, (value, fixed) in enumerate(zip(values, placement, strict=True)):
+        if abs(value - fixed) <= TOLERANCE:
+            low[x] = high[x] = fixed
     return low, high
