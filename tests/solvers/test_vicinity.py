@@ -28,7 +28,7 @@ from solvers.problem import (
 )
 from solvers.relax import relax
 from solvers.result import Status
-from solvers.vicinity import fractional, vicinity
+from solvers.vicinity import agreement, fractional, vicinity
 from tests.solvers.problems import brute_force, flow_problems, key_of
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,6 +66,14 @@ def test_vicinity_frees_the_fractional_variables_and_their_short_rows_twice_over
     assert (lbs[d], ubs[d]) == (9, 9)
     lbs, ubs = vicinity(m, [0.0, 2.0, 3.0, 4.0, 1.0, 6.0], [0] * 6, [9] * 6)
     assert lbs == ubs == [0, 2, 3, 4, 1, 6]  # an integral LP optimum: everything fixed
+
+
+def test_agreement_fixes_what_the_lp_and_the_placement_agree_on_and_frees_the_rest() -> None:
+    m = LinearModel()
+    for name in "abcd":
+        m.var(0, 9, name)
+    lbs, ubs = agreement(m, [2.0, 3.5, 1.0000000001, 0.0], [2, 3, 1, 4])
+    assert list(zip(lbs, ubs, strict=True)) == [(2, 2), (0, 9), (1, 1), (0, 9)]
 
 
 def _drain_problem() -> FlowProblem:
@@ -136,3 +144,17 @@ def test_a_vicinity_placement_is_a_placement_of_the_full_model_and_never_beats_t
     out = tuple(values[x] for x in v.out)
     into = tuple(values[x] for x in v.into)
     assert not feasibility_errors(p, out, into)
+
+
+@SETTINGS
+@given(flow_problems(sizes=SUPER_NODES))
+def test_stage_m_searches_the_agreement_only_from_the_first_stage_s_placement_and_stays_exact(
+        p: FlowProblem) -> None:
+    result = solve_flow(p, SolveParams(staged=True, search="scip"))
+    first, _, second = result.detail.partition("stage M")
+    assert "agreement" not in first  # the (D, B) stage has no placement to start from
+    if "agreement" in second:
+        assert result.status == Status.OPTIMAL  # proven: by the bound, or by CP-SAT's window search
+        assert key_of(p, result.out, result.into) == brute_force(p)
+    single = solve_flow(p, SolveParams(staged=False, search="scip"))
+    assert "agreement" not in single.detail and "vicinity" not in single.detail
