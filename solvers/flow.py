@@ -18,7 +18,10 @@
    search runs on the full model as it would have. The staged solve's (D, B) stage skips the face and
    searches the LP optimum's vicinity instead (solvers/vicinity.py: the few fractional variables and their
    neighbours free, the rest fixed at the LP's values): a placement there within `VICINITY_WINDOW` of `lb`
-   goes straight to step 4 without a search of the full model (`_search_vicinity`).
+   goes straight to step 4 without a search of the full model (`_search_near`). Its stage M, after the
+   face, searches where its LP agrees with the (D, B) stage's placement (solvers/vicinity.py `agreement`,
+   RINS) the same way: that placement's moves were not in the (D, B) objective, and SCIP found the
+   optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
@@ -222,10 +225,11 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicin
 
     `face`: search the LP's optimal face first (`_search_face`). The staged solve's (D, B) stage does not:
     there the LP bound fell 1-4 units of B short on three of the four 100k drain instances, and the face's
-    search only added its time (benchmarks/RESULTS.md). `vicinity`: search the LP optimum's vicinity first
-    (`_search_vicinity`), and prove a placement found within `VICINITY_WINDOW` of `lb` without searching
-    the full model: on the four 100k drain instances it found the (D, B) optimum every time, where SCIP's
-    full search took 2.5-11 s to find the same value (benchmarks/RESULTS.md, "Drain solve (session 21)").
+    search only added its time (benchmarks/RESULTS.md). `vicinity`: search the LP optimum's vicinity first,
+    and prove a placement found within `VICINITY_WINDOW` of `lb` without searching the full model: on the
+    four 100k drain instances it found the (D, B) optimum every time, where SCIP's full search took 2.5-11 s
+    to find the same value (benchmarks/RESULTS.md, "Drain solve (session 21)"). With `start_from` (stage M)
+    the same is done, after the face, where the LP agrees with that placement (`agreement`).
     """
     if start_from is not None:
         s.offer(s.found(start_from.out, start_from.into))
