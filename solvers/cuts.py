@@ -16,6 +16,15 @@ Expressions cut, for every pool with a target and every cell (pool, flavor) with
 - the pool count minus the counts of any set of its target cells (deviation: the pool's plus those cells').
   The triangle inequality gives |E - (t_pool - Σ t_cell)| <= dev_pool + Σ dev_cell.
 
+What they do not close (measured in session 21, benchmarks/RESULTS.md "Drain solve (session 21)"): the
+staged solve's (D, B) LP falls 1-4 busy nodes short on three of the four 100k drain instances. There the LP
+sends a fraction of a busy super node from a pool that has no target at all, for a subnet's room or a
+commodity's supply elsewhere (hard 100k s1: 3 of a 4-node unit, one idle node beside it); no deviation
+expression sees it, so no row here can. Neither did rows on a pool's traffic (departures + arrivals, which
+a pool of super nodes cannot make equal to its loss): they raised the stage-M LP bound by 1-3 moves on two
+instances, left it on two, and slowed SCIP's search there; not kept. The (D, B) stage instead searches the
+LP optimum's vicinity (solvers/vicinity.py) and leaves the window to CP-SAT's proof.
+
 Owns: finding these rows. Must not: change the model's integer solutions.
 """
 

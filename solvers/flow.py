@@ -16,7 +16,13 @@
    face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
    of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the
    full model on every 100k family (benchmarks/RESULTS.md). Only such a placement is kept; without one the
-   search runs on the full model as it would have. (The staged solve's (D, B) stage skips the face: `_solve`.)
+   search runs on the full model as it would have. The staged solve's (D, B) stage skips the face and
+   searches the LP optimum's vicinity instead (solvers/vicinity.py: the few fractional variables and their
+   neighbours free, the rest fixed at the LP's values): a placement there within `VICINITY_WINDOW` of `lb`
+   goes straight to step 4 without a search of the full model (`_search_near`). Its stage M, after the
+   face, searches where its LP agrees with the (D, B) stage's placement (solvers/vicinity.py `agreement`,
+   RINS) the same way: that placement's moves were not in the (D, B) objective, and SCIP found the
+   optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
    its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
    (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
@@ -49,6 +55,8 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
+from solvers.vicinity import agreement
+from solvers.vicinity import vicinity as near_lp
 
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
     from solvers.relax import Certificate
@@ -57,6 +65,8 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 
+
+VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -80,6 +90,7 @@ class _Solve:
         self.deadline, self.steps = deadline, steps
         self.lb: int | None = None
         self.certificate: Certificate | None = None
+        self.lp_values: list[float] | None = None
         self.best: _Found | None = None
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
@@ -192,7 +203,8 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     first = replace(m, rows=list(m.rows))
     first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
     steps.append("stage (D, B)")
-    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False)
+    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False,
+                vicinity=True)
     if s1.best is None:
         return _result(s1, s1, start, lambda value: value // w1)
     level = s1.best.value
@@ -209,12 +221,16 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     return _result(s1, s2, start, lambda value: value // w1)
 
 
-def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True) -> _Solve:
+def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicinity: bool = False) -> _Solve:
     """One stage: LP bound, search, proof (the module docstring's steps 2-4); `s` carries the outcome.
 
     `face`: search the LP's optimal face first (`_search_face`). The staged solve's (D, B) stage does not:
-    there the LP bound fell one unit of B short on three of the four 100k drain instances, and the face's
-    search only added its time (benchmarks/RESULTS.md).
+    there the LP bound fell 1-4 units of B short on three of the four 100k drain instances, and the face's
+    search only added its time (benchmarks/RESULTS.md). `vicinity`: search the LP optimum's vicinity first,
+    and prove a placement found within `VICINITY_WINDOW` of `lb` without searching the full model: on the
+    four 100k drain instances it found the (D, B) optimum every time, where SCIP's full search took 2.5-11 s
+    to find the same value (benchmarks/RESULTS.md, "Drain solve (session 21)"). With `start_from` (stage M)
+    the same is done, after the face, where the LP agrees with that placement (`agreement`).
     """
     if start_from is not None:
         s.offer(s.found(start_from.out, start_from.into))
@@ -229,15 +245,26 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True) -> _S
         lp = relax(s.m, s.left())
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
+        s.lp_values = None if lp is None else lp.values
         s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
         if lp is not None and all(abs(x - round(x)) < 1e-6 for x in lp.values):
             s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
         s.offer(None)
     if s.proven:
         return s  # an integral LP optimum, or the placement we started from, meets the bound
+    near = params.vicinity and engine != "cpsat" and s.certificate is not None and s.lp_values is not None
+    if near and vicinity:
+        assert s.certificate is not None and s.lp_values is not None and s.lb is not None
+        bounds = s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW)
+        if _search_near(s, engine, "the lp vicinity", near_lp(s.m, s.lp_values, *bounds)):
+            return s
     if face and params.face and engine != "cpsat" and s.certificate is not None:
         _search_face(s, engine)
         if s.proven:
+            return s
+    if near and start_from is not None and s.best is not None:
+        assert s.lp_values is not None
+        if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s._full(s.best))):
             return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
@@ -281,6 +308,27 @@ def _search_face(s: _Solve, engine: str) -> None:
     found = s.read(BackendAnswer(answer.status, face.expand(answer.values), None, None, 0.0))
     if found is not None and found.value <= s.lb:
         s.offer(found)
+
+
+def _search_near(s: _Solve, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
+    """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
+    answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
+    within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
+    assert s.lb is not None
+    try:
+        near = restrict(s.m, *bounds)
+    except ValueError:
+        s.steps.append(f"{what} empty")
+        return False
+    model = replace(near.model, objective_lb=s.lb - near.offset)
+    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 4))
+    s.steps.append(f"{engine} on {what} ({len(near.free)} of {len(s.m.lbs)} variables) "
+                   f"{answer.status.lower()} {answer.seconds:.3f} s")
+    if answer.values is not None:
+        s.offer(s.read(BackendAnswer(answer.status, near.expand(answer.values), None, None, 0.0)))
+    if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
+        _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
+    return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
 
 
 def _engine(params: SolveParams, m: LinearModel) -> str:

@@ -26,14 +26,15 @@ MAX_UNITS = 4  # ... and, per commodity, the ways to spread at most 4 units over
 
 
 @st.composite
-def flow_problems(draw: st.DrawFn, busy: bool = True) -> FlowProblem:
-    """2-3 pools, 1-2 commodities (sizes 1 or 2), idle and busy classes, a few arrivals, cells and subnets.
+def flow_problems(draw: st.DrawFn, busy: bool = True, sizes: tuple[int, ...] = (1, 1, 2)) -> FlowProblem:
+    """2-3 pools, 1-2 commodities (unit sizes drawn from `sizes`), idle and busy classes, a few arrivals,
+    cells and subnets.
 
     Small enough for `brute_force` (at most a few thousand placements).
     """
     n_pools = draw(st.integers(2, 3))
     n_sub = draw(st.integers(1, 2))
-    commodities = [Commodity(flavor=k, size=draw(st.sampled_from((1, 1, 2))), cluster=-1)
+    commodities = [Commodity(flavor=k, size=draw(st.sampled_from(sizes)), cluster=-1)
                    for k in range(draw(st.integers(1, 2)))]
     slots = [(p, k, b) for p in range(n_pools) for k in range(len(commodities))
              for b in ((False, True) if busy else (False,))]

@@ -143,8 +143,8 @@ def test_an_unproven_first_stage_gives_a_feasible_result_that_keeps_its_deviatio
     calls: list[str] = []
 
     def first_stage_unproven(s: flow._Solve, start_from: flow._Found | None = None,
-                             face: bool = True) -> flow._Solve:
-        out = real(s, start_from, face)
+                             **steps: bool) -> flow._Solve:
+        out = real(s, start_from, **steps)
         if not calls:
             out.proven = False  # as at a time limit: (D*, B*) found but not proven
         calls.append(s.m.rows[-1].name)
