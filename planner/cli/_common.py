@@ -6,12 +6,10 @@ there is something to do or something differs (0 then means "no changes"); 0..8 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
@@ -81,19 +79,6 @@ def main(ctx: click.Context, debug: bool) -> None:
 CHANGES = 10
 """Exit code for "there are changes" (`plan --detailed-exitcode`, `diff --exit-code`), as Terraform's 2 but free
 here: 1..8 already mean errors."""
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused for a block and restored after: `planner.planning.gc_paused`, for a
-    command to start before it imports the planning modules (importing them is part of what the pause saves)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def echo_json(data: Any) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import CHANGES, collector_paused, echo, echo_json, main, warn, write_output
+from planner.cli._common import CHANGES, echo, echo_json, main, warn, write_output
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -24,6 +24,7 @@ from planner.cli.options import (
     solver_options,
 )
 from planner.cli.progress import Progress
+from planner.collector import paused as collector_paused
 
 if TYPE_CHECKING:
     from planner.inventory import Inventory
@@ -112,7 +113,7 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
     """Solve for the best reachable placement and write the ordered plan."""
     # The collector is paused from the first line until the plan is written: importing the planning modules
     # (pydantic's models, OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive
-    # each collection the writing triggered walked them all again (gc_paused; benchmarks/RESULTS.md).
+    # each collection the writing triggered walked them all again (planner.collector; benchmarks/RESULTS.md).
     with collector_paused():
         from planner.review.show import summary_lines
 

@@ -12,6 +12,7 @@ Everything downstream of planning â€” rendering, review, apply, auto, what-if â€
 
 from __future__ import annotations
 
-from planner.planning.pipeline import Plan, PlanOptions, gc_paused, make_plan
+from planner.collector import paused as gc_paused
+from planner.planning.pipeline import Plan, PlanOptions, make_plan
 
 __all__ = ["Plan", "PlanOptions", "gc_paused", "make_plan"]

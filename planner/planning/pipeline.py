@@ -11,13 +11,12 @@ Must not: print, exit, or touch files other than those it is asked to read.
 from __future__ import annotations
 
 import contextlib
-import gc
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from planner.collector import paused
 from planner.errors import SolverTimeoutError
 from planner.inventory import Inventory, build_inventory, read_snapshot_file
 from planner.planfile import PlanDocument
@@ -76,30 +75,13 @@ def load_problem(inventory_path: str | Path, spec_path: str | Path) -> tuple[Flo
     return build_problem(inv, spec, spec_source=str(spec_path))
 
 
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while planning.
-
-    A large snapshot is millions of small dicts; every collection walks all of them again, which made
-    reading a 100k-node snapshot 2.4x slower and building the model 1.4x slower (benchmarks/RESULTS.md).
-    Planning creates no reference cycles worth collecting, and the collector is restored on the way out.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], *,
               options: PlanOptions | None = None, snapshot_source: str = "<snapshot>",
               spec_source: str = "<spec>") -> Plan:
     """Plan from a snapshot dict (or an inventory already derived from one, which is only read, so several plans
     can share it) and a spec mapping; raises InputError (2), PlanningError (3) or SolverTimeoutError (8)."""
     options = options or PlanOptions()
-    with gc_paused(), contextlib.ExitStack() as stack:
+    with paused(), contextlib.ExitStack() as stack:
         return _make_plan(snapshot, spec_data, options, snapshot_source, spec_source, stack)
 
 

@@ -89,8 +89,22 @@ def test_a_dead_child_answers_nothing() -> None:
     assert side is not None
     with side:
         os.kill(side.pid, signal.SIGKILL)
-        assert side.fingerprint() is None
+        os.waitpid(side.pid, 0)  # dead for sure (it may have sent the fingerprint first: the snapshot is tiny)
+        assert side.fingerprint() in (None, fingerprint_snapshot(SNAP))
         assert side.verify(PlanDocument.model_validate(valid_plan())) is None
+
+
+def test_a_child_that_fails_answers_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(raw: dict[str, Any]) -> str:
+        raise RuntimeError("broken")
+
+    document = PlanDocument.model_validate(valid_plan())
+    monkeypatch.setattr("planner.inventory.fingerprint_snapshot", broken)  # the child imports it after the fork
+    side = sidework.SideWork.start(SNAP, SPEC, "<spec>")
+    assert side is not None
+    with side:
+        assert side.fingerprint() is None
+        assert side.verify(document) is None
 
 
 @pytest.mark.parametrize("when", ["at once", "after the fingerprint"])
