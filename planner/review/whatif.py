@@ -22,9 +22,11 @@ all scenarios finished, naming the scenario.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,7 +44,6 @@ from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument
 from planner.planning import gc_paused, make_plan
 from planner.review.scenarios import NodeIndex, ScenarioFile, Where, apply_scenario, scenario_key
-from planner.review.tables import md_escape, md_table, text_table
 
 MAX_WORKERS = 2
 Planner = Callable[..., Any]  # make_plan's signature; returns an object with a `document: PlanDocument`
@@ -96,6 +97,7 @@ class _Job:
     snapshot_source: str
     spec_source: str
     planner: Planner
+    keep_plan: bool = True  # False: the outcome carries no plan document (nothing to save: none is sent back)
 
 
 def binding_rules(document: PlanDocument) -> list[str]:
@@ -145,7 +147,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
         staging_moves=summary.staging_moves,
         binding=tuple(binding_rules(document)),
         seconds=time.perf_counter() - t0,
-        plan=document,
+        plan=document if job.keep_plan else None,
     )
 
 
@@ -160,6 +162,7 @@ def prepare_jobs(
     options: Any = None,
     planner: Planner = make_plan,
     only: Sequence[str] = (),
+    keep_plans: bool = True,
 ) -> list[_Job]:
     """Build every scenario's snapshot and spec; a bad override or snapshot raises InputError before any solving.
 
@@ -196,6 +199,7 @@ def prepare_jobs(
                 if not sc.spec
                 else f"{spec_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
                 planner=planner,
+                keep_plan=keep_plans,
             )
         )
     return jobs
@@ -214,7 +218,8 @@ def _error_for_exit(exit_code: int | None, message: str) -> PoolshiftError:
 
 
 def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[ScenarioOutcome]:
-    """Plan every job, in up to two forked workers when there are several; outcomes keep the jobs' order.
+    """Plan every job: inline, or with the parent and a forked worker taking turns (see the module docstring);
+    outcomes keep the jobs' order.
 
     An InputError or other poolshift error from the planner is raised once all jobs finished, for the
     first scenario that had one; infeasible scenarios are returned as outcomes.
@@ -230,6 +235,29 @@ def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[Sc
     return outcomes
 
 
+def longest_first(jobs: Sequence[_Job]) -> list[int]:
+    """The jobs' positions, those that derive their own inventory first (they take longest), each group in order."""
+    return sorted(range(len(jobs)), key=lambda i: isinstance(jobs[i].inventory, Inventory))
+
+
+class _Queue:
+    """The jobs not started yet, longest first: the forked workers take from the front, the parent from the back
+    (the jobs sharing the caller's inventory, whose fingerprint the parent then computes only once)."""
+
+    def __init__(self, order: Sequence[int]) -> None:
+        self._left, self._lock = deque(order), threading.Lock()
+
+    def take(self, *, front: bool) -> int | None:
+        with self._lock:
+            if not self._left:
+                return None
+            return self._left.popleft() if front else self._left.pop()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._left.clear()
+
+
 _FORKED_JOBS: Sequence[_Job] = ()  # the jobs a forked worker inherits; it is sent only their index
 
 
@@ -238,19 +266,53 @@ def _plan_inherited(index: int) -> ScenarioOutcome:
 
 
 def _in_workers(jobs: Sequence[_Job], workers: int) -> list[ScenarioOutcome]:
+    """The parent plans jobs itself while `workers - 1` forked workers plan others, each fed one job at a time by
+    a thread of the parent, all from one queue (`_Queue`); threads where `fork` is not available."""
     global _FORKED_JOBS
-    pool: Executor
     if "fork" not in multiprocessing.get_all_start_methods():
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as pool:
-            return list(pool.map(_plan_one, jobs))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as threads:
+            return list(threads.map(_plan_one, jobs))
+    queue = _Queue(longest_first(jobs))
+    outcomes: list[ScenarioOutcome | None] = [None] * len(jobs)
+    failures: list[BaseException] = []
     _FORKED_JOBS = jobs
     try:
-        # fork before any solver ran in this process: no solver threads or locks to inherit; a fork context
-        # starts all workers at once, before the executor's own thread
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_plan_inherited, range(len(jobs))))
+        # The first submit forks every worker (a fork context starts them all at once, before the executor's own
+        # thread), here, before any solver ran in this process: no solver threads or locks to inherit.
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            firsts = [(i, pool.submit(_plan_inherited, i)) for i in
+                      (queue.take(front=True) for _ in range(workers - 1)) if i is not None]
+            feeders = [threading.Thread(target=_feed, args=(pool, future, i, queue, outcomes, failures),
+                                        name="whatif-feed", daemon=True) for i, future in firsts]
+            for feeder in feeders:
+                feeder.start()
+            try:
+                while (index := queue.take(front=False)) is not None:
+                    outcomes[index] = _plan_one(jobs[index])
+            finally:
+                queue.clear()  # after a failure here, the workers stop after their current job
+                for feeder in feeders:
+                    feeder.join()
     finally:
         _FORKED_JOBS = ()
+    if failures:
+        raise failures[0]
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _feed(pool: ProcessPoolExecutor, future: Future[ScenarioOutcome], index: int, queue: _Queue,
+          outcomes: list[ScenarioOutcome | None], failures: list[BaseException]) -> None:
+    """Wait for one worker's job, store its outcome and hand it the next job from the front, until none is left."""
+    try:
+        while True:
+            outcomes[index] = future.result()
+            taken = queue.take(front=True)
+            if taken is None:
+                return
+            index, future = taken, pool.submit(_plan_inherited, taken)
+    except BaseException as exc:  # a bug in a worker (it returns poolshift errors as values): stop, raise it above
+        failures.append(exc)
+        queue.clear()
 
 
 def run_whatif(
@@ -265,8 +327,10 @@ def run_whatif(
     planner: Planner = make_plan,
     only: Sequence[str] = (),
     max_workers: int = MAX_WORKERS,
+    keep_plans: bool = True,
 ) -> list[ScenarioOutcome]:
-    """Plan each scenario (see the module docstring) and return the outcomes in file order."""
+    """Plan each scenario (see the module docstring) and return the outcomes in file order; with
+    `keep_plans=False` the outcomes carry no plan document (`plan` is None)."""
     with gc_paused():
         jobs = prepare_jobs(
             scenarios,
@@ -278,74 +342,6 @@ def run_whatif(
             options=options,
             planner=planner,
             only=only,
+            keep_plans=keep_plans,
         )
     return run_jobs(jobs, max_workers=max_workers)
-
-
-# ----------------------------------------------------------------------------------------------- output
-
-_HEADERS = [
-    "scenario",
-    "feasible",
-    "status",
-    "D before",
-    "D after",
-    "moves",
-    "busy",
-    "requests",
-    "waves",
-    "staging",
-    "binding rules",
-]
-_NUMERIC = [False, False, False, True, True, True, True, True, True, True, False]
-
-
-def _row(o: ScenarioOutcome, *, wrap: int | None) -> list[Any]:
-    name = o.name + (" (baseline)" if o.baseline and o.name != "baseline" else "")
-    if o.feasible:
-        why = "; ".join(o.binding) or "-"
-    else:
-        why = "; ".join(o.binding) or (o.error or "infeasible")
-    if wrap is not None and len(why) > wrap:
-        why = why[: wrap - 1] + "…"
-    return [
-        name,
-        "yes" if o.feasible else "NO",
-        o.status,
-        o.deviation_before,
-        o.deviation_after,
-        o.moves,
-        o.busy_moves,
-        o.requests,
-        o.waves,
-        o.staging_moves,
-        why,
-    ]
-
-
-def render_comparison(outcomes: Sequence[ScenarioOutcome], *, markdown: bool = False) -> str:
-    """The scenarios side by side as a text table, or a Markdown table with details below it."""
-    if markdown:
-        lines = [
-            "## What-if scenarios",
-            "",
-            md_table(_HEADERS, [_row(o, wrap=None) for o in outcomes], numeric=_NUMERIC),
-        ]
-        described = [o for o in outcomes if o.description]
-        if described:
-            lines += ["", *(f"- **{md_escape(o.name)}**: {md_escape(o.description or '')}" for o in described)]
-        infeasible = [o for o in outcomes if not o.feasible]
-        for o in infeasible:
-            lines += ["", f"**{md_escape(o.name)}** has no feasible placement: {md_escape(o.error or '')}"]
-        return "\n".join(lines) + "\n"
-    lines = [text_table(_HEADERS, [_row(o, wrap=70) for o in outcomes], numeric=_NUMERIC)]
-    for o in outcomes:
-        if not o.feasible:
-            lines.append(f"{o.name}: {o.error}")
-    return "\n".join(lines) + "\n"
-
-
-def comparison_document(outcomes: Sequence[ScenarioOutcome]) -> dict[str, Any]:
-    """`{"scenarios": [...], "baseline": name | None}` for `--output json`."""
-    baseline = next((o.name for o in outcomes if o.baseline), None)
-    return {"scenarios": [o.to_dict() for o in outcomes], "baseline": baseline}
