@@ -97,7 +97,7 @@ class _Job:
     snapshot_source: str
     spec_source: str
     planner: Planner
-    keep_plan: bool = True  # False: the outcome carries no plan document (nothing to save: none is sent back)
+    keep_plan: bool = True  # False: no plan document in the outcome (none sent back), no inventory fingerprint
 
 
 def binding_rules(document: PlanDocument) -> list[str]:
@@ -123,6 +123,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
             options=job.options,
             snapshot_source=job.snapshot_source,
             spec_source=job.spec_source,
+            fingerprint=job.keep_plan,  # the fingerprint only a kept plan records (none is shown)
         )
     except PoolshiftError as exc:
         kind = "infeasible" if isinstance(exc, PlanningError) else "input" if isinstance(exc, InputError) else "error"

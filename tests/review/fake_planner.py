@@ -34,7 +34,7 @@ def made_by(document: PlanDocument) -> tuple[int, str, int]:
 
 
 def make_plan(inventory: Inventory | dict[str, Any], spec_data: dict[str, Any], *, options: Any = None,
-              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> FakePlan:
+              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>", fingerprint: bool = True) -> FakePlan:
     """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`
     (`fake.infeasible`, `fake.bad_input`, `fake.crash`: a PlanningError, an InputError, a RuntimeError). Like the
     real planner it takes an inventory or a raw snapshot (which it derives, as a new inventory)."""

@@ -9,11 +9,12 @@ import pytest
 import yaml
 
 from planner.errors import ApiError, InputError, PoolshiftError
+from planner.inventory import fingerprint_snapshot
 from planner.planfile import parse_plan
 from planner.planning import make_plan
 from planner.review.report import render_markdown
 from planner.review.scenarios import ScenarioFile, parse_scenarios
-from planner.review.whatif import ScenarioOutcome, binding_rules, longest_first, prepare_jobs, run_whatif
+from planner.review.whatif import ScenarioOutcome, binding_rules, longest_first, prepare_jobs, run_jobs, run_whatif
 from planner.review.whatif_output import comparison_document, render_comparison
 from tests.review import fake_planner
 from tests.review.conftest import DATA, GPU, parse, read_plan_data
@@ -82,8 +83,19 @@ def test_without_keep_plans_the_outcomes_are_the_same_but_carry_no_plan(
     kept = _run(sf, snapshot, spec, max_workers=2)
     bare = _run(sf, snapshot, spec, max_workers=2, keep_plans=False)
     assert all(o.plan is not None for o in kept) and all(o.plan is None for o in bare)
+    # a kept plan records its scenario's own inventory fingerprint, the caller's or the edited snapshot's
+    edited = prepare_jobs(sf, snapshot, spec, scenarios_source="sc.yaml", snapshot_source="snap.json",
+                          spec_source="spec.yaml")[2].inventory
+    assert isinstance(edited, dict)
+    assert [o.plan.inventory_fingerprint for o in kept if o.plan] == [
+        fingerprint_snapshot(snapshot), fingerprint_snapshot(snapshot), fingerprint_snapshot(edited)]
     assert [o.to_dict() | {"seconds": 0} for o in bare] == [o.to_dict() | {"seconds": 0} for o in kept]
     assert all(o.feasible for o in bare) and bare[2].deviation_before != bare[0].deviation_before
+    jobs = prepare_jobs(sf, snapshot, spec, scenarios_source="sc.yaml", snapshot_source="snap.json",
+                        spec_source="spec.yaml", keep_plans=False)
+    assert [o.to_dict() | {"seconds": 0} for o in run_jobs(jobs, max_workers=1)] == [
+        o.to_dict() | {"seconds": 0} for o in kept]
+    assert "fingerprint" not in vars(jobs[0].inventory)  # a fingerprint only a kept plan records is not computed
 
 
 @pytest.mark.parametrize("crashes", ["b", "c"])
