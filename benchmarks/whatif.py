@@ -1,6 +1,6 @@
 """`poolshift whatif` with 7 scenarios on a generated instance, against the issue's budget.
 
-    python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json]
+    python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json] [--tree A --tree B ...]
 
 The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deterministically:
 
@@ -19,6 +19,12 @@ The budget (performance issue): one load of the inventory plus 7 times one plan'
 whatif does once for all scenarios: stages `read snapshot`, `spec`, `inventory`) and `solve` the solve stage, both
 medians of `benchmarks.stages.profile` on the same instance. The result also carries the lenient reading
 (one start-up, one load, and 7 × everything a plan does after loading).
+
+With several `--tree` folders (each a checkout of this project: its `planner` and `solvers` are imported from
+there), the command runs `--repeat` rounds, tree by tree in each round (A B A B …, so a drift of the machine's
+speed hits every tree alike), and the result gives each tree's median wall, the median of the rounds' ratios to
+the first tree, and whether every tree gave the same comparison (the JSON but for each scenario's `seconds`); the
+budget comes from a stage profile of the first tree.
 """
 
 from __future__ import annotations
@@ -118,24 +124,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/data/runs/whatif"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--tree", type=Path, action="append", default=[],
+                        help="a checkout of this project to measure; repeat it to compare trees side by side")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     scenarios = write_scenarios(args.inventory, args.spec, args.out_dir / "scenarios.yaml")
     cmd = whatif_command(ms.poolshift_executable(), args.inventory.resolve(), args.spec.resolve(), scenarios)
-    walls = []
+    trees = [t.resolve() for t in args.tree] or [None]
+    runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}
     for _ in range(args.repeat):
-        m = ms.measure(cmd, stdout=args.out_dir / "whatif.stdout", stderr=args.out_dir / "whatif.stderr",
-                        timeout=1800)
-        if m.returncode != 0:
-            print(f"whatif exited {m.returncode}: {ms.tail(args.out_dir / 'whatif.stderr')}", file=sys.stderr)
-            return 1
-        walls.append(m.wall_seconds)
-    limits = budget(stages.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat))
-    result = {"wall": round(statistics.median(walls), 3), "walls": [round(w, 3) for w in walls], **limits}
+        for tree in trees:
+            out = args.out_dir / "whatif.stdout"
+            m = ms.measure(cmd, stdout=out, stderr=args.out_dir / "whatif.stderr", timeout=1800, code=tree)
+            if m.returncode != 0:
+                print(f"whatif exited {m.returncode}: {ms.tail(args.out_dir / 'whatif.stderr')}", file=sys.stderr)
+                return 1
+            runs[str(tree)].append({"wall": m.wall_seconds, "peak_mib": ms.mib(m.peak_kib),
+                                    "outcome": comparison_outcome(out.read_text(encoding="utf-8"))})
+    limits = budget(stages.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat, cwd=trees[0]))
+    result = {**_tree_result(runs[str(trees[0])]), **limits}
+    if len(trees) > 1:
+        first = [r["wall"] for r in runs[str(trees[0])]]
+        result["trees"] = {tree: {**_tree_result(rs), "ratio": round(statistics.median(
+            r["wall"] / f for r, f in zip(rs, first, strict=True)), 3)} for tree, rs in runs.items()}
+        outcomes = {json.dumps(r["outcome"], sort_keys=True) for rs in runs.values() for r in rs}
+        result["same_outcomes"] = len(outcomes) == 1
     print(json.dumps(result, sort_keys=True))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
+
+
+def comparison_outcome(stdout: str) -> dict[str, Any]:
+    """`whatif --output json` without what may differ from run to run: each scenario's `seconds`."""
+    doc: dict[str, Any] = json.loads(stdout)
+    for scenario in doc["scenarios"]:
+        scenario.pop("seconds", None)
+    return doc
+
+
+def _tree_result(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    walls = [r["wall"] for r in runs]
+    return {"wall": round(statistics.median(walls), 3), "walls": [round(w, 3) for w in walls],
+            "peak_mib": round(max(r["peak_mib"] for r in runs), 1)}
 
 
 if __name__ == "__main__":
