@@ -118,7 +118,7 @@ def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | Non
               help="Also write each feasible scenario's plan to DIR/<scenario>.plan.json.")
 @solver_options
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
-              help="Scenarios planned at the same time (threads sharing one derived inventory).")
+              help="Scenarios planned at the same time (the command and a forked worker sharing its inventory).")
 @quiet_option
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
                save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:

@@ -1,22 +1,36 @@
-"""What-if planning: plan every scenario of a scenario file and compare the outcomes side by side.
+"""What-if planning: plan every scenario of a scenario file, for the comparison of planner.review.whatif_output.
 
 Each scenario's snapshot and spec are built first (`planner.review.scenarios`), and the caller's snapshot is
 derived (validated) once, so a bad scenario or snapshot stops the run (exit 2) before any solving. Scenarios
 without inventory overrides share that one `Inventory`; a scenario with overrides edits a copy-on-write view
 of the caller's snapshot (planner.review.scenarios.snapshot) instead of a deep copy, and its inventory is
-derived where the scenario is planned, so two workers derive theirs at the same time (7 scenarios at 100k
+derived where the scenario is planned, so two processes derive theirs at the same time (7 scenarios at 100k
 nodes, 4 with overrides: 8.6-9.3 s against 10.2-11.7 s deriving them all first, benchmarks/RESULTS.md). Then
 every scenario is planned through `planner.planning.make_plan` (or the planner function given, which takes an
-`Inventory` or a raw snapshot as make_plan does), in up to two worker processes when there are several. The
-workers are forked once the jobs are built, so they inherit the inventories and edited snapshots instead of
-receiving them (one pickled job was 39 MB and 1.2 s at 100k nodes); only the outcomes travel back. Threads
-would share them too, but the planner's Python stages hold the GIL: two threads planned 7 scenarios at 100k
-nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is not available, threads.
+`Inventory` or a raw snapshot as make_plan does).
+
+With several scenarios and two jobs (`max_workers`), the parent plans scenarios itself while one forked worker
+plans others, both from one queue, longest first (`longest_first`: the scenarios that derive their own
+inventory, then those sharing the caller's): the worker takes from the front, handed one scenario at a time by
+a thread of the parent, and the parent from the back, so the scenarios sharing the caller's inventory are mostly
+planned in the parent, which then derives facts such as the inventory fingerprint once for all of them, and
+the last scenarios of the run are the short ones. The worker is forked once the jobs are built, so it inherits
+the inventories and edited snapshots instead of receiving them (one pickled job was 39 MB and 1.2 s at 100k
+nodes); only its outcomes travel back. Threads would share them too, but the planner's Python stages hold the
+GIL: two threads planned 7 scenarios at 100k nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is
+not available, two threads.
+
+Only what the comparison shows is kept unless the caller keeps the plans (`keep_plans`, the CLI's
+`--save-plans`): without, an outcome carries no plan document (nothing to send back from the worker) and no
+scenario computes its inventory fingerprint, which only a written plan records (`make_plan(...,
+fingerprint=False)`); every plan is still checked by the independent verifier. A kept plan is the complete,
+verified, sealed plan `poolshift plan` would write for the scenario's inventory and spec.
+
 Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that do not
-survive pickling.
-A scenario that has no feasible placement (PlanningError) is an outcome like any other and does not stop the
-others; an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
-all scenarios finished, naming the scenario.
+survive pickling. A scenario that has no feasible placement (PlanningError) is an outcome like any other and
+does not stop the others; an InputError from the planner (for example a spec overlay naming an unknown pool) is
+raised after all scenarios finished, naming the scenario. Any other exception (a bug) stops the run: the worker
+finishes its current scenario and the exception is raised.
 """
 
 from __future__ import annotations
