@@ -11,14 +11,14 @@ every scenario is planned through `planner.planning.make_plan` (or the planner f
 
 With several scenarios and two jobs (`max_workers`), the parent plans scenarios itself while one forked worker
 plans others, both from one queue, longest first (`longest_first`: the scenarios that derive their own
-inventory, then those sharing the caller's): the worker takes from the front, handed one scenario at a time by
-a thread of the parent, and the parent from the back, so the scenarios sharing the caller's inventory are mostly
-planned in the parent, which then derives facts such as the inventory fingerprint once for all of them, and
-the last scenarios of the run are the short ones. The worker is forked once the jobs are built, so it inherits
-the inventories and edited snapshots instead of receiving them (one pickled job was 39 MB and 1.2 s at 100k
-nodes); only its outcomes travel back. Threads would share them too, but the planner's Python stages hold the
-GIL: two threads planned 7 scenarios at 100k nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is
-not available, two threads.
+inventory, then those sharing the caller's). The worker takes the next from the front itself whenever it is free
+(the queue is a lock and two counters in memory the fork shares), the parent from the back: so the scenarios
+sharing the caller's inventory are mostly planned in the parent, which derives facts such as the inventory
+fingerprint once for all of them, and the last scenarios of the run are the short ones. The worker is forked
+once the jobs are built, so it inherits the inventories and edited snapshots instead of receiving them (one
+pickled job was 39 MB and 1.2 s at 100k nodes); only its outcomes travel back. Threads would share them too, but
+the planner's Python stages hold the GIL: two threads planned 7 scenarios at 100k nodes no faster than one
+(benchmarks/RESULTS.md). Where `fork` is not available, two threads.
 
 Only what the comparison shows is kept unless the caller keeps the plans (`keep_plans`, the CLI's
 `--save-plans`): without, an outcome carries no plan document (nothing to send back from the worker) and no
@@ -36,11 +36,9 @@ finishes its current scenario and the exception is raised.
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -256,78 +254,81 @@ def longest_first(jobs: Sequence[_Job]) -> list[int]:
 
 
 class _Queue:
-    """The jobs not started yet, longest first: the forked workers take from the front, the parent from the back
-    (the jobs sharing the caller's inventory, whose fingerprint the parent then computes only once)."""
+    """The jobs not started yet, longest first, shared by the parent and its forked workers (a lock and two counters
+    in shared memory, inherited by the fork): the workers take from the front, the parent from the back."""
 
-    def __init__(self, order: Sequence[int]) -> None:
-        self._left, self._lock = deque(order), threading.Lock()
+    def __init__(self, order: Sequence[int], context: Any) -> None:
+        self._order = list(order)
+        self._ends = context.RawArray("i", [0, len(self._order)])  # the next job from the front; one past the back
+        self._lock = context.Lock()
 
     def take(self, *, front: bool) -> int | None:
         with self._lock:
-            if not self._left:
+            low, high = int(self._ends[0]), int(self._ends[1])
+            if low >= high:
                 return None
-            return self._left.popleft() if front else self._left.pop()
+            if front:
+                self._ends[0] = low + 1
+                return self._order[low]
+            self._ends[1] = high - 1
+            return self._order[high - 1]
 
     def clear(self) -> None:
         with self._lock:
-            self._left.clear()
+            self._ends[0] = self._ends[1]
 
 
-_FORKED_JOBS: Sequence[_Job] = ()  # the jobs a forked worker inherits; it is sent only their index
+_FORKED: tuple[Sequence[_Job], _Queue] | None = None  # what a forked worker inherits: the jobs and their queue
 
 
-def _plan_inherited(index: int) -> ScenarioOutcome:
-    return _plan_one(_FORKED_JOBS[index])
+def _take_and_plan(index: int | None = None) -> tuple[int, ScenarioOutcome] | None:
+    """In a forked worker: plan job `index`, else the job at the front of the queue (None when none is left). A bug
+    (any exception: poolshift errors come back as values) empties the queue, so that the parent stops too, and is
+    raised."""
+    assert _FORKED is not None
+    jobs, queue = _FORKED
+    index = queue.take(front=True) if index is None else index
+    if index is None:
+        return None
+    try:
+        return index, _plan_one(jobs[index])
+    except BaseException:
+        queue.clear()
+        raise
 
 
 def _in_workers(jobs: Sequence[_Job], workers: int) -> list[ScenarioOutcome]:
-    """The parent plans jobs itself while `workers - 1` forked workers plan others, each fed one job at a time by
-    a thread of the parent, all from one queue (`_Queue`); threads where `fork` is not available."""
-    global _FORKED_JOBS
+    """The parent plans jobs itself while `workers - 1` forked workers plan others, all taking them from one queue
+    (`_Queue`) as they become free; threads where `fork` is not available."""
+    global _FORKED
     if "fork" not in multiprocessing.get_all_start_methods():
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as threads:
             return list(threads.map(_plan_one, jobs))
-    queue = _Queue(longest_first(jobs))
+    context = multiprocessing.get_context("fork")
+    queue = _Queue(longest_first(jobs), context)
     outcomes: list[ScenarioOutcome | None] = [None] * len(jobs)
-    failures: list[BaseException] = []
-    _FORKED_JOBS = jobs
+    _FORKED = (jobs, queue)
     try:
         # The first submit forks every worker (a fork context starts them all at once, before the executor's own
-        # thread), here, before any solver ran in this process: no solver threads or locks to inherit.
-        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            firsts = [(i, pool.submit(_plan_inherited, i)) for i in
-                      (queue.take(front=True) for _ in range(workers - 1)) if i is not None]
-            feeders = [threading.Thread(target=_feed, args=(pool, future, i, queue, outcomes, failures),
-                                        name="whatif-feed", daemon=True) for i, future in firsts]
-            for feeder in feeders:
-                feeder.start()
+        # thread), here, before any solver ran in this process: no solver threads or locks to inherit. Each worker
+        # is given its first job (the longest); then it takes its next job itself when it is free: one task per
+        # job, those that find the queue empty end at once.
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            firsts = [queue.take(front=True) for _ in range(workers - 1)]
+            tasks = [pool.submit(_take_and_plan, first) for first in firsts]
+            tasks += [pool.submit(_take_and_plan) for _ in range(len(jobs) - len(firsts))]
             try:
                 while (index := queue.take(front=False)) is not None:
                     outcomes[index] = _plan_one(jobs[index])
             finally:
                 queue.clear()  # after a failure here, the workers stop after their current job
-                for feeder in feeders:
-                    feeder.join()
+            for task in tasks:
+                done = task.result()
+                if done is not None:
+                    outcomes[done[0]] = done[1]
     finally:
-        _FORKED_JOBS = ()
-    if failures:
-        raise failures[0]
+        _FORKED = None
     return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _feed(pool: ProcessPoolExecutor, future: Future[ScenarioOutcome], index: int, queue: _Queue,
-          outcomes: list[ScenarioOutcome | None], failures: list[BaseException]) -> None:
-    """Wait for one worker's job, store its outcome and hand it the next job from the front, until none is left."""
-    try:
-        while True:
-            outcomes[index] = future.result()
-            taken = queue.take(front=True)
-            if taken is None:
-                return
-            index, future = taken, pool.submit(_plan_inherited, taken)
-    except BaseException as exc:  # a bug in a worker (it returns poolshift errors as values): stop, raise it above
-        failures.append(exc)
-        queue.clear()
 
 
 def run_whatif(

@@ -76,6 +76,18 @@ def test_jobs_that_derive_their_inventory_go_first(snapshot: dict[str, Any], spe
     assert longest_first(jobs) == [1, 3, 0, 2]
 
 
+def test_the_queue_hands_out_each_job_once_from_either_end() -> None:
+    import multiprocessing
+
+    from planner.review.whatif import _Queue
+
+    queue = _Queue([4, 1, 3, 0, 2], multiprocessing.get_context())
+    assert [queue.take(front=True), queue.take(front=False), queue.take(front=False)] == [4, 2, 0]
+    assert queue.take(front=True) == 1
+    queue.clear()
+    assert queue.take(front=True) is None and queue.take(front=False) is None
+
+
 def test_without_keep_plans_the_outcomes_are_the_same_but_carry_no_plan(
         snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     sf = _file({"name": "base"}, {"name": "targets", "spec": {"pools": {"train": {"target": 11}}}},
