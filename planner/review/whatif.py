@@ -328,7 +328,9 @@ def _in_workers(jobs: Sequence[_Job], workers: int) -> list[ScenarioOutcome]:
                     outcomes[done[0]] = done[1]
     finally:
         _FORKED = None
-    return [outcome for outcome in outcomes if outcome is not None]
+    done_all = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done_all) == len(jobs), "a scenario was neither planned by the parent nor by a worker"
+    return done_all
 
 
 def run_whatif(
