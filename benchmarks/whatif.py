@@ -1,6 +1,7 @@
 """`poolshift whatif` with 7 scenarios on a generated instance, against the issue's budget.
 
     python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json] [--tree A --tree B ...]
+    python -m benchmarks.whatif --inventory X --spec Y --timeline [--save-plans]
 
 The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deterministically:
 
@@ -25,14 +26,20 @@ there), the command runs `--repeat` rounds, tree by tree in each round (A B A B 
 speed hits every tree alike), and the result gives each tree's median wall, the median of the rounds' ratios to
 the first tree, and whether every tree gave the same comparison (the JSON but for each scenario's `seconds`); the
 budget comes from a stage profile of the first tree.
+
+`--timeline` runs whatif once in this process, as the command does (two at a time), and shows where the time
+goes: the preparation, then each scenario's stages (`Plan.timings`), which process planned it and when.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -115,6 +122,65 @@ def whatif_command(poolshift: str, inventory: Path, spec: Path, scenarios: Path)
             str(scenarios), "--output", "json"]
 
 
+_TIMELINE: list[Any] = [None, 0.0]  # the file each planned scenario's line is appended to, and the run's start
+
+
+def _timed_planner(snapshot: Any, spec: dict[str, Any], **kwargs: Any) -> Any:
+    """make_plan, recording its stages, the process and its start and end (in a forked worker too)."""
+    from planner.planning import make_plan
+
+    start = time.perf_counter()
+    plan = make_plan(snapshot, spec, **kwargs)
+    line = {"pid": os.getpid(), "source": kwargs.get("snapshot_source"), "spec": kwargs.get("spec_source"),
+            "start": start - _TIMELINE[1], "end": time.perf_counter() - _TIMELINE[1], "stages": plan.timings}
+    with open(_TIMELINE[0], "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+    return plan
+
+
+def timeline(inventory: Path, spec: Path, scenarios: Path, *, keep_plans: bool = False) -> dict[str, Any]:
+    """One whatif run in this process: the read and preparation times, then per scenario its stages, the process
+    that planned it (`parent` or `worker`) and its start and end, in seconds since the run started."""
+    from planner.planning import gc_paused
+    from planner.review._io import load_yaml_mapping
+    from planner.review.scenarios import load_scenarios
+    from planner.review.whatif import prepare_jobs, run_jobs
+    from planner.snapshot import read_snapshot_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _TIMELINE[:] = [Path(tmp) / "timeline.jsonl", time.perf_counter()]
+        with gc_paused():
+            raw = read_snapshot_file(inventory)
+            read = time.perf_counter() - _TIMELINE[1]
+            jobs = prepare_jobs(load_scenarios(scenarios), raw, load_yaml_mapping(spec),
+                                scenarios_source=str(scenarios), snapshot_source=str(inventory),
+                                spec_source=str(spec), planner=_timed_planner, keep_plans=keep_plans)
+        prepared = time.perf_counter() - _TIMELINE[1]
+        outcomes = run_jobs(jobs)
+        total = time.perf_counter() - _TIMELINE[1]
+        lines = [json.loads(line) for line in _TIMELINE[0].read_text(encoding="utf-8").splitlines()]
+    planned = {(line["source"], line["spec"]): line for line in lines}
+    rows = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        line = planned[(job.snapshot_source, job.spec_source)]
+        rows.append({"scenario": job.scenario, "by": "parent" if line["pid"] == os.getpid() else "worker",
+                     "start": round(line["start"], 2), "end": round(line["end"], 2),
+                     **{k: round(v, 3) for k, v in line["stages"].items()}, "status": outcome.status,
+                     "deviation": outcome.deviation_after, "moves": outcome.moves})
+    return {"read": round(read, 2), "prepared": round(prepared, 2), "total": round(total, 2), "scenarios": rows}
+
+
+def format_timeline(result: dict[str, Any]) -> str:
+    """The timeline as a Markdown table, scenarios by start."""
+    stages = ("inventory", "problem", "solve", "order", "fingerprint", "document", "verify")
+    lines = [f"read {result['read']} s, prepared {result['prepared']} s, done {result['total']} s", "",
+             "| scenario | by | start | end | " + " | ".join(stages) + " |", "|---|---|" + "---:|" * (2 + len(stages))]
+    for row in sorted(result["scenarios"], key=lambda r: r["start"]):
+        cells = [row["scenario"], row["by"], row["start"], row["end"], *(row.get(s, 0.0) for s in stages)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import measure as ms  # the runner's child measurement (wall time and peak RSS)
 
@@ -126,9 +192,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--tree", type=Path, action="append", default=[],
                         help="a checkout of this project to measure; repeat it to compare trees side by side")
+    parser.add_argument("--timeline", action="store_true", help="one run in this process, scenario by scenario")
+    parser.add_argument("--save-plans", action="store_true", help="with --timeline: keep the plans, as --save-plans")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     scenarios = write_scenarios(args.inventory, args.spec, args.out_dir / "scenarios.yaml")
+    if args.timeline:
+        print(format_timeline(timeline(args.inventory, args.spec, scenarios, keep_plans=args.save_plans)))
+        return 0
     cmd = whatif_command(ms.poolshift_executable(), args.inventory.resolve(), args.spec.resolve(), scenarios)
     trees = [t.resolve() for t in args.tree] or [None]
     runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}

@@ -63,3 +63,20 @@ def test_comparison_outcome_leaves_out_the_seconds_only() -> None:
     text = json.dumps({"baseline": "a", "scenarios": [{"name": "a", "seconds": 1.5, "moves": 3, "plan_file": None}]})
     assert whatif.comparison_outcome(text) == {"baseline": "a", "scenarios": [{"name": "a", "moves": 3,
                                                                                "plan_file": None}]}
+
+
+def test_timeline_shows_every_scenario_where_and_when_it_was_planned(tmp_path: Path) -> None:
+    params = {"nodes": 300, "pools": 12, "clusters": 3, "seed": 5, "cross_cluster": True, "family": "default"}
+    snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
+    inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
+    scenarios = whatif.write_scenarios(inventory, spec_path, tmp_path / "scenarios.yaml")
+    result = whatif.timeline(inventory, spec_path, scenarios)
+    rows = {row["scenario"]: row for row in result["scenarios"]}
+    assert list(rows) == ["baseline", "targets-up", "add-nodes", "remove-nodes", "free-ips", "lock-nodes",
+                          "no-cross-cluster"]
+    # the worker is given the first scenario that edits the inventory, the parent takes the last one in the file
+    assert rows["add-nodes"]["by"] == "worker" and rows["no-cross-cluster"]["by"] == "parent"
+    assert all(0 <= row["start"] <= row["end"] <= result["total"] and row["status"] for row in rows.values())
+    assert all(row["solve"] > 0 and "fingerprint" in row for row in rows.values())
+    table = whatif.format_timeline(result).splitlines()
+    assert table[2].startswith("| scenario | by | start | end | inventory |") and len(table) == 4 + len(rows)
