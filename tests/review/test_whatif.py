@@ -67,6 +67,21 @@ def test_outcomes_keep_file_order_and_run_in_two_workers(snapshot: dict[str, Any
     assert inventories[0] == inventories[3] and inventories[0] not in (inventories[1], inventories[2])
 
 
+def test_without_fork_two_threads_plan_the_scenarios(snapshot: dict[str, Any], spec: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    sf = _file({"name": "base"}, {"name": "minus-one", "inventory": {"remove_nodes": ["os-node-created-d1c"]}},
+               {"name": "worse", "spec": {"fake": {"deviation": 3}}})
+    outcomes = _run(sf, snapshot, spec, planner=FAKE, max_workers=2)
+    assert [(o.name, o.moves, o.deviation_after) for o in outcomes] == [
+        ("base", 23, 0), ("minus-one", 22, 0), ("worse", 23, 3)]
+    made_by = [fake_planner.made_by(o.plan) for o in outcomes if o.plan]
+    assert {pid for pid, _, _ in made_by} == {os.getpid()}
+    assert all(thread.startswith("whatif") for _, thread, _ in made_by)
+
+
 def test_jobs_that_derive_their_inventory_go_first(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     sf = _file({"name": "a"}, {"name": "b", "inventory": {"lock_nodes": ["os-node-created-t1g"]}},
                {"name": "c", "spec": {"fake": {"deviation": 1}}},
