@@ -1,6 +1,7 @@
 """`poolshift whatif` with 7 scenarios on a generated instance, against the issue's budget.
 
-    python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json]
+    python -m benchmarks.whatif --inventory X --spec Y [--repeat 1] [--json out.json] [--tree A --tree B ...]
+    python -m benchmarks.whatif --inventory X --spec Y --timeline [--save-plans]
 
 The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deterministically:
 
@@ -19,14 +20,26 @@ The budget (performance issue): one load of the inventory plus 7 times one plan'
 whatif does once for all scenarios: stages `read snapshot`, `spec`, `inventory`) and `solve` the solve stage, both
 medians of `benchmarks.stages.profile` on the same instance. The result also carries the lenient reading
 (one start-up, one load, and 7 × everything a plan does after loading).
+
+With several `--tree` folders (each a checkout of this project: its `planner` and `solvers` are imported from
+there), the command runs `--repeat` rounds, tree by tree in each round (A B A B …, so a drift of the machine's
+speed hits every tree alike), and the result gives each tree's median wall, the median of the rounds' ratios to
+the first tree, and whether every tree gave the same comparison (the JSON but for each scenario's `seconds`); the
+budget comes from a stage profile of the first tree.
+
+`--timeline` runs whatif once in this process, as the command does (two at a time), and shows where the time
+goes: the preparation, then each scenario's stages (`Plan.timings`), which process planned it and when.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -109,6 +122,65 @@ def whatif_command(poolshift: str, inventory: Path, spec: Path, scenarios: Path)
             str(scenarios), "--output", "json"]
 
 
+_TIMELINE: list[Any] = [None, 0.0]  # the file each planned scenario's line is appended to, and the run's start
+
+
+def _timed_planner(snapshot: Any, spec: dict[str, Any], **kwargs: Any) -> Any:
+    """make_plan, recording its stages, the process and its start and end (in a forked worker too)."""
+    from planner.planning import make_plan
+
+    start = time.perf_counter()
+    plan = make_plan(snapshot, spec, **kwargs)
+    line = {"pid": os.getpid(), "source": kwargs.get("snapshot_source"), "spec": kwargs.get("spec_source"),
+            "start": start - _TIMELINE[1], "end": time.perf_counter() - _TIMELINE[1], "stages": plan.timings}
+    with open(_TIMELINE[0], "a", encoding="utf-8") as out:
+        out.write(json.dumps(line) + "\n")
+    return plan
+
+
+def timeline(inventory: Path, spec: Path, scenarios: Path, *, keep_plans: bool = False) -> dict[str, Any]:
+    """One whatif run in this process: the read and preparation times, then per scenario its stages, the process
+    that planned it (`parent` or `worker`) and its start and end, in seconds since the run started."""
+    from planner.planning import gc_paused
+    from planner.review._io import load_yaml_mapping
+    from planner.review.scenarios import load_scenarios
+    from planner.review.whatif import prepare_jobs, run_jobs
+    from planner.snapshot import read_snapshot_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        _TIMELINE[:] = [Path(tmp) / "timeline.jsonl", time.perf_counter()]
+        with gc_paused():
+            raw = read_snapshot_file(inventory)
+            read = time.perf_counter() - _TIMELINE[1]
+            jobs = prepare_jobs(load_scenarios(scenarios), raw, load_yaml_mapping(spec),
+                                scenarios_source=str(scenarios), snapshot_source=str(inventory),
+                                spec_source=str(spec), planner=_timed_planner, keep_plans=keep_plans)
+        prepared = time.perf_counter() - _TIMELINE[1]
+        outcomes = run_jobs(jobs)
+        total = time.perf_counter() - _TIMELINE[1]
+        lines = [json.loads(line) for line in _TIMELINE[0].read_text(encoding="utf-8").splitlines()]
+    planned = {(line["source"], line["spec"]): line for line in lines}
+    rows = []
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        line = planned[(job.snapshot_source, job.spec_source)]
+        rows.append({"scenario": job.scenario, "by": "parent" if line["pid"] == os.getpid() else "worker",
+                     "start": round(line["start"], 2), "end": round(line["end"], 2),
+                     **{k: round(v, 3) for k, v in line["stages"].items()}, "status": outcome.status,
+                     "deviation": outcome.deviation_after, "moves": outcome.moves})
+    return {"read": round(read, 2), "prepared": round(prepared, 2), "total": round(total, 2), "scenarios": rows}
+
+
+def format_timeline(result: dict[str, Any]) -> str:
+    """The timeline as a Markdown table, scenarios by start."""
+    stages = ("inventory", "problem", "solve", "order", "fingerprint", "document", "verify")
+    lines = [f"read {result['read']} s, prepared {result['prepared']} s, done {result['total']} s", "",
+             "| scenario | by | start | end | " + " | ".join(stages) + " |", "|---|---|" + "---:|" * (2 + len(stages))]
+    for row in sorted(result["scenarios"], key=lambda r: r["start"]):
+        cells = [row["scenario"], row["by"], row["start"], row["end"], *(row.get(s, 0.0) for s in stages)]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import measure as ms  # the runner's child measurement (wall time and peak RSS)
 
@@ -118,24 +190,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/data/runs/whatif"))
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--tree", type=Path, action="append", default=[],
+                        help="a checkout of this project to measure; repeat it to compare trees side by side")
+    parser.add_argument("--timeline", action="store_true", help="one run in this process, scenario by scenario")
+    parser.add_argument("--save-plans", action="store_true", help="with --timeline: keep the plans, as --save-plans")
     args = parser.parse_args(argv)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     scenarios = write_scenarios(args.inventory, args.spec, args.out_dir / "scenarios.yaml")
+    if args.timeline:
+        print(format_timeline(timeline(args.inventory, args.spec, scenarios, keep_plans=args.save_plans)))
+        return 0
     cmd = whatif_command(ms.poolshift_executable(), args.inventory.resolve(), args.spec.resolve(), scenarios)
-    walls = []
+    trees = [t.resolve() for t in args.tree] or [None]
+    runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}
     for _ in range(args.repeat):
-        m = ms.measure(cmd, stdout=args.out_dir / "whatif.stdout", stderr=args.out_dir / "whatif.stderr",
-                        timeout=1800)
-        if m.returncode != 0:
-            print(f"whatif exited {m.returncode}: {ms.tail(args.out_dir / 'whatif.stderr')}", file=sys.stderr)
-            return 1
-        walls.append(m.wall_seconds)
-    limits = budget(stages.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat))
-    result = {"wall": round(statistics.median(walls), 3), "walls": [round(w, 3) for w in walls], **limits}
+        for tree in trees:
+            out = args.out_dir / "whatif.stdout"
+            m = ms.measure(cmd, stdout=out, stderr=args.out_dir / "whatif.stderr", timeout=1800, code=tree)
+            if m.returncode != 0:
+                print(f"whatif exited {m.returncode}: {ms.tail(args.out_dir / 'whatif.stderr')}", file=sys.stderr)
+                return 1
+            runs[str(tree)].append({"wall": m.wall_seconds, "peak_mib": ms.mib(m.peak_kib),
+                                    "outcome": comparison_outcome(out.read_text(encoding="utf-8"))})
+    limits = budget(stages.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat, cwd=trees[0]))
+    result = {**_tree_result(runs[str(trees[0])]), **limits}
+    if len(trees) > 1:
+        first = [r["wall"] for r in runs[str(trees[0])]]
+        result["trees"] = {tree: {**_tree_result(rs), "ratio": round(statistics.median(
+            r["wall"] / f for r, f in zip(rs, first, strict=True)), 3)} for tree, rs in runs.items()}
+        outcomes = {json.dumps(r["outcome"], sort_keys=True) for rs in runs.values() for r in rs}
+        result["same_outcomes"] = len(outcomes) == 1
     print(json.dumps(result, sort_keys=True))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return 0
+
+
+def comparison_outcome(stdout: str) -> dict[str, Any]:
+    """`whatif --output json` without what may differ from run to run: each scenario's `seconds`."""
+    doc: dict[str, Any] = json.loads(stdout)
+    for scenario in doc["scenarios"]:
+        scenario.pop("seconds", None)
+    return doc
+
+
+def _tree_result(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    walls = [r["wall"] for r in runs]
+    return {"wall": round(statistics.median(walls), 3), "walls": [round(w, 3) for w in walls],
+            "peak_mib": round(max(r["peak_mib"] for r in runs), 1)}
 
 
 if __name__ == "__main__":

@@ -118,7 +118,7 @@ def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | Non
               help="Also write each feasible scenario's plan to DIR/<scenario>.plan.json.")
 @solver_options
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
-              help="Scenarios planned at the same time (threads sharing one derived inventory).")
+              help="Scenarios planned at the same time (the command and a forked worker sharing its inventory).")
 @quiet_option
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
                save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
@@ -132,7 +132,8 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     from planner.planning import gc_paused
     from planner.review._io import load_yaml_mapping
     from planner.review.scenarios import load_scenarios
-    from planner.review.whatif import comparison_document, render_comparison, run_whatif
+    from planner.review.whatif import run_whatif
+    from planner.review.whatif_output import comparison_document, render_comparison
     from planner.snapshot import read_snapshot_file
 
     scenarios = load_scenarios(scenarios_path)
@@ -145,7 +146,8 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     with Progress(quiet=quiet).step(f"planning {count} scenario(s), up to {jobs} at a time"):
         outcomes = run_whatif(scenarios, snapshot, spec, scenarios_source=str(scenarios_path),
                               snapshot_source=str(inventory_path), spec_source=str(spec_path),
-                              options=solver.plan_options(), only=only, max_workers=jobs)
+                              options=solver.plan_options(), only=only, max_workers=jobs,
+                              keep_plans=save_plans is not None)
     written: dict[str, str] = {}
     if save_plans is not None:
         try:

@@ -49,8 +49,10 @@ class Settings:
 
 
 def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Context, result: FlowResult,
-                   steps: list[Step], settings: Settings, blocked_by: list[str]) -> PlanDocument:
-    """The plan file content of PRODUCT §6 for `steps` (already ordered, numbered and in waves)."""
+                   steps: list[Step], settings: Settings, blocked_by: list[str], *,
+                   inventory_fingerprint: str | None = None) -> PlanDocument:
+    """The plan file content of PRODUCT §6 for `steps` (already ordered, numbered and in waves); it records
+    `inventory_fingerprint` when given instead of the inventory's own (see make_plan's `fingerprint`)."""
     after = State.initial(ctx.rules)
     for s in steps:
         after.apply(s)
@@ -79,7 +81,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         generator=Generator(poolshift=__version__, backend=settings.backend, workers=settings.workers,
                             seed=settings.seed, time_limit=settings.time_limit),
-        inventory_fingerprint=inv.fingerprint,
+        inventory_fingerprint=inv.fingerprint if inventory_fingerprint is None else inventory_fingerprint,
         spec_fingerprint=spec.fingerprint,
         spec=spec,
         summary=summary,

@@ -75,18 +75,27 @@ def load_problem(inventory_path: str | Path, spec_path: str | Path) -> tuple[Flo
     return build_problem(inv, spec, spec_source=str(spec_path))
 
 
+# What a plan made with `make_plan(..., fingerprint=False)` records as its inventory fingerprint.
+UNRECORDED_FINGERPRINT = "unrecorded"
+
+
 def make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], *,
               options: PlanOptions | None = None, snapshot_source: str = "<snapshot>",
-              spec_source: str = "<spec>") -> Plan:
+              spec_source: str = "<spec>", fingerprint: bool = True) -> Plan:
     """Plan from a snapshot dict (or an inventory already derived from one, which is only read, so several plans
-    can share it) and a spec mapping; raises InputError (2), PlanningError (3) or SolverTimeoutError (8)."""
+    can share it) and a spec mapping; raises InputError (2), PlanningError (3) or SolverTimeoutError (8).
+
+    `fingerprint=False` is for a caller that reads the plan's figures and never writes the plan (`whatif` without
+    `--save-plans`): the inventory fingerprint is not computed and the document records UNRECORDED_FINGERPRINT,
+    which no snapshot has (apply would refuse such a plan as stale)."""
     options = options or PlanOptions()
     with paused(), contextlib.ExitStack() as stack:
-        return _make_plan(snapshot, spec_data, options, snapshot_source, spec_source, stack)
+        return _make_plan(snapshot, spec_data, options, snapshot_source, spec_source, stack, fingerprint)
 
 
 def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], options: PlanOptions,
-               snapshot_source: str, spec_source: str, stack: contextlib.ExitStack[bool | None]) -> Plan:
+               snapshot_source: str, spec_source: str, stack: contextlib.ExitStack[bool | None],
+               fingerprint: bool = True) -> Plan:
     timings: dict[str, float] = {}
     lap = _Laps(timings)
     inv = snapshot if isinstance(snapshot, Inventory) else build_inventory(snapshot, source=snapshot_source)
@@ -99,13 +108,15 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     result, ordered, blocked_by = _reachable_plan(problem, ctx, options, spec.limits, timings)
     steps = assign_waves(ordered, ctx.rules, max_parallel=options.wave_size, per_pool=options.per_pool)
     lap("order", less=timings["solve"])  # _reachable_plan timed its solves; the rest of the lap is ordering
-    fingerprint = side.fingerprint() if side is not None else None
-    if fingerprint is not None:
-        inv.adopt_fingerprint(fingerprint)
-    _ = inv.fingerprint  # computed once and kept: the document records it
+    if fingerprint:
+        known = side.fingerprint() if side is not None else None
+        if known is not None:
+            inv.adopt_fingerprint(known)
+        _ = inv.fingerprint  # computed once and kept: the document records it
     lap("fingerprint")
     settings = Settings(options.backend, options.workers, options.seed, options.time_limit)
-    document = build_document(inv, spec, problem, ctx, result, steps, settings, blocked_by)
+    document = build_document(inv, spec, problem, ctx, result, steps, settings, blocked_by,
+                              inventory_fingerprint=None if fingerprint else UNRECORDED_FINGERPRINT)
     lap("document")
     from planner.verify import verify_plan
 

@@ -1,22 +1,36 @@
-"""What-if planning: plan every scenario of a scenario file and compare the outcomes side by side.
+"""What-if planning: plan every scenario of a scenario file, for the comparison of planner.review.whatif_output.
 
 Each scenario's snapshot and spec are built first (`planner.review.scenarios`), and the caller's snapshot is
 derived (validated) once, so a bad scenario or snapshot stops the run (exit 2) before any solving. Scenarios
 without inventory overrides share that one `Inventory`; a scenario with overrides edits a copy-on-write view
 of the caller's snapshot (planner.review.scenarios.snapshot) instead of a deep copy, and its inventory is
-derived where the scenario is planned, so two workers derive theirs at the same time (7 scenarios at 100k
+derived where the scenario is planned, so two processes derive theirs at the same time (7 scenarios at 100k
 nodes, 4 with overrides: 8.6-9.3 s against 10.2-11.7 s deriving them all first, benchmarks/RESULTS.md). Then
 every scenario is planned through `planner.planning.make_plan` (or the planner function given, which takes an
-`Inventory` or a raw snapshot as make_plan does), in up to two worker processes when there are several. The
-workers are forked once the jobs are built, so they inherit the inventories and edited snapshots instead of
-receiving them (one pickled job was 39 MB and 1.2 s at 100k nodes); only the outcomes travel back. Threads
-would share them too, but the planner's Python stages hold the GIL: two threads planned 7 scenarios at 100k
-nodes no faster than one (benchmarks/RESULTS.md). Where `fork` is not available, threads.
+`Inventory` or a raw snapshot as make_plan does).
+
+With several scenarios and two jobs (`max_workers`), the parent plans scenarios itself while one forked worker
+plans others, both from one queue, longest first (`longest_first`: the scenarios that derive their own
+inventory, then those sharing the caller's). The worker takes the next from the front itself whenever it is free
+(the queue is a lock and two counters in memory the fork shares), the parent from the back: so the scenarios
+sharing the caller's inventory are mostly planned in the parent, which derives facts such as the inventory
+fingerprint once for all of them, and the last scenarios of the run are the short ones. The worker is forked
+once the jobs are built, so it inherits the inventories and edited snapshots instead of receiving them (one
+pickled job was 39 MB and 1.2 s at 100k nodes); only its outcomes travel back. Threads would share them too, but
+the planner's Python stages hold the GIL: two threads planned 7 scenarios at 100k nodes no faster than one
+(benchmarks/RESULTS.md). Where `fork` is not available, two threads.
+
+Only what the comparison shows is kept unless the caller keeps the plans (`keep_plans`, the CLI's
+`--save-plans`): without, an outcome carries no plan document (nothing to send back from the worker) and no
+scenario computes its inventory fingerprint, which only a written plan records (`make_plan(...,
+fingerprint=False)`); every plan is still checked by the independent verifier. A kept plan is the complete,
+verified, sealed plan `poolshift plan` would write for the scenario's inventory and spec.
+
 Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that do not
-survive pickling.
-A scenario that has no feasible placement (PlanningError) is an outcome like any other and does not stop the
-others; an InputError from the planner (for example a spec overlay naming an unknown pool) is raised after
-all scenarios finished, naming the scenario.
+survive pickling. A scenario that has no feasible placement (PlanningError) is an outcome like any other and
+does not stop the others; an InputError from the planner (for example a spec overlay naming an unknown pool) is
+raised after all scenarios finished, naming the scenario. Any other exception (a bug) stops the run: the worker
+finishes its current scenario and the exception is raised.
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,7 +56,6 @@ from planner.inventory import Inventory, build_inventory
 from planner.planfile import PlanDocument
 from planner.planning import gc_paused, make_plan
 from planner.review.scenarios import NodeIndex, ScenarioFile, Where, apply_scenario, scenario_key
-from planner.review.tables import md_escape, md_table, text_table
 
 MAX_WORKERS = 2
 Planner = Callable[..., Any]  # make_plan's signature; returns an object with a `document: PlanDocument`
@@ -96,6 +109,7 @@ class _Job:
     snapshot_source: str
     spec_source: str
     planner: Planner
+    keep_plan: bool = True  # False: no plan document in the outcome (none sent back), no inventory fingerprint
 
 
 def binding_rules(document: PlanDocument) -> list[str]:
@@ -121,6 +135,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
             options=job.options,
             snapshot_source=job.snapshot_source,
             spec_source=job.spec_source,
+            fingerprint=job.keep_plan,  # the fingerprint only a kept plan records (none is shown)
         )
     except PoolshiftError as exc:
         kind = "infeasible" if isinstance(exc, PlanningError) else "input" if isinstance(exc, InputError) else "error"
@@ -145,7 +160,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
         staging_moves=summary.staging_moves,
         binding=tuple(binding_rules(document)),
         seconds=time.perf_counter() - t0,
-        plan=document,
+        plan=document if job.keep_plan else None,
     )
 
 
@@ -160,6 +175,7 @@ def prepare_jobs(
     options: Any = None,
     planner: Planner = make_plan,
     only: Sequence[str] = (),
+    keep_plans: bool = True,
 ) -> list[_Job]:
     """Build every scenario's snapshot and spec; a bad override or snapshot raises InputError before any solving.
 
@@ -196,6 +212,7 @@ def prepare_jobs(
                 if not sc.spec
                 else f"{spec_source} + {scenarios_source}:{scenario_key(index, sc.name)}",
                 planner=planner,
+                keep_plan=keep_plans,
             )
         )
     return jobs
@@ -214,7 +231,8 @@ def _error_for_exit(exit_code: int | None, message: str) -> PoolshiftError:
 
 
 def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[ScenarioOutcome]:
-    """Plan every job, in up to two forked workers when there are several; outcomes keep the jobs' order.
+    """Plan every job: inline, or with the parent and a forked worker taking turns (see the module docstring);
+    outcomes keep the jobs' order.
 
     An InputError or other poolshift error from the planner is raised once all jobs finished, for the
     first scenario that had one; infeasible scenarios are returned as outcomes.
@@ -230,27 +248,89 @@ def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[Sc
     return outcomes
 
 
-_FORKED_JOBS: Sequence[_Job] = ()  # the jobs a forked worker inherits; it is sent only their index
+def longest_first(jobs: Sequence[_Job]) -> list[int]:
+    """The jobs' positions, those that derive their own inventory first (they take longest), each group in order."""
+    return sorted(range(len(jobs)), key=lambda i: isinstance(jobs[i].inventory, Inventory))
 
 
-def _plan_inherited(index: int) -> ScenarioOutcome:
-    return _plan_one(_FORKED_JOBS[index])
+class _Queue:
+    """The jobs not started yet, longest first, shared by the parent and its forked workers (a lock and two counters
+    in shared memory, inherited by the fork): the workers take from the front, the parent from the back."""
+
+    def __init__(self, order: Sequence[int], context: Any) -> None:
+        self._order = list(order)
+        self._ends = context.RawArray("i", [0, len(self._order)])  # the next job from the front; one past the back
+        self._lock = context.Lock()
+
+    def take(self, *, front: bool) -> int | None:
+        with self._lock:
+            low, high = int(self._ends[0]), int(self._ends[1])
+            if low >= high:
+                return None
+            if front:
+                self._ends[0] = low + 1
+                return self._order[low]
+            self._ends[1] = high - 1
+            return self._order[high - 1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ends[0] = self._ends[1]
+
+
+_FORKED: tuple[Sequence[_Job], _Queue] | None = None  # what a forked worker inherits: the jobs and their queue
+
+
+def _take_and_plan(index: int | None = None) -> tuple[int, ScenarioOutcome] | None:
+    """In a forked worker: plan job `index`, else the job at the front of the queue (None when none is left). A bug
+    (any exception: poolshift errors come back as values) empties the queue, so that the parent stops too, and is
+    raised."""
+    assert _FORKED is not None
+    jobs, queue = _FORKED
+    index = queue.take(front=True) if index is None else index
+    if index is None:
+        return None
+    try:
+        return index, _plan_one(jobs[index])
+    except BaseException:
+        queue.clear()
+        raise
 
 
 def _in_workers(jobs: Sequence[_Job], workers: int) -> list[ScenarioOutcome]:
-    global _FORKED_JOBS
-    pool: Executor
+    """The parent plans jobs itself while `workers - 1` forked workers plan others, all taking them from one queue
+    (`_Queue`) as they become free; threads where `fork` is not available."""
+    global _FORKED
     if "fork" not in multiprocessing.get_all_start_methods():
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as pool:
-            return list(pool.map(_plan_one, jobs))
-    _FORKED_JOBS = jobs
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="whatif") as threads:
+            return list(threads.map(_plan_one, jobs))
+    context = multiprocessing.get_context("fork")
+    queue = _Queue(longest_first(jobs), context)
+    outcomes: list[ScenarioOutcome | None] = [None] * len(jobs)
+    _FORKED = (jobs, queue)
     try:
-        # fork before any solver ran in this process: no solver threads or locks to inherit; a fork context
-        # starts all workers at once, before the executor's own thread
-        with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            return list(pool.map(_plan_inherited, range(len(jobs))))
+        # The first submit forks every worker (a fork context starts them all at once, before the executor's own
+        # thread), here, before any solver ran in this process: no solver threads or locks to inherit. Each worker
+        # is given its first job (the longest); then it takes its next job itself when it is free: one task per
+        # job, those that find the queue empty end at once.
+        with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
+            firsts = [queue.take(front=True) for _ in range(workers - 1)]
+            tasks = [pool.submit(_take_and_plan, first) for first in firsts]
+            tasks += [pool.submit(_take_and_plan) for _ in range(len(jobs) - len(firsts))]
+            try:
+                while (index := queue.take(front=False)) is not None:
+                    outcomes[index] = _plan_one(jobs[index])
+            finally:
+                queue.clear()  # after a failure here, the workers stop after their current job
+            for task in tasks:
+                done = task.result()
+                if done is not None:
+                    outcomes[done[0]] = done[1]
     finally:
-        _FORKED_JOBS = ()
+        _FORKED = None
+    done_all = [outcome for outcome in outcomes if outcome is not None]
+    assert len(done_all) == len(jobs), "a scenario was neither planned by the parent nor by a worker"
+    return done_all
 
 
 def run_whatif(
@@ -265,8 +345,10 @@ def run_whatif(
     planner: Planner = make_plan,
     only: Sequence[str] = (),
     max_workers: int = MAX_WORKERS,
+    keep_plans: bool = True,
 ) -> list[ScenarioOutcome]:
-    """Plan each scenario (see the module docstring) and return the outcomes in file order."""
+    """Plan each scenario (see the module docstring) and return the outcomes in file order; with
+    `keep_plans=False` the outcomes carry no plan document (`plan` is None)."""
     with gc_paused():
         jobs = prepare_jobs(
             scenarios,
@@ -278,74 +360,6 @@ def run_whatif(
             options=options,
             planner=planner,
             only=only,
+            keep_plans=keep_plans,
         )
     return run_jobs(jobs, max_workers=max_workers)
-
-
-# ----------------------------------------------------------------------------------------------- output
-
-_HEADERS = [
-    "scenario",
-    "feasible",
-    "status",
-    "D before",
-    "D after",
-    "moves",
-    "busy",
-    "requests",
-    "waves",
-    "staging",
-    "binding rules",
-]
-_NUMERIC = [False, False, False, True, True, True, True, True, True, True, False]
-
-
-def _row(o: ScenarioOutcome, *, wrap: int | None) -> list[Any]:
-    name = o.name + (" (baseline)" if o.baseline and o.name != "baseline" else "")
-    if o.feasible:
-        why = "; ".join(o.binding) or "-"
-    else:
-        why = "; ".join(o.binding) or (o.error or "infeasible")
-    if wrap is not None and len(why) > wrap:
-        why = why[: wrap - 1] + "…"
-    return [
-        name,
-        "yes" if o.feasible else "NO",
-        o.status,
-        o.deviation_before,
-        o.deviation_after,
-        o.moves,
-        o.busy_moves,
-        o.requests,
-        o.waves,
-        o.staging_moves,
-        why,
-    ]
-
-
-def render_comparison(outcomes: Sequence[ScenarioOutcome], *, markdown: bool = False) -> str:
-    """The scenarios side by side as a text table, or a Markdown table with details below it."""
-    if markdown:
-        lines = [
-            "## What-if scenarios",
-            "",
-            md_table(_HEADERS, [_row(o, wrap=None) for o in outcomes], numeric=_NUMERIC),
-        ]
-        described = [o for o in outcomes if o.description]
-        if described:
-            lines += ["", *(f"- **{md_escape(o.name)}**: {md_escape(o.description or '')}" for o in described)]
-        infeasible = [o for o in outcomes if not o.feasible]
-        for o in infeasible:
-            lines += ["", f"**{md_escape(o.name)}** has no feasible placement: {md_escape(o.error or '')}"]
-        return "\n".join(lines) + "\n"
-    lines = [text_table(_HEADERS, [_row(o, wrap=70) for o in outcomes], numeric=_NUMERIC)]
-    for o in outcomes:
-        if not o.feasible:
-            lines.append(f"{o.name}: {o.error}")
-    return "\n".join(lines) + "\n"
-
-
-def comparison_document(outcomes: Sequence[ScenarioOutcome]) -> dict[str, Any]:
-    """`{"scenarios": [...], "baseline": name | None}` for `--output json`."""
-    baseline = next((o.name for o in outcomes if o.baseline), None)
-    return {"scenarios": [o.to_dict() for o in outcomes], "baseline": baseline}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from benchmarks import generate as gen
@@ -38,3 +40,43 @@ def test_budget_of_a_profile() -> None:
     assert limits["load"] == 1.0 and limits["solve"] == 1.0
     assert limits["budget"] == round(1.2 * (1.0 + 7 * 1.0), 3)
     assert limits["lenient_budget"] == round(1.2 * (0.3 + 1.0 + 7 * (3.3 - 0.3 - 1.0)), 3)
+
+def test_trees_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    params = {"nodes": 300, "pools": 12, "clusters": 3, "seed": 5, "cross_cluster": True, "family": "default"}
+    snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
+    inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
+    root, copy = Path(__file__).resolve().parents[2], tmp_path / "copy"
+    for package in ("planner", "solvers"):  # a second tree: what a checkout contributes to the measured command
+        shutil.copytree(root / package, copy / package, ignore=shutil.ignore_patterns("__pycache__"))
+    assert whatif.main(["--inventory", str(inventory), "--spec", str(spec_path), "--out-dir", str(tmp_path / "out"),
+                        "--tree", str(root), "--tree", str(copy), "--repeat", "2",
+                        "--json", str(tmp_path / "r.json")]) == 0
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert json.loads(capsys.readouterr().out) == result
+    assert result["same_outcomes"] is True and set(result["trees"]) == {str(root), str(copy)}
+    assert result["trees"][str(root)]["ratio"] == 1.0 and result["trees"][str(copy)]["ratio"] > 0
+    assert len(result["trees"][str(copy)]["walls"]) == 2 and result["walls"] == result["trees"][str(root)]["walls"]
+    assert result["budget"] > 0
+
+
+def test_comparison_outcome_leaves_out_the_seconds_only() -> None:
+    text = json.dumps({"baseline": "a", "scenarios": [{"name": "a", "seconds": 1.5, "moves": 3, "plan_file": None}]})
+    assert whatif.comparison_outcome(text) == {"baseline": "a", "scenarios": [{"name": "a", "moves": 3,
+                                                                               "plan_file": None}]}
+
+
+def test_timeline_shows_every_scenario_where_and_when_it_was_planned(tmp_path: Path) -> None:
+    params = {"nodes": 300, "pools": 12, "clusters": 3, "seed": 5, "cross_cluster": True, "family": "default"}
+    snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
+    inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
+    scenarios = whatif.write_scenarios(inventory, spec_path, tmp_path / "scenarios.yaml")
+    result = whatif.timeline(inventory, spec_path, scenarios)
+    rows = {row["scenario"]: row for row in result["scenarios"]}
+    assert list(rows) == ["baseline", "targets-up", "add-nodes", "remove-nodes", "free-ips", "lock-nodes",
+                          "no-cross-cluster"]
+    # the worker is given the first scenario that edits the inventory, the parent takes the last one in the file
+    assert rows["add-nodes"]["by"] == "worker" and rows["no-cross-cluster"]["by"] == "parent"
+    assert all(0 <= row["start"] <= row["end"] <= result["total"] and row["status"] for row in rows.values())
+    assert all(row["solve"] > 0 and "fingerprint" in row for row in rows.values())
+    table = whatif.format_timeline(result).splitlines()
+    assert table[2].startswith("| scenario | by | start | end | inventory |") and len(table) == 4 + len(rows)

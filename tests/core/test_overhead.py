@@ -116,6 +116,18 @@ def test_write_plan_refuses_a_plan_changed_after_sealing(tmp_path: Path) -> None
     write_plan(tmp_path / "changed.json", changed.sealed())  # sealed again, it is written
 
 
+def test_a_plan_made_without_the_fingerprint_differs_only_in_it() -> None:
+    inv = build_inventory(SNAP)
+    plan = make_plan(inv, SPEC, fingerprint=False)
+    assert "fingerprint" not in vars(inv)  # never computed (a cached property once it is)
+    assert plan.document.inventory_fingerprint == "unrecorded"
+    full = make_plan(inv, SPEC)
+    assert full.document.inventory_fingerprint == inv.fingerprint and inv.fingerprint.startswith("sha256:")
+    same: dict[str, Any] = {"inventory_fingerprint": True, "digest": True, "created_at": True,
+                            "summary": {"solve_seconds"}}
+    assert plan.document.model_dump(exclude=same) == full.document.model_dump(exclude=same)
+
+
 def test_flavor_counts_are_counted_once_and_handed_out_as_copies() -> None:
     inv = build_inventory(SNAP)
     first = flavor_counts(inv)

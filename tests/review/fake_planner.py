@@ -34,8 +34,9 @@ def made_by(document: PlanDocument) -> tuple[int, str, int]:
 
 
 def make_plan(inventory: Inventory | dict[str, Any], spec_data: dict[str, Any], *, options: Any = None,
-              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>") -> FakePlan:
-    """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`. Like the
+              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>", fingerprint: bool = True) -> FakePlan:
+    """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`
+    (`fake.infeasible`, `fake.bad_input`, `fake.crash`: a PlanningError, an InputError, a RuntimeError). Like the
     real planner it takes an inventory or a raw snapshot (which it derives, as a new inventory)."""
     if not isinstance(inventory, Inventory):
         inventory = build_inventory(inventory, source=snapshot_source)
@@ -43,6 +44,8 @@ def make_plan(inventory: Inventory | dict[str, Any], spec_data: dict[str, Any], 
     if fake.get("infeasible"):
         raise PlanningError("no placement meets the hard rules: pool p must end with at least 9 nodes",
                             rules=["pool p must end with at least 9 nodes"], pools=["p"])
+    if fake.get("crash"):
+        raise RuntimeError("the fake planner crashed (a bug, not a poolshift error)")
     if fake.get("bad_input"):
         raise InputError("unknown pool 'ghost'", source=spec_source, path="pools.ghost")
     base = read_plan(plan_path("a"))

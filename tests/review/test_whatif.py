@@ -9,11 +9,13 @@ import pytest
 import yaml
 
 from planner.errors import ApiError, InputError, PoolshiftError
+from planner.inventory import fingerprint_snapshot
 from planner.planfile import parse_plan
 from planner.planning import make_plan
 from planner.review.report import render_markdown
 from planner.review.scenarios import ScenarioFile, parse_scenarios
-from planner.review.whatif import ScenarioOutcome, binding_rules, comparison_document, render_comparison, run_whatif
+from planner.review.whatif import ScenarioOutcome, binding_rules, longest_first, prepare_jobs, run_jobs, run_whatif
+from planner.review.whatif_output import comparison_document, render_comparison
 from tests.review import fake_planner
 from tests.review.conftest import DATA, GPU, parse, read_plan_data
 
@@ -53,12 +55,86 @@ def test_outcomes_keep_file_order_and_run_in_two_workers(snapshot: dict[str, Any
     assert [o.deviation_after for o in outcomes] == [0, 0, 0, 3]
     assert [o.baseline for o in outcomes] == [True, False, False, False]
     made_by = [fake_planner.made_by(o.plan) for o in outcomes if o.plan]
+    parent = (os.getpid(), threading.current_thread().name)
     workers = {(pid, thread) for pid, thread, _ in made_by}
-    assert (os.getpid(), threading.current_thread().name) not in workers and 1 <= len(workers) <= 2
+    # the parent plans too, and one forked worker: it gets the first scenario that edits the inventory (the longest
+    # first), the parent the last one in the file that shares the caller's inventory
+    assert workers - {parent} and len(workers) <= 2 and all(thread == "MainThread" for _, thread in workers)
+    assert made_by[1][0] != os.getpid() and made_by[3][:2] == parent
     # one inventory for the scenarios without inventory overrides (the parent's, alive in every worker, so no other
     # inventory can have its address there); each scenario with overrides derives its own where it is planned
     inventories = [inventory for _, _, inventory in made_by]
     assert inventories[0] == inventories[3] and inventories[0] not in (inventories[1], inventories[2])
+
+
+def test_without_fork_two_threads_plan_the_scenarios(snapshot: dict[str, Any], spec: dict[str, Any],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import multiprocessing
+
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    sf = _file({"name": "base"}, {"name": "minus-one", "inventory": {"remove_nodes": ["os-node-created-d1c"]}},
+               {"name": "worse", "spec": {"fake": {"deviation": 3}}})
+    outcomes = _run(sf, snapshot, spec, planner=FAKE, max_workers=2)
+    assert [(o.name, o.moves, o.deviation_after) for o in outcomes] == [
+        ("base", 23, 0), ("minus-one", 22, 0), ("worse", 23, 3)]
+    made_by = [fake_planner.made_by(o.plan) for o in outcomes if o.plan]
+    assert {pid for pid, _, _ in made_by} == {os.getpid()}
+    assert all(thread.startswith("whatif") for _, thread, _ in made_by)
+
+
+def test_jobs_that_derive_their_inventory_go_first(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+    sf = _file({"name": "a"}, {"name": "b", "inventory": {"lock_nodes": ["os-node-created-t1g"]}},
+               {"name": "c", "spec": {"fake": {"deviation": 1}}},
+               {"name": "d", "inventory": {"set_free_ips": {"subnet-5d2c8e71": 3}}})
+    jobs = prepare_jobs(sf, snapshot, spec, scenarios_source="sc.yaml", snapshot_source="snap.json",
+                        spec_source="spec.yaml", planner=FAKE)
+    assert longest_first(jobs) == [1, 3, 0, 2]
+
+
+def test_the_queue_hands_out_each_job_once_from_either_end() -> None:
+    import multiprocessing
+
+    from planner.review.whatif import _Queue
+
+    queue = _Queue([4, 1, 3, 0, 2], multiprocessing.get_context())
+    assert [queue.take(front=True), queue.take(front=False), queue.take(front=False)] == [4, 2, 0]
+    assert queue.take(front=True) == 1
+    queue.clear()
+    assert queue.take(front=True) is None and queue.take(front=False) is None
+
+
+def test_without_keep_plans_the_outcomes_are_the_same_but_carry_no_plan(
+        snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+    sf = _file({"name": "base"}, {"name": "targets", "spec": {"pools": {"train": {"target": 11}}}},
+               {"name": "more", "inventory": {"add_nodes": [{"pool": "train", "flavor": GPU, "count": 2}]}})
+    kept = _run(sf, snapshot, spec, max_workers=2)
+    bare = _run(sf, snapshot, spec, max_workers=2, keep_plans=False)
+    assert all(o.plan is not None for o in kept) and all(o.plan is None for o in bare)
+    # a kept plan records its scenario's own inventory fingerprint, the caller's or the edited snapshot's
+    edited = prepare_jobs(sf, snapshot, spec, scenarios_source="sc.yaml", snapshot_source="snap.json",
+                          spec_source="spec.yaml")[2].inventory
+    assert isinstance(edited, dict)
+    assert [o.plan.inventory_fingerprint for o in kept if o.plan] == [
+        fingerprint_snapshot(snapshot), fingerprint_snapshot(snapshot), fingerprint_snapshot(edited)]
+    assert [o.to_dict() | {"seconds": 0} for o in bare] == [o.to_dict() | {"seconds": 0} for o in kept]
+    assert all(o.feasible for o in bare) and bare[2].deviation_before != bare[0].deviation_before
+    jobs = prepare_jobs(sf, snapshot, spec, scenarios_source="sc.yaml", snapshot_source="snap.json",
+                        spec_source="spec.yaml", keep_plans=False)
+    assert [o.to_dict() | {"seconds": 0} for o in run_jobs(jobs, max_workers=1)] == [
+        o.to_dict() | {"seconds": 0} for o in kept]
+    assert "fingerprint" not in vars(jobs[0].inventory)  # a fingerprint only a kept plan records is not computed
+
+
+@pytest.mark.parametrize("crashes", ["b", "c"])
+def test_a_crash_in_the_worker_or_in_the_parent_is_raised(snapshot: dict[str, Any], spec: dict[str, Any],
+                                                          crashes: str) -> None:
+    # the worker plans b, the scenario that edits the inventory (longest first); the parent c, the last that shares it
+    def scenario(name: str, **rest: Any) -> dict[str, Any]:
+        return {"name": name, **rest, **({"spec": {"fake": {"crash": True}}} if name == crashes else {})}
+
+    sf = _file(scenario("a"), scenario("b", inventory={"lock_nodes": ["os-node-created-t1g"]}), scenario("c"))
+    with pytest.raises(RuntimeError, match="fake planner crashed"):
+        _run(sf, snapshot, spec, planner=FAKE, max_workers=2)
 
 
 def test_single_scenario_runs_inline(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
