@@ -6,8 +6,8 @@
   reported by GNU time (`/usr/bin/time -f %M`) or, without it, by the tiny `benchmarks/_spawn.py`
   launcher. Not our own `os.wait4()` figure nor a RUSAGE_CHILDREN delta: a child forked from the runner
   starts with the runner's resident pages and Linux keeps that high-water mark across exec, and
-  RUSAGE_CHILDREN is a maximum over all children ever reaped. A command that forks (`poolshift plan`'s side
-  process, planner/planning/sidework.py) holds more than any one of its processes: the sum of the
+  RUSAGE_CHILDREN is a maximum over all children ever reaped. A command that forks (`poolshift whatif`'s
+  worker, planner/review/whatif.py) holds more than any one of its processes: the sum of the
   proportional set sizes (PSS, shared pages split between the processes sharing them) of the command's
   process tree is sampled every 20 ms too (`TreeMemory`, Linux), and the peak reported is the larger figure.
 - **Which code**: children import `planner/` and `solvers/` from a frozen copy of the work tree (other

@@ -14,9 +14,9 @@ planner, reads the files and calls `make_plan` under a paused collector, then wr
 | problem | the solvers' integer problem |
 | solve | every solve (reachability re-solves included) |
 | order | requests, safe order, staging, waves |
-| fingerprint | the inventory fingerprint the plan records (with the side process: the wait for its answer) |
+| fingerprint | the inventory fingerprint the plan records |
 | document | the rest of the plan document (sealed) |
-| verify | the independent verifier (with the side process: sending the plan, the wait for its verdict) |
+| verify | the independent verifier |
 | write plan | the canonical JSON written atomically (`write_plan`) |
 
 The stages come from the planner's public API only (`make_plan` and the timings it records), so a checkout whose
@@ -30,7 +30,6 @@ the ratio to the first. The child is this file run as a script, so a tree need n
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import statistics
@@ -47,9 +46,8 @@ STAGES = ("imports", "read snapshot", *PLAN_STAGES, "other", "write plan")
 AROUND = tuple(s for s in STAGES if s not in ("imports", "solve"))
 
 
-def stages_once(inventory: Path, spec: Path, workers: int, side_process: bool = True) -> dict[str, Any]:
-    """One plan, stage by stage, in this process; with the side process `poolshift plan` uses (where the tree
-    has one: planner/planning/sidework.py) unless `side_process` is False."""
+def stages_once(inventory: Path, spec: Path, workers: int) -> dict[str, Any]:
+    """One plan, stage by stage, in this process."""
     t0 = time.perf_counter()
     from planner.inventory import read_snapshot_file
     from planner.planfile import write_plan
@@ -63,10 +61,8 @@ def stages_once(inventory: Path, spec: Path, workers: int, side_process: bool = 
         t2 = time.perf_counter()
         spec_data = read_spec_file(spec)
         t3 = time.perf_counter()
-        fields = {f.name for f in dataclasses.fields(PlanOptions)}
-        side: dict[str, Any] = {"side_process": side_process} if "side_process" in fields else {}
-        plan = make_plan(raw, spec_data, options=PlanOptions(workers=workers, **side),
-                         snapshot_source=str(inventory), spec_source=str(spec))
+        plan = make_plan(raw, spec_data, options=PlanOptions(workers=workers), snapshot_source=str(inventory),
+                         spec_source=str(spec))
         t4 = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             write_plan(Path(tmp) / "plan.json", plan.document)
@@ -83,7 +79,7 @@ def stages_once(inventory: Path, spec: Path, workers: int, side_process: bool = 
 
 
 def run_trees(trees: Sequence[Path], inventory: Path, spec: Path, repeat: int, workers: int,
-              env: dict[str, str] | None = None, side_process: bool = True) -> dict[str, Any]:
+              env: dict[str, str] | None = None) -> dict[str, Any]:
     """`repeat` children per tree, alternating tree by tree; every run and each tree's medians. Each child runs in
     its tree with the tree first on PYTHONPATH (ahead of `env`'s, default this process's environment)."""
     base = dict(os.environ if env is None else env)
@@ -92,8 +88,7 @@ def run_trees(trees: Sequence[Path], inventory: Path, spec: Path, repeat: int, w
         for tree in trees:
             path = os.pathsep.join(p for p in (str(tree), base.get("PYTHONPATH", "")) if p)
             done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--inventory",
-                                   str(inventory), "--spec", str(spec), "--workers", str(workers),
-                                   "--side-process", "on" if side_process else "off"],
+                                   str(inventory), "--spec", str(spec), "--workers", str(workers)],
                                   capture_output=True, text=True, check=False, env={**base, "PYTHONPATH": path},
                                   cwd=tree, timeout=900)
             if done.returncode != 0:
@@ -155,17 +150,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tree", type=Path, action="append", default=None,
                         help="a checkout to import the planner from (repeat to compare; default: this project)")
     parser.add_argument("--json", type=Path, default=None)
-    parser.add_argument("--side-process", choices=("on", "off"), default="on",
-                        help="plan with the side process, as `poolshift plan` does (default), or without it")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        print(json.dumps(stages_once(args.inventory.resolve(), args.spec.resolve(), args.workers,
-                                     args.side_process == "on")))
+        print(json.dumps(stages_once(args.inventory.resolve(), args.spec.resolve(), args.workers)))
         return 0
     trees = [t.resolve() for t in (args.tree or [Path(__file__).resolve().parent.parent])]
-    result = run_trees(trees, args.inventory.resolve(), args.spec.resolve(), args.repeat, args.workers,
-                       side_process=args.side_process == "on")
+    result = run_trees(trees, args.inventory.resolve(), args.spec.resolve(), args.repeat, args.workers)
     print(format_table(result))
     for tree, outcome in result["outcome"].items():
         print(f"{tree}: {'; '.join(outcome)}", file=sys.stderr)

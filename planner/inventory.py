@@ -108,10 +108,6 @@ class Inventory:
         """sha256 of the canonical snapshot without its capture time (computed once)."""
         return fingerprint_snapshot(self.raw)
 
-    def adopt_fingerprint(self, value: str) -> None:
-        """Take `fingerprint` as computed elsewhere by `fingerprint_snapshot` from this same `raw` (a side process)."""
-        self.__dict__["fingerprint"] = value
-
 
 def fingerprint_snapshot(raw: dict[str, Any]) -> str:
     """sha256 over the canonical JSON (sorted keys, compact, UTF-8) of the snapshot's content (`canonical_content`).

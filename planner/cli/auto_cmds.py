@@ -70,7 +70,7 @@ def auto_cmd(spec_path: Path, connection: ConnectionArgs, execute: bool, state_d
         execute=execute, state_dir=state_dir, min_improvement=min_improvement, max_moves=max_moves,
         windows=() if any_time else (tuple(parse_window_option(w) for w in windows) or None),
         freeze=freeze, freeze_file=freeze_file, metrics_file=metrics_file, now=_parse_now(now_text),
-        plan=solver.plan_options(side_process=True), max_parallel=max_parallel, poll_interval=poll_interval,
+        plan=solver.plan_options(), max_parallel=max_parallel, poll_interval=poll_interval,
         job_timeout=job_timeout, lock_dir=lock_dir, lock_timeout=lock_timeout, endpoint=connection.endpoint,
     )
     factory = _ClientFactory(connection)

@@ -43,7 +43,7 @@ def _read_and_plan(inventory_path: Path | None, spec_path: Path, live: bool, con
 
     if live == (inventory_path is not None):
         raise InputError("give exactly one of --inventory FILE or --live", source="arguments", path="--inventory")
-    options = solver.plan_options(wave_size=wave_size, per_pool=per_pool, side_process=True)
+    options = solver.plan_options(wave_size=wave_size, per_pool=per_pool)
     spec_data = read_spec_file(spec_path)
     if live:
         from planner.cli.api_cmds import pull_live_snapshot

@@ -10,7 +10,6 @@ Must not: print, exit, or touch files other than those it is asked to read.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +27,6 @@ from planner.planning.order import assign_waves, explain_blocked, group_requests
 from planner.planning.placement import choose_moves
 from planner.planning.problem import Context, build_problem
 from planner.planning.rules import Blocker
-from planner.planning.sidework import SideWork, worthwhile
 from planner.planning.staging import order_with_staging
 from planner.spec import Limits, parse_spec, read_spec_file
 from solvers.flow import Restrictions, solve_flow
@@ -48,7 +46,6 @@ class PlanOptions:
     wave_size: int = 10      # at most this many requests in one wave
     per_pool: int = 2        # at most this many requests of one wave touch one pool
     max_rounds: int = 12     # solves in the reachability loop before giving up on a better placement
-    side_process: bool = False  # fingerprint and verifier's reading on the other core while solving (sidework)
 
     def solve_params(self) -> SolveParams:
         return SolveParams(time_limit=self.time_limit, workers=self.workers, seed=self.seed, backend=self.backend)
@@ -88,14 +85,12 @@ def make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], *
     `fingerprint=False` is for a caller that reads the plan's figures and never writes the plan (`whatif` without
     `--save-plans`): the inventory fingerprint is not computed and the document records UNRECORDED_FINGERPRINT,
     which no snapshot has (apply would refuse such a plan as stale)."""
-    options = options or PlanOptions()
-    with paused(), contextlib.ExitStack() as stack:
-        return _make_plan(snapshot, spec_data, options, snapshot_source, spec_source, stack, fingerprint)
+    with paused():
+        return _make_plan(snapshot, spec_data, options or PlanOptions(), snapshot_source, spec_source, fingerprint)
 
 
 def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], options: PlanOptions,
-               snapshot_source: str, spec_source: str, stack: contextlib.ExitStack[bool | None],
-               fingerprint: bool = True) -> Plan:
+               snapshot_source: str, spec_source: str, fingerprint: bool = True) -> Plan:
     timings: dict[str, float] = {}
     lap = _Laps(timings)
     inv = snapshot if isinstance(snapshot, Inventory) else build_inventory(snapshot, source=snapshot_source)
@@ -104,14 +99,10 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     lap("spec")
     problem, ctx = build_problem(inv, spec, spec_source=spec_source)
     lap("problem")
-    side = _side_work(inv.raw, spec_data, spec_source, options, stack)
     result, ordered, blocked_by = _reachable_plan(problem, ctx, options, spec.limits, timings)
     steps = assign_waves(ordered, ctx.rules, max_parallel=options.wave_size, per_pool=options.per_pool)
     lap("order", less=timings["solve"])  # _reachable_plan timed its solves; the rest of the lap is ordering
     if fingerprint:
-        known = side.fingerprint() if side is not None else None
-        if known is not None:
-            inv.adopt_fingerprint(known)
         _ = inv.fingerprint  # computed once and kept: the document records it
     lap("fingerprint")
     settings = Settings(options.backend, options.workers, options.seed, options.time_limit)
@@ -120,9 +111,7 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     lap("document")
     from planner.verify import verify_plan
 
-    problems = side.verify(document) if side is not None else None
-    if problems is None:
-        problems = verify_plan(inv.raw, spec, document)
+    problems = verify_plan(inv.raw, spec, document)
     lap("verify")
     if problems:
         raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
@@ -131,20 +120,6 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     if unknown:
         warnings.append(f"{snapshot_source}: {unknown}")
     return Plan(document, steps, result, ctx, timings, warnings)
-
-
-def _side_work(raw: dict[str, Any], spec_data: dict[str, Any], spec_source: str, options: PlanOptions,
-               stack: contextlib.ExitStack[bool | None]) -> SideWork | None:
-    """The side process of `options.side_process` when it can gain time (planner.planning.sidework), else None.
-
-    Started once the problem is built: from then on this process hardly touches the raw snapshot, so neither
-    process pays for pages the other copies on write (forked before the inventory is derived, deriving it
-    took 2x longer).
-    """
-    if not (options.side_process and worthwhile(raw)):
-        return None
-    side = SideWork.start(raw, spec_data, spec_source)
-    return None if side is None else stack.enter_context(side)
 
 
 class _Laps:

@@ -17,9 +17,8 @@ from typing import Any
 from planner.planfile import PlanDocument, PlanStep
 from planner.spec import Spec
 from planner.verify.replay import replay
-from planner.verify.world import World, read_world
 
-__all__ = ["World", "read_world", "verify_plan", "verify_steps"]
+__all__ = ["verify_plan", "verify_steps"]
 
 
 def verify_steps(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> list[str]:
@@ -30,13 +29,9 @@ def verify_steps(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> 
     return replay(raw, spec, steps).bad
 
 
-def verify_plan(raw: dict[str, Any], spec: Spec, plan: PlanDocument, *, world: World | None = None) -> list[str]:
-    """Every way `plan` breaks PRODUCT §4/§6 for this snapshot and spec (empty: none), its summary included.
-
-    `world`: `read_world(raw, spec)` read beforehand (planning reads it while it solves); the replay moves its
-    nodes, so a world serves one verification.
-    """
-    done = replay(raw, spec, plan.steps, world)
+def verify_plan(raw: dict[str, Any], spec: Spec, plan: PlanDocument) -> list[str]:
+    """Every way `plan` breaks PRODUCT §4/§6 for this snapshot and spec (empty: none), its summary included."""
+    done = replay(raw, spec, plan.steps)
     if [s.id for s in plan.steps] != list(range(1, len(plan.steps) + 1)):
         done.bad.append("step ids must be 1, 2, 3, ... in order")
     if done.complete:
