@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import CHANGES, echo, echo_json, main, warn, write_output
+from planner.cli._common import CHANGES, echo, echo_json, finish, keep_until_exit, main, warn, write_output
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -61,6 +61,7 @@ def _read_and_plan(inventory_path: Path | None, spec_path: Path, live: bool, con
         with progress.step(f"reading {inventory_path}"):
             snapshot = read_snapshot_file(inventory_path)
         source = str(inventory_path)
+    keep_until_exit(snapshot)
     with progress.step(f"planning (solver time limit {solver.time_limit:g} s)"):
         return make_plan(snapshot, spec_data, options=options, snapshot_source=source,
                          spec_source=str(spec_path))
@@ -128,8 +129,8 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
             echo(line, err=to_stderr)
         if out is not None and out.path is not None:
             echo(f"plan written to {out.path}")
-    if detailed_exitcode and plan.document.steps:
-        sys.exit(CHANGES)
+    keep_until_exit(plan)
+    finish(CHANGES if detailed_exitcode and plan.document.steps else 0)
 
 
 def terminal_width(wide: bool) -> int | None:

@@ -102,6 +102,28 @@ def test_plan_detailed_exitcode(tmp_path: Path) -> None:
     assert code == 2  # errors keep their codes
 
 
+def test_the_console_script_ends_plan_with_its_output_and_exit_code(tmp_path: Path) -> None:
+    """`poolshift` (the console script, `planner.cli.run`) ends `plan` without freeing what it read (os._exit): what it
+    printed still arrives whole through a pipe, the plan file is written, and the exit codes are the command's."""
+    exe = Path(sys.executable).parent / "poolshift"
+
+    def console(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(exe), *args], capture_output=True, text=True, check=False, timeout=120)
+
+    done = console("plan", "--inventory", INVENTORY, "--spec", SPEC, "-o", "-")
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)  # the whole plan: stdout was flushed before the process ended
+    assert written["summary"] == json.loads(Path(PLAN).read_text())["summary"] | {
+        "solve_seconds": written["summary"]["solve_seconds"]}
+    assert "status OPTIMAL" in done.stderr
+    done = console("plan", "--inventory", INVENTORY, "--spec", SPEC, "-o", str(tmp_path / "p.json"),
+                   "--detailed-exitcode")
+    assert done.returncode == 10 and json.loads((tmp_path / "p.json").read_text())["steps"]
+    assert f"plan written to {tmp_path / 'p.json'}" in done.stdout
+    done = console("plan", "--inventory", str(tmp_path / "missing.json"), "--spec", SPEC)
+    assert done.returncode == 2 and "missing.json" in done.stderr
+
+
 def test_diff_exit_code() -> None:
     a, b = str(DATA / "plan_a.json"), str(DATA / "plan_b.json")
     assert run("diff", a, a, "--exit-code")[0] == 0
