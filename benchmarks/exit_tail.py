@@ -1,13 +1,13 @@
-"""How long `poolshift plan` takes to end once its work is done: the console script against `planner.cli:main`.
+"""How long `poolshift plan` takes to end once its work is done: the console script, and `planner.cli.main` called.
 
     python -m benchmarks.exit_tail --inventory X --spec Y [--repeat 5]
 
-The console script (`planner.cli:run`) ends `plan` with `os._exit` once its output is flushed, leaving the snapshot
-and the plan to the operating system; `planner.cli:main`, as tests and other in-process callers run it, frees them
-and tears the interpreter down first. Both run as child processes, alternating; for each the medians of the whole
-wall time and of the tail (from the `plan written to` line on standard output to the process's end) are printed
-as JSON. The snapshot is also freed before that line without the console script's keeping it (see
-planner/cli/_common.py `keep_until_exit`), so the whole wall time differs by more than the tail.
+The `poolshift` console script ends `plan` with `os._exit` once its output is flushed, leaving the snapshot and the
+plan to the operating system (planner/cli/_common.py `finish`); `planner.cli.main` called from other code (tests,
+`python -c`) frees them and tears the interpreter down first. Both run as child processes, alternating; for each
+the medians of the whole wall time and of the tail (from the `plan written to` line on standard output to the
+process's end) are printed as JSON. The snapshot is also freed before that line without the console script's
+keeping it (planner/cli/_common.py `keep_until_exit`), so the whole wall time differs by more than the tail.
 """
 
 from __future__ import annotations
@@ -21,13 +21,16 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-VARIANTS = {"console script": "run", "planner.cli:main": "main"}
+VARIANTS = ("console script", "planner.cli:main")
 
 
-def once(entry: str, inventory: Path, spec: Path, out: Path) -> tuple[float, float]:
-    """(wall, tail) seconds of one `plan` run through `planner.cli.<entry>`."""
-    code = f"import sys; sys.argv = ['poolshift', *sys.argv[1:]]; from planner.cli import {entry}; {entry}()"
-    cmd = [sys.executable, "-c", code, "plan", "--inventory", str(inventory), "--spec", str(spec), "-o", str(out)]
+def once(variant: str, inventory: Path, spec: Path, out: Path) -> tuple[float, float]:
+    """(wall, tail) seconds of one `plan` run: through the console script, or `planner.cli.main` called."""
+    args = ["plan", "--inventory", str(inventory), "--spec", str(spec), "-o", str(out)]
+    if variant == "console script":
+        cmd = [str(Path(sys.executable).with_name("poolshift")), *args]
+    else:
+        cmd = [sys.executable, "-c", "from planner.cli import main; main(prog_name='poolshift')", *args]
     started = time.perf_counter()
     written = None
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as proc:
@@ -44,8 +47,8 @@ def once(entry: str, inventory: Path, spec: Path, out: Path) -> tuple[float, flo
 def measure(inventory: Path, spec: Path, repeat: int, out: Path) -> dict[str, dict[str, float]]:
     runs: dict[str, list[tuple[float, float]]] = {name: [] for name in VARIANTS}
     for _ in range(repeat):
-        for name, entry in VARIANTS.items():
-            runs[name].append(once(entry, inventory, spec, out))
+        for name in VARIANTS:
+            runs[name].append(once(name, inventory, spec, out))
     return {name: {"wall_s": round(statistics.median(w for w, _ in got), 3),
                    "tail_s": round(statistics.median(t for _, t in got), 3)} for name, got in runs.items()}
 

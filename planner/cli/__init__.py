@@ -7,13 +7,6 @@ functions, so that `poolshift plan` imports what planning needs and `poolshift -
 
 from __future__ import annotations
 
-from planner.cli import _common
 from planner.cli._common import main
 
-__all__ = ["main", "run"]
-
-
-def run() -> None:
-    """The `poolshift` console script: `main`, where `plan` ends without freeing what it read (`_common.finish`)."""
-    _common.FAST_EXIT = True
-    main()
+__all__ = ["main"]

@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -21,16 +22,19 @@ from planner.errors import InputError, PoolshiftError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Set by the console script (`planner.cli.run`), never by in-process callers (tests, `CliRunner`): a command may then
-# end the process without freeing what it read (`keep_until_exit`, `finish`).
-FAST_EXIT = False
 _KEPT: list[object] = []
+
+
+def console_script() -> bool:
+    """Whether this process is the `poolshift` console script (its own process: a command may end it without
+    freeing what it read, `keep_until_exit` and `finish`), not an in-process caller such as a test's `CliRunner`."""
+    return Path(sys.argv[0]).name in ("poolshift", "poolshift.exe") if sys.argv else False
 
 
 def keep_until_exit(value: object) -> None:
     """Leave `value` to the end of the process when the command will `finish` it: freeing a 100k-node snapshot's
     millions of objects, and the plan built from them, took 0.1-0.2 s nobody waits for (benchmarks/RESULTS.md)."""
-    if FAST_EXIT:
+    if console_script():
         _KEPT.append(value)
 
 
@@ -38,7 +42,7 @@ def finish(code: int = 0) -> None:
     """End the command with exit `code`. As the console script, with every output flushed and without freeing
     memory or running the interpreter's teardown (`os._exit`, as mypy ends its runs); otherwise by returning (0)
     or `sys.exit(code)`, as any command ends."""
-    if not FAST_EXIT:
+    if not console_script():
         if code:
             sys.exit(code)
         return

@@ -103,8 +103,8 @@ def test_plan_detailed_exitcode(tmp_path: Path) -> None:
 
 
 def test_the_console_script_ends_plan_with_its_output_and_exit_code(tmp_path: Path) -> None:
-    """`poolshift` (the console script, `planner.cli.run`) ends `plan` without freeing what it read (os._exit): what it
-    printed still arrives whole through a pipe, the plan file is written, and the exit codes are the command's."""
+    """The `poolshift` console script ends `plan` without freeing what it read (os._exit): what it printed still
+    arrives whole through a pipe, the plan file is written, and the exit codes are the command's."""
     exe = Path(sys.executable).parent / "poolshift"
 
     def console(*args: str) -> subprocess.CompletedProcess[str]:
