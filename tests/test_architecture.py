@@ -203,8 +203,7 @@ def _dump():
         f.write("\\n".join(sorted(sys.modules)))
 atexit.register(_dump)
 from planner.cli import main
-sys.argv[0] = "poolshift"
-main()
+main(prog_name="poolshift")  # called, not the console script: it ends through atexit, which lists the modules
 """
 
 
