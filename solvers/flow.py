@@ -293,19 +293,12 @@ def _search_face(s: _Solve, engine: str) -> None:
     """
     assert s.certificate is not None and s.lb is not None
     try:
-        face = restrict(s.m, *s.certificate.tightened(s.m, s.lb))
+        # half the time left at most, so that a face hard to search leaves the full model its chance
+        found = _search_within(s, engine, "the lp face", s.certificate.tightened(s.m, s.lb), divisor=2)
     except ValueError:
         s.steps.append("lp face empty")
         s.raise_lb(s.lb + 1)
         return
-    model = replace(face.model, objective_lb=s.lb - face.offset)
-    # half the time left at most, so that a face hard to search leaves the full model its chance
-    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 2))
-    s.steps.append(f"{engine} on the lp face ({len(face.free)} of {len(s.m.lbs)} variables) "
-                   f"{answer.status.lower()} {answer.seconds:.3f} s")
-    if answer.values is None:
-        return
-    found = s.read(BackendAnswer(answer.status, face.expand(answer.values), None, None, 0.0))
     if found is not None and found.value <= s.lb:
         s.offer(found)
 
@@ -316,19 +309,30 @@ def _search_near(s: _Solve, engine: str, what: str, bounds: tuple[list[int], lis
     within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
     assert s.lb is not None
     try:
-        near = restrict(s.m, *bounds)
+        s.offer(_search_within(s, engine, what, bounds, divisor=4))
     except ValueError:
         s.steps.append(f"{what} empty")
         return False
-    model = replace(near.model, objective_lb=s.lb - near.offset)
-    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / 4))
-    s.steps.append(f"{engine} on {what} ({len(near.free)} of {len(s.m.lbs)} variables) "
-                   f"{answer.status.lower()} {answer.seconds:.3f} s")
-    if answer.values is not None:
-        s.offer(s.read(BackendAnswer(answer.status, near.expand(answer.values), None, None, 0.0)))
     if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
         _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
     return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
+
+
+def _search_within(s: _Solve, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
+                   divisor: int) -> _Found | None:
+    """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
+    objective at least `lb`, for 1/`divisor` of the time left; the placement it found, checked like any answer
+    (`_Solve.read`), or None. Raises ValueError when a row left without free variables cannot hold: no placement
+    lies within `bounds`."""
+    assert s.lb is not None
+    within = restrict(s.m, *bounds)
+    model = replace(within.model, objective_lb=s.lb - within.offset)
+    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / divisor))
+    s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
+                   f"{answer.status.lower()} {answer.seconds:.3f} s")
+    if answer.values is None:
+        return None
+    return s.read(BackendAnswer(answer.status, within.expand(answer.values), None, None, 0.0))
 
 
 def _engine(params: SolveParams, m: LinearModel) -> str:
