@@ -50,9 +50,9 @@ class Settings:
 
 def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Context, result: FlowResult,
                    steps: list[Step], settings: Settings, blocked_by: list[str], *,
-                   inventory_fingerprint: str | None = None) -> PlanDocument:
-    """The plan file content of PRODUCT §6 for `steps` (already ordered, numbered and in waves); it records
-    `inventory_fingerprint` when given instead of the inventory's own (see make_plan's `fingerprint`)."""
+                   inventory_fingerprint: str) -> PlanDocument:
+    """The plan file content of PRODUCT §6 for `steps` (already ordered, numbered and in waves), recording
+    `inventory_fingerprint` (the inventory's, or what make_plan records without one: see its `fingerprint`)."""
     after = State.initial(ctx.rules)
     for s in steps:
         after.apply(s)
@@ -81,7 +81,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         generator=Generator(poolshift=__version__, backend=settings.backend, workers=settings.workers,
                             seed=settings.seed, time_limit=settings.time_limit),
-        inventory_fingerprint=inv.fingerprint if inventory_fingerprint is None else inventory_fingerprint,
+        inventory_fingerprint=inventory_fingerprint,
         spec_fingerprint=spec.fingerprint,
         spec=spec,
         summary=summary,

@@ -102,12 +102,11 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     result, ordered, blocked_by = _reachable_plan(problem, ctx, options, spec.limits, timings)
     steps = assign_waves(ordered, ctx.rules, max_parallel=options.wave_size, per_pool=options.per_pool)
     lap("order", less=timings["solve"])  # _reachable_plan timed its solves; the rest of the lap is ordering
-    if fingerprint:
-        _ = inv.fingerprint  # computed once and kept: the document records it
+    recorded = inv.fingerprint if fingerprint else UNRECORDED_FINGERPRINT  # (computed once, kept by the inventory)
     lap("fingerprint")
     settings = Settings(options.backend, options.workers, options.seed, options.time_limit)
     document = build_document(inv, spec, problem, ctx, result, steps, settings, blocked_by,
-                              inventory_fingerprint=None if fingerprint else UNRECORDED_FINGERPRINT)
+                              inventory_fingerprint=recorded)
     lap("document")
     from planner.verify import verify_plan
 
