@@ -19,11 +19,14 @@ Owns: building the MPModelProto, calling GLOP, the certified bound. Must not: de
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ortools.linear_solver import linear_solver_pb2, pywraplp
+from ortools.linear_solver.python import model_builder_helper as mbh
 
 from solvers.linear import LinearModel
 
@@ -94,7 +97,12 @@ def mp_model(model: LinearModel) -> Any:
 
 
 def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str = "") -> Any:
-    """Solve an MPModelProto with pywraplp's `solver_type`; returns the MPSolutionResponse."""
+    """Solve an MPModelProto with pywraplp's `solver_type`; returns the MPSolutionResponse.
+
+    GLOP and SCIP solve with the interpreter lock released (OR-Tools' model_builder helper), so a Python thread
+    of the caller runs meanwhile on another core (the planner reads ahead for its verifier while it solves);
+    pywraplp's `SolveWithProto` holds the lock for the whole solve and serves the other solvers. The same solver
+    code runs either way: the answers are the same."""
     request = linear_solver_pb2.MPModelRequest()
     request.model.CopyFrom(proto)
     request.solver_type = solver_type
@@ -102,8 +110,40 @@ def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str
     if parameters:
         request.solver_specific_parameters = parameters
     response = linear_solver_pb2.MPSolutionResponse()
-    pywraplp.Solver.SolveWithProto(request, response)
+    if solver_type == linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING:
+        response.ParseFromString(mbh.ModelSolverHelper("glop").solve_serialized_request(request.SerializeToString()))
+    elif solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING:
+        response.CopyFrom(_scip_unlocked(proto, time_limit, parameters))
+    else:
+        pywraplp.Solver.SolveWithProto(request, response)
     return response
+
+
+def _scip_unlocked(proto: Any, time_limit: float, parameters: str) -> Any:
+    """SCIP through model_builder's `solve`, which releases the interpreter lock. (Its serialized-request entry
+    refuses SCIP: it passes an interrupter, which SCIP's proto solver does not take.) The helper loads models only
+    from a file or text formats, so the proto goes through a private temporary file (a binary proto of well under
+    a megabyte); the loaded model's size is checked against the proto's."""
+    fd, path = tempfile.mkstemp(prefix="poolshift-", suffix=".pb")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(proto.SerializeToString())
+        model = mbh.ModelBuilderHelper()
+        loaded = model.read_model_from_proto_file(path)
+    finally:
+        os.unlink(path)
+    if not loaded or (model.num_variables(), model.num_constraints()) != (len(proto.variable), len(proto.constraint)):
+        raise RuntimeError("OR-Tools' model_builder did not load the SCIP model back from its proto file")
+    solver = mbh.ModelSolverHelper("scip")
+    solver.set_time_limit_in_seconds(time_limit)
+    if parameters:
+        solver.set_solver_specific_parameters(parameters)
+    solver.solve(model)
+    if solver.has_response():
+        return solver.response()  # type: ignore[no-untyped-call]
+    answer = linear_solver_pb2.MPSolutionResponse()  # SCIP's proto solver refused the request (as pywraplp reports it)
+    answer.status = linear_solver_pb2.MPSOLVER_ABNORMAL
+    return answer
 
 
 def relax(model: LinearModel, time_limit: float) -> Relaxation | None:

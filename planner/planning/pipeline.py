@@ -10,10 +10,12 @@ Must not: print, exit, or touch files other than those it is asked to read.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from planner.collector import paused
 from planner.errors import SolverTimeoutError
@@ -33,6 +35,8 @@ from solvers.flow import Restrictions, solve_flow
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class Plan:
     context: Context
     # Seconds per stage, in this order: inventory, spec, problem, solve (every solve of the reachability loop),
     # order, fingerprint, document, verify. An inventory passed in already derived takes next to no time in its stage.
+    # The fingerprint and the verifier's reading of the snapshot are done aside during the solve (`_Aside`):
+    # "fingerprint" is the wait for what is left of them, "verify" the replay of the steps.
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # one line each, naming the file: the CLI prints them
 
@@ -99,18 +105,19 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     lap("spec")
     problem, ctx = build_problem(inv, spec, spec_source=spec_source)
     lap("problem")
+    from planner.verify import read_ahead, verify_plan
+
+    aside = _Aside(lambda: (inv.fingerprint if fingerprint else UNRECORDED_FINGERPRINT, read_ahead(inv.raw, spec)))
     result, ordered, blocked_by = _reachable_plan(problem, ctx, options, spec.limits, timings)
     steps = assign_waves(ordered, ctx.rules, max_parallel=options.wave_size, per_pool=options.per_pool)
     lap("order", less=timings["solve"])  # _reachable_plan timed its solves; the rest of the lap is ordering
-    recorded = inv.fingerprint if fingerprint else UNRECORDED_FINGERPRINT  # (computed once, kept by the inventory)
-    lap("fingerprint")
+    recorded, world = aside.result()
+    lap("fingerprint")  # what is left of the work aside once the plan is ordered
     settings = Settings(options.backend, options.workers, options.seed, options.time_limit)
     document = build_document(inv, spec, problem, ctx, result, steps, settings, blocked_by,
                               inventory_fingerprint=recorded)
     lap("document")
-    from planner.verify import verify_plan
-
-    problems = verify_plan(inv.raw, spec, document)
+    problems = verify_plan(inv.raw, spec, document, world)
     lap("verify")
     if problems:
         raise AssertionError("the verifier rejected the plan (a poolshift bug): " + "; ".join(problems[:5]))
@@ -119,6 +126,32 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
     if unknown:
         warnings.append(f"{snapshot_source}: {unknown}")
     return Plan(document, steps, result, ctx, timings, warnings)
+
+
+class _Aside(Generic[T]):
+    """`work` done in a thread beside the solve: the inventory fingerprint and the verifier's own reading of the
+    snapshot need neither the solver nor its answer, and the solvers release the interpreter lock while they
+    search (solvers/relax.py `solve_proto`, CP-SAT), so on a second core the thread's Python runs meanwhile.
+    `result()` waits for it and returns its value or raises what it raised. A daemon: a plan that fails does not
+    wait for it."""
+
+    def __init__(self, work: Callable[[], T]) -> None:
+        self._outcome: tuple[T | None, BaseException | None] = (None, None)
+        self._thread = threading.Thread(target=self._run, args=(work,), name="poolshift-aside", daemon=True)
+        self._thread.start()
+
+    def _run(self, work: Callable[[], T]) -> None:
+        try:
+            self._outcome = (work(), None)
+        except BaseException as error:  # handed to the caller by result()
+            self._outcome = (None, error)
+
+    def result(self) -> T:
+        self._thread.join()
+        value, error = self._outcome
+        if error is not None:
+            raise error
+        return cast(T, value)
 
 
 class _Laps:

@@ -17,8 +17,9 @@ from typing import Any
 from planner.planfile import PlanDocument, PlanStep
 from planner.spec import Spec
 from planner.verify.replay import replay
+from planner.verify.world import World, read_world
 
-__all__ = ["verify_plan", "verify_steps"]
+__all__ = ["World", "read_ahead", "verify_plan", "verify_steps"]
 
 
 def verify_steps(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> list[str]:
@@ -29,9 +30,16 @@ def verify_steps(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> 
     return replay(raw, spec, steps).bad
 
 
-def verify_plan(raw: dict[str, Any], spec: Spec, plan: PlanDocument) -> list[str]:
-    """Every way `plan` breaks PRODUCT §4/§6 for this snapshot and spec (empty: none), its summary included."""
-    done = replay(raw, spec, plan.steps)
+def read_ahead(raw: dict[str, Any], spec: Spec) -> World:
+    """The verifier's own reading of the snapshot, taken before the plan exists (the planner takes it in a thread
+    while it solves). Good for one `verify_plan` of a plan for this snapshot and spec, which uses it up."""
+    return read_world(raw, spec)
+
+
+def verify_plan(raw: dict[str, Any], spec: Spec, plan: PlanDocument, world: World | None = None) -> list[str]:
+    """Every way `plan` breaks PRODUCT §4/§6 for this snapshot and spec (empty: none), its summary included.
+    `world`: `read_ahead(raw, spec)`, when it was taken ahead."""
+    done = replay(raw, spec, plan.steps, world)
     if [s.id for s in plan.steps] != list(range(1, len(plan.steps) + 1)):
         done.bad.append("step ids must be 1, 2, 3, ... in order")
     if done.complete:

@@ -15,14 +15,14 @@ from typing import Any
 from planner.planfile import PlanDocument, PlanStep
 from planner.spec import Spec
 from planner.verify.busy import Ended, read_busy
-from planner.verify.world import counts, deviation, expected_flavor, read_world
+from planner.verify.world import World, counts, deviation, expected_flavor, read_world
 
 
 class Replay:
     """The steps applied one by one to the raw snapshot's counts, with every rule they break."""
 
-    def __init__(self, raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> None:
-        self.w = read_world(raw, spec)
+    def __init__(self, raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep], world: World | None = None) -> None:
+        self.w = world if world is not None else read_world(raw, spec)  # (the replay moves nodes in it)
         self.spec = spec
         self.bad: list[str] = []
         self.start_pool, self.start_cell = counts(self.w)
@@ -238,9 +238,10 @@ def _workloads(entries: list[tuple[str, *Ended]]) -> str:
     return ", ".join(f"{workload} on {node}" for node, workload, *_ in entries)
 
 
-def replay(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> Replay:
-    """Replay `steps` wave by wave; stops at a wave that names a pool or node the snapshot does not have."""
-    replay = Replay(raw, spec, steps)
+def replay(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep], world: World | None = None) -> Replay:
+    """Replay `steps` wave by wave; stops at a wave that names a pool or node the snapshot does not have.
+    `world`: `read_world(raw, spec)` taken ahead, used up by this replay."""
+    replay = Replay(raw, spec, steps, world)
     i = 0
     while i < len(steps):
         j = i
