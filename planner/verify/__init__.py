@@ -16,6 +16,7 @@ from typing import Any
 
 from planner.planfile import PlanDocument, PlanStep
 from planner.spec import Spec
+from planner.verify.busy import running_index
 from planner.verify.replay import replay
 from planner.verify.world import World, read_world
 
@@ -31,9 +32,12 @@ def verify_steps(raw: dict[str, Any], spec: Spec, steps: Sequence[PlanStep]) -> 
 
 
 def read_ahead(raw: dict[str, Any], spec: Spec) -> World:
-    """The verifier's own reading of the snapshot, taken before the plan exists (the planner takes it in a thread
-    while it solves). Good for one `verify_plan` of a plan for this snapshot and spec, which uses it up."""
-    return read_world(raw, spec)
+    """The verifier's own reading of the snapshot (pools, nodes, units, subnets, and the Running workloads by
+    address), taken before the plan exists (the planner takes it in a thread while it solves). Good for one
+    `verify_plan` of a plan for this snapshot and spec, which uses it up."""
+    world = read_world(raw, spec)
+    world.running = running_index(raw)
+    return world
 
 
 def verify_plan(raw: dict[str, Any], spec: Spec, plan: PlanDocument, world: World | None = None) -> list[str]:

@@ -7,7 +7,8 @@ or when an accelerator (a key of `status.resources` other than `cpu` and `memory
 `status.availableResources` (a key missing there: none available); such a node with no listed workload runs
 `UNLISTED`. A super node is busy when any member is, and moving it ends every workload of every member. Only the
 nodes a plan's steps name (and the other members of their super nodes) are read, and only the workloads on their
-addresses are kept: no other node's facts can change what the replay checks.
+addresses are kept: no other node's facts can change what the replay checks. Read ahead, before the plan exists
+(`running_index`), the Running workloads are indexed by every address they name, and the same lookups are made.
 Must not: import the inventory, snapshot, API or planning modules, or `solvers`.
 """
 
@@ -64,8 +65,13 @@ def _accelerator_held(status: dict[str, Any]) -> bool:
     return False
 
 
-def _running_by_address(raw: dict[str, Any], addresses: set[str]) -> dict[str, set[Ended]]:
-    """Address (of those asked about) -> the Running workloads that name it."""
+def running_index(raw: dict[str, Any]) -> dict[str, set[Ended]]:
+    """Every address -> the Running workloads that name it (taken ahead, for `World.running`)."""
+    return _running_by_address(raw, None)
+
+
+def _running_by_address(raw: dict[str, Any], addresses: set[str] | None) -> dict[str, set[Ended]]:
+    """Address (of those asked about; None: every one) -> the Running workloads that name it."""
     found: dict[str, set[Ended]] = {}
     workloads = raw.get("workloads")
     for items in (workloads.values() if isinstance(workloads, dict) else []):
@@ -76,7 +82,10 @@ def _running_by_address(raw: dict[str, Any], addresses: set[str]) -> dict[str, s
             hosts = {h.strip() for h in listed.split(",")} if isinstance(listed, str) else set()
             hosts.update(n["hostIp"].strip() for n in item.get("nodes") or []
                          if isinstance(n, dict) and isinstance(n.get("hostIp"), str))
-            hosts &= addresses  # "" is never an address asked about
+            if addresses is not None:
+                hosts &= addresses  # "" is never an address asked about
+            else:
+                hosts.discard("")
             if not hosts:
                 continue
             kind, priority = item.get("type"), item.get("priority")
@@ -102,7 +111,8 @@ def read_busy(raw: dict[str, Any], w: World, named: set[str]) -> dict[str, list[
     else:
         listings = [(name, w.raw_node[name].get("status") or {}) for name in wanted if name in w.raw_node]
     addresses = {status.get("privateIp") for _, status in listings}
-    by_address = _running_by_address(raw, {a for a in addresses if isinstance(a, str) and a})
+    by_address = w.running if w.running is not None else \
+        _running_by_address(raw, {a for a in addresses if isinstance(a, str) and a})
     own: dict[str, set[Ended]] = {}
     for name, status in listings:
         if by_address:

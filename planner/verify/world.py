@@ -28,6 +28,7 @@ class World:
     raw_node: dict[str, dict[str, Any]] = field(default_factory=dict)  # node -> its raw object
     pins: set[str] = field(default_factory=set)                      # nodes the spec pins
     listed_twice: bool = False                                       # some node name is listed more than once
+    running: dict[str, set[tuple[str, str, Any]]] | None = None      # read ahead: address -> Running workloads
 
     def why_not(self, name: str) -> str:
         """Why the node may not move ("" when it may), read from its raw object when asked (plans name few nodes)."""

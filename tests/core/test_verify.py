@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from planner.planfile import PlanDocument, PlanStep
 from planner.planning.pipeline import make_plan
 from planner.spec import Spec, parse_spec
-from planner.verify import verify_plan, verify_steps
+from planner.verify import read_ahead, verify_plan, verify_steps
 from tests.core.builders import node, nodes_of, pool, snapshot, spec
 
 SNAP = snapshot(
@@ -138,7 +138,11 @@ def busy_plan(busy_nodes: str) -> tuple[dict[str, Any], Spec, dict[str, Any]]:
 
 
 def busy_check(snap: dict[str, Any], sp: Spec, data: dict[str, Any]) -> list[str]:
-    return verify_plan(snap, sp, PlanDocument.model_validate(data))
+    """The verdict, which the reading the planner takes ahead during the solve (`read_ahead`) must share."""
+    doc = PlanDocument.model_validate(data)
+    fresh = verify_plan(snap, sp, doc)
+    assert verify_plan(snap, sp, doc, read_ahead(snap, sp)) == fresh
+    return fresh
 
 
 def test_verifier_catches_a_busy_node_moved_under_keep() -> None:
@@ -213,6 +217,34 @@ def test_a_super_node_member_named_alone_ends_what_its_mates_run() -> None:
     ends = read_busy(snap, world, {"s-0"})
     assert ends == {"s-0": [("job-s", "train", "2")], "s-1": [("job-s", "train", "2")]}
     assert read_busy(snap, world, {"a-0", "ghost"}) == {}
+    assert read_busy(snap, read_ahead(snap, keep), {"s-0"}) == ends  # every address indexed ahead: the same ends
     twice = copy.deepcopy(snap)  # s-0 listed again, last, idle and alone: the super node its first listing put it
     twice["nodes"]["pool-b"].append(node("s-0", ip="10.0.9.7"))  # in still ends job-s through it (as before)
     assert read_busy(twice, read_world(twice, keep), {"s-0"})["s-0"] == [("job-s", "train", "2")]
+
+
+@pytest.mark.parametrize("name", ["valid", *sorted(MUTATIONS)])
+def test_a_world_read_ahead_finds_what_a_fresh_reading_finds(name: str) -> None:
+    """The planner hands the verifier its reading of the snapshot taken during the solve (`read_ahead`): the
+    verdict on any plan is the one the verifier reaches reading the snapshot itself."""
+    data = copy.deepcopy(valid_plan())
+    if name != "valid":
+        MUTATIONS[name][0](data)
+    try:
+        doc = PlanDocument.model_validate(data)
+    except ValidationError:
+        return  # refused by the model before any verification
+    parsed = parse_spec(SPEC)
+    assert verify_plan(SNAP, parsed, doc, read_ahead(SNAP, parsed)) == verify_plan(SNAP, parsed, doc)
+
+
+def test_a_failure_aside_the_solve_is_the_plans_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the thread beside the solve raises, make_plan raises (no plan passes unverified)."""
+    import planner.verify
+
+    def broken(raw: dict[str, Any], spec: Spec) -> Any:
+        raise RuntimeError("the verifier could not read the snapshot")
+
+    monkeypatch.setattr(planner.verify, "read_ahead", broken)
+    with pytest.raises(RuntimeError, match="could not read the snapshot"):
+        make_plan(SNAP, SPEC)
