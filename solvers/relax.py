@@ -112,28 +112,39 @@ def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str
     response = linear_solver_pb2.MPSolutionResponse()
     if solver_type == linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING:
         response.ParseFromString(mbh.ModelSolverHelper("glop").solve_serialized_request(request.SerializeToString()))
-    elif solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING:
-        response.CopyFrom(_scip_unlocked(proto, time_limit, parameters))
+    elif solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING and \
+            (loaded := _loaded(proto)) is not None:
+        response.CopyFrom(_scip_unlocked(loaded, time_limit, parameters))
     else:
         pywraplp.Solver.SolveWithProto(request, response)
     return response
 
 
-def _scip_unlocked(proto: Any, time_limit: float, parameters: str) -> Any:
-    """SCIP through model_builder's `solve`, which releases the interpreter lock. (Its serialized-request entry
-    refuses SCIP: it passes an interrupter, which SCIP's proto solver does not take.) The helper loads models only
-    from a file or text formats, so the proto goes through a private temporary file (a binary proto of well under
-    a megabyte); the loaded model's size is checked against the proto's."""
-    fd, path = tempfile.mkstemp(prefix="poolshift-", suffix=".pb")
+def _loaded(proto: Any) -> Any:
+    """The model in a model_builder helper, or None when it cannot be put there (then pywraplp solves it).
+
+    The helper loads models only from a file or text formats, so the proto goes through a private temporary file (a
+    binary proto of well under a megabyte); the loaded model's size is checked against the proto's."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="poolshift-", suffix=".pb")
+    except OSError:
+        return None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(proto.SerializeToString())
         model = mbh.ModelBuilderHelper()
         loaded = model.read_model_from_proto_file(path)
+    except OSError:
+        return None
     finally:
         os.unlink(path)
-    if not loaded or (model.num_variables(), model.num_constraints()) != (len(proto.variable), len(proto.constraint)):
-        raise RuntimeError("OR-Tools' model_builder did not load the SCIP model back from its proto file")
+    same = (model.num_variables(), model.num_constraints()) == (len(proto.variable), len(proto.constraint))
+    return model if loaded and same else None
+
+
+def _scip_unlocked(model: Any, time_limit: float, parameters: str) -> Any:
+    """SCIP through model_builder's `solve`, which releases the interpreter lock. (Its serialized-request entry
+    refuses SCIP: it passes an interrupter, which SCIP's proto solver does not take.)"""
     solver = mbh.ModelSolverHelper("scip")
     solver.set_time_limit_in_seconds(time_limit)
     if parameters:

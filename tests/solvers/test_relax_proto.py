@@ -73,3 +73,34 @@ def test_scip_refusing_its_parameters_is_no_answer() -> None:
     assert response.status not in (linear_solver_pb2.MPSOLVER_OPTIMAL, linear_solver_pb2.MPSOLVER_FEASIBLE)
     assert len(response.variable_value) == 0
 
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_problems())
+def test_scip_takes_the_hint_as_pywraplp_does(p: FlowProblem) -> None:
+    """The searches hand SCIP a starting solution (`LinearModel.hint`, in the proto's solution_hint)."""
+    try:
+        model, _, _ = build_model(p)
+    except ValueError:
+        return
+    proto = mp_model(model)
+    for var in proto.variable:
+        var.is_integer = True
+    proto.solution_hint.var_index.extend(range(len(proto.variable)))
+    proto.solution_hint.var_value.extend(v.lower_bound for v in proto.variable)
+    assert _answer(solve_proto(proto, SCIP, 10, SCIP_SETTINGS)) == _answer(_pywraplp(proto, SCIP, SCIP_SETTINGS))
+
+
+def test_without_a_temporary_file_scip_is_solved_by_pywraplp(monkeypatch: pytest.MonkeyPatch) -> None:
+    import solvers.relax
+
+    def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError("read-only file system")
+
+    monkeypatch.setattr(solvers.relax.tempfile, "mkstemp", refuse)
+    proto = _infeasible()
+    proto.constraint[0].lower_bound = proto.constraint[0].upper_bound = 4
+    for var in proto.variable:
+        var.objective_coefficient = 1
+    answer = solve_proto(proto, SCIP, 10)
+    assert answer.status == linear_solver_pb2.MPSOLVER_OPTIMAL and answer.objective_value == 2
