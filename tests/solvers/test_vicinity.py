@@ -157,4 +157,38 @@ def test_stage_m_searches_the_agreement_only_from_the_first_stage_s_placement_an
         assert result.status == Status.OPTIMAL  # proven: by the bound, or by CP-SAT's window search
         assert key_of(p, result.out, result.into) == brute_force(p)
     single = solve_flow(p, SolveParams(staged=False, search="scip"))
-    assert "agreement" not in single.detail and "vicinity" not in single.detail
+    assert "agreement" not in single.detail and "the lp vicinity" not in single.detail
+
+
+@SETTINGS
+@given(flow_problems(sizes=SUPER_NODES))
+def test_the_face_s_vicinity_keeps_the_one_stage_solve_exact(p: FlowProblem) -> None:
+    """The one-stage solve searches the LP optimum's vicinity within the LP face first, objective held at `lb`:
+    a placement found there is optimal by the bound, and the answer is the brute force's with or without it."""
+    result = solve_flow(p, SolveParams(staged=False, search="scip"))
+    best = brute_force(p)
+    if best is None:
+        assert result.status == Status.INFEASIBLE
+        return
+    assert result.status == Status.OPTIMAL
+    assert key_of(p, result.out, result.into) == best == (result.deviation, result.busy_moves, result.moves)
+    without = solve_flow(p, SolveParams(staged=False, search="scip", vicinity=False))
+    assert "vicinity" not in without.detail
+    assert (without.status, without.deviation, without.busy_moves, without.moves) == (Status.OPTIMAL, *best)
+
+
+def test_a_placement_at_the_bound_in_the_face_s_vicinity_ends_the_search() -> None:
+    """A fractional LP optimum (two super nodes of 8 against a move cap of 2) whose vicinity within the face holds
+    a placement at the bound: the whole face is not searched, and the answer is the brute force's."""
+    pools = (PoolData(20, 15, None, (4, 4), 0, 0), PoolData(17, 3, None, None, 1, 0), PoolData(3, 2, 6, None, 0, 0))
+    comm = (Commodity(0, 1, -1), Commodity(1, 8, -1))
+    classes = (UnitClass(0, 0, 0, 1, 0, 1), UnitClass(0, 0, 0, 1, 0, 2, busy=True),
+               UnitClass(0, 1, 1, 8, 0, 2, busy=True), UnitClass(1, 1, 1, 8, 0, 2, busy=True),
+               UnitClass(2, 0, 0, 1, 0, 1))
+    arrivals = tuple(Arrival(k, p, k) for k in (0, 1) for p in (0, 1, 2))
+    p = FlowProblem(pools, comm, classes, arrivals, (), (SubnetData(2, 2), SubnetData(5, 0)), ips_per_node=2,
+                    max_moves=2, n_flavors=2)
+    result = solve_flow(p, SolveParams(staged=False, search="scip"))
+    assert "scip on the lp face's vicinity" in result.detail and "scip on the lp face (" not in result.detail
+    assert result.status == Status.OPTIMAL
+    assert (result.deviation, result.busy_moves, result.moves) == brute_force(p)
