@@ -19,7 +19,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import compress, islice, repeat
 from operator import itemgetter, le, not_
 from pathlib import Path
@@ -29,7 +29,7 @@ import orjson
 
 from planner.modelarts.objects import PoolNames, Workload, pool_network
 from planner.modelarts.objects import name_of as pool_name_of
-from planner.snapshot import FORMAT, WorkloadRow, read_rows, read_snapshot_file
+from planner.snapshot import FORMAT, Readings, WorkloadRow, read_rows, read_snapshot_file
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,6 +68,9 @@ class Inventory:
     region: str | None
     columns: dict[str, Columns]
     workloads_known: bool = False
+    # What was read from each pool's node and workload lists, kept when asked (`build_inventory(keep_readings=True)`)
+    # for the snapshots edited copy-on-write from this one, which take the rows of the lists they share with it.
+    readings: Readings | None = field(default=None, repr=False, compare=False)
 
     @functools.cached_property
     def pools(self) -> pd.DataFrame:
@@ -227,9 +230,13 @@ def load_snapshot(path: str | Path) -> Inventory:
     return build_inventory(read_snapshot_file(path), source=str(path))
 
 
-def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inventory:
-    """Validate a snapshot dict and derive the planning facts of PRODUCT §2."""
-    rows = read_rows(raw, source=source)
+def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>", reuse: Inventory | None = None,
+                    keep_readings: bool = False) -> Inventory:
+    """Validate a snapshot dict and derive the planning facts of PRODUCT §2.
+
+    `reuse`: an inventory kept with its readings, of the snapshot `raw` was edited from copy-on-write (whatif's
+    scenarios): the node and workload lists `raw` shares with it (the same objects) are not read again."""
+    rows = read_rows(raw, source=source, reuse=reuse.readings if reuse is not None else None)
     pool_rows, node_rows = rows.pools, rows.nodes
     pool_rows.sort(key=itemgetter("pool"))
     node_rows.sort(key=itemgetter(0))
@@ -248,7 +255,7 @@ def build_inventory(raw: dict[str, Any], *, source: str = "<snapshot>") -> Inven
         "subnets": {name: [r[k] for r in subnet_rows] for k, name in enumerate(SUBNET_COLUMNS)},
     }
     return Inventory(raw=raw, source=source, project_id=rows.project_id, region=rows.region, columns=columns,
-                     workloads_known=rows.workloads is not None)
+                     workloads_known=rows.workloads is not None, readings=rows.readings if keep_readings else None)
 
 
 def _derive_pool_clusters(pool_rows: list[dict[str, Any]], pools: list[str], clusters: list[str],

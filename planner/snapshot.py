@@ -10,9 +10,9 @@ nodes are busy, the fingerprint: that is `planner.inventory`), know about the sp
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from planner.errors import InputError
 from planner.files import read_json_file
@@ -26,13 +26,10 @@ from planner.modelarts.objects import (
     node_cluster,
     node_immovable_reason,
     node_unit_uid,
-    pool_display_name,
-    pool_excluded_reason,
-    pool_status_cluster,
-    resolve_pool_subnet,
     workload_host_ips,
     workload_identity,
 )
+from planner.snapshot_pools import SubnetRow, pool_subnets, read_networks, read_pools
 
 FORMAT = "poolshift.inventory/v1"
 
@@ -44,6 +41,25 @@ def read_snapshot_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InputError(f"expected a JSON object at the top level, got {kind_of(data)}", source=source, path="$")
     return data
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Readings:
+    """The rows read from each pool's raw node and workload lists, kept with the list read. In a snapshot edited
+    copy-on-write from this one (planner.review.scenarios), the very same list was not edited (an edit copies a
+    list before it writes to it): its rows are taken instead of read again."""
+
+    nodes: dict[str, tuple[list[Any], list[NodeRow]]] = field(default_factory=dict)
+    workloads: dict[str, tuple[list[Any], list[WorkloadRow]]] = field(default_factory=dict)
+
+
+def _taken(readings: dict[str, tuple[list[Any], list[T]]], pool: str, items: list[Any]) -> list[T] | None:
+    """The rows read from `items` when `readings` holds that very list for the pool, else None."""
+    known = readings.get(pool)
+    return known[1] if known is not None and known[0] is items else None
 
 
 @dataclass
@@ -58,10 +74,12 @@ class SnapshotRows:
     nodes: list[NodeRow]
     subnets: list[SubnetRow]
     workloads: list[WorkloadRow] | None = None      # Running workloads; None: the snapshot has no `workloads` key
+    readings: Readings = field(default_factory=Readings)  # the same rows, by the raw list each was read from
 
 
-def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRows:
-    """Validate a snapshot dict (InputError with the JSON path) and read its objects into rows."""
+def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>", reuse: Readings | None = None) -> SnapshotRows:
+    """Validate a snapshot dict (InputError with the JSON path) and read its objects into rows; the rows of a
+    node or workload list that `reuse` read (the same list object) are taken from it."""
     c = Checker(source)
     c.obj(raw, "$")
     fmt = c.field(raw, "format", "$", str)
@@ -73,129 +91,28 @@ def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>") -> SnapshotRow
     raw_pools = c.field(raw, "pools", "$", list)
     raw_nodes = c.field(raw, "nodes", "$", dict)
     raw_networks = c.field(raw, "networks", "$", list, required=False) or []
-    recorded = _pool_subnets(c, raw)
-    subnet_rows, network_subnets = _read_networks(c, raw_networks)
+    recorded = pool_subnets(c, raw)
+    subnet_rows, network_subnets = read_networks(c, raw_networks)
     known = {row[0] for row in subnet_rows}
-    pool_rows, flavor_rows, status_cluster = _read_pools(c, raw_pools, network_subnets, known, recorded)
-    node_rows = _read_nodes(c, raw_nodes, set(status_cluster))
-    workload_rows = _read_workloads(c, raw, set(status_cluster))
+    pool_rows, flavor_rows, status_cluster = read_pools(c, raw_pools, network_subnets, known, recorded)
+    readings = Readings()
+    node_rows = _read_nodes(c, raw_nodes, set(status_cluster), reuse or Readings(), readings)
+    workload_rows = _read_workloads(c, raw, set(status_cluster), reuse or Readings(), readings)
     return SnapshotRows(project_id, region, pool_rows, flavor_rows, status_cluster, node_rows, subnet_rows,
-                        workload_rows)
-
-
-SubnetRow = tuple[str, str, str | None, int, int, int]  # subnet, network, cidr, total, used, free
-
-
-def _read_networks(c: Checker, raw_networks: list[Any]) -> tuple[list[SubnetRow], dict[str, list[str]]]:
-    """Subnet rows, and the subnet ids of each network (in the snapshot's order)."""
-    subnet_rows: list[SubnetRow] = []
-    network_subnets: dict[str, list[str]] = {}
-    seen: set[str] = set()
-    for i, net in enumerate(raw_networks):
-        path = f"$.networks[{i}]"
-        net = c.obj(net, path)
-        name = c.field(net, "name", path, str)
-        if name in network_subnets:
-            raise c.fail(f"{path}.name", f"duplicate network name {name!r}")
-        ids: list[str] = []
-        for j, sub in enumerate(c.field(net, "subnets", path, list)):
-            spath = f"{path}.subnets[{j}]"
-            sub = c.obj(sub, spath)
-            sid = c.field(sub, "networkId", spath, str)
-            cidr = c.field(sub, "cidr", spath, str, required=False)
-            total = c.count(sub, "totalIps", spath)
-            used = c.count(sub, "usedIps", spath)
-            if sid in seen:
-                raise c.fail(f"{spath}.networkId", f"duplicate subnet id {sid!r}")
-            seen.add(sid)
-            ids.append(sid)
-            subnet_rows.append((sid, name, cidr, total, used, total - used))
-        network_subnets[name] = ids
-    return subnet_rows, network_subnets
-
-
-def _pool_subnets(c: Checker, raw: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The optional `pool_subnets` record of `inventory pull`: pool -> {subnet, source, tried} (docs/api.md)."""
-    value = c.field(raw, "pool_subnets", "$", dict, required=False) or {}
-    for pool, entry in value.items():
-        path = f"$.pool_subnets[{json.dumps(pool)}]"
-        entry = c.obj(entry, path)
-        c.field(entry, "subnet", path, str, required=False)
-        c.field(entry, "source", path, str, required=False)
-        tried = c.field(entry, "tried", path, list, required=False) or []
-        for k, item in enumerate(tried):
-            if not isinstance(item, str):
-                raise c.fail(f"{path}.tried[{k}]", f"expected string, got {kind_of(item)}")
-    return value
-
-
-def _read_pool_flavors(c: Checker, spec: dict[str, Any], path: str, name: str,
-                       flavor_rows: list[tuple[str, str, int | None]]) -> None:
-    """Check `spec.resources[]` and add one (pool, flavor, maxCount) row per flavor (the first listing wins)."""
-    seen: set[str] = set()
-    for j, res in enumerate(c.field(spec, "resources", f"{path}.spec", list, required=False) or []):
-        rpath = f"{path}.spec.resources[{j}]"
-        res = c.obj(res, rpath)
-        flavor = c.field(res, "flavor", rpath, str)
-        max_count = c.count(res, "maxCount", rpath, required=False)
-        c.count(res, "count", rpath, required=False)
-        if flavor not in seen:  # a flavor listed twice (e.g. two node pools): keep the first cap
-            seen.add(flavor)
-            flavor_rows.append((name, flavor, max_count))
-
-
-def _read_pools(c: Checker, raw_pools: list[Any], network_subnets: dict[str, list[str]], known: set[str],
-                recorded: dict[str, dict[str, Any]]
-                ) -> tuple[list[dict[str, Any]], list[tuple[str, str, int | None]], dict[str, str | None]]:
-    """Pool rows (POOL_COLUMNS but the derived cluster and node count), flavor rows, and each pool's status cluster."""
-    pool_rows: list[dict[str, Any]] = []
-    flavor_rows: list[tuple[str, str, int | None]] = []
-    status_cluster: dict[str, str | None] = {}
-    for i, pool in enumerate(raw_pools):
-        path = f"$.pools[{i}]"
-        pool = c.obj(pool, path)
-        meta = c.obj(c.field(pool, "metadata", path, dict), f"{path}.metadata")
-        name = c.field(meta, "name", f"{path}.metadata", str)
-        if not name:
-            raise c.fail(f"{path}.metadata.name", "must not be empty")
-        if name in status_cluster:
-            raise c.fail(f"{path}.metadata.name", f"duplicate pool name {name!r}")
-        c.string_map(meta, "labels", f"{path}.metadata")
-        spec = c.field(pool, "spec", path, dict)
-        status = c.field(pool, "status", path, dict)
-        ptype = c.field(spec, "type", f"{path}.spec", str, required=False)
-        phase = c.field(status, "phase", f"{path}.status", str)
-        _read_pool_flavors(c, spec, path, name, flavor_rows)
-        # status.resources may be an object of arrays or of objects; only its shape is checked
-        sres = c.field(status, "resources", f"{path}.status", (dict, list), required=False)
-        if isinstance(sres, dict):
-            for key, val in sres.items():
-                if val is not None and not isinstance(val, (dict, list)):
-                    raise c.fail(f"{path}.status.resources.{key}", f"expected array or object, got {kind_of(val)}")
-        network = c.field(spec, "network", f"{path}.spec", dict, required=False) or {}
-        net_name = c.field(network, "name", f"{path}.spec.network", str, required=False)
-        subnet_id = c.field(network, "subnetId", f"{path}.spec.network", str, required=False)
-        subnet, subnet_reason = resolve_pool_subnet(net_name or None, subnet_id or None, recorded.get(name),
-                                                    network_subnets, known)
-        excluded = pool_excluded_reason(phase, ptype)
-        status_cluster[name] = pool_status_cluster(pool)
-        pool_rows.append({
-            "pool": name, "display_name": pool_display_name(pool), "type": ptype or "", "phase": phase,
-            "takes_part": not excluded, "excluded_reason": excluded,
-            "network": net_name or "", "subnet": subnet, "subnet_reason": subnet_reason,
-        })
-    return pool_rows, flavor_rows, status_cluster
+                        workload_rows, readings)
 
 
 NodeRow = tuple[str, str, str, str, str, str, str, str | None, tuple[str, ...]]
 # node, pool, flavor, phase, cluster, super-node uid, why not, private IP, accelerators in use
 
 
-def _read_nodes(c: Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> list[NodeRow]:
+def _read_nodes(c: Checker, raw_nodes: dict[str, Any], pool_names: set[str], reuse: Readings,
+                readings: Readings) -> list[NodeRow]:
     """One row per node, in one pass over the raw nodes; a malformed node is reported with its JSON path.
 
     The label facts repeat (a few thousand label sets in 100,000 nodes), so each distinct label set is read once
-    through `planner.modelarts.objects` and remembered (`_NodeFacts`).
+    through `planner.modelarts.objects` and remembered (`_NodeFacts`). A pool's list that `reuse` read is not read
+    again: its rows are taken (its names still checked against the other pools').
     """
     node_names: set[str] = set()
     node_rows: list[NodeRow] = []
@@ -206,23 +123,40 @@ def _read_nodes(c: Checker, raw_nodes: dict[str, Any], pool_names: set[str]) -> 
             raise c.fail(ppath, f"nodes listed under pool {pool_name!r}, which $.pools does not list")
         if not isinstance(items, list):
             raise c.fail(ppath, f"expected an array of nodes, got {kind_of(items)}")
-        add_row = node_rows.append
-        for j, node in enumerate(items):
-            read = facts.fast(node)
-            if read is None:
-                read = _node_checked(c, node, f"{ppath}[{j}]")
-            name, flavor, phase, status, cluster, uid, reason = read
-            if not name:
-                raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
-            if name in node_names:
-                raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {name!r}")
-            node_names.add(name)
-            ip = status.get("privateIp")
-            if ip is not None and type(ip) is not str:
-                raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {kind_of(ip)}")
-            held = _accelerators(c, status, ppath, j) if "resources" in status else ()
-            add_row((name, pool_name, flavor, phase, cluster or pool_name, uid, reason, ip or None, held))
+        rows = _taken(reuse.nodes, pool_name, items)
+        if rows is None:
+            rows = _read_pool_nodes(c, items, ppath, pool_name, facts, node_names)
+        else:
+            for j, row in enumerate(rows):
+                if row[0] in node_names:
+                    raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {row[0]!r}")
+                node_names.add(row[0])
+        node_rows += rows
+        readings.nodes[pool_name] = (items, rows)
     return node_rows
+
+
+def _read_pool_nodes(c: Checker, items: list[Any], ppath: str, pool_name: str, facts: _NodeFacts,
+                     node_names: set[str]) -> list[NodeRow]:
+    """The rows of one pool's raw nodes (`node_names`: the names read so far, this pool's added)."""
+    rows: list[NodeRow] = []
+    add_row = rows.append
+    for j, node in enumerate(items):
+        read = facts.fast(node)
+        if read is None:
+            read = _node_checked(c, node, f"{ppath}[{j}]")
+        name, flavor, phase, status, cluster, uid, reason = read
+        if not name:
+            raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
+        if name in node_names:
+            raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {name!r}")
+        node_names.add(name)
+        ip = status.get("privateIp")
+        if ip is not None and type(ip) is not str:
+            raise c.fail(f"{ppath}[{j}].status.privateIp", f"expected string, got {kind_of(ip)}")
+        held = _accelerators(c, status, ppath, j) if "resources" in status else ()
+        add_row((name, pool_name, flavor, phase, cluster or pool_name, uid, reason, ip or None, held))
+    return rows
 
 
 NodeRead = tuple[str, str, str, dict[str, Any], str, str, str]
@@ -300,9 +234,11 @@ def _accelerators(c: Checker, status: dict[str, Any], ppath: str, j: int) -> tup
 WorkloadRow = tuple[str, Workload, frozenset[str]]  # pool, (name, type, priority), the addresses it runs on
 
 
-def _read_workloads(c: Checker, raw: dict[str, Any], pool_names: set[str]) -> list[WorkloadRow] | None:
+def _read_workloads(c: Checker, raw: dict[str, Any], pool_names: set[str], reuse: Readings,
+                    readings: Readings) -> list[WorkloadRow] | None:
     """The optional `workloads` key (PRODUCT §9): pool -> raw ListWorkloads items, each with a `name` and a `status`.
-    Rows for the Running ones only; None when the snapshot has no `workloads` key (nothing is known)."""
+    Rows for the Running ones only; None when the snapshot has no `workloads` key (nothing is known). A pool's list
+    that `reuse` read is not read again."""
     value = c.field(raw, "workloads", "$", dict, required=False)
     if value is None:
         return None
@@ -313,11 +249,16 @@ def _read_workloads(c: Checker, raw: dict[str, Any], pool_names: set[str]) -> li
             raise c.fail(ppath, f"workloads listed under pool {pool_name!r}, which $.pools does not list")
         if not isinstance(items, list):
             raise c.fail(ppath, f"expected an array of workloads, got {kind_of(items)}")
-        for j, item in enumerate(items):
-            if not _workload_fast(item):
-                _workload_checked(c, item, f"{ppath}[{j}]")
-            if item["status"] == RUNNING:
-                rows.append((pool_name, workload_identity(item), workload_host_ips(item)))
+        running = _taken(reuse.workloads, pool_name, items)
+        if running is None:
+            running = []
+            for j, item in enumerate(items):
+                if not _workload_fast(item):
+                    _workload_checked(c, item, f"{ppath}[{j}]")
+                if item["status"] == RUNNING:
+                    running.append((pool_name, workload_identity(item), workload_host_ips(item)))
+        rows += running
+        readings.workloads[pool_name] = (items, running)
     return rows
 
 

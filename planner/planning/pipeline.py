@@ -84,22 +84,27 @@ UNRECORDED_FINGERPRINT = "unrecorded"
 
 def make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], *,
               options: PlanOptions | None = None, snapshot_source: str = "<snapshot>",
-              spec_source: str = "<spec>", fingerprint: bool = True) -> Plan:
+              spec_source: str = "<spec>", fingerprint: bool = True, reuse: Inventory | None = None) -> Plan:
     """Plan from a snapshot dict (or an inventory already derived from one, which is only read, so several plans
     can share it) and a spec mapping; raises InputError (2), PlanningError (3) or SolverTimeoutError (8).
 
     `fingerprint=False` is for a caller that reads the plan's figures and never writes the plan (`whatif` without
     `--save-plans`): the inventory fingerprint is not computed and the document records UNRECORDED_FINGERPRINT,
-    which no snapshot has (apply would refuse such a plan as stale)."""
+    which no snapshot has (apply would refuse such a plan as stale). `reuse`: for a raw snapshot edited
+    copy-on-write from the snapshot of this inventory (kept with its readings), whose unedited node and workload
+    lists are then not read again (planner.inventory `build_inventory`)."""
     with paused():
-        return _make_plan(snapshot, spec_data, options or PlanOptions(), snapshot_source, spec_source, fingerprint)
+        return _make_plan(snapshot, spec_data, options or PlanOptions(), snapshot_source, spec_source, fingerprint,
+                          reuse)
 
 
 def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], options: PlanOptions,
-               snapshot_source: str, spec_source: str, fingerprint: bool = True) -> Plan:
+               snapshot_source: str, spec_source: str, fingerprint: bool = True, reuse: Inventory | None = None
+               ) -> Plan:
     timings: dict[str, float] = {}
     lap = _Laps(timings)
-    inv = snapshot if isinstance(snapshot, Inventory) else build_inventory(snapshot, source=snapshot_source)
+    inv = snapshot if isinstance(snapshot, Inventory) else \
+        build_inventory(snapshot, source=snapshot_source, reuse=reuse)
     lap("inventory")
     spec = parse_spec(spec_data, source=spec_source)
     lap("spec")

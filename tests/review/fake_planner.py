@@ -34,12 +34,13 @@ def made_by(document: PlanDocument) -> tuple[int, str, int]:
 
 
 def make_plan(inventory: Inventory | dict[str, Any], spec_data: dict[str, Any], *, options: Any = None,
-              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>", fingerprint: bool = True) -> FakePlan:
+              snapshot_source: str = "<snapshot>", spec_source: str = "<spec>", fingerprint: bool = True,
+              reuse: Inventory | None = None) -> FakePlan:
     """A plan whose figures come from the inputs: moves = node count, deviation = spec `fake.deviation`
     (`fake.infeasible`, `fake.bad_input`, `fake.crash`: a PlanningError, an InputError, a RuntimeError). Like the
     real planner it takes an inventory or a raw snapshot (which it derives, as a new inventory)."""
     if not isinstance(inventory, Inventory):
-        inventory = build_inventory(inventory, source=snapshot_source)
+        inventory = build_inventory(inventory, source=snapshot_source, reuse=reuse)
     fake = spec_data.get("fake", {})
     if fake.get("infeasible"):
         raise PlanningError("no placement meets the hard rules: pool p must end with at least 9 nodes",
