@@ -3,6 +3,8 @@ the answers pywraplp's SolveWithProto gives, for feasible, infeasible and MIP mo
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from ortools.linear_solver import linear_solver_pb2, pywraplp
@@ -33,18 +35,26 @@ def _answer(response: object) -> tuple[int, float, list[float], list[float]]:
     return r.status, r.objective_value, list(r.variable_value), list(r.dual_value)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(flow_problems())
-def test_glop_and_scip_answer_as_pywraplp_does(p: FlowProblem) -> None:
+def _proto(p: FlowProblem, *, integer: bool) -> Any:
+    """The problem's model as a proto (every variable integer, or none), or None: a constant row cannot hold."""
     try:
         model, _, _ = build_model(p)
     except ValueError:
-        return  # a constant row that cannot hold: no model to solve
+        return None
     proto = mp_model(model)
-    assert _answer(solve_proto(proto, GLOP, 10)) == _answer(_pywraplp(proto, GLOP))
     for var in proto.variable:
-        var.is_integer = True
-    assert _answer(solve_proto(proto, SCIP, 10, SCIP_SETTINGS)) == _answer(_pywraplp(proto, SCIP, SCIP_SETTINGS))
+        var.is_integer = integer
+    return proto
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(flow_problems())
+def test_glop_and_scip_answer_as_pywraplp_does(p: FlowProblem) -> None:
+    lp, mip = _proto(p, integer=False), _proto(p, integer=True)
+    if lp is None:
+        return
+    assert _answer(solve_proto(lp, GLOP, 10)) == _answer(_pywraplp(lp, GLOP))
+    assert _answer(solve_proto(mip, SCIP, 10, SCIP_SETTINGS)) == _answer(_pywraplp(mip, SCIP, SCIP_SETTINGS))
 
 
 def _infeasible() -> object:
@@ -79,13 +89,9 @@ def test_scip_refusing_its_parameters_is_no_answer() -> None:
 @given(flow_problems())
 def test_scip_takes_the_hint_as_pywraplp_does(p: FlowProblem) -> None:
     """The searches hand SCIP a starting solution (`LinearModel.hint`, in the proto's solution_hint)."""
-    try:
-        model, _, _ = build_model(p)
-    except ValueError:
+    proto = _proto(p, integer=True)
+    if proto is None:
         return
-    proto = mp_model(model)
-    for var in proto.variable:
-        var.is_integer = True
     proto.solution_hint.var_index.extend(range(len(proto.variable)))
     proto.solution_hint.var_value.extend(v.lower_bound for v in proto.variable)
     assert _answer(solve_proto(proto, SCIP, 10, SCIP_SETTINGS)) == _answer(_pywraplp(proto, SCIP, SCIP_SETTINGS))
