@@ -3,8 +3,9 @@
 Owns: calling the pieces in order, the reachability loop of PRODUCT §5 (solve, order, and when no safe order
 reaches the placement, restrict and solve again), turning solver outcomes into PlanningErrors, the warnings a
 plan carries (the spec's, and PRODUCT §9's "busy nodes unknown"), refusing to return any plan the
-independent verifier rejects, and the time of each stage (`Plan.timings`, read by benchmarks/stages.py). The
-plan document itself is built in `document`.
+independent verifier rejects, the work done in a thread beside the solve (`_Aside`: the inventory fingerprint
+and the verifier's reading of the snapshot, while the solvers hold no interpreter lock), and the time of each
+stage (`Plan.timings`, read by benchmarks/stages.py). The plan document itself is built in `document`.
 Must not: print, exit, or touch files other than those it is asked to read.
 """
 
