@@ -85,7 +85,7 @@ def _plan_and_write(inventory_path: Path | None, spec_path: Path, out: Output | 
     if out is not None:
         with progress.step(f"writing {out}"):
             if out.path is None:
-                echo(plan.document.to_json().rstrip("\n"))
+                echo(plan.document.sealed_json().rstrip("\n"))  # the text of the dump it was sealed from
             else:
                 write_plan(out.path, plan.document)
     return plan

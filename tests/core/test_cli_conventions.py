@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
+from planner.planfile import parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -32,6 +33,7 @@ def test_dash_writes_the_plan_to_stdout_and_the_summary_to_stderr() -> None:
     assert code == 0
     plan = json.loads(out)
     assert plan["format"] == "poolshift.plan/v1" and len(plan["steps"]) == 3
+    assert out == parse_plan(plan, source="-").to_json()  # the canonical text of the sealed plan, digest intact
     assert "status OPTIMAL  deviation 25 -> 3 (proven optimal)" in err and f"plan digest {plan['digest']}" in err
     assert not Path("-").exists()
     code, out, _ = run("report", PLAN, "--format", "md", "-o", "-")
