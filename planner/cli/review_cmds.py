@@ -11,7 +11,17 @@ from pathlib import Path
 
 import click
 
-from planner.cli._common import CHANGES, bad_argument, echo, echo_json, main, warn, write_output
+from planner.cli._common import (
+    CHANGES,
+    bad_argument,
+    echo,
+    echo_json,
+    finish,
+    keep_until_exit,
+    main,
+    warn,
+    write_output,
+)
 from planner.cli.options import (
     Output,
     SolverArgs,
@@ -23,6 +33,7 @@ from planner.cli.options import (
     solver_options,
 )
 from planner.cli.progress import Progress
+from planner.collector import paused as collector_paused
 
 MARKDOWN_TOP = 30
 """Rows per section of a Markdown summary report (the default for Markdown; `--full` lists every row)."""
@@ -128,6 +139,17 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
+    # The collector is paused over the whole command, and the console script ends inside the pause (as `plan`):
+    # turned back on after the read, the preparation and the planning, it walked the snapshot, the derived
+    # inventory and the plans again (0.76 s of collections in one 100k-node whatif of 7 scenarios).
+    with collector_paused():
+        _whatif(inventory_path, spec_path, scenarios_path, fmt, only, save_plans, solver, jobs, quiet)
+        finish()
+
+
+def _whatif(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
+            save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
+    """`whatif` up to its comparison printed (the caller keeps the collector paused)."""
     from planner.planfile import write_plan
     from planner.planning import gc_paused
     from planner.review._io import load_yaml_mapping
@@ -139,6 +161,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     scenarios = load_scenarios(scenarios_path)
     with gc_paused():  # millions of small objects: see gc_paused
         snapshot = read_snapshot_file(inventory_path)
+    keep_until_exit(snapshot)  # the console script ends without freeing it (`finish`)
     spec = load_yaml_mapping(spec_path)
     if save_plans is not None and save_plans.exists() and not save_plans.is_dir():
         raise bad_argument(f"{save_plans} is not a directory", "--save-plans")
