@@ -116,7 +116,7 @@ def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, l
     # OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive each collection the
     # writing triggered walked them all again (planner.collector; benchmarks/RESULTS.md). The console script ends
     # inside the pause (`finish`): every object made while paused is still in the youngest generation, so the
-    # collector back on would walk them all once more (one collection of 30-50 ms at 10k nodes, 130 ms at 100k).
+    # collector back on would walk them all once more (one collection of 15-60 ms at 10k nodes, 0.13-0.4 s at 100k).
     with collector_paused():
         plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
                                Progress(quiet=quiet))

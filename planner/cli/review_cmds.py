@@ -141,7 +141,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     """
     # The collector is paused over the whole command, and the console script ends inside the pause (as `plan`):
     # turned back on after the read, the preparation and the planning, it walked the snapshot, the derived
-    # inventory and the plans again (0.76 s of collections in one 100k-node whatif of 7 scenarios).
+    # inventory and the plans again (0.5-0.8 s of collections in a 100k-node whatif of 7 scenarios).
     with collector_paused():
         _whatif(inventory_path, spec_path, scenarios_path, fmt, only, save_plans, solver, jobs, quiet)
         finish()

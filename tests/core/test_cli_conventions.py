@@ -128,7 +128,7 @@ def test_the_console_script_ends_plan_with_its_output_and_exit_code(tmp_path: Pa
 
 def test_plan_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """`plan` calls `finish` (where the console script ends, os._exit) inside its collector pause: turned back on,
-    the collector would first walk every object the plan made (one collection of 30-50 ms at 10k nodes). An
+    the collector would first walk every object the plan made (one collection of 15-60 ms at 10k nodes). An
     in-process caller gets the collector back as it was."""
     import gc
 
