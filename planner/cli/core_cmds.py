@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import CHANGES, echo, echo_json, finish, keep_until_exit, main, warn, write_output
+from planner.cli._common import (
+    CHANGES,
+    echo,
+    echo_json,
+    keep_until_exit,
+    main,
+    paused_to_the_end,
+    warn,
+    write_output,
+)
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -24,7 +33,6 @@ from planner.cli.options import (
     solver_options,
 )
 from planner.cli.progress import Progress
-from planner.collector import paused as collector_paused
 
 if TYPE_CHECKING:
     from planner.inventory import Inventory
@@ -108,21 +116,19 @@ def _plan_and_write(inventory_path: Path | None, spec_path: Path, out: Output | 
               help=f"Exit 0 when the plan changes nothing and {CHANGES} when it has requests (errors keep 1-8).")
 @format_option("table", "json", default="table")
 @quiet_option
+@paused_to_the_end
 def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, live: bool,
              connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, detailed_exitcode: bool,
-             fmt: str, quiet: bool) -> None:
+             fmt: str, quiet: bool) -> int:
     """Solve for the best reachable placement and write the ordered plan."""
-    # The collector is paused from the first line to the end: importing the planning modules (pydantic's models,
-    # OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive each collection the
-    # writing triggered walked them all again (planner.collector; benchmarks/RESULTS.md). The console script ends
-    # inside the pause (`finish`): every object made while paused is still in the youngest generation, so the
-    # collector back on would walk them all once more (one collection of 15-60 ms at 10k nodes, 0.13-0.4 s at 100k).
-    with collector_paused():
-        plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
-                               Progress(quiet=quiet))
-        _print_result(plan, out, fmt)
-        keep_until_exit(plan)
-        finish(CHANGES if detailed_exitcode and plan.document.steps else 0)
+    # The collector is paused from the first line to the end (`paused_to_the_end`): importing the planning modules
+    # (pydantic's models, OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive
+    # each collection the writing triggered walked them all again (planner.collector; benchmarks/RESULTS.md).
+    plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
+                           Progress(quiet=quiet))
+    _print_result(plan, out, fmt)
+    keep_until_exit(plan)
+    return CHANGES if detailed_exitcode and plan.document.steps else 0
 
 
 def _print_result(plan: Plan, out: Output | None, fmt: str) -> None:
@@ -157,6 +163,7 @@ def terminal_width(wide: bool) -> int | None:
 @listing_options
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
 @out_option("Write to this file instead of standard output (with your umask: it is meant for sharing)")
+@paused_to_the_end
 def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output | None) -> None:
     """Show a plan for review: its digest, what the requests do, before/after per pool, each request with all of
     its nodes, targets not reached, excluded nodes.
@@ -185,6 +192,7 @@ def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
+@paused_to_the_end
 def inventory_show_cmd(snapshot_path: Path, fmt: str, wide: bool) -> None:
     """What a snapshot holds: pools, the flavors each accepts (with maxCount), subnets, super nodes, every node
     that may not move (with the reason), busy nodes with their workloads, pools whose subnet is unknown."""

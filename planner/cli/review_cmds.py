@@ -6,7 +6,6 @@ Parse, call `planner.review`, print, exit. pandas and the planner pipeline are i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -16,9 +15,9 @@ from planner.cli._common import (
     bad_argument,
     echo,
     echo_json,
-    finish,
     keep_until_exit,
     main,
+    paused_to_the_end,
     warn,
     write_output,
 )
@@ -33,7 +32,6 @@ from planner.cli.options import (
     solver_options,
 )
 from planner.cli.progress import Progress
-from planner.collector import paused as collector_paused
 
 MARKDOWN_TOP = 30
 """Rows per section of a Markdown summary report (the default for Markdown; `--full` lists every row)."""
@@ -45,7 +43,8 @@ MARKDOWN_TOP = 30
 @format_option("table", "md", "json", default="table")
 @click.option("--exit-code", "exit_code", is_flag=True,
               help=f"Exit 0 when the plans are the same and {CHANGES} when they differ (errors keep 1-8).")
-def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> None:
+@paused_to_the_end
+def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> int:
     """What changed from PLAN_A to PLAN_B: summary, pools, nodes, requests (with what each does), order,
     excluded nodes.
 
@@ -59,8 +58,7 @@ def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> None:
         echo_json(result.to_dict())
     else:
         echo(render_diff(result, name_a=str(plan_a), name_b=str(plan_b), markdown=fmt == "md").rstrip("\n"))
-    if exit_code and not result.identical:
-        sys.exit(CHANGES)
+    return CHANGES if exit_code and not result.identical else 0
 
 
 def _report_format(fmt: str | None, out: Output | None) -> str:
@@ -79,6 +77,7 @@ def _report_format(fmt: str | None, out: Output | None) -> str:
 @click.option("--title", default=None, help="Page title (default: 'poolshift plan: <file name>').")
 @listing_options
 @quiet_option
+@paused_to_the_end
 def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | None, output: str, top: int | None,
                quiet: bool) -> None:
     """A reviewer's report of PLAN: the digest, what the requests do, charts of what changes (pools, flavors,
@@ -131,6 +130,7 @@ def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | Non
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
               help="Scenarios planned at the same time (the command and a forked worker sharing its inventory).")
 @quiet_option
+@paused_to_the_end  # back on after the read, the preparation or the planning, the collector walked them again
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
                save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
     """Plan every scenario of a scenario file and compare them side by side.
@@ -139,17 +139,6 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     nodes) and/or overlays the spec. A scenario without a feasible placement is reported as such;
     the others still run. Exit 0 when the comparison ran, 2 for a bad scenario, spec or snapshot.
     """
-    # The collector is paused over the whole command, and the console script ends inside the pause (as `plan`):
-    # turned back on after the read, the preparation and the planning, it walked the snapshot, the derived
-    # inventory and the plans again (0.5-0.8 s of collections in a 100k-node whatif of 7 scenarios).
-    with collector_paused():
-        _whatif(inventory_path, spec_path, scenarios_path, fmt, only, save_plans, solver, jobs, quiet)
-        finish()
-
-
-def _whatif(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
-            save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
-    """`whatif` up to its comparison printed (the caller keeps the collector paused)."""
     from planner.planfile import write_plan
     from planner.planning import gc_paused
     from planner.review._io import load_yaml_mapping

@@ -115,16 +115,16 @@ def test_validate_ends_with_the_collector_still_paused(monkeypatch: pytest.Monke
     3.3 s run in collections. An in-process caller gets the collector back as it was."""
     import gc
 
-    import planner.cli.validate_cmds as validate_cmds
+    import planner.cli._common as common
 
     seen: list[tuple[bool, int]] = []
-    real_finish = validate_cmds.finish
+    real_finish = common.finish
 
     def recording_finish(code: int = 0) -> None:
         seen.append((gc.isenabled(), code))
         real_finish(code)
 
-    monkeypatch.setattr(validate_cmds, "finish", recording_finish)
+    monkeypatch.setattr(common, "finish", recording_finish)
     assert run("validate", "--spec", str(EXAMPLES / "spec.yaml"), "--inventory", INVENTORY)[0] == 0
     bad = spec_file(tmp_path, {"train-b": {"min": 5, "accept": False, "target": 6}})
     assert run("validate", "--spec", bad, "--inventory", INVENTORY)[0] == 2

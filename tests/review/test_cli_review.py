@@ -159,16 +159,16 @@ def test_whatif_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyP
     """`whatif` calls `finish` (where the console script ends, os._exit) inside its collector pause, as `plan`:
     turned back on after the read or the planning, the collector walked the snapshot and the plans again (0.5-0.8 s
     at 100k nodes). An in-process caller gets the collector back as it was."""
-    import planner.cli.review_cmds as review_cmds
+    import planner.cli._common as common
 
     seen: list[bool] = []
-    real_finish = review_cmds.finish
+    real_finish = common.finish
 
     def recording_finish(code: int = 0) -> None:
         seen.append(gc.isenabled())
         real_finish(code)
 
-    monkeypatch.setattr(review_cmds, "finish", recording_finish)
+    monkeypatch.setattr(common, "finish", recording_finish)
     examples = Path(__file__).resolve().parents[2] / "examples"
     result = CliRunner().invoke(main, ["whatif", "--inventory", str(examples / "inventory.json"),
                                        "--spec", str(examples / "spec.yaml"),
