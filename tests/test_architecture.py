@@ -192,11 +192,13 @@ def test_the_layer_checks_see_relative_imports_and_import_strings() -> None:
 
 
 # What `poolshift plan` must never import: the API client and httpx, apply, auto, the emulator, the other commands'
-# modules, and the data-frame and terminal libraries it does not use (each costs start-up on every plan).
+# modules, the report modules (it prints `planner.review.summary`'s lines only), and the data-frame and terminal
+# libraries it does not use (each costs start-up on every plan).
 PLAN_MUST_NOT_IMPORT = ("httpx", "pandas", "numpy", "rich", "fastapi", "uvicorn", "planner.apply", "planner.auto",
                         "planner.modelarts.client", "planner.modelarts.emulator", "planner.cli.api_cmds",
                         "planner.cli.apply_cmds", "planner.cli.auto_cmds", "planner.cli.emulator_cmds",
-                        "planner.cli.review_cmds", "planner.cli.validate_cmds")
+                        "planner.cli.review_cmds", "planner.cli.validate_cmds", "planner.review.show",
+                        "planner.review.report_data", "planner.review.tables")
 _LIST_MODULES = """
 import atexit, os, sys
 def _dump():

@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from planner.cli._common import CHANGES, echo, echo_json, finish, keep_until_exit, main, warn, write_output
+from planner.cli._common import (
+    CHANGES,
+    echo,
+    echo_json,
+    keep_until_exit,
+    main,
+    paused_to_the_end,
+    warn,
+    write_output,
+)
 from planner.cli.options import (
     ConnectionArgs,
     Output,
@@ -24,7 +33,6 @@ from planner.cli.options import (
     solver_options,
 )
 from planner.cli.progress import Progress
-from planner.collector import paused as collector_paused
 
 if TYPE_CHECKING:
     from planner.inventory import Inventory
@@ -85,7 +93,7 @@ def _plan_and_write(inventory_path: Path | None, spec_path: Path, out: Output | 
     if out is not None:
         with progress.step(f"writing {out}"):
             if out.path is None:
-                echo(plan.document.to_json().rstrip("\n"))
+                echo(plan.document.sealed_json().rstrip("\n"))  # the text of the dump it was sealed from
             else:
                 write_plan(out.path, plan.document)
     return plan
@@ -108,29 +116,34 @@ def _plan_and_write(inventory_path: Path | None, spec_path: Path, out: Output | 
               help=f"Exit 0 when the plan changes nothing and {CHANGES} when it has requests (errors keep 1-8).")
 @format_option("table", "json", default="table")
 @quiet_option
+@paused_to_the_end
 def plan_cmd(inventory_path: Path | None, spec_path: Path, out: Output | None, live: bool,
              connection: ConnectionArgs, solver: SolverArgs, wave_size: int, per_pool: int, detailed_exitcode: bool,
-             fmt: str, quiet: bool) -> None:
+             fmt: str, quiet: bool) -> int:
     """Solve for the best reachable placement and write the ordered plan."""
-    # The collector is paused from the first line until the plan is written: importing the planning modules
+    # The collector is paused from the first line to the end (`paused_to_the_end`): importing the planning modules
     # (pydantic's models, OR-Tools) triggered some 70 collections, and with the snapshot's millions of objects alive
     # each collection the writing triggered walked them all again (planner.collector; benchmarks/RESULTS.md).
-    with collector_paused():
-        from planner.review.show import summary_lines
+    plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
+                           Progress(quiet=quiet))
+    _print_result(plan, out, fmt)
+    keep_until_exit(plan)
+    return CHANGES if detailed_exitcode and plan.document.steps else 0
 
-        plan = _plan_and_write(inventory_path, spec_path, out, live, connection, solver, wave_size, per_pool, fmt,
-                               Progress(quiet=quiet))
+
+def _print_result(plan: Plan, out: Output | None, fmt: str) -> None:
+    """What `plan` prints once the plan is made: the JSON summary, or the key facts and where the plan went."""
     if fmt == "json":
         echo_json({"plan": str(out.path) if out and out.path else None, "digest": plan.document.digest,
                    "summary": plan.document.summary.model_dump(mode="json")})
-    else:
-        to_stderr = out is not None and out.stdout
-        for line in summary_lines(plan.document):
-            echo(line, err=to_stderr)
-        if out is not None and out.path is not None:
-            echo(f"plan written to {out.path}")
-    keep_until_exit(plan)
-    finish(CHANGES if detailed_exitcode and plan.document.steps else 0)
+        return
+    from planner.review.summary import summary_lines
+
+    to_stderr = out is not None and out.stdout
+    for line in summary_lines(plan.document):
+        echo(line, err=to_stderr)
+    if out is not None and out.path is not None:
+        echo(f"plan written to {out.path}")
 
 
 def terminal_width(wide: bool) -> int | None:
@@ -150,6 +163,7 @@ def terminal_width(wide: bool) -> int | None:
 @listing_options
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
 @out_option("Write to this file instead of standard output (with your umask: it is meant for sharing)")
+@paused_to_the_end
 def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output | None) -> None:
     """Show a plan for review: its digest, what the requests do, before/after per pool, each request with all of
     its nodes, targets not reached, excluded nodes.
@@ -178,6 +192,7 @@ def show_cmd(plan_path: Path, fmt: str, top: int | None, wide: bool, out: Output
 @click.argument("snapshot_path", type=click.Path(dir_okay=False, path_type=Path))
 @format_option("table", "md", "json", default="table")
 @click.option("--wide", is_flag=True, help="Text: every column, one line per row (default: fit the terminal).")
+@paused_to_the_end
 def inventory_show_cmd(snapshot_path: Path, fmt: str, wide: bool) -> None:
     """What a snapshot holds: pools, the flavors each accepts (with maxCount), subnets, super nodes, every node
     that may not move (with the reason), busy nodes with their workloads, pools whose subnet is unknown."""

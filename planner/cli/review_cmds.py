@@ -6,12 +6,21 @@ Parse, call `planner.review`, print, exit. pandas and the planner pipeline are i
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from planner.cli._common import CHANGES, bad_argument, echo, echo_json, main, warn, write_output
+from planner.cli._common import (
+    CHANGES,
+    bad_argument,
+    echo,
+    echo_json,
+    keep_until_exit,
+    main,
+    paused_to_the_end,
+    warn,
+    write_output,
+)
 from planner.cli.options import (
     Output,
     SolverArgs,
@@ -34,7 +43,8 @@ MARKDOWN_TOP = 30
 @format_option("table", "md", "json", default="table")
 @click.option("--exit-code", "exit_code", is_flag=True,
               help=f"Exit 0 when the plans are the same and {CHANGES} when they differ (errors keep 1-8).")
-def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> None:
+@paused_to_the_end
+def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> int:
     """What changed from PLAN_A to PLAN_B: summary, pools, nodes, requests (with what each does), order,
     excluded nodes.
 
@@ -48,8 +58,7 @@ def diff_cmd(plan_a: Path, plan_b: Path, fmt: str, exit_code: bool) -> None:
         echo_json(result.to_dict())
     else:
         echo(render_diff(result, name_a=str(plan_a), name_b=str(plan_b), markdown=fmt == "md").rstrip("\n"))
-    if exit_code and not result.identical:
-        sys.exit(CHANGES)
+    return CHANGES if exit_code and not result.identical else 0
 
 
 def _report_format(fmt: str | None, out: Output | None) -> str:
@@ -68,6 +77,7 @@ def _report_format(fmt: str | None, out: Output | None) -> str:
 @click.option("--title", default=None, help="Page title (default: 'poolshift plan: <file name>').")
 @listing_options
 @quiet_option
+@paused_to_the_end
 def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | None, output: str, top: int | None,
                quiet: bool) -> None:
     """A reviewer's report of PLAN: the digest, what the requests do, charts of what changes (pools, flavors,
@@ -120,6 +130,7 @@ def report_cmd(plan: Path, out: Output | None, fmt: str | None, title: str | Non
 @click.option("--jobs", type=click.IntRange(min=1, max=2), default=2, show_default=True,
               help="Scenarios planned at the same time (the command and a forked worker sharing its inventory).")
 @quiet_option
+@paused_to_the_end  # back on after the read, the preparation or the planning, the collector walked them again
 def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt: str, only: tuple[str, ...],
                save_plans: Path | None, solver: SolverArgs, jobs: int, quiet: bool) -> None:
     """Plan every scenario of a scenario file and compare them side by side.
@@ -139,6 +150,7 @@ def whatif_cmd(inventory_path: Path, spec_path: Path, scenarios_path: Path, fmt:
     scenarios = load_scenarios(scenarios_path)
     with gc_paused():  # millions of small objects: see gc_paused
         snapshot = read_snapshot_file(inventory_path)
+    keep_until_exit(snapshot)  # the console script ends without freeing it (`finish`)
     spec = load_yaml_mapping(spec_path)
     if save_plans is not None and save_plans.exists() and not save_plans.is_dir():
         raise bad_argument(f"{save_plans} is not a directory", "--save-plans")

@@ -5,12 +5,11 @@ Exit 0 when nothing is wrong (warnings are printed on stderr), 2 with one line p
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
 
-from planner.cli._common import echo, echo_json, main, warn
+from planner.cli._common import echo, echo_json, keep_until_exit, main, paused_to_the_end, warn
 from planner.cli.options import format_option
 
 
@@ -20,7 +19,8 @@ from planner.cli.options import format_option
 @click.option("--inventory", "inventory_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also check the spec's pools and pinned nodes against this snapshot.")
 @format_option("table", "json", default="table")
-def validate_cmd(spec_path: Path, inventory_path: Path | None, fmt: str) -> None:
+@paused_to_the_end  # with the collector on, reading a 100k snapshot spent 1.4 s of a 3.3 s run in collections
+def validate_cmd(spec_path: Path, inventory_path: Path | None, fmt: str) -> int:
     """Check SPEC without solving: format, keys and bounds; with --inventory, unknown pools and nodes, flavor
     targets a pool does not accept, and what the pools' state makes impossible (a pool below its min that cannot
     receive, above its max that cannot give). Exit 0 if valid (warnings on stderr), 2 otherwise."""
@@ -32,13 +32,14 @@ def validate_cmd(spec_path: Path, inventory_path: Path | None, fmt: str) -> None
     try:
         spec_data = read_spec_file(spec_path)
         snapshot = read_snapshot_file(inventory_path) if inventory_path is not None else None
+        keep_until_exit(snapshot)  # the console script ends without freeing it (`finish`)
         spec, findings = validate(spec_data, spec_source=str(spec_path), snapshot=snapshot,
                                   snapshot_source=str(inventory_path))
     except InputError as exc:
         if fmt != "json":
             raise
         echo_json({"valid": False, "findings": [fatal_finding(exc).to_dict()]})
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     errors = [f for f in findings if f.level == "error"]
     if fmt == "json":
         echo_json({"valid": not errors, "pools": len(spec.pools), "pinned": len(spec.pin),
@@ -53,5 +54,4 @@ def validate_cmd(spec_path: Path, inventory_path: Path | None, fmt: str) -> None
         if not errors:
             against = f", checked against {inventory_path}" if inventory_path else ""
             echo(f"{spec_path}: valid ({len(spec.pools)} pool(s), {len(spec.pin)} pinned node(s){against})")
-    if errors:
-        sys.exit(InputError.exit_code)
+    return InputError.exit_code if errors else 0

@@ -101,6 +101,26 @@ class StepBody(_Model):
         return self
 
 
+class Disruption(_Model):
+    """A Running workload a step ends on one of its nodes (PRODUCT §9)."""
+
+    node: Name
+    workload: Name
+    type: str
+    priority: str | int | None
+
+
+class Relabel(_Model):
+    """A node that runs as another flavor in the target pool (`flavor_compat`, PRODUCT §3): only where its own
+    flavor does not fit."""
+
+    node: Name
+    from_flavor: Name = Field(alias="from")
+    to_flavor: Name = Field(alias="to")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
+
+
 class PlanStep(_Model):
     """One request: sent as `POST .../pools/{pool_name}/nodes/batch-migrate` with `body`."""
 
@@ -156,26 +176,6 @@ class PlanStep(_Model):
 
 
 # -- pools, subnets, summary -------------------------------------------------------------------------------
-
-
-class Disruption(_Model):
-    """A Running workload a step ends on one of its nodes (PRODUCT §9)."""
-
-    node: Name
-    workload: Name
-    type: str
-    priority: str | int | None
-
-
-class Relabel(_Model):
-    """A node that runs as another flavor in the target pool (`flavor_compat`, PRODUCT §3): only where its own
-    flavor does not fit."""
-
-    node: Name
-    from_flavor: Name = Field(alias="from")
-    to_flavor: Name = Field(alias="to")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
 
 class Residual(_Model):

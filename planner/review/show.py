@@ -2,10 +2,10 @@
 
 Owns: the sections of a plan a reviewer reads (what the requests do, pools that change or have a target, the
 requests in order with every node they move, what keeps targets out of reach, subnets that change, nodes that may
-not move), the summary lines `plan` prints, and the section layout `inventory show` shares. A summary listing
+not move), and the section layout `inventory show` shares. A summary listing
 (`top`) keeps the top rows of each section and counts the rest, so a 100k-node plan fits a pull-request comment;
 a text report fits a terminal width. Reads only the plan file model. Must not: print (the CLI prints) or compute
-plans.
+plans. The summary lines `plan` prints are `planner.review.summary`'s (re-exported here).
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ from dataclasses import dataclass, field
 
 from planner.planfile import PlanDocument
 from planner.review.report_data import PlanView, attention_lines, off_target, rest_line, step_flags
+from planner.review.summary import summary_lines
 from planner.review.tables import Cell, md_escape, md_table, numeric_columns, text_table
+
+__all__ = ["Section", "render_plan", "render_sections", "summary_lines"]
 
 
 @dataclass
@@ -92,30 +95,6 @@ def _other_sections(view: PlanView, top: int | None) -> list[Section]:
                 len(view.changed_subnets) - len(subnets), "subnets that change"),
         Section("Nodes that may not move", ["pool", "reason", "nodes"], [[p, r, n] for (p, r), n in shown],
                 len(ranked) - len(shown), "(pool, reason) rows", wrap=[1]),
-    ]
-
-
-def _proof(doc: PlanDocument) -> str:
-    """What the status means, in words: proven, or what was lost and why (never a bound beside another number)."""
-    s = doc.summary
-    if s.status == "OPTIMAL":
-        return "proven optimal"
-    if s.blocked_by:
-        return (f"the best placement has deviation {s.bound}, but no safe order reaches it; blocked by: "
-                + "; ".join(s.blocked_by))
-    return f"not proven optimal: the solver's time limit ran out; no placement has a deviation below {s.bound}"
-
-
-def summary_lines(doc: PlanDocument) -> list[str]:
-    """Key facts of a plan, one per line, ending with the digest that names exactly this plan."""
-    s = doc.summary
-    busy = f", {s.busy_moves} busy node moves" if s.busy_moves else ""
-    return [
-        f"status {s.status}  deviation {s.deviation_before} -> {s.deviation_after} ({_proof(doc)})",
-        f"{s.moves} node moves in {s.requests} requests, {s.waves} wave(s)"
-        f" ({s.staging_moves} staging moves, {s.cross_cluster_requests} cross-cluster requests{busy})",
-        f"solver {s.solve_seconds} s; inventory {doc.inventory_fingerprint}",
-        f"plan digest {doc.digest}",
     ]
 
 

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
+from planner.planfile import parse_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -32,6 +33,7 @@ def test_dash_writes_the_plan_to_stdout_and_the_summary_to_stderr() -> None:
     assert code == 0
     plan = json.loads(out)
     assert plan["format"] == "poolshift.plan/v1" and len(plan["steps"]) == 3
+    assert out == parse_plan(plan, source="-").to_json()  # the canonical text of the sealed plan, digest intact
     assert "status OPTIMAL  deviation 25 -> 3 (proven optimal)" in err and f"plan digest {plan['digest']}" in err
     assert not Path("-").exists()
     code, out, _ = run("report", PLAN, "--format", "md", "-o", "-")
@@ -122,6 +124,88 @@ def test_the_console_script_ends_plan_with_its_output_and_exit_code(tmp_path: Pa
     assert f"plan written to {tmp_path / 'p.json'}" in done.stdout
     done = console("plan", "--inventory", str(tmp_path / "missing.json"), "--spec", SPEC)
     assert done.returncode == 2 and "missing.json" in done.stderr
+
+
+def test_plan_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """`plan` calls `finish` (where the console script ends, os._exit) inside its collector pause: turned back on,
+    the collector would first walk every object the plan made (one collection of 15-60 ms at 10k nodes). An
+    in-process caller gets the collector back as it was."""
+    import gc
+
+    import planner.cli._common as common
+
+    seen: list[tuple[bool, int]] = []
+    real_finish = common.finish
+
+    def recording_finish(code: int = 0) -> None:
+        seen.append((gc.isenabled(), code))
+        real_finish(code)
+
+    monkeypatch.setattr(common, "finish", recording_finish)
+    assert gc.isenabled()
+    for fmt in ("table", "json"):
+        code, out, _ = run("plan", "--inventory", INVENTORY, "--spec", SPEC, "-o", str(tmp_path / "p.json"),
+                           "--format", fmt)
+        assert code == 0 and ("plan written to" in out if fmt == "table" else json.loads(out)["digest"])
+    assert seen == [(False, 0), (False, 0)]
+    assert gc.isenabled()
+
+
+# The commands that read their files, work and end, run by `paused_to_the_end`; the long-running ones (apply, auto,
+# the emulator) and those that only talk to the API keep the collector on.
+ONE_SHOT = {"plan", "show", "diff", "report", "whatif", "validate", "inventory show"}
+
+
+def test_the_one_shot_commands_and_only_they_end_inside_a_collector_pause() -> None:
+    import importlib
+
+    import click
+
+    from planner.cli._common import paused_to_the_end
+    from planner.cli.commands import LOADERS
+
+    for path in sorted((ROOT / "planner" / "cli").glob("*_cmds.py")):
+        importlib.import_module(f"planner.cli.{path.stem}")
+    commands = {name: main.commands[name] for name in LOADERS}
+    inventory = commands.pop("inventory")
+    assert isinstance(inventory, click.Group)
+    commands |= {f"inventory {name}": command for name, command in inventory.commands.items()}
+    runner = paused_to_the_end(lambda: None).__code__  # the code of the function it wraps a command in
+
+    def is_paused(callback: object) -> bool:  # through the other wrappers (connection_options, solver_options)
+        while callback is not None:
+            if getattr(callback, "__code__", None) is runner:
+                return True
+            callback = getattr(callback, "__wrapped__", None)
+        return False
+
+    assert {name for name, command in commands.items() if is_paused(command.callback)} == ONE_SHOT
+
+
+@pytest.mark.parametrize(("args", "code"), [
+    (["show", PLAN], 0),
+    (["diff", str(DATA / "plan_a.json"), str(DATA / "plan_b.json"), "--exit-code"], 10),
+    (["report", PLAN, "--format", "md"], 0),
+    (["inventory", "show", INVENTORY], 0),
+])
+def test_a_one_shot_command_finishes_inside_the_pause_with_its_exit_code(
+        monkeypatch: pytest.MonkeyPatch, args: list[str], code: int) -> None:
+    import gc
+
+    import planner.cli._common as common
+
+    seen: list[tuple[bool, int]] = []
+    real_finish = common.finish
+
+    def recording_finish(exit_code: int = 0) -> None:
+        seen.append((gc.isenabled(), exit_code))
+        real_finish(exit_code)
+
+    monkeypatch.setattr(common, "finish", recording_finish)
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == code, result.output
+    assert result.stdout.strip()
+    assert seen == [(False, code)] and gc.isenabled()
 
 
 def test_diff_exit_code() -> None:

@@ -7,6 +7,8 @@ made on the spot; broken plans are those fixtures edited as JSON, the way a hand
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -296,3 +298,23 @@ def test_the_digest_covers_the_whole_content_and_is_checked_last(tmp_path: Path)
         read_plan(_write(tmp_path, data))
     data["digest"] = content_digest(data)  # whoever re-seals a plan takes its content as theirs
     assert read_plan(_write(tmp_path, data)).created_at == "2030-01-01T00:00:00Z"
+
+
+_INCOMPLETE_MODELS = """
+import sys
+from pydantic import BaseModel
+import planner.planfile.model, planner.spec
+print(sorted(f"{m.__name__}.{n}" for m in (planner.planfile.model, planner.spec) for n, c in vars(m).items()
+             if isinstance(c, type) and issubclass(c, BaseModel) and c.__module__ == m.__name__
+             and not c.__pydantic_complete__))
+"""
+
+
+def test_every_model_of_the_plan_and_the_spec_is_built_once_at_import() -> None:
+    """A model that names one defined further down is built at import without it, and again at its first use (a
+    second schema build on every `poolshift plan`); each is defined after the models it holds. In a fresh process:
+    a model once rebuilt stays complete."""
+    done = subprocess.run([sys.executable, "-c", _INCOMPLETE_MODELS], capture_output=True, text=True, timeout=60,
+                          check=False, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
