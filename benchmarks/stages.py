@@ -14,9 +14,10 @@ planner, reads the files and calls `make_plan` under a paused collector, then wr
 | problem | the solvers' integer problem |
 | solve | every solve (reachability re-solves included) |
 | order | requests, safe order, staging, waves |
-| fingerprint | the inventory fingerprint the plan records; since session 22 taken in a thread beside the solve, with the verifier's reading of the snapshot, and this is the wait for what is left of that work |
+| fingerprint | the inventory fingerprint the plan records (since session 22: the wait for it and the verifier's |
+| | reading of the snapshot, both taken in a thread beside the solve) |
 | document | the rest of the plan document (sealed) |
-| verify | the independent verifier (since session 22: its replay of the plan; its reading of the snapshot is done beside the solve) |
+| verify | the independent verifier (since session 22: its replay of the plan) |
 | write plan | the canonical JSON written atomically (`write_plan`) |
 
 The stages come from the planner's public API only (`make_plan` and the timings it records), so a checkout whose

@@ -16,11 +16,12 @@ class SolveParams:
     one thread the answer is deterministic: the same problem gives the same placement.
     `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first) and `vicinity` (the searches
     near the LP optimum: on its face, in the staged solve's (D, B) stage, and near the LP's agreement with
-    the (D, B) placement) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is solved when there are busy
-    classes: True in two stages ((D, B), then M), False as one weighted sum, None (the default) by the
-    search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's presolve: None (the default) off
-    where CP-SAT searches alone (models below `LARGE_MODEL` variables, solvers/flow.py `_solve`), where it
-    measured slower than the search it prepares on every 10k family, and on everywhere else.
+    the (D, B) placement) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
+    solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
+    None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
+    presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
+    solvers/flow.py `_solve`), where it measured slower than the search it prepares on every 10k family,
+    and on everywhere else.
     """
 
     time_limit: float = 30.0
