@@ -4,31 +4,32 @@
    integer optimum on the benchmark instances without changing any integer solution.
 2. The LP relaxation (GLOP) gives `lb`, a lower bound on the objective proven in integer arithmetic
    (solvers/relax.py).
-3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as
-   soon as it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend
-   named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
-   it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
-   family (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its
-   own answer; steps 2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on
-   every 10k family, session 21), SCIP above, where CP-SAT
-   took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
-   optimum that meets every rule needs no search at all, and the search first looks on the LP's optimal
-   face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
-   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the
-   full model on every 100k family (benchmarks/RESULTS.md). Only such a placement is kept; without one the
-   search runs on the full model as it would have. The staged solve's (D, B) stage skips the face and
-   searches the LP optimum's vicinity instead (solvers/vicinity.py: the few fractional variables and their
-   neighbours free, the rest fixed at the LP's values): a placement there within `VICINITY_WINDOW` of `lb`
-   goes straight to step 4 without a search of the full model (`_search_near`). Its stage M, after the
-   face, searches where its LP agrees with the (D, B) stage's placement (solvers/vicinity.py `agreement`,
-   RINS) the same way: that placement's moves were not in the (D, B) objective, and SCIP found the
-   optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
-4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
-   its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
-   (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
-   answer as a hint: no solution there proves the answer optimal; a solution found there replaces it.
-   The LP certificate first tightens every variable's bounds to what a solution in that window allows
-   (exact reduced-cost fixing), which makes that search small when the window is.
+3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as
+   it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
+   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken
+   as proof. The default search, "auto", is what measured fastest on every benchmark family
+   (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps
+   2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on every 10k family, session
+   21), SCIP above, where CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There,
+   an integral LP optimum that meets every rule needs no search at all, and the search first looks on the LP's
+   optimal face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
+   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model
+   on every 100k family (benchmarks/RESULTS.md). Only such a placement is kept; without one the search runs on the
+   full model as it would have. The staged solve's (D, B) stage skips the face and searches the LP optimum's
+   vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free, the rest fixed at
+   the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4 without a search of
+   the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B)
+   stage's placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the
+   (D, B) objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k
+   drain s2).
+4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
+   M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
+   arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
+   allows there (exact reduced-cost fixing): at most `BRANCH_WINDOW` values wide, by strong branching on GLOP first
+   (solvers/branching.py: every branch closed by an exact certificate; the (D, B) stage's window on B alone,
+   `split_window`), 0.4-1.5 s where CP-SAT took 0.5-6 s on the 100k drain instances (benchmarks/RESULTS.md, "Drain
+   proofs (session 22)"); then (wider, or not closed) by CP-SAT from the answer: no solution there proves it
+   optimal, a solution found there replaces it.
 
 The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
 covers every level: objective == lb means every level is optimal. With busy classes and a floating-point
@@ -51,7 +52,7 @@ from solvers.backends import BackendAnswer, get_backend
 from solvers.cuts import add_lattice_cuts
 from solvers.face import restrict
 from solvers.linear import LinearModel
-from solvers.model import Restrictions, Vars, build_model
+from solvers.model import Restrictions, Vars, build_model, complete_hint
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
 from solvers.result import FlowResult, Status
@@ -67,6 +68,7 @@ LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 
 
 
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
+BRANCH_WINDOW = 3  # objective values; a window this narrow is proven by branching first (solvers/branching.py)
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -94,6 +96,7 @@ class _Solve:
         self.best: _Found | None = None
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
+        self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
 
     def left(self) -> float:
         return max(0.01, self.deadline - time.perf_counter())
@@ -140,23 +143,8 @@ class _Solve:
             values[x] = n
         for x, n in zip(self.v.into, found.into, strict=True):
             values[x] = n
-        _complete_hint(self.m, values)
+        complete_hint(self.m, values)
         return values
-
-
-def _complete_hint(m: LinearModel, values: list[int]) -> None:
-    """Set the helper variables (deviation, commodity totals) to the least value their defining rows allow."""
-    flows = {x for x, n in enumerate(m.names) if n.startswith(("out[", "in["))}
-    for row in m.rows:
-        helpers = [(x, c) for x, c in zip(row.vars, row.coefs, strict=True) if x not in flows]
-        if len(helpers) != 1:
-            continue
-        x, c = helpers[0]
-        rest = sum(cc * values[xx] for xx, cc in zip(row.vars, row.coefs, strict=True) if xx != x)
-        if row.lb is not None and c > 0:
-            values[x] = max(values[x], min(m.ubs[x], max(m.lbs[x], math.ceil((row.lb - rest) / c))))
-        if row.lb is not None and row.ub is not None and row.lb == row.ub and c < 0:
-            values[x] = min(m.ubs[x], max(m.lbs[x], (row.lb - rest) // c))
 
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
@@ -203,8 +191,9 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     first = replace(m, rows=list(m.rows))
     first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
     steps.append("stage (D, B)")
-    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False,
-                vicinity=True)
+    s1 = _Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps)
+    s1.split = (dict.fromkeys(v.devs, 1), w1, busy_out)  # the window proof on B alone (solvers/branching.py)
+    s1 = _solve(s1, face=False, vicinity=True)
     if s1.best is None:
         return _result(s1, s1, start, lambda value: value // w1)
     level = s1.best.value
@@ -224,13 +213,9 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
 def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicinity: bool = False) -> _Solve:
     """One stage: LP bound, search, proof (the module docstring's steps 2-4); `s` carries the outcome.
 
-    `face`: search the LP's optimal face first (`_search_face`). The staged solve's (D, B) stage does not:
-    there the LP bound fell 1-4 units of B short on three of the four 100k drain instances, and the face's
-    search only added its time (benchmarks/RESULTS.md). `vicinity`: search the LP optimum's vicinity first,
-    and prove a placement found within `VICINITY_WINDOW` of `lb` without searching the full model: on the
-    four 100k drain instances it found the (D, B) optimum every time, where SCIP's full search took 2.5-11 s
-    to find the same value (benchmarks/RESULTS.md, "Drain solve (session 21)"). With `start_from` (stage M)
-    the same is done, after the face, where the LP agrees with that placement (`agreement`).
+    `face`: search the LP's optimal face first (`_search_face`; not in the (D, B) stage, where it only added its
+    time). `vicinity`: search the LP optimum's vicinity first (`_search_near`). With `start_from` (stage M), the
+    same after the face where the LP agrees with that placement (`agreement`). Measured: benchmarks/RESULTS.md.
     """
     if start_from is not None:
         s.offer(s.found(start_from.out, start_from.into))
@@ -285,12 +270,9 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicin
 
 
 def _search_face(s: _Solve, engine: str) -> None:
-    """Search the LP's optimal face (solvers/face.py); keep a placement found there only if it reaches `lb`.
-
-    The face holds every placement whose objective is at most `lb`; a row it leaves without free variables
-    that cannot hold proves there is none, and `lb + 1` a bound. A placement above `lb` is dropped, so that
-    the search on the full model runs exactly as it would have without this step.
-    """
+    """Search the LP's optimal face (solvers/face.py); keep a placement found there only if it reaches `lb` (the
+    full model's search then runs as it would have). The face holds every placement whose objective is at most
+    `lb`; a row it leaves without free variables that cannot hold proves there is none, and `lb + 1` a bound."""
     assert s.certificate is not None and s.lb is not None
     try:
         # half the time left at most, so that a face hard to search leaves the full model its chance
@@ -344,8 +326,11 @@ def _engine(params: SolveParams, m: LinearModel) -> str:
 
 
 def _prove(s: _Solve) -> None:
-    """CP-SAT searches `[lb, best - 1]` from the best placement: none there proves it, one there replaces it."""
+    """Prove the best placement optimal: by branching on the LP (`_branch`) when the window is narrow, else (or
+    when that fails) CP-SAT searches `[lb, best - 1]` from it: none there proves it, one there replaces it."""
     assert s.best is not None
+    if _branch(s):
+        return
     answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
     if answer.status == "INFEASIBLE":
         s.proven = True
@@ -355,6 +340,24 @@ def _prove(s: _Solve) -> None:
         s.proven = True
     else:
         s.raise_lb(answer.bound)
+
+
+def _branch(s: _Solve) -> bool:
+    """solvers/branching.py's exact proof that nothing lies in `[lb, best - 1]`, on a window of at most
+    `BRANCH_WINDOW` values, within half the time left (then CP-SAT's proof gets the rest); True when proven."""
+    assert s.best is not None
+    if not s.params.branching or s.certificate is None or s.lb is None or s.best.value - s.lb > BRANCH_WINDOW:
+        return False
+    from solvers.branching import prove_window, split_window
+
+    lbs, ubs = s.certificate.tightened(s.m, s.best.value - 1)
+    window = (s.m, s.best.value, s.lb) if s.split is None else split_window(s.m, s.lb, s.best.value, *s.split)
+    if window is None:
+        return False
+    proof = prove_window(window[0], lbs, ubs, window[1], window[2], s.left() / 2)
+    s.steps.append(f"branching {'proven' if proof.proven else 'open'} ({proof.lps} lps) {proof.seconds:.3f} s")
+    s.proven = proof.proven
+    return proof.proven
 
 
 def _result(first: _Solve, last: _Solve, start: float, deviation_bound: Callable[[int], int]) -> FlowResult:
