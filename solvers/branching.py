@@ -23,9 +23,11 @@ simplex after a bound change: 10-30 ms a solve at 100k nodes instead of 0.3-1 s 
   `MAX_DEPTH` levels. Every integer solution below the target lies in some leaf; when every leaf is closed
   there is none. At the time limit or `MAX_LPS` solves, or with a leaf left open, nothing is claimed.
 
-Measured on the 100k drain instances (benchmarks/RESULTS.md, "Drain proofs (session 22)"): windows of 1-4
-values proven in 0.4-1.5 s where CP-SAT's proof took 0.5-6 s; on wider windows it took longer than CP-SAT,
-and solvers/flow.py tries it only on windows of at most `BRANCH_WINDOW` values.
+Measured on the 100k drain instances (benchmarks/RESULTS.md, "Drain proofs (session 22)"): the staged solve's
+windows of 1-3 values proven in 1-48 LP solves, 0.7-2.5 s where CP-SAT's proofs took 2.2-8 s. Not everywhere:
+the one-sum solve of busy 100k s2 under `ignore` (a window of 2 moves) needed 313 LP solves (3.3 s) where CP-SAT
+proved it in 0.9 s, so solvers/flow.py tries it only in the staged solve, on windows of at most
+`BRANCH_WINDOW` values, and stops it after `MAX_LPS` solves.
 
 Owns: the branching proof. Must not: decide statuses, search for placements, or trust GLOP's claims.
 """
@@ -43,7 +45,7 @@ from solvers.linear import LinearModel
 from solvers.relax import SCALE_BITS, certify, mp_model
 
 MAX_DEPTH = 3  # branching levels below the root (strong branching's tightenings do most of the work)
-MAX_LPS = 200  # LP solves; the proofs measured took 1-50, a claim that does not hold ran into 270-640 in 30 s
+MAX_LPS = 100  # LP solves: the staged solve's proofs took 1-48 at 100k nodes (then CP-SAT proves the window)
 PENALTY = 64  # the Lagrangian's P, per objective value of the window (a child empty by 1/64 of a unit closes)
 TOLERANCE = 1e-6  # an LP value this close to an integer is not branched on
 _DUAL = "use_preprocessing:false\nuse_dual_simplex:true"  # after a bound change: the basis stays dual feasible
@@ -128,7 +130,7 @@ def split_window(model: LinearModel, lb: int, target: int, high: dict[int, int],
     return narrow, target - weight * h, lb - weight * h
 
 
-def prove_window(model: LinearModel, lbs: list[int], ubs: list[int], target: int, lb: int,
+def prove_window(model: LinearModel, target: int, lb: int, lbs: list[int], ubs: list[int],
                  time_limit: float) -> BranchProof:
     """Whether every integer solution of `model` within `lbs..ubs` has objective >= `target`, proven exactly
     (see the module docstring); `lb` is a proven lower bound (it sizes the Lagrangian's penalty)."""

@@ -25,11 +25,10 @@
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
    arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
-   allows there (exact reduced-cost fixing): at most `BRANCH_WINDOW` values wide, by strong branching on GLOP first
-   (solvers/branching.py: every branch closed by an exact certificate; the (D, B) stage's window on B alone,
-   `split_window`), 0.4-1.5 s where CP-SAT took 0.5-6 s on the 100k drain instances (benchmarks/RESULTS.md, "Drain
-   proofs (session 22)"); then (wider, or not closed) by CP-SAT from the answer: no solution there proves it
-   optimal, a solution found there replaces it.
+   allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
+   branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
+   B alone); then by CP-SAT from the answer: no solution there proves it optimal, a solution found there replaces
+   it.
 
 The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
 covers every level: objective == lb means every level is optimal. With busy classes and a floating-point
@@ -96,6 +95,7 @@ class _Solve:
         self.best: _Found | None = None
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
+        self.branch = False  # a narrow window proven by branching first (the staged solve's stages)
         self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
 
     def left(self) -> float:
@@ -192,7 +192,7 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
     steps.append("stage (D, B)")
     s1 = _Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps)
-    s1.split = (dict.fromkeys(v.devs, 1), w1, busy_out)  # the window proof on B alone (solvers/branching.py)
+    s1.branch, s1.split = True, (dict.fromkeys(v.devs, 1), w1, busy_out)  # the window proven on B alone
     s1 = _solve(s1, face=False, vicinity=True)
     if s1.best is None:
         return _result(s1, s1, start, lambda value: value // w1)
@@ -205,8 +205,9 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
         second.row(dict(first.objective), None, level, "keep_deviation_and_busy")
     second.minimize({v.out[i]: c.size for i, c in enumerate(p.classes)})
     steps.append("stage M")
-    s2 = _solve(_Solve(p, second, v, lambda k: k[2] if w1 * k[0] + k[1] <= level else None, params, deadline,
-                       steps), s1.best)
+    s2 = _Solve(p, second, v, lambda k: k[2] if w1 * k[0] + k[1] <= level else None, params, deadline, steps)
+    s2.branch = True
+    s2 = _solve(s2, s1.best)
     return _result(s1, s2, start, lambda value: value // w1)
 
 
@@ -332,32 +333,28 @@ def _prove(s: _Solve) -> None:
     if _branch(s):
         return
     answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
-    if answer.status == "INFEASIBLE":
-        s.proven = True
-        return
     s.offer(s.read(answer))
-    if answer.status == "OPTIMAL":
+    if answer.status in ("INFEASIBLE", "OPTIMAL"):
         s.proven = True
     else:
         s.raise_lb(answer.bound)
 
 
 def _branch(s: _Solve) -> bool:
-    """solvers/branching.py's exact proof that nothing lies in `[lb, best - 1]`, on a window of at most
-    `BRANCH_WINDOW` values, within half the time left (then CP-SAT's proof gets the rest); True when proven."""
+    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values, half the
+    time left)."""
     assert s.best is not None
-    if not s.params.branching or s.certificate is None or s.lb is None or s.best.value - s.lb > BRANCH_WINDOW:
+    if not (s.branch and s.params.branching) or s.certificate is None or s.lb is None or \
+            s.best.value - s.lb > BRANCH_WINDOW:
         return False
     from solvers.branching import prove_window, split_window
 
-    lbs, ubs = s.certificate.tightened(s.m, s.best.value - 1)
     window = (s.m, s.best.value, s.lb) if s.split is None else split_window(s.m, s.lb, s.best.value, *s.split)
-    if window is None:
-        return False
-    proof = prove_window(window[0], lbs, ubs, window[1], window[2], s.left() / 2)
-    s.steps.append(f"branching {'proven' if proof.proven else 'open'} ({proof.lps} lps) {proof.seconds:.3f} s")
-    s.proven = proof.proven
-    return proof.proven
+    if window is not None:
+        proof = prove_window(*window, *s.certificate.tightened(s.m, s.best.value - 1), s.left() / 2)
+        s.steps.append(f"branching {'proven' if proof.proven else 'open'} ({proof.lps} lps) {proof.seconds:.3f} s")
+        s.proven = proof.proven
+    return s.proven
 
 
 def _result(first: _Solve, last: _Solve, start: float, deviation_bound: Callable[[int], int]) -> FlowResult:

@@ -79,7 +79,7 @@ def _check_window(m: LinearModel, above: int) -> bool | None:
     if lp is None or best is None:
         return None
     target = best + above
-    proof = branching.prove_window(m, *lp.certificate.tightened(m, target - 1), target, lp.bound, 10.0)
+    proof = branching.prove_window(m, target, lp.bound, *lp.certificate.tightened(m, target - 1), 10.0)
     if proof.proven:
         assert target <= best  # the optimum itself would break the claim
     return proof.proven
@@ -109,7 +109,7 @@ def test_on_general_integer_programs_most_true_claims_with_a_window_get_proven()
         best = _optimum(m)
         if lp is None or best is None or best == lp.bound:
             continue
-        proven.append(branching.prove_window(m, *lp.certificate.tightened(m, best - 1), best, lp.bound, 10.0).proven)
+        proven.append(branching.prove_window(m, best, lp.bound, *lp.certificate.tightened(m, best - 1), 10.0).proven)
     assert len(proven) >= 30
     assert sum(proven) >= 0.75 * len(proven)  # 36 of 44 when written
 
@@ -180,9 +180,9 @@ def test_a_child_glop_finds_empty_is_closed_by_the_lagrangian_bound() -> None:
     down = search.child(x, True, 0)  # x <= 0: no LP point at all
     assert down >= 7  # certified by the Lagrangian of c + P·e_x on the whole region
     assert search.child(x, False, 0) == 7  # x >= 1: x = 1, y = 4
-    proof = branching.prove_window(m, m.lbs, m.ubs, 7, 7, 5.0)
+    proof = branching.prove_window(m, 7, 7, m.lbs, m.ubs, 5.0)
     assert proof.proven
-    assert not branching.prove_window(m, m.lbs, m.ubs, 8, 7, 5.0).proven
+    assert not branching.prove_window(m, 8, 7, m.lbs, m.ubs, 5.0).proven
 
 
 @SETTINGS
@@ -210,7 +210,8 @@ def test_split_window_keeps_exactly_the_solutions_of_the_window(p: FlowProblem, 
     narrow_best = _optimum(narrow)
     # every solution in [lb, target - 1] is one of the narrow model below its target, and back
     assert (best <= target - 1) == (narrow_best is not None and narrow_best <= narrow_target - 1)
-    proof = branching.prove_window(narrow, *lp.certificate.tightened(m, target - 1), narrow_target, narrow_lb, 10.0)
+    proof = branching.prove_window(narrow, narrow_target, narrow_lb, *lp.certificate.tightened(m, target - 1),
+                                   10.0)
     if proof.proven:
         assert best >= target
 
