@@ -25,7 +25,7 @@ simplex after a bound change: 10-30 ms a solve at 100k nodes instead of 0.3-1 s 
   there is none. At the time limit or `MAX_LPS` solves, or with a leaf left open, nothing is claimed.
 
 Measured on the 100k drain instances (benchmarks/RESULTS.md, "Drain proofs (session 22)"): the staged solve's
-windows of 1-3 values proven in 1-48 LP solves, 0.7-2.5 s where CP-SAT's proofs took 2.2-8 s. Not everywhere:
+windows of 1-3 values proven in 11-37 LP solves, 1.1-1.9 s where CP-SAT took 2.2-6.5 s. Not everywhere:
 the one-sum solve of busy 100k s2 under `ignore` (a window of 2 moves) needed 313 LP solves (3.3 s) where CP-SAT
 proved it in 0.9 s, so solvers/flow.py tries it only in the staged solve, on windows of at most
 `BRANCH_WINDOW` values, and stops it after `MAX_LPS` solves.
@@ -46,7 +46,7 @@ from solvers.linear import LinearModel
 from solvers.relax import SCALE_BITS, certify, mp_model
 
 MAX_DEPTH = 3  # branching levels below the root (strong branching's tightenings do most of the work)
-MAX_LPS = 100  # LP solves: the staged solve's proofs took 1-48 at 100k nodes (then CP-SAT proves the window)
+MAX_LPS = 100  # LP solves: the staged solve's proofs took 11-37 at 100k nodes (then CP-SAT proves the window)
 PENALTY = 64  # the Lagrangian's P, per objective value of the window (a child empty by 1/64 of a unit closes)
 TOLERANCE = 1e-6  # an LP value this close to an integer is not branched on
 _DUAL = "use_preprocessing:false\nuse_dual_simplex:true"  # after a bound change: the basis stays dual feasible
@@ -119,9 +119,9 @@ def split_window(model: LinearModel, lb: int, target: int, high: dict[int, int],
 
     Every solution with objective in [lb, target - 1] has H = h: weight·H + L >= lb >= weight·h with L < weight
     gives H > h - 1, and weight·H <= target - 1 < weight·(h + 1) gives H < h + 1. So it has L <= target - 1 -
-    weight·h, and the row H <= h holds on it: no such L under that row proves the original claim. GLOP's
-    tolerances, relative to the objective's magnitude, leave the certificate of `weight·H + L` (10^9-10^10
-    at 100k nodes) a few units short of what the same duals prove on L alone (10^1-10^4)."""
+    weight·h, and the row H <= h holds on it: no such L under that row proves the original claim. Measured:
+    hard 100k s2's (D, B) window on `W1·D + B` (values near 10^9) was not closed in 400 LP solves, on B alone
+    in 37 (benchmarks/RESULTS.md)."""
     h = lb // weight
     if (target - 1) // weight != h:
         return None
