@@ -74,8 +74,8 @@ class _Answer:
 class _Lp:
     """One GLOP instance over `model` and the current region `lbs..ubs`, warm-started between solves."""
 
-    def __init__(self, model: LinearModel, lbs: list[int], ubs: list[int]) -> None:
-        self.model, self.lbs, self.ubs = model, list(lbs), list(ubs)
+    def __init__(self, model: LinearModel, lbs: list[int], ubs: list[int], deadline: float = math.inf) -> None:
+        self.model, self.lbs, self.ubs, self.deadline = model, list(lbs), list(ubs), deadline
         self.solver: Any = pywraplp.Solver.CreateSolver("GLOP")
         self.solver.LoadModelFromProto(mp_model(replace(model, lbs=self.lbs, ubs=self.ubs)))
         self.variables: list[Any] = self.solver.variables()
@@ -93,6 +93,8 @@ class _Lp:
     def solve(self, primal: bool = False) -> _Answer | None:
         """GLOP's optimum of the region (dual simplex unless `primal`), or None when it reports none."""
         self.solver.SetSolverSpecificParametersAsString(_PRIMAL if primal else _DUAL)
+        if self.deadline < math.inf:  # milliseconds; an LP stopped there has no answer
+            self.solver.SetTimeLimit(max(1, int((self.deadline - time.perf_counter()) * 1000)))
         self.solves += 1
         if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
             return None
@@ -136,7 +138,8 @@ def prove_window(model: LinearModel, target: int, lb: int, lbs: list[int], ubs: 
     """Whether every integer solution of `model` within `lbs..ubs` has objective >= `target`, proven exactly
     (see the module docstring); `lb` is a proven lower bound (it sizes the Lagrangian's penalty)."""
     start = time.perf_counter()
-    search = _Search(_Lp(model, lbs, ubs), target, PENALTY * max(1, target - lb), start + time_limit)
+    deadline = start + time_limit
+    search = _Search(_Lp(model, lbs, ubs, deadline), target, PENALTY * max(1, target - lb), deadline)
     proven = search.node(0, search.lp.solve(primal=True))
     return BranchProof(proven, search.lp.solves, time.perf_counter() - start)
 

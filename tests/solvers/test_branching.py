@@ -183,6 +183,7 @@ def test_a_child_glop_finds_empty_is_closed_by_the_lagrangian_bound() -> None:
     proof = branching.prove_window(m, 7, 7, m.lbs, m.ubs, 5.0)
     assert proof.proven
     assert not branching.prove_window(m, 8, 7, m.lbs, m.ubs, 5.0).proven
+    assert not branching.prove_window(m, 7, 7, m.lbs, m.ubs, 1e-9).proven  # past its time: nothing claimed
 
 
 @SETTINGS
