@@ -1,7 +1,7 @@
 """The solver alone on busy nodes (PRODUCT §9): the same class problem under each policy, side by side.
 
     python -m benchmarks.busy_solve [--families busy,hard] [--sizes 10k,100k] [--seeds 1] [--repeat 3] [--weighted]
-                                    [--noface] [--novicinity]
+                                    [--noface] [--novicinity] [--nobranching]
 
 `poolshift plan` reads the snapshot's `workloads` itself (time it with `benchmarks.run --busy-nodes ...`); this
 module isolates the solve. It builds the planner's problem once, from the instance's spec with
@@ -16,6 +16,7 @@ nodes by the PRODUCT §9 rule (listed by a Running workload, or an accelerator i
 | drain-weighted | (`--weighted`) drain as one weighted sum `Wd·D + Wb·B + M` (`SolveParams(staged=False)`) |
 | drain-noface | (`--noface`) drain without the search on the LP's optimal face (`SolveParams(face=False)`) |
 | drain-novicinity | (`--novicinity`) drain without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
+| drain-nobranching | (`--nobranching`) drain with every window proven by CP-SAT (`SolveParams(branching=False)`) |
 
 and times `solve_flow` on each in one process (the problem is built once; medians of `--repeat` solves).
 """
@@ -51,7 +52,7 @@ def split_problems(problem: Any, context: Any, busy: set[str]) -> dict[str, Any]
 
 
 def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False, noface: bool = False,
-            novicinity: bool = False) -> dict[str, Any]:
+            novicinity: bool = False, nobranching: bool = False) -> dict[str, Any]:
     """Solve each mode's problem `repeat` times, the modes alternating (A B C A B C ...); medians."""
     from benchmarks.baseline import _load_problem
     from solvers.flow import solve_flow
@@ -68,6 +69,8 @@ def measure(inventory: Path, spec: Path, repeat: int, weighted: bool = False, no
         modes.append(("drain-noface", problems["drain"], SolveParams(face=False)))
     if novicinity:
         modes.append(("drain-novicinity", problems["drain"], SolveParams(vicinity=False)))
+    if nobranching:
+        modes.append(("drain-nobranching", problems["drain"], SolveParams(branching=False)))
     runs: dict[str, list[float]] = {mode: [] for mode, _, _ in modes}
     out: dict[str, Any] = {"busy_nodes": len(busy)}
     for _ in range(repeat):
@@ -93,6 +96,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--weighted", action="store_true", help="also solve drain as one weighted sum")
     parser.add_argument("--noface", action="store_true", help="also solve drain without the face search")
     parser.add_argument("--novicinity", action="store_true", help="also solve drain without the vicinity search")
+    parser.add_argument("--nobranching", action="store_true", help="also solve drain with CP-SAT's proofs only")
+    parser.add_argument("--details", action="store_true", help="print each mode's solver steps (last solve)")
     args = parser.parse_args(argv)
     lines = ["| instance | busy nodes | mode | movable units | status | D | B | M | solve s (median) |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -102,14 +107,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # the `ignore` spec: its problem has every busy unit movable, which split_problems splits
                 inventory, spec, _ = instances.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
                                                          lambda m: print(m, file=sys.stderr), family, "ignore")
-                result = measure(inventory, spec, args.repeat, args.weighted, args.noface, args.novicinity)
+                result = measure(inventory, spec, args.repeat, args.weighted, args.noface, args.novicinity,
+                                 args.nobranching)
                 modes = ["ignore", "keep", "drain"] + ["drain-weighted"] * args.weighted
                 modes += ["drain-noface"] * args.noface + ["drain-novicinity"] * args.novicinity
+                modes += ["drain-nobranching"] * args.nobranching
                 for mode in modes:
                     r = result[mode]
                     lines.append(f"| {family}-{size.label}-s{seed} | {result['busy_nodes']} | {mode} | "
                                  f"{r['movable_units']} | {r['status']} | {r['D']} | {r['B']} | {r['M']} | "
                                  f"{r['seconds']} |")
+                    if args.details:
+                        print(f"{family}-{size.label}-s{seed} {mode}: {r['detail']}", file=sys.stderr, flush=True)
                 print(lines[-1], file=sys.stderr, flush=True)
     print("\n".join(lines))
     return 0

@@ -23,7 +23,8 @@ commodity's supply elsewhere (hard 100k s1: 3 of a 4-node unit, one idle node be
 expression sees it, so no row here can. Neither did rows on a pool's traffic (departures + arrivals, which
 a pool of super nodes cannot make equal to its loss): they raised the stage-M LP bound by 1-3 moves on two
 instances, left it on two, and slowed SCIP's search there; not kept. The (D, B) stage instead searches the
-LP optimum's vicinity (solvers/vicinity.py) and leaves the window to CP-SAT's proof.
+LP optimum's vicinity (solvers/vicinity.py) and proves the window by strong branching on the LP
+(solvers/branching.py: the tightenings it certifies close what no row here did), CP-SAT after it.
 
 Owns: finding these rows. Must not: change the model's integer solutions.
 """

@@ -4,33 +4,33 @@
    integer optimum on the benchmark instances without changing any integer solution.
 2. The LP relaxation (GLOP) gives `lb`, a lower bound on the objective proven in integer arithmetic
    (solvers/relax.py).
-3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as
-   soon as it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend
-   named by `params.backend`. A floating-point engine is only a source of candidate placements: nothing
-   it claims is taken as proof. The default search, "auto", is what measured fastest on every benchmark
-   family (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its
-   own answer; steps 2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on
-   every 10k family, session 21), SCIP above, where CP-SAT
-   took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP
-   optimum that meets every rule needs no search at all, and the search first looks on the LP's optimal
-   face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
-   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the
-   full model on every 100k family (benchmarks/RESULTS.md); before the whole face, the LP optimum's
-   vicinity within it (solvers/vicinity.py), where SCIP found that placement in 0.04-0.6 s on every 100k
-   instance whose bound is reached (session 22). Only such a placement is kept; without one the
-   search runs on the full model as it would have. The staged solve's (D, B) stage skips the face and
-   searches the LP optimum's vicinity instead (solvers/vicinity.py: the few fractional variables and their
-   neighbours free, the rest fixed at the LP's values): a placement there within `VICINITY_WINDOW` of `lb`
-   goes straight to step 4 without a search of the full model (`_search_near`). Its stage M, after the
-   face, searches where its LP agrees with the (D, B) stage's placement (solvers/vicinity.py `agreement`,
-   RINS) the same way: that placement's moves were not in the (D, B) objective, and SCIP found the
-   optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
-4. The answer is read back as class departures and arrivals, checked against every final-state rule, and
-   its (D, B, M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT
-   (exact integer arithmetic) proved it. Otherwise CP-SAT searches the window `[lb, value - 1]` with the
-   answer as a hint: no solution there proves the answer optimal; a solution found there replaces it.
-   The LP certificate first tightens every variable's bounds to what a solution in that window allows
-   (exact reduced-cost fixing), which makes that search small when the window is.
+3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as
+   it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
+   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken
+   as proof. The default search, "auto", is what measured fastest on every benchmark family
+   (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps
+   2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on every 10k family, session
+   21), SCIP above, where CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There,
+   an integral LP optimum that meets every rule needs no search at all, and the search first looks on the LP's
+   optimal face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
+   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model
+   on every 100k family (benchmarks/RESULTS.md); before the whole face, the LP optimum's vicinity within it
+   (solvers/vicinity.py), where SCIP found that placement in 0.04-0.6 s on every 100k instance whose bound is
+   reached (session 22). Only such a placement is kept; without one the search runs on the full model as it would
+   have. The staged solve's (D, B) stage skips the face and searches the LP optimum's
+   vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free, the rest fixed at
+   the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4 without a search of
+   the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B)
+   stage's placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the
+   (D, B) objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k
+   drain s2).
+4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
+   M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
+   arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
+   allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
+   branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
+   B alone); then by CP-SAT from the answer: no solution there proves it optimal, a solution found there replaces
+   it.
 
 The objective is lexicographic (D, B, M) as one weighted sum (solvers/model.py `Weights`), so one bound
 covers every level: objective == lb means every level is optimal. With busy classes and a floating-point
@@ -43,11 +43,9 @@ Owns: the order of these steps, the statuses, the result. Must not: import plann
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
 
 from solvers.backends import BackendAnswer, get_backend
 from solvers.cuts import add_lattice_cuts
@@ -55,13 +53,11 @@ from solvers.face import restrict
 from solvers.linear import LinearModel
 from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
-from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
+from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
+from solvers.stage import Found, Stage, prove
 from solvers.vicinity import agreement
 from solvers.vicinity import vicinity as near_lp
-
-if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
-    from solvers.relax import Certificate
 
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
@@ -69,97 +65,6 @@ LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 
 
 
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
-
-Key = tuple[int, int, int]  # (D, B, M) of a placement
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A checked placement, its (D, B, M) and its objective value in the stage that found it."""
-
-    out: tuple[int, ...]
-    into: tuple[int, ...]
-    key: Key
-    value: int
-
-
-class _Solve:
-    """One stage: a model and its objective, the proven bound, the best placement so far, the deadline."""
-
-    def __init__(self, p: FlowProblem, m: LinearModel, v: Vars, value: Callable[[Key], int | None],
-                 params: SolveParams, deadline: float, steps: list[str]) -> None:
-        self.p, self.m, self.v, self.value, self.params = p, m, v, value, params
-        self.deadline, self.steps = deadline, steps
-        self.lb: int | None = None
-        self.certificate: Certificate | None = None
-        self.lp_values: list[float] | None = None
-        self.best: _Found | None = None
-        self.proven = False
-        self.infeasible = False  # CP-SAT (exact) found no placement at all
-
-    def left(self) -> float:
-        return max(0.01, self.deadline - time.perf_counter())
-
-    def read(self, answer: BackendAnswer) -> _Found | None:
-        """The answer's placement if it meets every rule (a floating-point backend may round one off)."""
-        if answer.values is None:
-            return None
-        return self.found(tuple(answer.values[x] for x in self.v.out), tuple(answer.values[x] for x in self.v.into))
-
-    def found(self, out: tuple[int, ...], into: tuple[int, ...]) -> _Found | None:
-        """The placement with its (D, B, M) if it meets every rule and the stage admits it (`value` not None)."""
-        if feasibility_errors(self.p, out, into):
-            return None
-        counts = final_counts(self.p, out, into)
-        key = (deviation_of(self.p, counts), counts.busy_moves, counts.moves)
-        value = self.value(key)
-        return None if value is None else _Found(out, into, key, value)
-
-    def offer(self, found: _Found | None) -> None:
-        if found is not None and (self.best is None or found.value < self.best.value):
-            self.best = found
-        if self.best is not None and self.lb is not None and self.best.value <= self.lb:
-            self.proven = True
-
-    def raise_lb(self, bound: float | None) -> None:
-        if bound is not None:
-            proven = math.ceil(bound - 1e-6)
-            self.lb = proven if self.lb is None else max(self.lb, proven)
-            self.offer(None)
-
-    def run(self, backend: str, lb: int | None, ub: int | None, hint: _Found | None) -> BackendAnswer:
-        model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
-        if ub is not None and self.certificate is not None:
-            model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
-        answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
-        self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
-        return answer
-
-    def _full(self, found: _Found) -> list[int]:
-        """A complete assignment for a hint: flows from `found`, the other variables from the model's rows."""
-        values = [0] * len(self.m.lbs)
-        for x, n in zip(self.v.out, found.out, strict=True):
-            values[x] = n
-        for x, n in zip(self.v.into, found.into, strict=True):
-            values[x] = n
-        _complete_hint(self.m, values)
-        return values
-
-
-def _complete_hint(m: LinearModel, values: list[int]) -> None:
-    """Set the helper variables (deviation, commodity totals) to the least value their defining rows allow."""
-    flows = {x for x, n in enumerate(m.names) if n.startswith(("out[", "in["))}
-    for row in m.rows:
-        helpers = [(x, c) for x, c in zip(row.vars, row.coefs, strict=True) if x not in flows]
-        if len(helpers) != 1:
-            continue
-        x, c = helpers[0]
-        rest = sum(cc * values[xx] for xx, cc in zip(row.vars, row.coefs, strict=True) if xx != x)
-        if row.lb is not None and c > 0:
-            values[x] = max(values[x], min(m.ubs[x], max(m.lbs[x], math.ceil((row.lb - rest) / c))))
-        if row.lb is not None and row.ub is not None and row.lb == row.ub and c < 0:
-            values[x] = min(m.ubs[x], max(m.lbs[x], (row.lb - rest) // c))
-
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
                restrictions: Restrictions | None = None) -> FlowResult:
@@ -184,7 +89,7 @@ def solve_flow(p: FlowProblem, params: SolveParams | None = None,
     deadline = start + params.time_limit
     staged = params.staged if params.staged is not None else _engine(params, m) != "cpsat"
     if not p.busy_nodes or not staged:
-        s = _solve(_Solve(p, m, v, lambda k: weights.deviation * k[0] + weights.busy * k[1] + k[2], params,
+        s = _solve(Stage(p, m, v, lambda k: weights.deviation * k[0] + weights.busy * k[1] + k[2], params,
                           deadline, steps))
         return _result(s, s, start, lambda value: value // weights.deviation)
     return _solve_staged(p, m, v, params, deadline, steps, start)
@@ -205,8 +110,9 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
     first = replace(m, rows=list(m.rows))
     first.minimize({**dict.fromkeys(v.devs, w1), **busy_out})
     steps.append("stage (D, B)")
-    s1 = _solve(_Solve(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps), face=False,
-                vicinity=True)
+    s1 = Stage(p, first, v, lambda k: w1 * k[0] + k[1], params, deadline, steps)
+    s1.branch, s1.split = True, (dict.fromkeys(v.devs, 1), w1, busy_out)  # the window proven on B alone
+    s1 = _solve(s1, face=False, vicinity=True)
     if s1.best is None:
         return _result(s1, s1, start, lambda value: value // w1)
     level = s1.best.value
@@ -218,21 +124,18 @@ def _solve_staged(p: FlowProblem, m: LinearModel, v: Vars, params: SolveParams, 
         second.row(dict(first.objective), None, level, "keep_deviation_and_busy")
     second.minimize({v.out[i]: c.size for i, c in enumerate(p.classes)})
     steps.append("stage M")
-    s2 = _solve(_Solve(p, second, v, lambda k: k[2] if w1 * k[0] + k[1] <= level else None, params, deadline,
-                       steps), s1.best)
+    s2 = Stage(p, second, v, lambda k: k[2] if w1 * k[0] + k[1] <= level else None, params, deadline, steps)
+    s2.branch = True
+    s2 = _solve(s2, s1.best)
     return _result(s1, s2, start, lambda value: value // w1)
 
 
-def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicinity: bool = False) -> _Solve:
+def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinity: bool = False) -> Stage:
     """One stage: LP bound, search, proof (the module docstring's steps 2-4); `s` carries the outcome.
 
-    `face`: search the LP's optimal face first (`_search_face`). The staged solve's (D, B) stage does not:
-    there the LP bound fell 1-4 units of B short on three of the four 100k drain instances, and the face's
-    search only added its time (benchmarks/RESULTS.md). `vicinity`: search the LP optimum's vicinity first,
-    and prove a placement found within `VICINITY_WINDOW` of `lb` without searching the full model: on the
-    four 100k drain instances it found the (D, B) optimum every time, where SCIP's full search took 2.5-11 s
-    to find the same value (benchmarks/RESULTS.md, "Drain solve (session 21)"). With `start_from` (stage M)
-    the same is done, after the face, where the LP agrees with that placement (`agreement`).
+    `face`: search the LP's optimal face first (`_search_face`; not in the (D, B) stage, where it only added its
+    time). `vicinity`: search the LP optimum's vicinity first (`_search_near`). With `start_from` (stage M), the
+    same after the face where the LP agrees with that placement (`agreement`). Measured: benchmarks/RESULTS.md.
     """
     if start_from is not None:
         s.offer(s.found(start_from.out, start_from.into))
@@ -282,21 +185,18 @@ def _solve(s: _Solve, start_from: _Found | None = None, face: bool = True, vicin
     elif engine == "cpsat":
         s.raise_lb(first.bound)
     if s.best is not None and not s.proven:
-        _prove(s)
+        prove(s)
     return s
 
 
-def _search_face(s: _Solve, engine: str) -> None:
-    """Search the LP's optimal face (solvers/face.py); keep a placement found there only if it reaches `lb`.
-
-    The face holds every placement whose objective is at most `lb`; a row it leaves without free variables
-    that cannot hold proves there is none, and `lb + 1` a bound. A placement above `lb` is dropped, so that
-    the search on the full model runs exactly as it would have. First (`params.vicinity`), the LP optimum's
-    vicinity within the face (solvers/vicinity.py), objective held at `lb` by a row: on the 100k families
-    whose LP bound is reached it held a placement at the bound every time, found in 0.04-0.6 s where the
-    whole face took 0.2-3.4 s; where the bound is not reached it was over in 0.03-0.13 s. (Without the row,
-    SCIP spent up to 2.2 s finding the vicinity's best placement, far above `lb`; benchmarks/RESULTS.md.)
-    """
+def _search_face(s: Stage, engine: str) -> None:
+    """Search the LP's optimal face (solvers/face.py); keep a placement found there only if it reaches `lb` (the
+    full model's search then runs as it would have). The face holds every placement whose objective is at most
+    `lb`; a row it leaves without free variables that cannot hold proves there is none, and `lb + 1` a bound.
+    First (`params.vicinity`) the LP optimum's vicinity within the face (solvers/vicinity.py), the objective held
+    at `lb` by a row: where the bound is reached at 100k nodes it held such a placement every time, found in
+    0.04-0.6 s where the whole face took 0.2-3.4 s; elsewhere it was over in 0.03-0.13 s (without the row, SCIP
+    spent up to 2.2 s finding the vicinity's best placement far above `lb`; benchmarks/RESULTS.md)."""
     assert s.certificate is not None and s.lb is not None
     bounds = s.certificate.tightened(s.m, s.lb)
     if s.params.vicinity and s.lp_values is not None:
@@ -320,7 +220,7 @@ def _search_face(s: _Solve, engine: str) -> None:
         s.offer(found)
 
 
-def _search_near(s: _Solve, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
+def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
     """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
     answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
     within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
@@ -331,15 +231,15 @@ def _search_near(s: _Solve, engine: str, what: str, bounds: tuple[list[int], lis
         s.steps.append(f"{what} empty")
         return False
     if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
-        _prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
+        prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
     return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
 
 
-def _search_within(s: _Solve, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-                   divisor: int, at_lb: bool = False) -> _Found | None:
+def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
+                   divisor: int, at_lb: bool = False) -> Found | None:
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
     objective at least `lb` (and at most, with `at_lb`), for 1/`divisor` of the time left; the placement it
-    found, checked like any answer (`_Solve.read`), or None. Raises ValueError when a row left without free
+    found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
     variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
@@ -363,21 +263,7 @@ def _engine(params: SolveParams, m: LinearModel) -> str:
     return engine
 
 
-def _prove(s: _Solve) -> None:
-    """CP-SAT searches `[lb, best - 1]` from the best placement: none there proves it, one there replaces it."""
-    assert s.best is not None
-    answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
-    if answer.status == "INFEASIBLE":
-        s.proven = True
-        return
-    s.offer(s.read(answer))
-    if answer.status == "OPTIMAL":
-        s.proven = True
-    else:
-        s.raise_lb(answer.bound)
-
-
-def _result(first: _Solve, last: _Solve, start: float, deviation_bound: Callable[[int], int]) -> FlowResult:
+def _result(first: Stage, last: Stage, start: float, deviation_bound: Callable[[int], int]) -> FlowResult:
     """The result of the stages: the last stage's placement, OPTIMAL only when every stage proved its part.
 
     `deviation_bound` turns the first stage's proven objective bound into a bound on D.

@@ -13,6 +13,7 @@ Must not: solve anything, or know where the problem came from.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -224,3 +225,18 @@ def build_model(p: FlowProblem, restrictions: Restrictions | None = None) -> tup
         objective[v.out[i]] = weights.class_cost(c.size, c.busy)
     m.minimize(objective)
     return m, v, weights
+
+
+def complete_hint(m: LinearModel, values: list[int]) -> None:
+    """Set the helper variables (deviation, commodity totals) to the least value their defining rows allow."""
+    flows = {x for x, n in enumerate(m.names) if n.startswith(("out[", "in["))}
+    for row in m.rows:
+        helpers = [(x, c) for x, c in zip(row.vars, row.coefs, strict=True) if x not in flows]
+        if len(helpers) != 1:
+            continue
+        x, c = helpers[0]
+        rest = sum(cc * values[xx] for xx, cc in zip(row.vars, row.coefs, strict=True) if xx != x)
+        if row.lb is not None and c > 0:
+            values[x] = max(values[x], min(m.ubs[x], max(m.lbs[x], math.ceil((row.lb - rest) / c))))
+        if row.lb is not None and row.ub is not None and row.lb == row.ub and c < 0:
+            values[x] = min(m.ubs[x], max(m.lbs[x], (row.lb - rest) // c))

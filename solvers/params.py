@@ -14,9 +14,10 @@ class SolveParams:
     Another backend name makes that MIP solver the search engine. `workers` is CP-SAT's thread count,
     capped to leave one core free (solvers/backends/cpsat.py `threads`); SCIP is single-threaded. With
     one thread the answer is deterministic: the same problem gives the same placement.
-    `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first) and `vicinity` (the searches
-    near the LP optimum: on its face, in the staged solve's (D, B) stage, and near the LP's agreement with
-    the (D, B) placement) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
+    `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first), `vicinity` (the searches near the
+    LP optimum: on its face, in the staged solve's (D, B) stage, and near the LP's agreement with the (D, B)
+    placement) and `branching` (a narrow window proven by branching on the LP before CP-SAT,
+    solvers/branching.py) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
     solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
     None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
     presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
@@ -34,6 +35,7 @@ class SolveParams:
     lp_bound: bool = True
     face: bool = True
     vicinity: bool = True
+    branching: bool = True
     staged: bool | None = None
     presolve: bool | None = None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from solvers import flow
+from solvers import flow, stage
 from solvers.flow import solve_flow
 from solvers.greedy import solve_greedy
 from solvers.model import Weights
@@ -142,8 +142,8 @@ def test_an_unproven_first_stage_gives_a_feasible_result_that_keeps_its_deviatio
     real = flow._solve
     calls: list[str] = []
 
-    def first_stage_unproven(s: flow._Solve, start_from: flow._Found | None = None,
-                             **steps: bool) -> flow._Solve:
+    def first_stage_unproven(s: stage.Stage, start_from: stage.Found | None = None,
+                             **steps: bool) -> stage.Stage:
         out = real(s, start_from, **steps)
         if not calls:
             out.proven = False  # as at a time limit: (D*, B*) found but not proven

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from solvers import flow
+from solvers import flow, stage
 from solvers.backends import cpsat
 from solvers.cuts import add_lattice_cuts
 from solvers.face import restrict
@@ -131,19 +131,19 @@ def test_only_the_staged_solve_s_second_stage_searches_the_face(p: FlowProblem) 
 def test_an_empty_face_raises_the_bound_by_one_and_the_search_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
     p = _lattice_problem()
     raised: list[int] = []
-    real_raise = flow._Solve.raise_lb
+    real_raise = stage.Stage.raise_lb
 
     def no_face(*_: object) -> object:
         raise ValueError("pool_lo[0]")
 
-    def spy(s: flow._Solve, bound: float | None) -> None:
+    def spy(s: stage.Stage, bound: float | None) -> None:
         raised.append(-1 if bound is None else int(bound))
         real_raise(s, bound)
 
     lb = relax(_cut_model(p), 10.0)
     assert lb is not None
     monkeypatch.setattr(flow, "restrict", no_face)
-    monkeypatch.setattr(flow._Solve, "raise_lb", spy)
+    monkeypatch.setattr(stage.Stage, "raise_lb", spy)
     result = solve_flow(p, SolveParams(search="scip"))
     assert "lp face empty" in result.detail and "; scip optimal" in result.detail
     assert raised[0] == lb.bound + 1

@@ -91,11 +91,13 @@ def _drain_problem() -> FlowProblem:
 def test_a_vicinity_placement_short_of_the_bound_goes_to_the_proof_without_the_full_search() -> None:
     p = _drain_problem()
     assert brute_force(p) == (0, 4, 7)
-    result = solve_flow(p, SolveParams(search="scip", staged=True))
-    assert result.status == Status.OPTIMAL and (result.deviation, result.busy_moves, result.moves) == (0, 4, 7)
-    first_stage = result.detail.partition("stage M")[0]
-    assert "scip on the lp vicinity" in first_stage and "cpsat infeasible" in first_stage
-    assert "; scip optimal" not in first_stage  # the full model was not searched
+    for branching in (True, False):  # the window proven by branching on the LP (test_branching.py), or CP-SAT
+        result = solve_flow(p, SolveParams(search="scip", staged=True, branching=branching))
+        assert result.status == Status.OPTIMAL and (result.deviation, result.busy_moves, result.moves) == (0, 4, 7)
+        first_stage = result.detail.partition("stage M")[0]
+        proof = "branching proven" if branching else "cpsat infeasible"
+        assert "scip on the lp vicinity" in first_stage and proof in first_stage
+        assert "; scip optimal" not in first_stage  # the full model was not searched
     without = solve_flow(p, SolveParams(search="scip", staged=True, vicinity=False))
     assert "vicinity" not in without.detail and "; scip optimal" in without.detail.partition("stage M")[0]
     assert (without.status, without.deviation, without.busy_moves, without.moves) == (Status.OPTIMAL, 0, 4, 7)

@@ -1,0 +1,137 @@
+"""One stage of the exact solve (solvers/flow.py): its model and objective, the proven bound, the best placement
+so far and the deadline, answers read back as checked placements, and the proof of the best one.
+
+A stage admits a placement only if it meets every final-state rule (`feasibility_errors`) and its (D, B, M),
+recomputed from the counts, has a value in the stage's objective; it is proven when that value reaches the
+bound, or by `prove`: strong branching on the LP for a window of at most `BRANCH_WINDOW` values in the staged
+solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window.
+Owns: a stage's state and its proof step. Must not: choose where to search (solvers/flow.py does) or import
+planner, pandas, httpx, click.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from solvers.backends import BackendAnswer, get_backend
+from solvers.linear import LinearModel
+from solvers.model import Vars, complete_hint
+from solvers.params import SolveParams
+from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
+
+if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
+    from solvers.relax import Certificate
+
+BRANCH_WINDOW = 3  # objective values; a window this narrow is proven by branching first (solvers/branching.py)
+
+Key = tuple[int, int, int]  # (D, B, M) of a placement
+
+
+@dataclass(frozen=True)
+class Found:
+    """A checked placement, its (D, B, M) and its objective value in the stage that found it."""
+
+    out: tuple[int, ...]
+    into: tuple[int, ...]
+    key: Key
+    value: int
+
+
+class Stage:
+    """One stage: a model and its objective, the proven bound, the best placement so far, the deadline."""
+
+    def __init__(self, p: FlowProblem, m: LinearModel, v: Vars, value: Callable[[Key], int | None],
+                 params: SolveParams, deadline: float, steps: list[str]) -> None:
+        self.p, self.m, self.v, self.value, self.params = p, m, v, value, params
+        self.deadline, self.steps = deadline, steps
+        self.lb: int | None = None
+        self.certificate: Certificate | None = None
+        self.lp_values: list[float] | None = None
+        self.best: Found | None = None
+        self.proven = False
+        self.infeasible = False  # CP-SAT (exact) found no placement at all
+        self.branch = False  # a narrow window proven by branching first (the staged solve's stages)
+        self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
+
+    def left(self) -> float:
+        return max(0.01, self.deadline - time.perf_counter())
+
+    def read(self, answer: BackendAnswer) -> Found | None:
+        """The answer's placement if it meets every rule (a floating-point backend may round one off)."""
+        if answer.values is None:
+            return None
+        return self.found(tuple(answer.values[x] for x in self.v.out), tuple(answer.values[x] for x in self.v.into))
+
+    def found(self, out: tuple[int, ...], into: tuple[int, ...]) -> Found | None:
+        """The placement with its (D, B, M) if it meets every rule and the stage admits it (`value` not None)."""
+        if feasibility_errors(self.p, out, into):
+            return None
+        counts = final_counts(self.p, out, into)
+        key = (deviation_of(self.p, counts), counts.busy_moves, counts.moves)
+        value = self.value(key)
+        return None if value is None else Found(out, into, key, value)
+
+    def offer(self, found: Found | None) -> None:
+        if found is not None and (self.best is None or found.value < self.best.value):
+            self.best = found
+        if self.best is not None and self.lb is not None and self.best.value <= self.lb:
+            self.proven = True
+
+    def raise_lb(self, bound: float | None) -> None:
+        if bound is not None:
+            proven = math.ceil(bound - 1e-6)
+            self.lb = proven if self.lb is None else max(self.lb, proven)
+            self.offer(None)
+
+    def run(self, backend: str, lb: int | None, ub: int | None, hint: Found | None) -> BackendAnswer:
+        model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
+        if ub is not None and self.certificate is not None:
+            model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
+        answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
+        self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
+        return answer
+
+    def _full(self, found: Found) -> list[int]:
+        """A complete assignment for a hint: flows from `found`, the other variables from the model's rows."""
+        values = [0] * len(self.m.lbs)
+        for x, n in zip(self.v.out, found.out, strict=True):
+            values[x] = n
+        for x, n in zip(self.v.into, found.into, strict=True):
+            values[x] = n
+        complete_hint(self.m, values)
+        return values
+
+
+def prove(s: Stage) -> None:
+    """Prove the best placement optimal: by branching on the LP (`_branch`) when the window is narrow, else (or
+    when that fails) CP-SAT searches `[lb, best - 1]` from it: none there proves it, one there replaces it."""
+    assert s.best is not None
+    if _branch(s):
+        return
+    answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
+    s.offer(s.read(answer))
+    if answer.status in ("INFEASIBLE", "OPTIMAL"):
+        s.proven = True
+    else:
+        s.raise_lb(answer.bound)
+
+
+def _branch(s: Stage) -> bool:
+    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values, half the
+    time left)."""
+    assert s.best is not None
+    if not (s.branch and s.params.branching) or s.certificate is None or s.lb is None or \
+            s.best.value - s.lb > BRANCH_WINDOW:
+        return False
+    from solvers.branching import prove_window, split_window
+
+    window = (s.m, s.best.value, s.lb) if s.split is None else split_window(s.m, s.lb, s.best.value, *s.split)
+    if window is not None:
+        proof = prove_window(*window, *s.certificate.tightened(s.m, s.best.value - 1), s.left() / 2)
+        s.steps.append(f"branching {'proven' if proof.proven else 'open'} ({proof.lps} lps) {proof.seconds:.3f} s")
+        s.proven = proof.proven
+    return s.proven
