@@ -21,6 +21,7 @@ shared machine does not always hit the same one.
 | `auto` | the default: CP-SAT with the cuts below 3,000 variables, `scip+cuts+lp` above |
 | `auto-w2` | the default with `--workers 2` |
 | `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
+| `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "auto": (False, {}),
     "auto-w2": (False, {"workers": 2}),
     "auto-noface": (False, {"face": False}),
+    "auto-novicinity": (False, {"vicinity": False}),
 }
 
 CHILD = r"""
