@@ -76,3 +76,18 @@ def test_mixed_code_is_the_commits_planner_with_this_trees_solvers(tmp_path: Pat
     ours = ms.REPO_ROOT / "solvers" / "flow.py"
     assert (mixed / "solvers" / "flow.py").read_text(encoding="utf-8") == ours.read_text(encoding="utf-8")
     assert ms.mixed_code("aa80520", tmp_path) == mixed  # reused while the tree is unchanged
+
+
+def test_the_tree_is_sampled_only_once_the_command_forks(tmp_path: Path) -> None:
+    """A command alone is measured by its own peak (sampling its smaps slowed it); one that forks holds what its
+    processes hold together, which the sampled PSS sum of the tree reports."""
+    alone = [sys.executable, "-c", "import time; b = bytearray(60 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
+             "time.sleep(0.3)"]
+    measured = ms.measure(alone, stdout=tmp_path / "a", stderr=tmp_path / "ae", timeout=60)
+    assert measured.peak_source != "PSS sum of the process tree (sampled)"
+    forks = [sys.executable, "-c", "import os, time\nb = bytearray(60 * 2**20)\npid = os.fork()\n"
+             "c = bytearray(60 * 2**20); c[::4096] = b'y' * len(c[::4096]); b[::4096] = b'x' * len(b[::4096])\n"
+             "time.sleep(0.5)\nif pid: os.waitpid(pid, 0)\nelse: os._exit(0)"]
+    both = ms.measure(forks, stdout=tmp_path / "f", stderr=tmp_path / "fe", timeout=60)
+    assert both.returncode == 0
+    assert both.peak_source == "PSS sum of the process tree (sampled)" and both.peak_kib >= 200 * 1024
