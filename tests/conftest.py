@@ -89,3 +89,22 @@ def private_lock_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyte
     folder = tmp_path_factory.mktemp("locks")
     monkeypatch.setenv("POOLSHIFT_LOCK_DIR", str(folder))
     return folder
+
+
+@pytest.fixture
+def finishes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[bool, int]]:
+    """(collector enabled?, exit code) of every call of `planner.cli._common.finish`, where a one-shot command
+    ends (the console script's os._exit), recorded as the command runs; the real `finish` still runs."""
+    import gc
+
+    import planner.cli._common as common
+
+    seen: list[tuple[bool, int]] = []
+    real = common.finish
+
+    def recording(code: int = 0) -> None:
+        seen.append((gc.isenabled(), code))
+        real(code)
+
+    monkeypatch.setattr(common, "finish", recording)
+    return seen

@@ -126,28 +126,18 @@ def test_the_console_script_ends_plan_with_its_output_and_exit_code(tmp_path: Pa
     assert done.returncode == 2 and "missing.json" in done.stderr
 
 
-def test_plan_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_plan_ends_with_the_collector_still_paused(finishes: list[tuple[bool, int]], tmp_path: Path) -> None:
     """`plan` calls `finish` (where the console script ends, os._exit) inside its collector pause: turned back on,
     the collector would first walk every object the plan made (one collection of 15-60 ms at 10k nodes). An
     in-process caller gets the collector back as it was."""
     import gc
 
-    import planner.cli._common as common
-
-    seen: list[tuple[bool, int]] = []
-    real_finish = common.finish
-
-    def recording_finish(code: int = 0) -> None:
-        seen.append((gc.isenabled(), code))
-        real_finish(code)
-
-    monkeypatch.setattr(common, "finish", recording_finish)
     assert gc.isenabled()
     for fmt in ("table", "json"):
         code, out, _ = run("plan", "--inventory", INVENTORY, "--spec", SPEC, "-o", str(tmp_path / "p.json"),
                            "--format", fmt)
         assert code == 0 and ("plan written to" in out if fmt == "table" else json.loads(out)["digest"])
-    assert seen == [(False, 0), (False, 0)]
+    assert finishes == [(False, 0), (False, 0)]
     assert gc.isenabled()
 
 
@@ -189,23 +179,13 @@ def test_the_one_shot_commands_and_only_they_end_inside_a_collector_pause() -> N
     (["inventory", "show", INVENTORY], 0),
 ])
 def test_a_one_shot_command_finishes_inside_the_pause_with_its_exit_code(
-        monkeypatch: pytest.MonkeyPatch, args: list[str], code: int) -> None:
+        finishes: list[tuple[bool, int]], args: list[str], code: int) -> None:
     import gc
 
-    import planner.cli._common as common
-
-    seen: list[tuple[bool, int]] = []
-    real_finish = common.finish
-
-    def recording_finish(exit_code: int = 0) -> None:
-        seen.append((gc.isenabled(), exit_code))
-        real_finish(exit_code)
-
-    monkeypatch.setattr(common, "finish", recording_finish)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == code, result.output
     assert result.stdout.strip()
-    assert seen == [(False, code)] and gc.isenabled()
+    assert finishes == [(False, code)] and gc.isenabled()
 
 
 def test_diff_exit_code() -> None:

@@ -109,27 +109,17 @@ def test_a_bad_spec_or_snapshot_is_one_line_exit_2(tmp_path: Path) -> None:
     assert code == 2 and err.count("\n") == 1 and f"{bad}: not valid JSON" in err
 
 
-def test_validate_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_validate_ends_with_the_collector_still_paused(finishes: list[tuple[bool, int]], tmp_path: Path) -> None:
     """`validate` calls `finish` (where the console script ends, os._exit) inside its collector pause, with the
     exit code it ends with (0 valid, 2 not): reading a 100k-node snapshot with the collector on spent 1.4 s of a
     3.3 s run in collections. An in-process caller gets the collector back as it was."""
     import gc
 
-    import planner.cli._common as common
-
-    seen: list[tuple[bool, int]] = []
-    real_finish = common.finish
-
-    def recording_finish(code: int = 0) -> None:
-        seen.append((gc.isenabled(), code))
-        real_finish(code)
-
-    monkeypatch.setattr(common, "finish", recording_finish)
     assert run("validate", "--spec", str(EXAMPLES / "spec.yaml"), "--inventory", INVENTORY)[0] == 0
     bad = spec_file(tmp_path, {"train-b": {"min": 5, "accept": False, "target": 6}})
     assert run("validate", "--spec", bad, "--inventory", INVENTORY)[0] == 2
     assert run("validate", "--spec", bad, "--inventory", str(tmp_path / "missing.json"), "--format", "json")[0] == 2
-    assert seen == [(False, 0), (False, 2), (False, 2)]
+    assert finishes == [(False, 0), (False, 2), (False, 2)]
     assert gc.isenabled()
 
 

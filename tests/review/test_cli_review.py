@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
@@ -155,27 +154,17 @@ scenarios:
     assert "scenarios[0] (ghost).inventory.remove_nodes[0].pool: unknown pool 'nowhere'" in result.stderr
 
 
-def test_whatif_ends_with_the_collector_still_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_whatif_ends_with_the_collector_still_paused(finishes: list[tuple[bool, int]]) -> None:
     """`whatif` calls `finish` (where the console script ends, os._exit) inside its collector pause, as `plan`:
     turned back on after the read or the planning, the collector walked the snapshot and the plans again (0.5-0.8 s
     at 100k nodes). An in-process caller gets the collector back as it was."""
-    import planner.cli._common as common
-
-    seen: list[bool] = []
-    real_finish = common.finish
-
-    def recording_finish(code: int = 0) -> None:
-        seen.append(gc.isenabled())
-        real_finish(code)
-
-    monkeypatch.setattr(common, "finish", recording_finish)
     examples = Path(__file__).resolve().parents[2] / "examples"
     result = CliRunner().invoke(main, ["whatif", "--inventory", str(examples / "inventory.json"),
                                        "--spec", str(examples / "spec.yaml"),
                                        "--scenarios", str(examples / "scenarios.yaml"), "--output", "json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scenarios"]
-    assert seen == [False] and gc.isenabled()
+    assert finishes == [(False, 0)] and gc.isenabled()
 
 
 def test_the_console_script_ends_whatif_with_its_whole_output(tmp_path: Path) -> None:
