@@ -56,15 +56,14 @@ from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
 from solvers.stage import Found, Stage, prove
-from solvers.vicinity import agreement
+from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
-
-
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
+
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
                restrictions: Restrictions | None = None) -> FlowResult:
@@ -152,7 +151,7 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         s.certificate = None if lp is None else lp.certificate
         s.lp_values = None if lp is None else lp.values
         s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
-        if lp is not None and all(abs(x - round(x)) < 1e-6 for x in lp.values):
+        if lp is not None and not fractional(lp.values):
             s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))
         s.offer(None)
     if s.proven:
@@ -243,10 +242,8 @@ def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], li
     variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
-    model = replace(within.model, objective_lb=s.lb - within.offset)
-    if at_lb:
-        model.rows = list(model.rows)
-        model.row(dict(model.objective), None, s.lb - within.offset, "objective_at_lb")
+    model = replace(within.model, objective_lb=s.lb - within.offset,
+                    objective_ub=s.lb - within.offset if at_lb else None)
     answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / divisor))
     s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")

@@ -3,12 +3,14 @@
 These solve in floating point: values are rounded back to integers (the caller recomputes and checks
 everything from them), and their own "optimal" is reported as such only so the caller can decide; a
 proven optimum needs the exact LP bound or CP-SAT (solvers/flow.py). `objective_lb` stops SCIP as soon as
-it finds a solution that good (`limits/primal`); `hint` is passed as a starting solution.
+it finds a solution that good (`limits/primal`); `objective_ub` is a row (the objective at most that, as
+CP-SAT holds it); `hint` is passed as a starting solution.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from ortools.linear_solver import linear_solver_pb2
 
@@ -34,6 +36,9 @@ def make_mip_backend(solver_id: str) -> Backend:
 
     def solve(model: LinearModel, params: SolveParams) -> BackendAnswer:
         start = time.perf_counter()
+        if model.objective_ub is not None:  # the objective held at most there: one more row
+            model = replace(model, rows=list(model.rows))
+            model.row(dict(model.objective), None, model.objective_ub, "objective_ub")
         proto = mp_model(model)
         for var in proto.variable:
             var.is_integer = True

@@ -110,3 +110,22 @@ def test_without_a_temporary_file_scip_is_solved_by_pywraplp(monkeypatch: pytest
         var.objective_coefficient = 1
     answer = solve_proto(proto, SCIP, 10)
     assert answer.status == linear_solver_pb2.MPSOLVER_OPTIMAL and answer.objective_value == 2
+
+
+def test_scip_holds_the_objective_within_objective_ub() -> None:
+    """`objective_ub` restricts the objective for SCIP as it does for CP-SAT (the face's vicinity holds it at `lb`)."""
+    from dataclasses import replace
+
+    from solvers.backends import get_backend
+    from solvers.linear import LinearModel
+    from solvers.params import SolveParams
+
+    m = LinearModel()
+    x, y = m.var(0, 5, "x"), m.var(0, 5, "y")
+    m.row({x: 1, y: 1}, 3, None, "at least 3")
+    m.minimize({x: 2, y: 3})  # optimum 6 (x = 3)
+    scip, cp = get_backend("scip"), get_backend("cpsat")
+    for backend in (scip, cp):
+        assert backend(replace(m, objective_ub=5), SolveParams()).status == "INFEASIBLE"
+        answer = backend(replace(m, objective_ub=6), SolveParams())
+        assert answer.status == "OPTIMAL" and answer.values == [3, 0]
