@@ -103,6 +103,10 @@ def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str
     of the caller runs meanwhile on another core (the planner reads ahead for its verifier while it solves);
     pywraplp's `SolveWithProto` holds the lock for the whole solve and serves the other solvers. The same solver
     code runs either way: the answers are the same."""
+    if solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING:
+        loaded = _loaded(proto)
+        if loaded is not None:
+            return _scip_unlocked(loaded, time_limit, parameters)
     request = linear_solver_pb2.MPModelRequest()
     request.model.CopyFrom(proto)
     request.solver_type = solver_type
@@ -112,9 +116,6 @@ def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str
     response = linear_solver_pb2.MPSolutionResponse()
     if solver_type == linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING:
         response.ParseFromString(mbh.ModelSolverHelper("glop").solve_serialized_request(request.SerializeToString()))
-    elif solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING and \
-            (loaded := _loaded(proto)) is not None:
-        response.CopyFrom(_scip_unlocked(loaded, time_limit, parameters))
     else:
         pywraplp.Solver.SolveWithProto(request, response)
     return response
