@@ -96,8 +96,9 @@ def read_rows(raw: dict[str, Any], *, source: str = "<snapshot>", reuse: Reading
     known = {row[0] for row in subnet_rows}
     pool_rows, flavor_rows, status_cluster = read_pools(c, raw_pools, network_subnets, known, recorded)
     readings = Readings()
-    node_rows = _read_nodes(c, raw_nodes, set(status_cluster), reuse or Readings(), readings)
-    workload_rows = _read_workloads(c, raw, set(status_cluster), reuse or Readings(), readings)
+    reuse = reuse or Readings()
+    node_rows = _read_nodes(c, raw_nodes, set(status_cluster), reuse, readings)
+    workload_rows = _read_workloads(c, raw, set(status_cluster), reuse, readings)
     return SnapshotRows(project_id, region, pool_rows, flavor_rows, status_cluster, node_rows, subnet_rows,
                         workload_rows, readings)
 
@@ -129,7 +130,7 @@ def _read_nodes(c: Checker, raw_nodes: dict[str, Any], pool_names: set[str], reu
         else:
             for j, row in enumerate(rows):
                 if row[0] in node_names:
-                    raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {row[0]!r}")
+                    raise _duplicate(c, ppath, j, row[0])
                 node_names.add(row[0])
         node_rows += rows
         readings.nodes[pool_name] = (items, rows)
@@ -149,7 +150,7 @@ def _read_pool_nodes(c: Checker, items: list[Any], ppath: str, pool_name: str, f
         if not name:
             raise c.fail(f"{ppath}[{j}].metadata.name", "must not be empty")
         if name in node_names:
-            raise c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {name!r}")
+            raise _duplicate(c, ppath, j, name)
         node_names.add(name)
         ip = status.get("privateIp")
         if ip is not None and type(ip) is not str:
@@ -157,6 +158,11 @@ def _read_pool_nodes(c: Checker, items: list[Any], ppath: str, pool_name: str, f
         held = _accelerators(c, status, ppath, j) if "resources" in status else ()
         add_row((name, pool_name, flavor, phase, cluster or pool_name, uid, reason, ip or None, held))
     return rows
+
+
+def _duplicate(c: Checker, ppath: str, j: int, name: str) -> InputError:
+    """The refusal of node `j` of a pool's list (`ppath`) whose name an earlier node already has."""
+    return c.fail(f"{ppath}[{j}].metadata.name", f"duplicate node name {name!r}")
 
 
 NodeRead = tuple[str, str, str, dict[str, Any], str, str, str]
