@@ -1,4 +1,5 @@
-"""Small random FlowProblems (hypothesis) and a brute force over every placement, for the solver tests."""
+"""Small random FlowProblems (hypothesis), a brute force over every placement, and the check that a solve gives
+the brute force's answer with and without an idea switched on, for the solver tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from dataclasses import replace
 
 from hypothesis import strategies as st
 
+from solvers.flow import solve_flow
+from solvers.params import SolveParams
 from solvers.problem import (
     Arrival,
     Commodity,
@@ -19,6 +22,7 @@ from solvers.problem import (
     feasibility_errors,
     final_counts,
 )
+from solvers.result import FlowResult, Status
 
 Key = tuple[int, int, int]  # (D, B, M)
 MAX_CLASSES = 5  # brute force: at most 3^5 departure vectors ...
@@ -115,3 +119,23 @@ def brute_force(p: FlowProblem) -> Key | None:
 def without_busy(p: FlowProblem) -> FlowProblem:
     """The same problem with every class idle (busy state ignored)."""
     return replace(p, classes=tuple(replace(c, busy=False) for c in p.classes))
+
+
+def solves_as_brute_force(p: FlowProblem, params: SolveParams, *others: SolveParams) -> list[FlowResult]:
+    """Solve `p` with `params`, then with each of `others` (the same with one idea switched off): the first answer
+    is the brute force's (D, B, M), OPTIMAL and meeting every rule (INFEASIBLE when there is none, and then the
+    others are not solved), and so is every other one. The results, in that order."""
+    first = solve_flow(p, params)
+    best = brute_force(p)
+    if best is None:
+        assert first.status == Status.INFEASIBLE
+        return [first]
+    assert first.status == Status.OPTIMAL
+    assert not feasibility_errors(p, first.out, first.into)
+    assert key_of(p, first.out, first.into) == best == (first.deviation, first.busy_moves, first.moves)
+    results = [first]
+    for other in others:
+        result = solve_flow(p, other)
+        assert (result.status, result.deviation, result.busy_moves, result.moves) == (Status.OPTIMAL, *best)
+        results.append(result)
+    return results

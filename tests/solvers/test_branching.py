@@ -21,7 +21,7 @@ from solvers.params import SolveParams
 from solvers.problem import Arrival, Commodity, FlowProblem, PoolData, SubnetData, UnitClass
 from solvers.relax import relax
 from solvers.result import Status
-from tests.solvers.problems import brute_force, flow_problems, key_of
+from tests.solvers.problems import flow_problems, solves_as_brute_force
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUPER_NODES = (1, 4, 8, 2)  # unit sizes: plain nodes and super nodes of 2, 4 and 8
@@ -242,14 +242,6 @@ def test_the_staged_solve_proves_a_narrow_window_by_branching_and_cp_sat_is_not_
 @SETTINGS
 @given(flow_problems(sizes=SUPER_NODES))
 def test_the_staged_solve_with_branching_matches_the_brute_force(p: FlowProblem) -> None:
-    result = solve_flow(p, SolveParams(staged=True, search="scip"))
-    best = brute_force(p)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-        return
-    assert result.status == Status.OPTIMAL
-    assert key_of(p, result.out, result.into) == best == (result.deviation, result.busy_moves, result.moves)
-    without = solve_flow(p, SolveParams(staged=True, search="scip", branching=False))
-    assert (without.status, without.deviation, without.busy_moves, without.moves) == (Status.OPTIMAL, *best)
-    weighted = solve_flow(p, SolveParams(staged=False, search="scip"))
-    assert (weighted.status, weighted.deviation, weighted.busy_moves, weighted.moves) == (Status.OPTIMAL, *best)
+    solves_as_brute_force(p, SolveParams(staged=True, search="scip"),
+                          SolveParams(staged=True, search="scip", branching=False),
+                          SolveParams(staged=False, search="scip"))  # and the one weighted sum

@@ -29,7 +29,7 @@ from solvers.problem import (
 from solvers.relax import relax
 from solvers.result import Status
 from solvers.vicinity import agreement, fractional, vicinity
-from tests.solvers.problems import brute_force, flow_problems, key_of
+from tests.solvers.problems import brute_force, flow_problems, key_of, solves_as_brute_force
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUPER_NODES = (1, 4, 8, 2)  # unit sizes: plain nodes and super nodes of 2, 4 and 8
@@ -106,16 +106,8 @@ def test_a_vicinity_placement_short_of_the_bound_goes_to_the_proof_without_the_f
 @SETTINGS
 @given(flow_problems(sizes=SUPER_NODES))
 def test_the_staged_solve_with_the_vicinity_matches_the_brute_force(p: FlowProblem) -> None:
-    result = solve_flow(p, SolveParams(staged=True, search="scip"))
-    best = brute_force(p)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-        return
-    assert result.status == Status.OPTIMAL
-    assert not feasibility_errors(p, result.out, result.into)
-    assert key_of(p, result.out, result.into) == best == (result.deviation, result.busy_moves, result.moves)
-    without = solve_flow(p, SolveParams(staged=True, search="scip", vicinity=False))
-    assert (without.status, without.deviation, without.busy_moves, without.moves) == (Status.OPTIMAL, *best)
+    solves_as_brute_force(p, SolveParams(staged=True, search="scip"),
+                          SolveParams(staged=True, search="scip", vicinity=False))
 
 
 @SETTINGS
@@ -167,16 +159,9 @@ def test_stage_m_searches_the_agreement_only_from_the_first_stage_s_placement_an
 def test_the_face_s_vicinity_keeps_the_one_stage_solve_exact(p: FlowProblem) -> None:
     """The one-stage solve searches the LP optimum's vicinity within the LP face first, objective held at `lb`:
     a placement found there is optimal by the bound, and the answer is the brute force's with or without it."""
-    result = solve_flow(p, SolveParams(staged=False, search="scip"))
-    best = brute_force(p)
-    if best is None:
-        assert result.status == Status.INFEASIBLE
-        return
-    assert result.status == Status.OPTIMAL
-    assert key_of(p, result.out, result.into) == best == (result.deviation, result.busy_moves, result.moves)
-    without = solve_flow(p, SolveParams(staged=False, search="scip", vicinity=False))
-    assert "vicinity" not in without.detail
-    assert (without.status, without.deviation, without.busy_moves, without.moves) == (Status.OPTIMAL, *best)
+    results = solves_as_brute_force(p, SolveParams(staged=False, search="scip"),
+                                    SolveParams(staged=False, search="scip", vicinity=False))
+    assert all("vicinity" not in without.detail for without in results[1:])
 
 
 def test_a_placement_at_the_bound_in_the_face_s_vicinity_ends_the_search() -> None:
