@@ -141,7 +141,7 @@ def _plan_one(job: _Job) -> ScenarioOutcome:
             snapshot_source=job.snapshot_source,
             spec_source=job.spec_source,
             fingerprint=job.keep_plan,  # the fingerprint only a kept plan records (none is shown)
-            **({"reuse": job.base} if job.base is not None else {}),
+            reuse=job.base,
         )
     except PoolshiftError as exc:
         kind = "infeasible" if isinstance(exc, PlanningError) else "input" if isinstance(exc, InputError) else "error"
