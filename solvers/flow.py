@@ -168,7 +168,7 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
             return s
     if near and start_from is not None and s.best is not None:
         assert s.lp_values is not None
-        if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s._full(s.best))):
+        if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
             return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))

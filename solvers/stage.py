@@ -88,14 +88,14 @@ class Stage:
             self.offer(None)
 
     def run(self, backend: str, lb: int | None, ub: int | None, hint: Found | None) -> BackendAnswer:
-        model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self._full(hint))
+        model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self.full(hint))
         if ub is not None and self.certificate is not None:
             model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
         answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
         self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
         return answer
 
-    def _full(self, found: Found) -> list[int]:
+    def full(self, found: Found) -> list[int]:
         """A complete assignment for a hint: flows from `found`, the other variables from the model's rows."""
         values = [0] * len(self.m.lbs)
         for x, n in zip(self.v.out, found.out, strict=True):
