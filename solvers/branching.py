@@ -6,8 +6,9 @@ solvers/relax.py `Certificate.tightened`). A region is closed when a weak-dualit
 exactly on that region (solvers/relax.py `certify`: integers only, valid for ANY dual vector) gives a bound
 >= target. GLOP only proposes the dual vectors; no floating-point status or value is ever taken as proof.
 
-The search (`prove_window`), on one GLOP instance warm-started from solve to solve (no preprocessing, dual
-simplex after a bound change: 10-30 ms a solve at 100k nodes instead of 0.3-1 s from scratch):
+The search (`prove_window`), on one GLOP instance (solvers/glop.py) started from the stage's LP relaxation's
+basis (its first LP then takes no iteration, where from scratch it took 0.65-1.0 s at 100k nodes) and
+warm-started from solve to solve (no preprocessing, dual simplex after a bound change: 10-30 ms a solve):
 - a node is a region (the bounds); it is closed when its own certificate reaches the target;
 - strong branching: for a variable x_j at a fractional LP value v, f = floor(v), the children x_j <= f and
   x_j >= f + 1 hold every integer solution of the node between them. Both closed: the node is closed. One
@@ -40,17 +41,14 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ortools.linear_solver import linear_solver_pb2, pywraplp
-
+from solvers.glop import Lp, LpAnswer
 from solvers.linear import LinearModel
-from solvers.relax import SCALE_BITS, certify, mp_model
+from solvers.relax import SCALE_BITS, certify
 
 MAX_DEPTH = 3  # branching levels below the root (strong branching's tightenings do most of the work)
 MAX_LPS = 100  # LP solves: the staged solve's proofs took 11-37 at 100k nodes (then CP-SAT proves the window)
 PENALTY = 64  # the Lagrangian's P, per objective value of the window (a child empty by 1/64 of a unit closes)
 TOLERANCE = 1e-6  # an LP value this close to an integer is not branched on
-_DUAL = "use_preprocessing:false\nuse_dual_simplex:true"  # after a bound change: the basis stays dual feasible
-_PRIMAL = "use_preprocessing:false"  # from scratch, and after an objective change: the basis stays primal feasible
 
 
 @dataclass(frozen=True)
@@ -62,45 +60,22 @@ class BranchProof:
     seconds: float
 
 
-@dataclass(frozen=True)
-class _Answer:
-    """GLOP's optimum of the current region: objective, values, row duals (floats: proposals only)."""
+class _Lp(Lp):
+    """The search's GLOP instance: the current region `lbs..ubs`, a deadline, the solves counted, and the exact
+    certificate of a region's duals."""
 
-    objective: float
-    values: list[float]
-    duals: list[float]
-
-
-class _Lp:
-    """One GLOP instance over `model` and the current region `lbs..ubs`, warm-started between solves."""
-
-    def __init__(self, model: LinearModel, lbs: list[int], ubs: list[int], deadline: float = math.inf) -> None:
-        self.model, self.lbs, self.ubs, self.deadline = model, list(lbs), list(ubs), deadline
-        self.solver: Any = pywraplp.Solver.CreateSolver("GLOP")
-        self.solver.LoadModelFromProto(mp_model(replace(model, lbs=self.lbs, ubs=self.ubs)))
-        self.variables: list[Any] = self.solver.variables()
-        self.solver.SetSolverSpecificParametersAsString(_PRIMAL)
-        self.solves = 0
-
-    def bound(self, j: int, lo: int, hi: int) -> None:
-        self.lbs[j], self.ubs[j] = lo, hi
-        self.variables[j].SetBounds(lo, hi)
+    def __init__(self, model: LinearModel, lbs: list[int], ubs: list[int], basis: Any, deadline: float) -> None:
+        super().__init__(model, lbs, ubs, basis)
+        self.deadline, self.solves = deadline, 0
 
     def penalize(self, j: int, penalty: int) -> None:
         """x_j's objective coefficient becomes c_j + penalty (0: back to c_j)."""
-        self.solver.Objective().SetCoefficient(self.variables[j], self.model.objective.get(j, 0) + penalty)
+        self.coefficient(j, self.model.objective.get(j, 0) + penalty)
 
-    def solve(self, primal: bool = False) -> _Answer | None:
+    def answer(self, primal: bool = False) -> LpAnswer | None:
         """GLOP's optimum of the region (dual simplex unless `primal`), or None when it reports none."""
-        self.solver.SetSolverSpecificParametersAsString(_PRIMAL if primal else _DUAL)
-        if self.deadline < math.inf:  # milliseconds; an LP stopped there has no answer
-            self.solver.SetTimeLimit(max(1, int((self.deadline - time.perf_counter()) * 1000)))
         self.solves += 1
-        if self.solver.Solve() != pywraplp.Solver.OPTIMAL:
-            return None
-        response = linear_solver_pb2.MPSolutionResponse()
-        self.solver.FillSolutionResponseProto(response)
-        return _Answer(response.objective_value, list(response.variable_value), list(response.dual_value))
+        return self.solve(time_limit=self.deadline - time.perf_counter(), primal=primal)
 
     def certified(self, duals: list[float], j: int = 0, penalty: int = 0, shift: int = 0) -> int:
         """The least integer objective of the region the certificate of `duals` allows (exact): for the objective
@@ -134,13 +109,14 @@ def split_window(model: LinearModel, lb: int, target: int, high: dict[int, int],
 
 
 def prove_window(model: LinearModel, target: int, lb: int, lbs: list[int], ubs: list[int],
-                 time_limit: float) -> BranchProof:
+                 time_limit: float, basis: Any = None) -> BranchProof:
     """Whether every integer solution of `model` within `lbs..ubs` has objective >= `target`, proven exactly
-    (see the module docstring); `lb` is a proven lower bound (it sizes the Lagrangian's penalty)."""
+    (see the module docstring); `lb` is a proven lower bound (it sizes the Lagrangian's penalty); `basis`, one
+    for `model`'s rows to start the first LP from (solvers/glop.py)."""
     start = time.perf_counter()
     deadline = start + time_limit
-    search = _Search(_Lp(model, lbs, ubs, deadline), target, PENALTY * max(1, target - lb), deadline)
-    proven = search.node(0, search.lp.solve(primal=True))
+    search = _Search(_Lp(model, lbs, ubs, basis, deadline), target, PENALTY * max(1, target - lb), deadline)
+    proven = search.node(0, search.lp.answer(primal=True))
     return BranchProof(proven, search.lp.solves, time.perf_counter() - start)
 
 
@@ -150,7 +126,7 @@ class _Search:
     def __init__(self, lp: _Lp, target: int, penalty: int, deadline: float) -> None:
         self.lp, self.target, self.penalty, self.deadline = lp, target, penalty, deadline
 
-    def closes(self, answer: _Answer | None) -> bool:
+    def closes(self, answer: LpAnswer | None) -> bool:
         """The region's own certificate reaches the target (checked exactly when GLOP's value says it may)."""
         return answer is not None and self.promising(answer.objective) and \
             self.lp.certified(answer.duals) >= self.target
@@ -161,7 +137,7 @@ class _Search:
     def promising(self, objective: float) -> bool:
         return objective > self.target - 1 + 1e-9 * max(1.0, abs(objective))
 
-    def node(self, depth: int, answer: _Answer | None) -> bool:
+    def node(self, depth: int, answer: LpAnswer | None) -> bool:
         """Close the current region (its LP `answer`): by its certificate, tightenings, then branching."""
         if answer is None or self.spent():
             return False
@@ -172,7 +148,7 @@ class _Search:
             outcome = self.strong_branching(answer, tried)
             if isinstance(outcome, bool):
                 return outcome
-            if isinstance(outcome, _Answer):
+            if isinstance(outcome, LpAnswer):
                 answer = outcome  # a bound tightened, the region's LP solved again
                 continue
             break
@@ -185,13 +161,13 @@ class _Search:
         """Close the child `lo <= x_j <= hi` of the current region; the region's bounds are restored after."""
         saved = list(self.lp.lbs), list(self.lp.ubs)
         self.lp.bound(j, lo, hi)
-        closed = self.node(depth + 1, self.lp.solve())
+        closed = self.node(depth + 1, self.lp.answer())
         for k, (a, b) in enumerate(zip(*saved, strict=True)):
             if (self.lp.lbs[k], self.lp.ubs[k]) != (a, b):
                 self.lp.bound(k, a, b)
         return closed
 
-    def strong_branching(self, answer: _Answer, tried: set[int]) -> bool | _Answer | tuple[int, int] | None:
+    def strong_branching(self, answer: LpAnswer, tried: set[int]) -> bool | LpAnswer | tuple[int, int] | None:
         """The children of the region's fractional variables, each variable once: True when the region is closed,
         False at the time limit or when a tightened region has no LP answer, the region's new LP answer after a
         tightening, else the variable to branch on and its floor (None: no fractional variable left).
@@ -223,13 +199,13 @@ class _Search:
                 best = (min(first, second), j, f)
         return None if best is None else (best[1], best[2])
 
-    def tighten(self, j: int, f: int, down_closed: bool) -> _Answer | None:
+    def tighten(self, j: int, f: int, down_closed: bool) -> LpAnswer | None:
         """The region tightened to the child of x_j that is not closed, and its LP answer."""
         if down_closed:
             self.lp.bound(j, f + 1, self.lp.ubs[j])
         else:
             self.lp.bound(j, self.lp.lbs[j], f)
-        return self.lp.solve()
+        return self.lp.answer()
 
     def child(self, j: int, down: bool, f: int) -> float:
         """A lower bound on the objective in the child x_j <= f (`down`) or x_j >= f + 1 of the current region:
@@ -239,7 +215,7 @@ class _Search:
         if new[0] > new[1]:
             return math.inf  # no value of x_j in this child at all
         self.lp.bound(j, *new)
-        answer = self.lp.solve()
+        answer = self.lp.answer()
         if answer is not None:  # certified on the child's region, before the node's bounds come back
             bound = self.lp.certified(answer.duals) if self.promising(answer.objective) else answer.objective
         self.lp.bound(j, lo, hi)
@@ -247,9 +223,9 @@ class _Search:
             return bound
         penalty = self.penalty if down else -self.penalty  # GLOP found no LP point: bound the child by a Lagrangian
         self.lp.penalize(j, penalty)
-        relaxed = self.lp.solve()
+        relaxed = self.lp.answer()
         self.lp.penalize(j, 0)
-        self.lp.solve(primal=True)  # back to the region's optimum: the objective changed, the bounds did not
+        self.lp.answer(primal=True)  # back to the region's optimum: the objective changed, the bounds did not
         if relaxed is None:
             return -math.inf
         return self.lp.certified(relaxed.duals, j, penalty, f if down else f + 1)

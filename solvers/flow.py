@@ -150,6 +150,7 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
         s.lp_values = None if lp is None else lp.values
+        s.lp_basis = None if lp is None else lp.basis
         s.steps.append("lp none" if lp is None else f"lp {lp.seconds:.3f} s")
         if lp is not None and not fractional(lp.values):
             s.offer(s.read(BackendAnswer("LP", [round(x) for x in lp.values], lp.objective, None, 0.0)))

@@ -13,21 +13,16 @@ is its ceiling, valid for every integer solution. GLOP's tolerances can only mak
 (a less exact y gives a smaller right-hand side), never wrong; when it is weaker than the optimum, the
 solve falls back to CP-SAT for the proof (solvers/flow.py).
 
-Owns: building the MPModelProto, calling GLOP, the certified bound. Must not: decide statuses.
+Owns: the relaxation (GLOP through solvers/glop.py) and its certified bound. Must not: decide statuses.
 """
 
 from __future__ import annotations
 
-import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from ortools.linear_solver import linear_solver_pb2, pywraplp
-from ortools.linear_solver.python import model_builder_helper as mbh
-
+from solvers.glop import Lp
 from solvers.linear import LinearModel
 
 SCALE_BITS = 40
@@ -72,101 +67,21 @@ class Relaxation:
     objective: float
     certificate: Certificate
     seconds: float
+    basis: Any  # GLOP's optimal basis (solvers/glop.py): another LP over the same rows starts from it
 
     @property
     def bound(self) -> int:
         return self.certificate.bound
 
 
-def mp_model(model: LinearModel) -> Any:
-    """The model as an MPModelProto (integrality not set: callers mark integer variables when needed)."""
-    proto = linear_solver_pb2.MPModelProto()
-    for lb, ub in zip(model.lbs, model.ubs, strict=True):
-        var = proto.variable.add()
-        var.lower_bound = lb
-        var.upper_bound = ub
-    for j, c in model.objective.items():
-        proto.variable[j].objective_coefficient = c
-    for row in model.rows:
-        ct = proto.constraint.add()
-        ct.var_index.extend(row.vars)
-        ct.coefficient.extend(row.coefs)
-        ct.lower_bound = -math.inf if row.lb is None else row.lb
-        ct.upper_bound = math.inf if row.ub is None else row.ub
-    return proto
-
-
-def solve_proto(proto: Any, solver_type: int, time_limit: float, parameters: str = "") -> Any:
-    """Solve an MPModelProto with pywraplp's `solver_type`; returns the MPSolutionResponse.
-
-    GLOP and SCIP solve with the interpreter lock released (OR-Tools' model_builder helper), so a Python thread
-    of the caller runs meanwhile on another core (the planner reads ahead for its verifier while it solves);
-    pywraplp's `SolveWithProto` holds the lock for the whole solve and serves the other solvers. The same solver
-    code runs either way: the answers are the same."""
-    if solver_type == linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING:
-        loaded = _loaded(proto)
-        if loaded is not None:
-            return _scip_unlocked(loaded, time_limit, parameters)
-    request = linear_solver_pb2.MPModelRequest()
-    request.model.CopyFrom(proto)
-    request.solver_type = solver_type
-    request.solver_time_limit_seconds = time_limit
-    if parameters:
-        request.solver_specific_parameters = parameters
-    response = linear_solver_pb2.MPSolutionResponse()
-    if solver_type == linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING:
-        response.ParseFromString(mbh.ModelSolverHelper("glop").solve_serialized_request(request.SerializeToString()))
-    else:
-        pywraplp.Solver.SolveWithProto(request, response)
-    return response
-
-
-def _loaded(proto: Any) -> Any:
-    """The model in a model_builder helper, or None when it cannot be put there (then pywraplp solves it).
-
-    The helper loads models only from a file or text formats, so the proto goes through a private temporary file (a
-    binary proto of well under a megabyte); the loaded model's size is checked against the proto's."""
-    try:
-        fd, path = tempfile.mkstemp(prefix="poolshift-", suffix=".pb")
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(proto.SerializeToString())
-        model = mbh.ModelBuilderHelper()
-        loaded = model.read_model_from_proto_file(path)
-    except OSError:
-        return None
-    finally:
-        os.unlink(path)
-    same = (model.num_variables(), model.num_constraints()) == (len(proto.variable), len(proto.constraint))
-    return model if loaded and same else None
-
-
-def _scip_unlocked(model: Any, time_limit: float, parameters: str) -> Any:
-    """SCIP through model_builder's `solve`, which releases the interpreter lock. (Its serialized-request entry
-    refuses SCIP: it passes an interrupter, which SCIP's proto solver does not take.)"""
-    solver = mbh.ModelSolverHelper("scip")
-    solver.set_time_limit_in_seconds(time_limit)
-    if parameters:
-        solver.set_solver_specific_parameters(parameters)
-    solver.solve(model)
-    if solver.has_response():
-        return solver.response()  # type: ignore[no-untyped-call]
-    answer = linear_solver_pb2.MPSolutionResponse()  # SCIP's proto solver refused the request (as pywraplp reports it)
-    answer.status = linear_solver_pb2.MPSOLVER_ABNORMAL
-    return answer
-
-
 def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
     """Solve the LP relaxation; None when GLOP does not report an optimum (infeasible, limit, error)."""
     start = time.perf_counter()
-    response = solve_proto(mp_model(model), linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING, time_limit)
-    if response.status != linear_solver_pb2.MPSOLVER_OPTIMAL:
+    answer = Lp(model, model.lbs, model.ubs).solve(time_limit=time_limit, presolve=True)
+    if answer is None:
         return None
-    certificate = certify(model, list(response.dual_value))
-    return Relaxation(list(response.variable_value), response.objective_value, certificate,
-                      time.perf_counter() - start)
+    return Relaxation(answer.values, answer.objective, certify(model, answer.duals), time.perf_counter() - start,
+                      answer.basis)
 
 
 def certified_bound(model: LinearModel, duals: list[float]) -> int:

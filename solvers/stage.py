@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from solvers.backends import BackendAnswer, get_backend
 from solvers.linear import LinearModel
@@ -51,6 +51,7 @@ class Stage:
         self.lb: int | None = None
         self.certificate: Certificate | None = None
         self.lp_values: list[float] | None = None
+        self.lp_basis: Any = None  # the LP relaxation's optimal basis (solvers/glop.py), the branching's start
         self.best: Found | None = None
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
@@ -128,10 +129,13 @@ def _branch(s: Stage) -> bool:
             s.best.value - s.lb > BRANCH_WINDOW:
         return False
     from solvers.branching import prove_window, split_window
+    from solvers.glop import with_rows
 
     window = (s.m, s.best.value, s.lb) if s.split is None else split_window(s.m, s.lb, s.best.value, *s.split)
     if window is not None:
-        proof = prove_window(*window, *s.certificate.tightened(s.m, s.best.value - 1), s.left() / 2)
+        added = len(window[0].rows) - len(s.m.rows)  # split_window's row: its slack basic in the LP's basis
+        basis = with_rows(s.lp_basis, len(s.m.rows), added) if added and s.lp_basis is not None else s.lp_basis
+        proof = prove_window(*window, *s.certificate.tightened(s.m, s.best.value - 1), s.left() / 2, basis)
         s.steps.append(f"branching {'proven' if proof.proven else 'open'} ({proof.lps} lps) {proof.seconds:.3f} s")
         s.proven = proof.proven
     return s.proven

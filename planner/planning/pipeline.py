@@ -137,7 +137,8 @@ def _make_plan(snapshot: dict[str, Any] | Inventory, spec_data: dict[str, Any], 
 class _Aside(Generic[T]):
     """`work` done in a thread beside the solve: the inventory fingerprint and the verifier's own reading of the
     snapshot need neither the solver nor its answer, and the solvers release the interpreter lock while they
-    search (solvers/relax.py `solve_proto`, CP-SAT), so on a second core the thread's Python runs meanwhile.
+    search (GLOP through MathOpt, SCIP through solvers/backends/mpsolver.py, CP-SAT), so on a second core the
+    thread's Python runs meanwhile.
     `result()` waits for it and returns its value or raises what it raised. A daemon: a plan that fails does not
     wait for it."""
 

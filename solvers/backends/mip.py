@@ -15,9 +15,9 @@ from dataclasses import replace
 from ortools.linear_solver import linear_solver_pb2
 
 from solvers.backends import Backend, BackendAnswer
+from solvers.backends.mpsolver import mp_model, solve_proto
 from solvers.linear import LinearModel
 from solvers.params import SolveParams
-from solvers.relax import mp_model, solve_proto
 
 _TYPES = {
     "SCIP": linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING,

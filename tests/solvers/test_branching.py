@@ -15,6 +15,7 @@ from solvers import branching
 from solvers.backends import cpsat
 from solvers.cuts import add_lattice_cuts
 from solvers.flow import solve_flow
+from solvers.glop import with_rows
 from solvers.linear import LinearModel
 from solvers.model import Vars, build_model
 from solvers.params import SolveParams
@@ -71,33 +72,36 @@ def _optimum(m: LinearModel, lbs: list[int] | None = None, ubs: list[int] | None
     return round(answer.objective)
 
 
-def _check_window(m: LinearModel, above: int) -> bool | None:
-    """prove_window on the claim "objective >= optimum + above" (false when above > 0); whether it was proven
-    (None: no LP optimum or no solution)."""
+def _check_window(m: LinearModel, above: int, warm: bool = True) -> bool | None:
+    """prove_window on the claim "objective >= optimum + above" (false when above > 0), its first LP started
+    from the relaxation's basis (`warm`, as the staged solve does) or from scratch; whether it was proven (None:
+    no LP optimum or no solution)."""
     lp = relax(m, 10.0)
     best = _optimum(m)
     if lp is None or best is None:
         return None
     target = best + above
-    proof = branching.prove_window(m, target, lp.bound, *lp.certificate.tightened(m, target - 1), 10.0)
+    proof = branching.prove_window(m, target, lp.bound, *lp.certificate.tightened(m, target - 1), 10.0,
+                                   lp.basis if warm else None)
     if proof.proven:
         assert target <= best  # the optimum itself would break the claim
     return proof.proven
 
 
 @SETTINGS
-@given(flow_problems(sizes=SUPER_NODES), st.sampled_from(("DB", "M")), st.integers(0, 3))
+@given(flow_problems(sizes=SUPER_NODES), st.sampled_from(("DB", "M")), st.integers(0, 3), st.booleans())
 def test_a_window_is_proven_empty_only_when_no_placement_lies_in_it(p: FlowProblem, objective: str,
-                                                                    above: int) -> None:
+                                                                    above: int, warm: bool) -> None:
     built = _stage_model(p, objective)
     if built is not None:
-        _check_window(built[0], above)
+        _check_window(built[0], above, warm)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(linear_models(), st.integers(0, 2))
-def test_on_general_integer_programs_a_window_is_proven_only_when_it_is_empty(m: LinearModel, above: int) -> None:
-    _check_window(m, above)
+@given(linear_models(), st.integers(0, 2), st.booleans())
+def test_on_general_integer_programs_a_window_is_proven_only_when_it_is_empty(m: LinearModel, above: int,
+                                                                              warm: bool) -> None:
+    _check_window(m, above, warm)
 
 
 def test_on_general_integer_programs_most_true_claims_with_a_window_get_proven() -> None:
@@ -148,8 +152,8 @@ def test_on_general_integer_programs_every_child_bound_holds(m: LinearModel, dat
 def _check_children(m: LinearModel, data: st.DataObject) -> None:
     """Both children of a drawn variable and floor: the bound `child` returns (certified exactly: the target is
     below everything) is at most CP-SAT's optimum of that child, and the node's region comes back."""
-    lp_solver = branching._Lp(m, m.lbs, m.ubs)
-    if lp_solver.solve(primal=True) is None:
+    lp_solver = branching._Lp(m, m.lbs, m.ubs, None, float("inf"))
+    if lp_solver.answer(primal=True) is None:
         return
     search = branching._Search(lp_solver, -(10**9), branching.PENALTY, float("inf"))  # every bound certified
     j = data.draw(st.integers(0, len(m.lbs) - 1))
@@ -174,8 +178,8 @@ def test_a_child_glop_finds_empty_is_closed_by_the_lagrangian_bound() -> None:
     x, y = m.var(0, 4, "x"), m.var(0, 4, "y")
     m.row({x: 1, y: 1}, 5, None, "cover")  # x + y >= 5 with y <= 4: x >= 1 on every solution
     m.minimize({x: 3, y: 1})
-    lp = branching._Lp(m, m.lbs, m.ubs)
-    assert lp.solve(primal=True) is not None
+    lp = branching._Lp(m, m.lbs, m.ubs, None, float("inf"))
+    assert lp.answer(primal=True) is not None
     search = branching._Search(lp, 7, branching.PENALTY, float("inf"))
     down = search.child(x, True, 0)  # x <= 0: no LP point at all
     assert down >= 7  # certified by the Lagrangian of c + P·e_x on the whole region
@@ -211,8 +215,9 @@ def test_split_window_keeps_exactly_the_solutions_of_the_window(p: FlowProblem, 
     narrow_best = _optimum(narrow)
     # every solution in [lb, target - 1] is one of the narrow model below its target, and back
     assert (best <= target - 1) == (narrow_best is not None and narrow_best <= narrow_target - 1)
+    basis = with_rows(lp.basis, len(m.rows), 1)  # the relaxation's basis, the split's row basic (as stage.py does)
     proof = branching.prove_window(narrow, narrow_target, narrow_lb, *lp.certificate.tightened(m, target - 1),
-                                   10.0)
+                                   10.0, basis)
     if proof.proven:
         assert best >= target
 

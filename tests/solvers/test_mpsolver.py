@@ -1,5 +1,5 @@
-"""solve_proto: GLOP and SCIP answered through OR-Tools' model_builder helper (the interpreter lock released) give
-the answers pywraplp's SolveWithProto gives, for feasible, infeasible and MIP models."""
+"""solve_proto: SCIP answered through OR-Tools' model_builder helper (the interpreter lock released) gives the answers
+pywraplp's SolveWithProto gives, for feasible and infeasible models."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from ortools.linear_solver import linear_solver_pb2, pywraplp
 
+from solvers.backends.mpsolver import mp_model, solve_proto
 from solvers.model import build_model
 from solvers.problem import FlowProblem
-from solvers.relax import mp_model, solve_proto
 from tests.solvers.problems import flow_problems
 
-GLOP = linear_solver_pb2.MPModelRequest.GLOP_LINEAR_PROGRAMMING
 SCIP = linear_solver_pb2.MPModelRequest.SCIP_MIXED_INTEGER_PROGRAMMING
 SCIP_SETTINGS = "limits/gap = 0\nlimits/absgap = 0.5\npresolving/maxrounds = 0\nrandomization/randomseedshift = 0\n"
 
@@ -49,11 +48,10 @@ def _proto(p: FlowProblem, *, integer: bool) -> Any:
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(flow_problems())
-def test_glop_and_scip_answer_as_pywraplp_does(p: FlowProblem) -> None:
-    lp, mip = _proto(p, integer=False), _proto(p, integer=True)
-    if lp is None:
+def test_scip_answers_as_pywraplp_does(p: FlowProblem) -> None:
+    mip = _proto(p, integer=True)
+    if mip is None:
         return
-    assert _answer(solve_proto(lp, GLOP, 10)) == _answer(_pywraplp(lp, GLOP))
     assert _answer(solve_proto(mip, SCIP, 10, SCIP_SETTINGS)) == _answer(_pywraplp(mip, SCIP, SCIP_SETTINGS))
 
 
@@ -69,13 +67,10 @@ def _infeasible() -> object:
     return proto
 
 
-@pytest.mark.parametrize("solver_type", [GLOP, SCIP])
-def test_statuses_are_those_of_pywraplp(solver_type: int) -> None:
+def test_statuses_are_those_of_pywraplp() -> None:
     proto = _infeasible()
-    ours, theirs = solve_proto(proto, solver_type, 10), _pywraplp(proto, solver_type)
-    assert ours.status == theirs.status  # type: ignore[attr-defined]
-    expected = linear_solver_pb2.MPSOLVER_OPTIMAL if solver_type == GLOP else linear_solver_pb2.MPSOLVER_INFEASIBLE
-    assert ours.status == expected  # type: ignore[attr-defined]
+    ours, theirs = solve_proto(proto, SCIP, 10), _pywraplp(proto, SCIP)
+    assert ours.status == theirs.status == linear_solver_pb2.MPSOLVER_INFEASIBLE  # type: ignore[attr-defined]
 
 
 def test_scip_refusing_its_parameters_is_no_answer() -> None:
@@ -98,12 +93,12 @@ def test_scip_takes_the_hint_as_pywraplp_does(p: FlowProblem) -> None:
 
 
 def test_without_a_temporary_file_scip_is_solved_by_pywraplp(monkeypatch: pytest.MonkeyPatch) -> None:
-    import solvers.relax
+    import solvers.backends.mpsolver
 
     def refuse(*args: object, **kwargs: object) -> tuple[int, str]:
         raise OSError("read-only file system")
 
-    monkeypatch.setattr(solvers.relax.tempfile, "mkstemp", refuse)
+    monkeypatch.setattr(solvers.backends.mpsolver.tempfile, "mkstemp", refuse)
     proto = _infeasible()
     proto.constraint[0].lower_bound = proto.constraint[0].upper_bound = 4
     for var in proto.variable:
