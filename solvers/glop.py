@@ -42,7 +42,8 @@ class LpAnswer:
     objective: float
     values: list[float]
     duals: list[float]
-    basis: Any  # a MathOpt BasisProto: hand it to another Lp over the same variables (and rows, see `with_rows`)
+    basis: Any  # a MathOpt BasisProto (None if GLOP gave none): another Lp over the same variables and rows (or
+    # more rows, `with_rows`) starts from it
 
 
 def model_proto(model: LinearModel, lbs: list[int], ubs: list[int], objective: dict[int, int] | None = None) -> Any:
@@ -111,20 +112,28 @@ class Lp:
         if self._basis is not None:
             start.initial_basis.CopyFrom(self._basis)
             self._basis = None
-        try:
-            self._update()
-            result = self._solver.solve(parameters, start, None, callback_pb2.CallbackRegistrationProto(), None,
-                                        None)
-        except StatusNotOk:
-            return None
-        if result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL or not result.solutions:
+        self._update()
+        result = self._run(parameters, start)
+        if result is None and start.HasField("initial_basis"):  # a basis MathOpt refused: from scratch then
+            result = self._run(parameters, model_parameters_pb2.ModelSolveParametersProto())
+        if result is None or result.termination.reason != result_pb2.TERMINATION_REASON_OPTIMAL or \
+                not result.solutions:
             return None
         solution = result.solutions[0]
         values, duals = solution.primal_solution.variable_values, solution.dual_solution.dual_values
         if len(values.values) != len(self.lbs) or len(duals.values) != len(self.model.rows):
             return None  # MathOpt lists every entry unless told otherwise; anything else is not read as dense
         return LpAnswer(solution.primal_solution.objective_value, list(values.values), list(duals.values),
-                        solution.basis)
+                        solution.basis if solution.HasField("basis") else None)
+
+    def _run(self, parameters: Any, start: Any) -> Any:
+        """One solve; None when MathOpt refuses the request (an invalid starting basis, for one). A refused request
+        leaves MathOpt's solver unusable, so a new one (of the current model) takes its place."""
+        try:
+            return self._solver.solve(parameters, start, None, callback_pb2.CallbackRegistrationProto(), None, None)
+        except StatusNotOk:
+            self._solver = self._new()
+            return None
 
     def _new(self) -> Any:
         proto = model_proto(self.model, self.lbs, self.ubs, self.objective)
@@ -142,5 +151,9 @@ class Lp:
             vector.ids.extend(ids)
             vector.values.extend(changed[j] for j in ids)
             changed.clear()
-        if not self._solver.update(update):  # GLOP takes these changes; were it ever to refuse one, start again
-            self._solver = self._new()
+        try:
+            if self._solver.update(update):
+                return
+        except StatusNotOk:
+            pass
+        self._solver = self._new()  # GLOP takes these changes; were it ever to refuse one, start again

@@ -116,3 +116,17 @@ def test_an_infeasible_region_is_no_answer() -> None:
     assert lp.solve(time_limit=10.0) is not None  # x + y >= 7 with y <= 4: x = 3
     lp.bound(y, 0, 3)
     assert lp.solve(time_limit=10.0) is None
+
+
+def test_a_basis_glop_refuses_is_dropped_for_a_solve_from_scratch() -> None:
+    """A basis for other rows (here: one row too many, never completed) is refused by MathOpt; the LP is then
+    solved from scratch, not reported as having no optimum."""
+    m = LinearModel()
+    x, y = m.var(0, 4, "x"), m.var(0, 4, "y")
+    m.row({x: 1, y: 1}, 5, None, "cover")
+    m.minimize({x: 3, y: 1})
+    first = Lp(m, m.lbs, m.ubs).solve(time_limit=10.0, presolve=True)
+    assert first is not None and first.basis is not None
+    wrong = with_rows(first.basis, len(m.rows), 1)  # a status for a row the model does not have
+    answer = Lp(m, m.lbs, m.ubs, wrong).solve(time_limit=10.0)
+    assert answer is not None and _close(answer.objective, 7.0)
