@@ -71,6 +71,9 @@ class Inventory:
     # What was read from each pool's node and workload lists, kept when asked (`build_inventory(keep_readings=True)`)
     # for the snapshots edited copy-on-write from this one, which take the rows of the lists they share with it.
     readings: Readings | None = field(default=None, repr=False, compare=False)
+    # What the planner derived from this inventory and a few of a spec's settings, kept for its next plan of the
+    # same inventory (whatif's scenarios that share the caller's): planner/planning/problem.py `_units_of`.
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @functools.cached_property
     def pools(self) -> pd.DataFrame:
