@@ -290,15 +290,19 @@ def _arrivals(commodities: list[Commodity], classes: list[UnitClass], pool_rules
         supply_pools.setdefault(c.commodity, set()).add(c.pool)
     receivers = [(i, r) for i, r in enumerate(pool_rules.values())
                  if r.takes_part and r.accept and r.subnet is not None]
+    in_cluster: dict[int, list[tuple[int, PoolRules]]] = {}  # a commodity of one cluster goes to its pools only
+    for i, r in receivers:
+        in_cluster.setdefault(index.clusters[r.cluster], []).append((i, r))
+    runs_as: dict[tuple[int, str], str | None] = {}  # (flavor, pool) -> the flavor it runs as there
     arrivals: list[Arrival] = []
     for k, comm in enumerate(commodities):
         sources = supply_pools.get(k, set())
-        for i, r in receivers:
+        for i, r in receivers if comm.cluster == -1 else in_cluster.get(comm.cluster, []):
             if not sources or (len(sources) == 1 and i in sources):
                 continue  # no unit of this commodity outside the pool
-            if comm.cluster != -1 and index.clusters[r.cluster] != comm.cluster:
-                continue
-            g = resolve_flavor(compat, flavors[comm.flavor], accepted[r.pool])
+            g = runs_as.get((comm.flavor, r.pool), "")
+            if g == "":
+                g = runs_as[comm.flavor, r.pool] = resolve_flavor(compat, flavors[comm.flavor], accepted[r.pool])
             if g is None:
                 continue
             cap = accepted[r.pool][g]
