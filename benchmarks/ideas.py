@@ -22,6 +22,7 @@ shared machine does not always hit the same one.
 | `auto-w2` | the default with `--workers 2` |
 | `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
 | `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
+| `auto-nowindow` | the default without the one-stage solve's window search (`SolveParams(window=False)`) |
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "auto-w2": (False, {"workers": 2}),
     "auto-noface": (False, {"face": False}),
     "auto-novicinity": (False, {"vicinity": False}),
+    "auto-nowindow": (False, {"window": False}),
 }
 
 CHILD = r"""

@@ -4,26 +4,28 @@
    integer optimum on the benchmark instances without changing any integer solution.
 2. The LP relaxation (GLOP) gives `lb`, a lower bound on the objective proven in integer arithmetic
    (solvers/relax.py).
-3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as
-   it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
-   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken
-   as proof. The default search, "auto", is what measured fastest on every benchmark family
-   (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps
-   2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on every 10k family, session
-   21), SCIP above, where CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There,
-   an integral LP optimum that meets every rule needs no search at all, and the search first looks on the LP's
-   optimal face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
-   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model
-   on every 100k family (benchmarks/RESULTS.md); before the whole face, the LP optimum's vicinity within it
-   (solvers/vicinity.py), where SCIP found that placement in 0.04-0.6 s on every 100k instance whose bound is
-   reached (session 22). Only such a placement is kept; without one the search runs on the full model as it would
-   have. The staged solve's (D, B) stage skips the face and searches the LP optimum's
-   vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free, the rest fixed at
-   the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4 without a search of
-   the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B)
-   stage's placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the
-   (D, B) objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k
-   drain s2).
+3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as it
+   reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
+   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken as
+   proof. The default search, "auto", is what measured fastest on every benchmark family (benchmarks/RESULTS.md):
+   CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps 2 and 4 are skipped; its
+   presolve is off: it cost more than the search it prepared on every 10k family, session 21), SCIP above, where
+   CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP optimum
+   that meets every rule needs no search at all, and the search first looks on the LP's optimal face
+   (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half of them): a
+   placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model on every 100k
+   family (benchmarks/RESULTS.md); before the whole face, the LP optimum's vicinity within it (solvers/vicinity.py),
+   where SCIP found that placement in 0.04-0.6 s on every 100k instance whose bound is reached (session 22). Only
+   such a placement is kept; without one, CP-SAT searches the LP optimum's vicinity within `[lb, lb +
+   VICINITY_WINDOW]` (`_search_window`; 0.1-0.9 s at 100k, where SCIP took up to 0.9 s): where the optimum lies a few
+   values above `lb` (seed 2 at 100k), the placement it finds starts SCIP's search of the full model, which then took
+   a third to a half of its time without it (session 23). The staged solve's (D, B) stage skips the face and searches
+   the LP optimum's vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free,
+   the rest fixed at the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4
+   without a search of the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees
+   with the (D, B) stage's placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves
+   were not in the (D, B) objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15
+   s (hard 100k drain s2).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
    arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
@@ -167,6 +169,10 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         _search_face(s, engine)
         if s.proven:
             return s
+        if near and params.window and start_from is None:
+            _search_window(s)
+            if s.proven:
+                return s
     if near and start_from is not None and s.best is not None:
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
@@ -220,6 +226,19 @@ def _search_face(s: Stage, engine: str) -> None:
         s.offer(found)
 
 
+def _search_window(s: Stage) -> None:
+    """CP-SAT on the LP optimum's vicinity within the window `[lb, lb + VICINITY_WINDOW]` (the certificate's bounds
+    at `lb + VICINITY_WINDOW`, the objective held there by a row); what it finds is kept as the best placement so
+    far, and so becomes the full model's search's starting solution."""
+    assert s.certificate is not None and s.lb is not None and s.lp_values is not None
+    ub = s.lb + VICINITY_WINDOW
+    try:
+        s.offer(_search_within(s, "cpsat", "the lp window's vicinity",
+                               near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, ub)), divisor=4, ub=ub))
+    except ValueError:
+        s.steps.append("the lp window's vicinity empty")
+
+
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
     """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
     answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
@@ -236,15 +255,16 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-                   divisor: int, at_lb: bool = False) -> Found | None:
+                   divisor: int, at_lb: bool = False, ub: int | None = None) -> Found | None:
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
     objective at least `lb` (and at most, with `at_lb`), for 1/`divisor` of the time left; the placement it
     found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
     variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
+    ub = s.lb if at_lb else ub
     model = replace(within.model, objective_lb=s.lb - within.offset,
-                    objective_ub=s.lb - within.offset if at_lb else None)
+                    objective_ub=None if ub is None else ub - within.offset)
     answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / divisor))
     s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")

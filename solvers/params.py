@@ -17,7 +17,9 @@ class SolveParams:
     `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first), `vicinity` (the searches near the
     LP optimum: on its face, in the staged solve's (D, B) stage, and near the LP's agreement with the (D, B)
     placement) and `branching` (a narrow window proven by branching on the LP before CP-SAT,
-    solvers/branching.py) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
+    solvers/branching.py) and `window` (in the one-stage solve, when the face holds no placement at the bound, CP-SAT
+    on the LP optimum's vicinity within a few values of the bound, whose placement starts the full model's search)
+    switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
     solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
     None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
     presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
@@ -36,6 +38,7 @@ class SolveParams:
     face: bool = True
     vicinity: bool = True
     branching: bool = True
+    window: bool = True
     staged: bool | None = None
     presolve: bool | None = None
 
