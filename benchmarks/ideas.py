@@ -23,6 +23,7 @@ shared machine does not always hit the same one.
 | `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
 | `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
 | `auto-nowindow` | the default without the one-stage solve's window search (`SolveParams(window=False)`) |
+| `auto-presolve3` | the default with CP-SAT's own 3 presolve rounds in the window proofs (`presolve_rounds=3`) |
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "auto-noface": (False, {"face": False}),
     "auto-novicinity": (False, {"vicinity": False}),
     "auto-nowindow": (False, {"window": False}),
+    "auto-presolve3": (False, {"presolve_rounds": 3}),
 }
 
 CHILD = r"""

@@ -24,7 +24,8 @@ class SolveParams:
     None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
     presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
     solvers/flow.py `_solve`), where it measured slower than the search it prepares on every 10k family,
-    and on everywhere else.
+    and on everywhere else. `presolve_rounds` is CP-SAT's `max_presolve_iterations`: None (the default)
+    `PROOF_PRESOLVE_ROUNDS` in the window proofs (solvers/stage.py `prove`), CP-SAT's own default (3) elsewhere.
     """
 
     time_limit: float = 30.0
@@ -41,9 +42,12 @@ class SolveParams:
     window: bool = True
     staged: bool | None = None
     presolve: bool | None = None
+    presolve_rounds: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
             raise ValueError("time_limit must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.presolve_rounds is not None and self.presolve_rounds < 0:
+            raise ValueError("presolve_rounds must not be negative")
