@@ -23,6 +23,7 @@ shared machine does not always hit the same one.
 | `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
 | `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
 | `auto-nowindow` | the default without the one-stage solve's window search (`SolveParams(window=False)`) |
+| `auto-scipface` | the default with SCIP, not CP-SAT, on the one-stage solve's LP face (`exact_face=False`) |
 | `auto-presolve3` | the default with CP-SAT's own 3 presolve rounds in the window proofs (`presolve_rounds=3`) |
 """
 
@@ -54,6 +55,7 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "auto-noface": (False, {"face": False}),
     "auto-novicinity": (False, {"vicinity": False}),
     "auto-nowindow": (False, {"window": False}),
+    "auto-scipface": (False, {"exact_face": False}),
     "auto-presolve3": (False, {"presolve_rounds": 3}),
 }
 

@@ -19,6 +19,7 @@ class SolveParams:
     placement) and `branching` (a narrow window proven by branching on the LP before CP-SAT,
     solvers/branching.py) and `window` (in the one-stage solve, when the face holds no placement at the bound, CP-SAT
     on the LP optimum's vicinity within a few values of the bound, whose placement starts the full model's search)
+    and `exact_face` (the one-stage solve's face searched by CP-SAT, objective held at the bound, not by SCIP)
     switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
     solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
     None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
@@ -40,6 +41,7 @@ class SolveParams:
     vicinity: bool = True
     branching: bool = True
     window: bool = True
+    exact_face: bool = True
     staged: bool | None = None
     presolve: bool | None = None
     presolve_rounds: int | None = None

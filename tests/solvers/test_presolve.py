@@ -64,14 +64,14 @@ def test_without_presolve_the_answer_is_the_brute_force_optimum(p: FlowProblem) 
 
 
 def test_a_window_s_proof_presolves_proof_presolve_rounds_and_every_other_cp_sat_call_its_default() -> None:
-    """One super node of 4 and a pool that needs a node (tests/solvers/test_vicinity.py): CP-SAT searches the LP
-    window's vicinity (CP-SAT's own 3 rounds), then proves the window below the optimum empty (1 round); told a
-    number of rounds, every call takes it."""
+    """One super node of 4 and a pool that needs a node (tests/solvers/test_vicinity.py): CP-SAT proves the LP face
+    empty at the bound (a proof: 1 round), searches the LP window's vicinity (CP-SAT's own 3 rounds), then proves
+    the window below the optimum empty (1 round); told a number of rounds, every call takes it."""
     p = FlowProblem((PoolData(0, 1, None, None, 0, 0), PoolData(4, 0, None, None, 0, 0)),
                     (Commodity(0, 1, -1), Commodity(1, 4, -1)), (UnitClass(1, 1, 1, 4, 0, 1),),
                     (Arrival(1, 0, 1),), (FlavorCell(0, 0, 0, None, None),), (SubnetData(0, 0),),
                     ips_per_node=1, max_moves=None, n_flavors=2)
-    for rounds, expected in ((None, [3, PROOF_PRESOLVE_ROUNDS]), (2, [2, 2])):
+    for rounds, expected in ((None, [PROOF_PRESOLVE_ROUNDS, 3, PROOF_PRESOLVE_ROUNDS]), (2, [2, 2, 2])):
         seen: list[int] = []
         real = cpsat._run
 
