@@ -24,7 +24,7 @@ shared machine does not always hit the same one.
 | `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
 | `auto-nowindow` | the default without the one-stage solve's window search (`SolveParams(window=False)`) |
 | `auto-scipface` | the default with SCIP, not CP-SAT, on the one-stage solve's LP face (`exact_face=False`) |
-| `auto-presolve3` | the default with CP-SAT's own 3 presolve rounds in the window proofs (`presolve_rounds=3`) |
+| `auto-presolve3` | the default with CP-SAT's own 3 presolve rounds on the LP face (`presolve_rounds=3`) |
 """
 
 from __future__ import annotations

@@ -57,7 +57,7 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
-from solvers.stage import PROOF_PRESOLVE_ROUNDS, Found, Stage, prove
+from solvers.stage import Found, Stage, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
@@ -65,6 +65,7 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
+FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
 
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
@@ -202,8 +203,9 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
     With `exact` (the one-stage solve, `params.exact_face`) CP-SAT searches it, the objective held at `lb`: its
     "infeasible" is that proof too. At 100k nodes where the optimum lies above `lb` (seed 2) it gave it in
     0.12-0.8 s, where SCIP spent 0.2-0.8 s finding the face's best placement (a D higher) and proved nothing; where
-    the face holds the optimum it found it about as fast as SCIP (0.2-0.4 s). Not in the staged solve's stage M:
-    there CP-SAT took 5.5 s to find what SCIP found in 1.3 s (hard drain s1; session 23).
+    the face holds the optimum it found it about as fast as SCIP (0.2-0.4 s); with one presolve round
+    (`FACE_PRESOLVE_ROUNDS`) it was faster than with CP-SAT's default three on each of them. Not in the staged
+    solve's stage M: there CP-SAT took 5.5 s to find what SCIP found in 1.3 s (hard drain s1; session 23).
     First (`params.vicinity`) the LP optimum's vicinity within the face (solvers/vicinity.py), the objective held
     at `lb` by a row: where the bound is reached at 100k nodes it held such a placement every time, found in
     0.04-0.6 s where the whole face took 0.2-3.4 s; elsewhere it was over in 0.03-0.13 s (without the row, SCIP
@@ -223,7 +225,8 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
     try:
         # half the time left at most, so that a face hard to search leaves the full model its chance
         if exact:
-            status, found = _within(s, "cpsat", "the lp face", bounds, divisor=2, ub=s.lb, proof=True)
+            status, found = _within(s, "cpsat", "the lp face", bounds, divisor=2, ub=s.lb,
+                                    presolve_rounds=FACE_PRESOLVE_ROUNDS)
         else:
             status, found = "", _search_within(s, engine, "the lp face", bounds, divisor=2)
     except ValueError:
@@ -270,19 +273,19 @@ def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], li
 
 
 def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-            divisor: int, ub: int | None = None, proof: bool = False) -> tuple[str, Found | None]:
+            divisor: int, ub: int | None = None, presolve_rounds: int | None = None) -> tuple[str, Found | None]:
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
-    objective at least `lb` (and at most `ub`), for 1/`divisor` of the time left (with `proof`, CP-SAT presolving
-    `PROOF_PRESOLVE_ROUNDS` rounds); the backend's status and the placement it found, checked like any answer
-    (`Stage.read`), or None. Raises ValueError when a row left without free variables cannot hold: no placement
-    lies within `bounds`."""
+    objective at least `lb` (and at most `ub`), for 1/`divisor` of the time left (CP-SAT presolving
+    `presolve_rounds` rounds unless `params.presolve_rounds` says); the backend's status and the placement it
+    found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
+    variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
     model = replace(within.model, objective_lb=s.lb - within.offset,
                     objective_ub=None if ub is None else ub - within.offset)
     params = replace(s.params, time_limit=s.left() / divisor)
-    if proof and params.presolve_rounds is None:
-        params = replace(params, presolve_rounds=PROOF_PRESOLVE_ROUNDS)
+    if presolve_rounds is not None and params.presolve_rounds is None:
+        params = replace(params, presolve_rounds=presolve_rounds)
     answer = get_backend(engine)(model, params)
     s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")

@@ -26,7 +26,7 @@ class SolveParams:
     presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
     solvers/flow.py `_solve`), where it measured slower than the search it prepares on every 10k family,
     and on everywhere else. `presolve_rounds` is CP-SAT's `max_presolve_iterations`: None (the default)
-    `PROOF_PRESOLVE_ROUNDS` in the window proofs (solvers/stage.py `prove`), CP-SAT's own default (3) elsewhere.
+    `FACE_PRESOLVE_ROUNDS` on the one-stage solve's face (solvers/flow.py), CP-SAT's own default (3) elsewhere.
     """
 
     time_limit: float = 30.0

@@ -27,7 +27,6 @@ if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported on
     from solvers.relax import Certificate
 
 BRANCH_WINDOW = 3  # objective values; a window this narrow is proven by branching first (solvers/branching.py)
-PROOF_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds in a window's proof (its default, 3, measured slower)
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -89,17 +88,11 @@ class Stage:
             self.lb = proven if self.lb is None else max(self.lb, proven)
             self.offer(None)
 
-    def run(self, backend: str, lb: int | None, ub: int | None, hint: Found | None, *,
-            proof: bool = False) -> BackendAnswer:
-        """`backend` on the stage's model, objective within `[lb, ub]` (the certificate's bounds at `ub`), from `hint`;
-        with `proof`, CP-SAT presolves `PROOF_PRESOLVE_ROUNDS` rounds unless `params.presolve_rounds` says otherwise."""
+    def run(self, backend: str, lb: int | None, ub: int | None, hint: Found | None) -> BackendAnswer:
         model = replace(self.m, objective_lb=lb, objective_ub=ub, hint=None if hint is None else self.full(hint))
         if ub is not None and self.certificate is not None:
             model.lbs, model.ubs = self.certificate.tightened(self.m, ub)
-        params = replace(self.params, time_limit=self.left())
-        if proof and params.presolve_rounds is None:
-            params = replace(params, presolve_rounds=PROOF_PRESOLVE_ROUNDS)
-        answer = get_backend(backend)(model, params)
+        answer = get_backend(backend)(model, replace(self.params, time_limit=self.left()))
         self.steps.append(f"{backend} {answer.status.lower()} {answer.seconds:.3f} s")
         return answer
 
@@ -120,7 +113,7 @@ def prove(s: Stage) -> None:
     assert s.best is not None
     if _branch(s):
         return
-    answer = s.run("cpsat", s.lb, s.best.value - 1, s.best, proof=True)
+    answer = s.run("cpsat", s.lb, s.best.value - 1, s.best)
     s.offer(s.read(answer))
     if answer.status in ("INFEASIBLE", "OPTIMAL"):
         s.proven = True
