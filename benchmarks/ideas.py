@@ -22,6 +22,9 @@ shared machine does not always hit the same one.
 | `auto-w2` | the default with `--workers 2` |
 | `auto-noface` | the default without the search on the LP's optimal face (`SolveParams(face=False)`) |
 | `auto-novicinity` | the default without the searches near the LP optimum (`SolveParams(vicinity=False)`) |
+| `auto-nowindow` | the default without the one-stage solve's window search (`SolveParams(window=False)`) |
+| `auto-scipface` | the default with SCIP, not CP-SAT, on the one-stage solve's LP face (`exact_face=False`) |
+| `auto-presolve3` | the default with CP-SAT's own 3 presolve rounds on the LP face (`presolve_rounds=3`) |
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?
     "auto-w2": (False, {"workers": 2}),
     "auto-noface": (False, {"face": False}),
     "auto-novicinity": (False, {"vicinity": False}),
+    "auto-nowindow": (False, {"window": False}),
+    "auto-scipface": (False, {"exact_face": False}),
+    "auto-presolve3": (False, {"presolve_rounds": 3}),
 }
 
 CHILD = r"""

@@ -4,26 +4,28 @@
    integer optimum on the benchmark instances without changing any integer solution.
 2. The LP relaxation (GLOP) gives `lb`, a lower bound on the objective proven in integer arithmetic
    (solvers/relax.py).
-3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as
-   it reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
-   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken
-   as proof. The default search, "auto", is what measured fastest on every benchmark family
-   (benchmarks/RESULTS.md): CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps
-   2 and 4 are skipped; its presolve is off: it cost more than the search it prepared on every 10k family, session
-   21), SCIP above, where CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There,
-   an integral LP optimum that meets every rule needs no search at all, and the search first looks on the LP's
-   optimal face (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half
-   of them): a placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model
-   on every 100k family (benchmarks/RESULTS.md); before the whole face, the LP optimum's vicinity within it
-   (solvers/vicinity.py), where SCIP found that placement in 0.04-0.6 s on every 100k instance whose bound is
-   reached (session 22). Only such a placement is kept; without one the search runs on the full model as it would
-   have. The staged solve's (D, B) stage skips the face and searches the LP optimum's
+3. A search engine looks for a placement with the objective restricted to `>= lb`, so that it may stop as soon as it
+   reaches the bound: `params.search` under the default backend "cpsat", else the MIP backend named by
+   `params.backend`. A floating-point engine is only a source of candidate placements: nothing it claims is taken as
+   proof. The default search, "auto", is what measured fastest on every benchmark family (benchmarks/RESULTS.md):
+   CP-SAT alone for models below `LARGE_MODEL` variables (it proves its own answer; steps 2 and 4 are skipped; its
+   presolve is off: it cost more than the search it prepared on every 10k family, session 21), SCIP above, where
+   CP-SAT took up to 10x longer to find the optimum that the LP bound already proves. There, an integral LP optimum
+   that meets every rule needs no search at all, and the search first looks on the LP's optimal face
+   (solvers/face.py: the variables the LP certificate fixes at `ub = lb` substituted out, about half of them): a
+   placement there at the bound is optimal, and SCIP found it in 0.3-0.7 of its time on the full model on every 100k
+   family (benchmarks/RESULTS.md); before the whole face, the LP optimum's vicinity within it (solvers/vicinity.py),
+   where SCIP found that placement in 0.04-0.6 s on every 100k instance whose bound is reached (session 22). In the
+   one-stage solve CP-SAT searches the face, objective held at `lb`: its "infeasible" proves `lb + 1`. Only such a
+   placement is kept; without one, CP-SAT searches the LP optimum's vicinity within `[lb, lb + VICINITY_WINDOW]`
+   (`_search_window`; 0.1-0.9 s at 100k, where SCIP took up to 0.9 s): where the optimum lies a few values above `lb`
+   (seed 2 at 100k), the placement it finds starts SCIP's search of the full model, which then took a third to a half
+   of its time without it (session 23). The staged solve's (D, B) stage skips the face and searches the LP optimum's
    vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free, the rest fixed at
    the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4 without a search of
-   the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B)
-   stage's placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the
-   (D, B) objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k
-   drain s2).
+   the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B) stage's
+   placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the (D, B)
+   objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
    arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
@@ -63,6 +65,7 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
+FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
 
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
@@ -164,9 +167,13 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         if _search_near(s, engine, "the lp vicinity", near_lp(s.m, s.lp_values, *bounds)):
             return s
     if face and params.face and engine != "cpsat" and s.certificate is not None:
-        _search_face(s, engine)
+        _search_face(s, engine, exact=params.exact_face and start_from is None)
         if s.proven:
             return s
+        if near and params.window and start_from is None:
+            _search_window(s)
+            if s.proven:
+                return s
     if near and start_from is not None and s.best is not None:
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
@@ -189,10 +196,16 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
     return s
 
 
-def _search_face(s: Stage, engine: str) -> None:
+def _search_face(s: Stage, engine: str, exact: bool) -> None:
     """Search the LP's optimal face (solvers/face.py); keep a placement found there only if it reaches `lb` (the
     full model's search then runs as it would have). The face holds every placement whose objective is at most
     `lb`; a row it leaves without free variables that cannot hold proves there is none, and `lb + 1` a bound.
+    With `exact` (the one-stage solve, `params.exact_face`) CP-SAT searches it, the objective held at `lb`: its
+    "infeasible" is that proof too. At 100k nodes where the optimum lies above `lb` (seed 2) it gave it in
+    0.12-0.8 s, where SCIP spent 0.2-0.8 s finding the face's best placement (a D higher) and proved nothing; where
+    the face holds the optimum it found it about as fast as SCIP (0.2-0.4 s); with one presolve round
+    (`FACE_PRESOLVE_ROUNDS`) it was faster than with CP-SAT's default three on each of them. Not in the staged
+    solve's stage M: there CP-SAT took 5.5 s to find what SCIP found in 1.3 s (hard drain s1; session 23).
     First (`params.vicinity`) the LP optimum's vicinity within the face (solvers/vicinity.py), the objective held
     at `lb` by a row: where the bound is reached at 100k nodes it held such a placement every time, found in
     0.04-0.6 s where the whole face took 0.2-3.4 s; elsewhere it was over in 0.03-0.13 s (without the row, SCIP
@@ -211,13 +224,31 @@ def _search_face(s: Stage, engine: str) -> None:
             return
     try:
         # half the time left at most, so that a face hard to search leaves the full model its chance
-        found = _search_within(s, engine, "the lp face", bounds, divisor=2)
+        if exact:
+            status, found = _within(s, "cpsat", "the lp face", bounds, divisor=2, ub=s.lb,
+                                    presolve_rounds=FACE_PRESOLVE_ROUNDS)
+        else:
+            status, found = "", _search_within(s, engine, "the lp face", bounds, divisor=2)
     except ValueError:
         s.steps.append("lp face empty")
-        s.raise_lb(s.lb + 1)
-        return
+        status, found = "INFEASIBLE", None
     if found is not None and found.value <= s.lb:
         s.offer(found)
+    elif status == "INFEASIBLE":  # CP-SAT (exact): no placement within the face's bounds reaches lb
+        s.raise_lb(s.lb + 1)
+
+
+def _search_window(s: Stage) -> None:
+    """CP-SAT on the LP optimum's vicinity within the window `[lb, lb + VICINITY_WINDOW]` (the certificate's bounds
+    at `lb + VICINITY_WINDOW`, the objective held there by a row); what it finds is kept as the best placement so
+    far, and so becomes the full model's search's starting solution."""
+    assert s.certificate is not None and s.lb is not None and s.lp_values is not None
+    ub = s.lb + VICINITY_WINDOW
+    try:
+        s.offer(_search_within(s, "cpsat", "the lp window's vicinity",
+                               near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, ub)), divisor=4, ub=ub))
+    except ValueError:
+        s.steps.append("the lp window's vicinity empty")
 
 
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
@@ -236,21 +267,31 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-                   divisor: int, at_lb: bool = False) -> Found | None:
+                   divisor: int, at_lb: bool = False, ub: int | None = None) -> Found | None:
+    """`_within`'s placement."""
+    return _within(s, engine, what, bounds, divisor=divisor, ub=s.lb if at_lb else ub)[1]
+
+
+def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
+            divisor: int, ub: int | None = None, presolve_rounds: int | None = None) -> tuple[str, Found | None]:
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
-    objective at least `lb` (and at most, with `at_lb`), for 1/`divisor` of the time left; the placement it
+    objective at least `lb` (and at most `ub`), for 1/`divisor` of the time left (CP-SAT presolving
+    `presolve_rounds` rounds unless `params.presolve_rounds` says); the backend's status and the placement it
     found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
     variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
     model = replace(within.model, objective_lb=s.lb - within.offset,
-                    objective_ub=s.lb - within.offset if at_lb else None)
-    answer = get_backend(engine)(model, replace(s.params, time_limit=s.left() / divisor))
+                    objective_ub=None if ub is None else ub - within.offset)
+    params = replace(s.params, time_limit=s.left() / divisor)
+    if presolve_rounds is not None and params.presolve_rounds is None:
+        params = replace(params, presolve_rounds=presolve_rounds)
+    answer = get_backend(engine)(model, params)
     s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")
     if answer.values is None:
-        return None
-    return s.read(BackendAnswer(answer.status, within.expand(answer.values), None, None, 0.0))
+        return answer.status, None
+    return answer.status, s.read(BackendAnswer(answer.status, within.expand(answer.values), None, None, 0.0))
 
 
 def _engine(params: SolveParams, m: LinearModel) -> str:

@@ -17,12 +17,16 @@ class SolveParams:
     `cuts`, `lp_bound`, `face` (the search on the LP's optimal face first), `vicinity` (the searches near the
     LP optimum: on its face, in the staged solve's (D, B) stage, and near the LP's agreement with the (D, B)
     placement) and `branching` (a narrow window proven by branching on the LP before CP-SAT,
-    solvers/branching.py) switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
+    solvers/branching.py) and `window` (in the one-stage solve, when the face holds no placement at the bound, CP-SAT
+    on the LP optimum's vicinity within a few values of the bound, whose placement starts the full model's search)
+    and `exact_face` (the one-stage solve's face searched by CP-SAT, objective held at the bound, not by SCIP)
+    switch the measured ideas off, for benchmarks. `staged` chooses how (D, B, M) is
     solved when there are busy classes: True in two stages ((D, B), then M), False as one weighted sum,
     None (the default) by the search engine (solvers/flow.py `solve_flow`). `presolve` is CP-SAT's
     presolve: None (the default) off where CP-SAT searches alone (models below `LARGE_MODEL` variables,
     solvers/flow.py `_solve`), where it measured slower than the search it prepares on every 10k family,
-    and on everywhere else.
+    and on everywhere else. `presolve_rounds` is CP-SAT's `max_presolve_iterations`: None (the default)
+    `FACE_PRESOLVE_ROUNDS` on the one-stage solve's face (solvers/flow.py), CP-SAT's own default (3) elsewhere.
     """
 
     time_limit: float = 30.0
@@ -36,11 +40,16 @@ class SolveParams:
     face: bool = True
     vicinity: bool = True
     branching: bool = True
+    window: bool = True
+    exact_face: bool = True
     staged: bool | None = None
     presolve: bool | None = None
+    presolve_rounds: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
             raise ValueError("time_limit must be positive")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if self.presolve_rounds is not None and self.presolve_rounds < 0:
+            raise ValueError("presolve_rounds must not be negative")

@@ -56,6 +56,8 @@ def _parameters(params: SolveParams) -> Any:
     p.linearization_level = 2
     p.cp_model_probing_level = 0
     p.cp_model_presolve = params.presolve is not False
+    if params.presolve_rounds is not None:
+        p.max_presolve_iterations = params.presolve_rounds
     p.num_workers = threads(params.workers)
     if p.num_workers > 1:
         # CP-SAT's default 2-worker portfolio (LNS included) gave worse plans 4x slower on hard instances;

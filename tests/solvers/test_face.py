@@ -12,11 +12,12 @@ from solvers.cuts import add_lattice_cuts
 from solvers.face import restrict
 from solvers.flow import solve_flow
 from solvers.linear import LinearModel
-from solvers.model import build_model
+from solvers.model import Weights, build_model
 from solvers.params import SolveParams
 from solvers.problem import (
     Arrival,
     Commodity,
+    FlavorCell,
     FlowProblem,
     PoolData,
     SubnetData,
@@ -25,7 +26,7 @@ from solvers.problem import (
 )
 from solvers.relax import relax
 from solvers.result import Status
-from tests.solvers.problems import brute_force, flow_problems, key_of, without_busy
+from tests.solvers.problems import brute_force, flow_problems, key_of, solves_as_brute_force, without_busy
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -154,3 +155,46 @@ def _cut_model(p: FlowProblem) -> LinearModel:
     m, v, _ = build_model(p)
     add_lattice_cuts(m, p, v)
     return m
+
+
+@SETTINGS
+@given(flow_problems(sizes=(1, 4, 8, 2)))
+def test_the_exact_face_search_keeps_the_one_stage_solve_exact(p: FlowProblem) -> None:
+    """The one-stage solve searches the LP face with CP-SAT, objective held at `lb` (its "infeasible" proves
+    `lb + 1`): the answer is the brute force's with it and with SCIP's search of the face instead."""
+    results = solves_as_brute_force(p, SolveParams(staged=False, search="scip"),
+                                    SolveParams(staged=False, search="scip", exact_face=False))
+    assert all("cpsat on the lp face (" not in without.detail for without in results[1:])
+
+
+def test_cp_sat_s_empty_face_raises_the_bound_by_one_and_a_placement_there_is_proven(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cell that wants 3 nodes of a pool, and one super node of 4 elsewhere: the LP's bound is one short of the
+    optimum (D = 3, nothing moved). CP-SAT finds no placement at the bound within the LP face, which proves
+    `lb + 1`; the window's vicinity holds a placement there, optimal by that bound: no full search, no proof."""
+    p = FlowProblem((PoolData(0, 0, None, None, 0, 0), PoolData(4, 0, None, None, 0, 0),
+                     PoolData(0, 0, None, None, 0, 0)),
+                    (Commodity(0, 1, -1), Commodity(1, 4, -1)), (UnitClass(1, 1, 1, 4, 0, 1),), (Arrival(1, 0, 1),),
+                    (FlavorCell(0, 1, 0, (3, 3), 1), FlavorCell(1, 0, 0, None, None), FlavorCell(1, 1, 4, None, None)),
+                    (SubnetData(0, 0),), ips_per_node=1, max_moves=None, n_flavors=2)
+    raised: list[int] = []
+    real_raise = stage.Stage.raise_lb
+
+    def spy(s: stage.Stage, bound: float | None) -> None:
+        raised.append(-1 if bound is None else int(bound))
+        real_raise(s, bound)
+
+    lp = relax(_cut_model(p), 10.0)
+    assert lp is not None
+    monkeypatch.setattr(stage.Stage, "raise_lb", spy)
+    result = solve_flow(p, SolveParams(staged=False, search="scip"))
+    steps = result.detail.split("; ")
+    assert any(step.startswith("cpsat on the lp face (") and " infeasible " in step for step in steps), result.detail
+    assert steps[-1].startswith("cpsat on the lp window's vicinity"), result.detail
+    weights = Weights.of(p)
+    assert result.deviation is not None and result.moves is not None
+    value = weights.deviation * result.deviation + weights.busy * result.busy_moves + result.moves
+    assert raised == [lp.bound + 1] and value == lp.bound + 1
+    assert result.status == Status.OPTIMAL and (result.deviation, result.busy_moves, result.moves) == brute_force(p)
+    without = solve_flow(p, SolveParams(staged=False, search="scip", exact_face=False))
+    assert "scip on the lp face (" in without.detail and without.detail.rsplit("; ", 1)[1].startswith("cpsat")

@@ -4,6 +4,7 @@ stay exactly those of the brute force (OPTIMAL only with the bound's or CP-SAT's
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import pytest
@@ -20,6 +21,7 @@ from solvers.params import SolveParams
 from solvers.problem import (
     Arrival,
     Commodity,
+    FlavorCell,
     FlowProblem,
     PoolData,
     SubnetData,
@@ -179,3 +181,35 @@ def test_a_placement_at_the_bound_in_the_face_s_vicinity_ends_the_search() -> No
     assert "scip on the lp face's vicinity" in result.detail and "scip on the lp face (" not in result.detail
     assert result.status == Status.OPTIMAL
     assert (result.deviation, result.busy_moves, result.moves) == brute_force(p)
+
+
+@SETTINGS
+@given(flow_problems(sizes=SUPER_NODES))
+def test_the_window_s_vicinity_keeps_the_one_stage_solve_exact(p: FlowProblem) -> None:
+    """When the face holds no placement at the bound, the one-stage solve searches the LP optimum's vicinity within
+    `[lb, lb + VICINITY_WINDOW]` (CP-SAT) for the full search's start: the answer is the brute force's with or
+    without it, and without it that search does not run."""
+    results = solves_as_brute_force(p, SolveParams(staged=False, search="scip"),
+                                    SolveParams(staged=False, search="scip", window=False))
+    assert all("window" not in without.detail for without in results[1:])
+
+
+def test_a_placement_in_the_window_s_vicinity_above_the_bound_starts_the_full_search_and_is_proven_by_cp_sat() -> None:
+    """One super node of 4 and a pool that needs a node: the LP moves a quarter of it (lb = 1), every placement
+    moves all 4 nodes. The face (objective <= lb) holds none (CP-SAT proves it: lb + 1 is a bound); the window's
+    vicinity holds the optimum (lb + 3), which is not taken as proven: the full model is searched from it and
+    CP-SAT proves the window below it empty."""
+    p = FlowProblem((PoolData(0, 1, None, None, 0, 0), PoolData(4, 0, None, None, 0, 0)),
+                    (Commodity(0, 1, -1), Commodity(1, 4, -1)), (UnitClass(1, 1, 1, 4, 0, 1),),
+                    (Arrival(1, 0, 1),), (FlavorCell(0, 0, 0, None, None),), (SubnetData(0, 0),),
+                    ips_per_node=1, max_moves=None, n_flavors=2)
+    result = solve_flow(p, SolveParams(staged=False, search="scip"))
+    steps = [re.sub(r"( \(.*\))?( \w+)? [\d.]+ s$", "", step) for step in result.detail.split("; ")]
+    assert steps == ["lp", "scip on the lp face's vicinity", "cpsat on the lp face",
+                     "cpsat on the lp window's vicinity", "scip", "cpsat"], result.detail
+    assert "window's vicinity (2 of 2 variables) optimal" in result.detail
+    assert result.detail.rsplit("; ", 1)[1].startswith("cpsat infeasible")  # the window [lb, best - 1] is empty
+    assert result.status == Status.OPTIMAL
+    assert (result.deviation, result.busy_moves, result.moves) == brute_force(p) == (0, 0, 4)
+    without = solve_flow(p, SolveParams(staged=False, search="scip", window=False))
+    assert "window" not in without.detail and without.status == Status.OPTIMAL and without.moves == 4
