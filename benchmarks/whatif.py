@@ -195,6 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timeline", action="store_true", help="one run in this process, scenario by scenario")
     parser.add_argument("--save-plans", action="store_true", help="with --timeline: keep the plans, as --save-plans")
     args = parser.parse_args(argv)
+    args.out_dir = args.out_dir.resolve()  # (a --tree run starts in that tree: a relative path would point there)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     scenarios = write_scenarios(args.inventory, args.spec, args.out_dir / "scenarios.yaml")
     if args.timeline:
