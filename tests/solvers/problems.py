@@ -78,6 +78,17 @@ def flow_problems(draw: st.DrawFn, busy: bool = True, sizes: tuple[int, ...] = (
     return problem
 
 
+def drain_window_problem() -> FlowProblem:
+    """Pool 1 needs 3 nodes and its subnet has no free address, so pool 0 (same subnet, no target) must send 3: its
+    one idle node and a busy super node of 4. The (D, B) LP sends half the super node (B = 2); every placement sends
+    all of it (B = 4): the staged solve's (D, B) bound is 2 short, a window the proof must close (optimum (0, 4, 7))."""
+    comm = (Commodity(0, 1, -1), Commodity(1, 4, -1))
+    pools = (PoolData(5, 0, None, None, 0, 0), PoolData(0, 0, None, (3, 3), 0, 0), PoolData(3, 0, None, None, 1, 0))
+    classes = (UnitClass(0, 0, 0, 1, 0, 1), UnitClass(0, 1, 1, 4, 0, 1, busy=True), UnitClass(2, 0, 0, 1, 0, 3))
+    arrivals = (Arrival(0, 1, 0), Arrival(0, 2, 0), Arrival(1, 2, 1))
+    return FlowProblem(pools, comm, classes, arrivals, (), (SubnetData(0, 0), SubnetData(10, 0)))
+
+
 def key_of(p: FlowProblem, out: tuple[int, ...], into: tuple[int, ...]) -> Key:
     counts = final_counts(p, out, into)
     return deviation_of(p, counts), counts.busy_moves, counts.moves

@@ -19,10 +19,10 @@ from solvers.glop import with_rows
 from solvers.linear import LinearModel
 from solvers.model import Vars, build_model
 from solvers.params import SolveParams
-from solvers.problem import Arrival, Commodity, FlowProblem, PoolData, SubnetData, UnitClass
+from solvers.problem import FlowProblem
 from solvers.relax import relax
 from solvers.result import Status
-from tests.solvers.problems import flow_problems, solves_as_brute_force
+from tests.solvers.problems import drain_window_problem, flow_problems, solves_as_brute_force
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUPER_NODES = (1, 4, 8, 2)  # unit sizes: plain nodes and super nodes of 2, 4 and 8
@@ -222,19 +222,9 @@ def test_split_window_keeps_exactly_the_solutions_of_the_window(p: FlowProblem, 
         assert best >= target
 
 
-def _drain_problem() -> FlowProblem:
-    """Pool 1 needs 3 nodes and its subnet has no free address, so pool 0 (same subnet, no target) must send
-    3: its one idle node and a busy super node of 4. The (D, B) LP sends half the super node (B = 2); every
-    placement sends all of it (B = 4): a window of 2 values."""
-    comm = (Commodity(0, 1, -1), Commodity(1, 4, -1))
-    pools = (PoolData(5, 0, None, None, 0, 0), PoolData(0, 0, None, (3, 3), 0, 0), PoolData(3, 0, None, None, 1, 0))
-    classes = (UnitClass(0, 0, 0, 1, 0, 1), UnitClass(0, 1, 1, 4, 0, 1, busy=True), UnitClass(2, 0, 0, 1, 0, 3))
-    arrivals = (Arrival(0, 1, 0), Arrival(0, 2, 0), Arrival(1, 2, 1))
-    return FlowProblem(pools, comm, classes, arrivals, (), (SubnetData(0, 0), SubnetData(10, 0)))
-
 
 def test_the_staged_solve_proves_a_narrow_window_by_branching_and_cp_sat_is_not_called() -> None:
-    p = _drain_problem()
+    p = drain_window_problem()
     result = solve_flow(p, SolveParams(search="scip", staged=True))
     assert result.status == Status.OPTIMAL and (result.deviation, result.busy_moves, result.moves) == (0, 4, 7)
     first_stage = result.detail.partition("stage M")[0]

@@ -31,7 +31,7 @@ from solvers.problem import (
 from solvers.relax import relax
 from solvers.result import Status
 from solvers.vicinity import agreement, fractional, vicinity
-from tests.solvers.problems import brute_force, flow_problems, key_of, solves_as_brute_force
+from tests.solvers.problems import brute_force, drain_window_problem, flow_problems, key_of, solves_as_brute_force
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SUPER_NODES = (1, 4, 8, 2)  # unit sizes: plain nodes and super nodes of 2, 4 and 8
@@ -78,20 +78,9 @@ def test_agreement_fixes_what_the_lp_and_the_placement_agree_on_and_frees_the_re
     assert list(zip(lbs, ubs, strict=True)) == [(2, 2), (0, 9), (1, 1), (0, 9)]
 
 
-def _drain_problem() -> FlowProblem:
-    """Pool 1 needs 3 nodes and its subnet has no free address, so pool 0 (same subnet, no target) must send
-    3: its one idle node and a busy super node of 4. The LP sends half the super node (B = 2); every
-    placement sends all of it (B = 4), so the (D, B) LP bound is 2 short and the vicinity's placement needs
-    CP-SAT's proof."""
-    comm = (Commodity(0, 1, -1), Commodity(1, 4, -1))
-    pools = (PoolData(5, 0, None, None, 0, 0), PoolData(0, 0, None, (3, 3), 0, 0), PoolData(3, 0, None, None, 1, 0))
-    classes = (UnitClass(0, 0, 0, 1, 0, 1), UnitClass(0, 1, 1, 4, 0, 1, busy=True), UnitClass(2, 0, 0, 1, 0, 3))
-    arrivals = (Arrival(0, 1, 0), Arrival(0, 2, 0), Arrival(1, 2, 1))
-    return FlowProblem(pools, comm, classes, arrivals, (), (SubnetData(0, 0), SubnetData(10, 0)))
-
 
 def test_a_vicinity_placement_short_of_the_bound_goes_to_the_proof_without_the_full_search() -> None:
-    p = _drain_problem()
+    p = drain_window_problem()
     assert brute_force(p) == (0, 4, 7)
     for branching in (True, False):  # the window proven by branching on the LP (test_branching.py), or CP-SAT
         result = solve_flow(p, SolveParams(search="scip", staged=True, branching=branching))
