@@ -161,11 +161,8 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
     if s.proven:
         return s  # an integral LP optimum, or the placement we started from, meets the bound
     near = params.vicinity and engine != "cpsat" and s.certificate is not None and s.lp_values is not None
-    if near and vicinity:
-        assert s.certificate is not None and s.lp_values is not None and s.lb is not None
-        bounds = s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW)
-        if _search_near(s, engine, "the lp vicinity", near_lp(s.m, s.lp_values, *bounds)):
-            return s
+    if near and vicinity and _search_near(s, engine, "the lp vicinity", _window_vicinity(s)):
+        return s
     if face and params.face and engine != "cpsat" and s.certificate is not None:
         _search_face(s, engine, exact=params.exact_face and start_from is None)
         if s.proven:
@@ -215,7 +212,7 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
     if s.params.vicinity and s.lp_values is not None:
         try:
             found = _search_within(s, engine, "the lp face's vicinity", near_lp(s.m, s.lp_values, *bounds),
-                                   divisor=4, at_lb=True)
+                                   divisor=4, ub=s.lb)
         except ValueError:
             s.steps.append("the lp face's vicinity empty")
             found = None
@@ -242,13 +239,19 @@ def _search_window(s: Stage) -> None:
     """CP-SAT on the LP optimum's vicinity within the window `[lb, lb + VICINITY_WINDOW]` (the certificate's bounds
     at `lb + VICINITY_WINDOW`, the objective held there by a row); what it finds is kept as the best placement so
     far, and so becomes the full model's search's starting solution."""
-    assert s.certificate is not None and s.lb is not None and s.lp_values is not None
-    ub = s.lb + VICINITY_WINDOW
+    assert s.lb is not None
     try:
-        s.offer(_search_within(s, "cpsat", "the lp window's vicinity",
-                               near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, ub)), divisor=4, ub=ub))
+        s.offer(_search_within(s, "cpsat", "the lp window's vicinity", _window_vicinity(s), divisor=4,
+                               ub=s.lb + VICINITY_WINDOW))
     except ValueError:
         s.steps.append("the lp window's vicinity empty")
+
+
+def _window_vicinity(s: Stage) -> tuple[list[int], list[int]]:
+    """The LP optimum's vicinity (solvers/vicinity.py) within the bounds every placement of objective at most
+    `lb + VICINITY_WINDOW` keeps (the certificate's exact reduced-cost fixing there)."""
+    assert s.certificate is not None and s.lb is not None and s.lp_values is not None
+    return near_lp(s.m, s.lp_values, *s.certificate.tightened(s.m, s.lb + VICINITY_WINDOW))
 
 
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
@@ -267,9 +270,9 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-                   divisor: int, at_lb: bool = False, ub: int | None = None) -> Found | None:
+                   divisor: int, ub: int | None = None) -> Found | None:
     """`_within`'s placement."""
-    return _within(s, engine, what, bounds, divisor=divisor, ub=s.lb if at_lb else ub)[1]
+    return _within(s, engine, what, bounds, divisor=divisor, ub=ub)[1]
 
 
 def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
