@@ -83,9 +83,8 @@ class _Lp(Lp):
         objective = self.model.objective
         if penalty:
             objective = {**objective, j: objective.get(j, 0) + penalty}
-        region = replace(self.model, lbs=self.lbs, ubs=self.ubs, objective=objective)
-        lagrange = certify(region, duals).lagrange - ((penalty * shift) << SCALE_BITS)
-        return -((-lagrange) >> SCALE_BITS)
+        certificate = certify(replace(self.model, lbs=self.lbs, ubs=self.ubs, objective=objective), duals)
+        return replace(certificate, lagrange=certificate.lagrange - ((penalty * shift) << SCALE_BITS)).bound
 
 
 def split_window(model: LinearModel, lb: int, target: int, high: dict[int, int], weight: int,
