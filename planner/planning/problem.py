@@ -300,9 +300,9 @@ def _arrivals(commodities: list[Commodity], classes: list[UnitClass], pool_rules
         for i, r in receivers if comm.cluster == -1 else in_cluster.get(comm.cluster, []):
             if not sources or (len(sources) == 1 and i in sources):
                 continue  # no unit of this commodity outside the pool
-            g = runs_as.get((comm.flavor, r.pool), "")
-            if g == "":
-                g = runs_as[comm.flavor, r.pool] = resolve_flavor(compat, flavors[comm.flavor], accepted[r.pool])
+            if (comm.flavor, r.pool) not in runs_as:
+                runs_as[comm.flavor, r.pool] = resolve_flavor(compat, flavors[comm.flavor], accepted[r.pool])
+            g = runs_as[comm.flavor, r.pool]
             if g is None:
                 continue
             cap = accepted[r.pool][g]
