@@ -31,7 +31,7 @@ def plan_problems(doc: PlanDocument) -> list[str]:
 
 def _step_problems(doc: PlanDocument) -> list[str]:
     """Each step on its own: its id in sequence, its pools in the table and taking part, its flavor accepted."""
-    excluded = {e.node for e in doc.excluded}
+    excluded = {e["node"] for e in doc.excluded}
     for position, step in enumerate(doc.steps, start=1):
         where = f"step {step.id}"
         if step.id != position:

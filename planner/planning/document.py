@@ -12,12 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pydantic import TypeAdapter
-
 from planner import __version__
 from planner.inventory import Inventory, flavor_counts
 from planner.planfile import (
-    Excluded,
     Generator,
     PlanDocument,
     PlanStep,
@@ -34,8 +31,6 @@ from planner.planning.rules import State
 from planner.spec import Spec
 from solvers.problem import FlowProblem, deviation_of, final_counts
 from solvers.result import FlowResult
-
-_EXCLUDED = TypeAdapter(list[Excluded])
 
 
 @dataclass(frozen=True)
@@ -88,7 +83,7 @@ def build_document(inv: Inventory, spec: Spec, problem: FlowProblem, ctx: Contex
         pools=_pool_rows(inv, ctx, after, residual, excluded_reason),
         subnets={s: SubnetRow(free_before=ctx.rules.subnet_free[s], free_after=after.free[s],
                               reserve=ctx.rules.ip_reserve) for s in ctx.subnet_ids},
-        excluded=_EXCLUDED.validate_python(ctx.excluded),  # one validation call (tens of thousands when busy)
+        excluded=ctx.excluded,  # typed dicts (planner.planfile.Excluded), checked once here
         steps=[PlanStep.model_validate({
             "id": s.id, "wave": s.wave, "staging": s.staging, "pool_name": s.source, "body": s.body(),
             "relabels": [{"node": n, "from": f, "to": s.flavor}

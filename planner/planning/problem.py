@@ -28,6 +28,7 @@ from typing import Any
 from planner.errors import InputError
 from planner.inventory import Inventory, flavor_counts
 from planner.modelarts.objects import PoolNameError
+from planner.planfile import Excluded
 from planner.planning.busy import BusyFacts, busy_facts
 from planner.planning.rules import PoolRules, StepRules, resolve_flavor
 from planner.spec import Spec
@@ -47,7 +48,7 @@ class Context:
     unit_nodes: dict[str, list[str]]    # unit id -> node names (sorted)
     node_cluster: dict[str, str]
     flavor_targets: dict[tuple[str, str], Band]
-    excluded: list[dict[str, str]]
+    excluded: list[Excluded]            # the plan's `excluded` entries, by pool
     busy: BusyFacts
 
 
@@ -178,7 +179,7 @@ def _pool_rules(inv: Inventory, spec: Spec, spec_pools: dict[str, tuple[str, Any
 
 
 UnitFacts = tuple[str, str, int, str, bool]  # pool, flavor, unit size, cluster, busy (a class of its own: drain)
-MovableUnits = tuple[list[dict[str, str]], dict[str, list[str]], dict[UnitFacts, list[str]]]
+MovableUnits = tuple[list[Excluded], dict[str, list[str]], dict[UnitFacts, list[str]]]
 
 
 def _units_of(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules], busy: BusyFacts) -> MovableUnits:
@@ -213,7 +214,8 @@ def _movable_units(inv: Inventory, spec: Spec, pool_rules: dict[str, PoolRules],
             if not why[k] and units[k] in blocked_units:
                 why[k] = f"super node member {blocked_units[units[k]]} may not move"
     # in node order, so that a stable sort by pool orders them by (pool, node)
-    excluded = [{"node": names[k], "pool": col["pool"][k], "reason": why[k]} for k in compress(range(len(why)), why)]
+    excluded: list[Excluded] = [{"node": names[k], "pool": col["pool"][k], "reason": why[k]}
+                                for k in compress(range(len(why)), why)]
     unit_nodes: dict[str, list[str]] = {}
     grouped: dict[UnitFacts, list[str]] = {}
     shared: list[list[str]] = []  # the member lists of units with several nodes (sorted at the end)

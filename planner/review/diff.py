@@ -261,8 +261,8 @@ def _diff_requests(a: PlanDocument, b: PlanDocument
 
 
 def _diff_excluded(a: PlanDocument, b: PlanDocument) -> tuple[list[ExcludedRef], list[ExcludedRef]]:
-    ea = {ExcludedRef(e.node, e.pool, e.reason) for e in a.excluded}
-    eb = {ExcludedRef(e.node, e.pool, e.reason) for e in b.excluded}
+    ea = {ExcludedRef(e["node"], e["pool"], e["reason"]) for e in a.excluded}
+    eb = {ExcludedRef(e["node"], e["pool"], e["reason"]) for e in b.excluded}
 
     def key(e: ExcludedRef) -> tuple[str, str, str]:
         return (e.pool, e.node, e.reason)

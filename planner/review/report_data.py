@@ -218,7 +218,7 @@ def attention_lines(doc: PlanDocument) -> list[str]:
 
 def excluded_by_reason(plan: PlanDocument) -> list[tuple[str, int]]:
     """(reason, node count), most frequent first, then by reason."""
-    counts = Counter(e.reason for e in plan.excluded)
+    counts = Counter(e["reason"] for e in plan.excluded)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 

@@ -272,7 +272,7 @@ def _excluded_html(view: PlanView) -> list[str]:
                        _table(["reason", "nodes"], [[r, n] for r, n in reasons], [False, True]), len(reasons)))
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for e in plan.excluded:
-        groups[(e.pool, e.reason)].append(e.node)
+        groups[(e["pool"], e["reason"])].append(e["node"])
     rows = [[_pool_cell(view, pool), reason, len(nodes),
              _Raw(f'<code class="list">{escape(" ".join(sorted(nodes)))}</code>')]
             for (pool, reason), nodes in sorted(groups.items(), key=lambda kv: (view.name(kv[0][0]), kv[0]))]

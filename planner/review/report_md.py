@@ -149,10 +149,10 @@ def _excluded(view: PlanView, top: int | None) -> list[str]:
     out.append(md_table(["reason", "nodes"], [[reason, n] for reason, n in reasons.shown], numeric=[False, True]))
     if reasons.rest:
         out += ["", f"_{md_escape(rest_line(reasons.rest, 'reasons'))}_"]
-    ordered = sorted(plan.excluded, key=lambda e: (view.name(e.pool), e.pool, e.node))
+    ordered = sorted(plan.excluded, key=lambda e: (view.name(e["pool"]), e["pool"], e["node"]))
     nodes = Cut.of(ordered, top)
     out += ["", md_table(["node", "pool", "reason"],
-                         [[Md(md_code(e.node)), view.name(e.pool), e.reason] for e in nodes.shown])]
+                         [[Md(md_code(e["node"])), view.name(e["pool"]), e["reason"]] for e in nodes.shown])]
     if nodes.rest:
         out += ["", f"_{md_escape(rest_line(nodes.rest, 'excluded nodes'))}_"]
     return out

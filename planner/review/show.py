@@ -87,7 +87,7 @@ def _other_sections(view: PlanView, top: int | None) -> list[Section]:
     subnets = view.changed_subnets if top is None else view.changed_subnets[:top]
     subnet_rows: list[list[Cell]] = [[sid, doc.subnets[sid].free_before, doc.subnets[sid].free_after,
                                       doc.subnets[sid].reserve] for sid in subnets]
-    excluded = Counter((e.pool, e.reason) for e in doc.excluded)
+    excluded = Counter((e["pool"], e["reason"]) for e in doc.excluded)
     ranked = sorted(excluded.items(), key=lambda kv: (-kv[1], kv[0])) if top is not None else sorted(excluded.items())
     shown = ranked if top is None else ranked[:top]
     return [

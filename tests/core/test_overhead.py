@@ -259,11 +259,14 @@ def leaf_types(annotation: Any) -> set[Any]:
     from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
 
     from pydantic import BaseModel
+    from typing_extensions import is_typeddict
 
     origin = get_origin(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         hints = get_type_hints(annotation, include_extras=True)
         return set().union(*(leaf_types(hints[name]) for name in annotation.model_fields))
+    if is_typeddict(annotation):
+        return set().union(*map(leaf_types, get_type_hints(annotation, include_extras=True).values()))
     if origin is Annotated:
         return leaf_types(get_args(annotation)[0])
     if origin is Literal:
