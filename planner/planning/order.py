@@ -50,9 +50,31 @@ class OrderResult:
 
 
 def safe_order(steps: list[Step], rules: StepRules, state: State | None = None) -> OrderResult:
-    """Run every step whose preconditions hold, pass after pass, until none is left or none can run."""
+    """Run every step whose preconditions hold, pass after pass, until none is left or none can run.
+
+    When that leaves steps blocked, the passes run once more with the requests that stay inside one subnet first:
+    such a request needs room in its subnet only while it runs (its nodes hold both addresses, PRODUCT §4), and
+    requests into the subnet that ran before it may have taken that room for good (10k default s4 without
+    cross-cluster moves: 3 nodes arriving took the 3 addresses above the reserve that a move between two pools
+    of the subnet needed for a moment). That order is kept only if it leaves nothing blocked."""
+    first = _passes(steps, rules, state, inside_first=False)
+    if not first.blocked:
+        return first
+    second = _passes(steps, rules, state, inside_first=True)
+    return first if second.blocked else second
+
+
+def _inside_one_subnet(step: Step, rules: StepRules) -> bool:
+    subnet = rules.pools[step.source].subnet
+    return subnet is not None and subnet == rules.pools[step.target].subnet
+
+
+def _passes(steps: list[Step], rules: StepRules, state: State | None, *, inside_first: bool) -> OrderResult:
+    """`safe_order`'s passes, each in request order (`inside_first`: the requests inside one subnet first)."""
     state = state.copy() if state is not None else State.initial(rules)
     remaining = sorted(steps, key=_step_key)
+    if inside_first:
+        remaining.sort(key=lambda s: not _inside_one_subnet(s, rules))  # stable: request order otherwise
     ordered: list[Step] = []
     while remaining:
         left: list[Step] = []

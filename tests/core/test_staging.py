@@ -326,3 +326,21 @@ def test_an_unreachable_first_placement_with_an_equal_reachable_one_is_optimal_a
     assert doc.summary.blocked_by == [] and doc.summary.bound == 0
     assert [(s.source, s.target) for s in doc.steps] == [("pool-x", "pool-w2")]
     assert verify_plan(snap, parse_spec(raw_spec), doc) == []
+
+
+def test_a_move_inside_a_full_subnet_runs_before_the_arrivals_that_would_take_its_room() -> None:
+    # s1 has room for 3 more nodes: pool-a's 3 arrive there for good, and pool-d -> pool-b/e (inside s1) holds a
+    # second address while it runs. Request order alone runs pool-a's arrivals first and leaves no room for it
+    # (found on the 10k default family, seed 4, without cross-cluster moves); the move inside s1 must go first.
+    snap = snapshot([pool("pool-a", subnet="s2"), pool("pool-b"), pool("pool-d"), pool("pool-e")],
+                    {"pool-a": nodes_of("a", 5), "pool-b": nodes_of("b", 2), "pool-d": nodes_of("d", 4),
+                     "pool-e": nodes_of("e", 2)},
+                    subnets={"s1": (20, 17), "s2": (20, 5)})
+    sp = spec({"pool-a": {"target": 2}, "pool-b": {"target": 5}, "pool-d": {"target": 3}, "pool-e": {"target": 3}})
+    doc = check(snap, sp)
+    s = doc["summary"]
+    assert s["status"] == "OPTIMAL" and s["deviation_after"] == 0 and s["blocked_by"] == []
+    assert s["staging_moves"] == 0 and s["moves"] == 4 == bfs_min_moves(snap, sp, final_placement(doc, snap))
+    inside = [i for i, st in enumerate(doc["steps"]) if st["pool_name"] == "pool-d"]
+    arrivals = [i for i, st in enumerate(doc["steps"]) if st["pool_name"] == "pool-a"]
+    assert inside and arrivals and max(inside) < min(arrivals)
