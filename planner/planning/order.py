@@ -10,7 +10,7 @@ Must not: choose nodes or call the solver.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 
 from planner.errors import PlanningError
@@ -52,29 +52,68 @@ class OrderResult:
 def safe_order(steps: list[Step], rules: StepRules, state: State | None = None) -> OrderResult:
     """Run every step whose preconditions hold, pass after pass, until none is left or none can run.
 
-    When that leaves steps blocked, the passes run once more with the requests that stay inside one subnet first:
-    such a request needs room in its subnet only while it runs (its nodes hold both addresses, PRODUCT §4), and
-    requests into the subnet that ran before it may have taken that room for good (10k default s4 without
-    cross-cluster moves: 3 nodes arriving took the 3 addresses above the reserve that a move between two pools
-    of the subnet needed for a moment). That order is kept only if it leaves nothing blocked."""
-    first = _passes(steps, rules, state, inside_first=False)
+    When that leaves steps blocked, the passes run once more, minding the requests that stay inside one subnet
+    (`_Inside`): such a request needs room in its subnet only while it runs (its nodes hold both addresses,
+    PRODUCT §4), and arrivals from other subnets that ran before it may have taken that room for good (10k default
+    s4 without cross-cluster moves: 3 arriving nodes took the 3 addresses above the reserve that a move between
+    two pools of the subnet needed for a moment). That order is kept only if it leaves nothing blocked."""
+    first = _passes(steps, rules, state, None)
     if not first.blocked:
         return first
-    second = _passes(steps, rules, state, inside_first=True)
+    second = _passes(steps, rules, state, _Inside(steps, rules))
     return first if second.blocked else second
 
 
-def _inside_one_subnet(step: Step, rules: StepRules) -> bool:
-    subnet = rules.pools[step.source].subnet
-    return subnet is not None and subnet == rules.pools[step.target].subnet
+class _Inside:
+    """The requests still to run inside one subnet, and the room an arrival must leave for them: they go first in
+    each pass, and a request into their subnet from another runs only as far as it leaves the room the largest
+    of them needs (unless nothing could run otherwise: then the passes go on without holding room)."""
+
+    def __init__(self, steps: list[Step], rules: StepRules) -> None:
+        self.rules = rules
+        self.pending: dict[str, Counter[int]] = defaultdict(Counter)  # subnet -> sizes of its inside requests
+        for step in steps:
+            subnet = self.subnet_of(step)
+            if subnet is not None:
+                self.pending[subnet][step.size] += 1
+        self.holding = True
+
+    def subnet_of(self, step: Step) -> str | None:
+        """The subnet a request stays inside, None when it changes subnet (or a subnet is unknown)."""
+        subnet = self.rules.pools[step.source].subnet
+        return subnet if subnet is not None and subnet == self.rules.pools[step.target].subnet else None
+
+    def first(self, steps: list[Step]) -> list[Step]:
+        return sorted(steps, key=lambda s: self.subnet_of(s) is None)  # stable: request order otherwise
+
+    def fit(self, step: Step, state: State, k: int) -> int:
+        """At most `k` nodes of `step` (what fits), fewer when it would take the room an inside request needs."""
+        subnet = self.rules.pools[step.target].subnet
+        if not self.holding or subnet is None or subnet not in self.pending or self.subnet_of(step) is not None:
+            return k
+        largest = max((size for size, n in self.pending[subnet].items() if n > 0), default=0)
+        if not largest:
+            return k
+        ips = self.rules.ips_per_node
+        k = min(k, (state.free[subnet] - self.rules.ip_reserve - largest * ips) // ips)
+        return 0 if k < 0 or (step.super_node and k < step.size) else k
+
+    def ran(self, step: Step, k: int) -> None:
+        """`k` nodes of `step` ran (its tail of size - k, if any, waits)."""
+        subnet = self.subnet_of(step)
+        if subnet is not None:
+            self.pending[subnet][step.size] -= 1
+            if k < step.size:
+                self.pending[subnet][step.size - k] += 1
 
 
-def _passes(steps: list[Step], rules: StepRules, state: State | None, *, inside_first: bool) -> OrderResult:
-    """`safe_order`'s passes, each in request order (`inside_first`: the requests inside one subnet first)."""
+def _passes(steps: list[Step], rules: StepRules, state: State | None, inside: _Inside | None) -> OrderResult:
+    """`safe_order`'s passes, each in request order (with `inside`: the requests inside one subnet first, and
+    room held for them)."""
     state = state.copy() if state is not None else State.initial(rules)
     remaining = sorted(steps, key=_step_key)
-    if inside_first:
-        remaining.sort(key=lambda s: not _inside_one_subnet(s, rules))  # stable: request order otherwise
+    if inside is not None:
+        remaining = inside.first(remaining)
     ordered: list[Step] = []
     while remaining:
         left: list[Step] = []
@@ -84,7 +123,9 @@ def _passes(steps: list[Step], rules: StepRules, state: State | None, *, inside_
         if not any(state.fit(s) for s in regular):
             regular, later = remaining, []  # nothing else can move: let the onward moves of staged units run
         for step in regular:
-            k = state.fit(step)
+            k = state.fit(step) if inside is None else inside.fit(step, state, state.fit(step))
+            if k > 0 and inside is not None:
+                inside.ran(step, k)
             if k == step.size:
                 state.apply(step)
                 ordered.append(step)
@@ -98,6 +139,10 @@ def _passes(steps: list[Step], rules: StepRules, state: State | None, *, inside_
                 progressed = True
             else:
                 left.append(step)
+        if not progressed and inside is not None and inside.holding:
+            inside.holding = False  # holding room blocked everything: run what fits
+            remaining = left + later
+            continue
         if not progressed:
             return OrderResult(ordered, [(s, state.blocking_rules(s)) for s in left + later])
         remaining = left + later

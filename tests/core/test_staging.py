@@ -344,3 +344,24 @@ def test_a_move_inside_a_full_subnet_runs_before_the_arrivals_that_would_take_it
     inside = [i for i, st in enumerate(doc["steps"]) if st["pool_name"] == "pool-d"]
     arrivals = [i for i, st in enumerate(doc["steps"]) if st["pool_name"] == "pool-a"]
     assert inside and arrivals and max(inside) < min(arrivals)
+
+
+def test_arrivals_leave_a_full_subnet_the_room_a_move_inside_it_needs_later() -> None:
+    # s1 has room for pool-a's 2 arriving nodes and nothing more. pool-d -> pool-e (inside s1) can only run once
+    # pool-e (at its max) has sent a node to pool-f, and then needs a second address for a moment: the arrivals
+    # must leave it one (found on the 10k hard family, seed 3, without cross-cluster moves). No pool can stage.
+    snap = snapshot([pool("pool-a", ["f.c"], subnet="s2"), pool("pool-b", ["f.c"]), pool("pool-d", ["f.a"]),
+                     pool("pool-e", ["f.a", "f.b"]), pool("pool-f", ["f.a", "f.b"])],
+                    {"pool-a": nodes_of("a", 4, "f.c"), "pool-b": nodes_of("b", 2, "f.c"),
+                     "pool-d": nodes_of("d", 3, "f.a"), "pool-e": nodes_of("e", 3, "f.b"),
+                     "pool-f": nodes_of("f", 2, "f.a")},
+                    subnets={"s1": (20, 18), "s2": (20, 4)})
+    sp = spec({"pool-a": {"target": 2}, "pool-b": {"target": 4}, "pool-d": {"target": 2},
+               "pool-e": {"max": 3, "flavors": {"f.a": 1, "f.b": 2}}, "pool-f": {"target": 3}})
+    doc = check(snap, sp, wave_size=1)
+    s = doc["summary"]
+    assert s["status"] == "OPTIMAL" and s["deviation_after"] == 0 and s["blocked_by"] == []
+    assert s["staging_moves"] == 0 and s["moves"] == 4
+    order = [(st["pool_name"], st["body"]["toPoolName"], len(st["body"]["migrateNodeNames"])) for st in doc["steps"]]
+    assert order.index(("pool-e", "pool-f", 1)) < order.index(("pool-d", "pool-e", 1))
+    assert [n for src, _, n in order if src == "pool-a"] == [1, 1]  # one arrival waits for the move inside s1
