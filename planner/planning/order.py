@@ -2,7 +2,8 @@
 
 Owns: grouping moves into requests (same source pool, target pool, target flavor and clusters; at most
 `max_batch_size` nodes; a super node alone and whole), the per-step rules of PRODUCT §4 on a simulated
-state, a safe sequence (repeated passes that run every step whose preconditions hold), and waves (§6).
+state, a safe sequence (repeated passes that run every step whose preconditions hold; when they leave steps
+blocked, passes that run the moves inside one subnet first and hold room for them), and waves (§6).
 When no direct order exists it reports what blocks (PlanningError, exit 3) or, with staging allowed, the
 caller (`planner.planning.staging`) adds staging hops.
 Must not: choose nodes or call the solver.
