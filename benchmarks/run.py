@@ -2,6 +2,7 @@
 the greedy and per-node baselines.
 
     python -m benchmarks.run --preset issue16 --json out.json --markdown out.md   # the whole issue-16 table
+    python -m benchmarks.run --preset sweep --json out.json                       # unseen seeds, every setting
     python -m benchmarks.run [--families default,hard|all] [--sizes 1k,2k,10k,100k] [--seeds 1,2]
                              [--cross-cluster both|on|off] [--workers 1,2] [--reference COMMIT]
                              [--planner-from COMMIT]
@@ -55,6 +56,10 @@ PRESETS_ARGS: dict[str, list[str]] = {
     "issue16": ["--families", "all", "--sizes", "10k,100k", "--seeds", "1,2", "--cross-cluster", "on",
                 "--workers", "1,2", "--reference", REFERENCE_COMMIT, "--baselines", "greedy", "--repeat", "3",
                 "--profile", "default,hard", "--whatif", "default"],
+    # seeds nobody tuned on, with and without cross-cluster moves and under every busy policy: what to look at
+    # is every plan's status and (D, M) against greedy's, not the times (benchmarks/RESULTS.md, session 24)
+    "sweep": ["--families", "all", "--sizes", "10k", "--seeds", "3,4,5,6,7,8,9", "--cross-cluster", "both",
+              "--workers", "1", "--baselines", "greedy", "--busy-nodes", "keep,drain,ignore", "--repeat", "1"],
 }
 
 

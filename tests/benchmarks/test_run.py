@@ -39,6 +39,13 @@ def test_the_issue16_preset_and_overrides() -> None:
         run.parse_args(["--families", "nope"])
 
 
+def test_the_sweep_preset_covers_unseen_seeds_under_every_setting() -> None:
+    args = run.parse_args(["--preset", "sweep"])
+    assert args.seed_list == [3, 4, 5, 6, 7, 8, 9] and not {1, 2} & set(args.seed_list)
+    assert args.crosses == [True, False] and args.busy_list == ["keep", "drain", "ignore"]
+    assert len(args.family_list) == 6 and args.baseline_list == ["greedy"] and args.repeat == 1
+
+
 def test_instances_put_the_workloads_variants_after_their_instance() -> None:
     args = run.parse_args(["--families", "default,busy", "--sizes", "10k", "--seeds", "1,2", "--cross-cluster", "on",
                            "--busy-nodes", "keep,drain"])
