@@ -66,6 +66,7 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
+FACE_VICINITY_NODES = 10  # SCIP's nodes on the face's vicinity: each that found the placement took 1 (session 24)
 
 
 def solve_flow(p: FlowProblem, params: SolveParams | None = None,
@@ -206,13 +207,15 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
     First (`params.vicinity`) the LP optimum's vicinity within the face (solvers/vicinity.py), the objective held
     at `lb` by a row: where the bound is reached at 100k nodes it held such a placement every time, found in
     0.04-0.6 s where the whole face took 0.2-3.4 s; elsewhere it was over in 0.03-0.13 s (without the row, SCIP
-    spent up to 2.2 s finding the vicinity's best placement far above `lb`; benchmarks/RESULTS.md)."""
+    spent up to 2.2 s finding the vicinity's best placement far above `lb`; benchmarks/RESULTS.md). SCIP stops there
+    after `FACE_VICINITY_NODES` nodes: every search that found the placement (100k, seeds 1-4) decided at the root,
+    and unreachable 100k s3 spent 1.3-3.6 s on 139 nodes to find nothing (session 24)."""
     assert s.certificate is not None and s.lb is not None
     bounds = s.certificate.tightened(s.m, s.lb)
     if s.params.vicinity and s.lp_values is not None:
         try:
             found = _search_within(s, engine, "the lp face's vicinity", near_lp(s.m, s.lp_values, *bounds),
-                                   divisor=4, ub=s.lb)
+                                   divisor=4, ub=s.lb, node_limit=FACE_VICINITY_NODES)
         except ValueError:
             s.steps.append("the lp face's vicinity empty")
             found = None
@@ -270,16 +273,18 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-                   divisor: int, ub: int | None = None) -> Found | None:
+                   divisor: int, ub: int | None = None, node_limit: int | None = None) -> Found | None:
     """`_within`'s placement."""
-    return _within(s, engine, what, bounds, divisor=divisor, ub=ub)[1]
+    return _within(s, engine, what, bounds, divisor=divisor, ub=ub, node_limit=node_limit)[1]
 
 
 def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,
-            divisor: int, ub: int | None = None, presolve_rounds: int | None = None) -> tuple[str, Found | None]:
+            divisor: int, ub: int | None = None, presolve_rounds: int | None = None,
+            node_limit: int | None = None) -> tuple[str, Found | None]:
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
     objective at least `lb` (and at most `ub`), for 1/`divisor` of the time left (CP-SAT presolving
-    `presolve_rounds` rounds unless `params.presolve_rounds` says); the backend's status and the placement it
+    `presolve_rounds` rounds unless `params.presolve_rounds` says; SCIP stopping after `node_limit` nodes); the
+    backend's status and the placement it
     found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
     variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
@@ -289,6 +294,8 @@ def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]
     params = replace(s.params, time_limit=s.left() / divisor)
     if presolve_rounds is not None and params.presolve_rounds is None:
         params = replace(params, presolve_rounds=presolve_rounds)
+    if node_limit is not None:
+        params = replace(params, node_limit=node_limit)
     answer = get_backend(engine)(model, params)
     s.steps.append(f"{engine} on {what} ({len(within.free)} of {len(s.m.lbs)} variables) "
                    f"{answer.status.lower()} {answer.seconds:.3f} s")

@@ -27,6 +27,8 @@ class SolveParams:
     solvers/flow.py `_solve`), where it measured slower than the search it prepares on every 10k family,
     and on everywhere else. `presolve_rounds` is CP-SAT's `max_presolve_iterations`: None (the default)
     `FACE_PRESOLVE_ROUNDS` on the one-stage solve's face (solvers/flow.py), CP-SAT's own default (3) elsewhere.
+    `node_limit` stops SCIP after that many branch-and-bound nodes (a deterministic limit, unlike the time limit;
+    set by solvers/flow.py for the search of the face's vicinity, `FACE_VICINITY_NODES`), None: no limit.
     """
 
     time_limit: float = 30.0
@@ -45,6 +47,7 @@ class SolveParams:
     staged: bool | None = None
     presolve: bool | None = None
     presolve_rounds: int | None = None
+    node_limit: int | None = None
 
     def __post_init__(self) -> None:
         if self.time_limit <= 0:
@@ -53,3 +56,5 @@ class SolveParams:
             raise ValueError("workers must be at least 1")
         if self.presolve_rounds is not None and self.presolve_rounds < 0:
             raise ValueError("presolve_rounds must not be negative")
+        if self.node_limit is not None and self.node_limit < 1:
+            raise ValueError("node_limit must be at least 1")

@@ -53,6 +53,8 @@ def make_mip_backend(solver_id: str) -> Backend:
                         f"randomization/randomseedshift = {params.seed}\n")
             if model.objective_lb is not None:
                 settings += f"limits/primal = {model.objective_lb + 0.5}\n"
+            if params.node_limit is not None:
+                settings += f"limits/nodes = {params.node_limit}\n"
         response = solve_proto(proto, _TYPES[solver_id], params.time_limit, settings)
         elapsed = time.perf_counter() - start
         status = _STATUS.get(response.status, "UNKNOWN")

@@ -124,3 +124,22 @@ def test_scip_holds_the_objective_within_objective_ub() -> None:
         assert backend(replace(m, objective_ub=5), SolveParams()).status == "INFEASIBLE"
         answer = backend(replace(m, objective_ub=6), SolveParams())
         assert answer.status == "OPTIMAL" and answer.values == [3, 0]
+
+
+def test_scip_stops_after_node_limit_nodes_without_claiming_anything() -> None:
+    """`SolveParams.node_limit` (the face's vicinity search, solvers/flow.py): SCIP stops after that many nodes, and
+    what it had not decided is UNKNOWN, never INFEASIBLE."""
+    from solvers.backends import get_backend
+    from solvers.linear import LinearModel
+    from solvers.params import SolveParams
+
+    weights = [1009, 1013, 1019, 1021, 1031, 1033, 1039, 1049, 1051, 1061]
+    m = LinearModel()  # no subset of the weights sums to 5164: SCIP has to branch to find that out
+    xs = [m.var(0, 1, f"x{i}") for i in range(len(weights))]
+    m.row(dict(zip(xs, weights, strict=True)), 5164, 5164, "subset sum")
+    m.minimize(dict.fromkeys(xs, 1))
+    scip = get_backend("scip")
+    assert scip(m, SolveParams()).status == "INFEASIBLE"
+    assert scip(m, SolveParams(node_limit=1)).status == "UNKNOWN"
+    with pytest.raises(ValueError, match="node_limit"):
+        SolveParams(node_limit=0)
