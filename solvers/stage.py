@@ -26,7 +26,7 @@ from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
     from solvers.relax import Certificate
 
-BRANCH_WINDOW = 3  # objective values; a window this narrow is proven by branching first (solvers/branching.py)
+BRANCH_WINDOW = 4  # objective values; a window this narrow is proven by branching first (solvers/branching.py)
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 

@@ -54,9 +54,11 @@ def vicinity(model: LinearModel, values: list[float], lbs: list[int], ubs: list[
 
 def agreement(model: LinearModel, values: list[float], placement: list[int]) -> tuple[list[int], list[int]]:
     """Bounds that fix every variable whose LP value equals its value in `placement` (a full assignment that
-    meets the model), and leave the others within the model's bounds; `placement` meets them."""
+    meets the model), except the LP optimum's vicinity (`vicinity`: the fractional variables and their
+    neighbours), and leave the others within the model's bounds; `placement` meets them."""
+    near_low, near_high = vicinity(model, values, model.lbs, model.ubs)
     low, high = list(model.lbs), list(model.ubs)
     for x, (value, fixed) in enumerate(zip(values, placement, strict=True)):
-        if abs(value - fixed) <= TOLERANCE:
+        if abs(value - fixed) <= TOLERANCE and near_low[x] == near_high[x]:
             low[x] = high[x] = fixed
     return low, high
