@@ -24,8 +24,9 @@
    vicinity instead (solvers/vicinity.py: the few fractional variables and their neighbours free, the rest fixed at
    the LP's values): a placement there within `VICINITY_WINDOW` of `lb` goes straight to step 4 without a search of
    the full model (`_search_near`). Its stage M, after the face, searches where its LP agrees with the (D, B) stage's
-   placement (solvers/vicinity.py `agreement`, RINS) the same way: that placement's moves were not in the (D, B)
-   objective, and SCIP found the optimal M from it in 0.1 s where the full model took it 7-15 s (hard 100k drain s2).
+   placement, the LP optimum's vicinity left free too (solvers/vicinity.py `agreement`, RINS), the same way: that
+   placement's moves were not in the (D, B) objective, and SCIP found the optimal M from it in 0.1-1 s where the full
+   model took it 7-15 s (hard 100k drain s2, s3).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
    arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate

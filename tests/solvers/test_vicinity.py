@@ -78,6 +78,17 @@ def test_agreement_fixes_what_the_lp_and_the_placement_agree_on_and_frees_the_re
     assert list(zip(lbs, ubs, strict=True)) == [(2, 2), (0, 9), (1, 1), (0, 9)]
 
 
+def test_agreement_also_frees_the_lp_optimum_s_vicinity_where_the_placement_agrees_with_the_lp() -> None:
+    m = LinearModel()
+    a, b, c, d, e = (m.var(0, 9, name) for name in "abcde")
+    m.row({a: 1, b: 1}, None, 8, "ab")  # a is fractional: b, one row away, is in its vicinity ...
+    m.row({b: 1, c: 1}, None, 8, "bc")  # ... c two rows away ...
+    m.row({c: 1, d: 1}, None, 8, "cd")  # ... d three: not, so where it agrees it stays fixed
+    lbs, ubs = agreement(m, [2.5, 3.0, 1.0, 4.0, 6.0], [2, 3, 1, 4, 5])
+    # b and c agree with the placement but lie near a; e disagrees; d agrees and lies far from a
+    assert list(zip(lbs, ubs, strict=True)) == [(0, 9), (0, 9), (0, 9), (4, 4), (0, 9)]
+
+
 
 def test_a_vicinity_placement_short_of_the_bound_goes_to_the_proof_without_the_full_search() -> None:
     p = drain_window_problem()
