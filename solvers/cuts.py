@@ -33,29 +33,63 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from functools import reduce
 
 from solvers.linear import LinearModel
 from solvers.model import Vars
 from solvers.problem import Band, FlowProblem, band_distance
 
+TOLERANCE = 1e-6  # an LP value this close to an integer is integral; a row violated by less is not cut
 MAX_CELL_SUBSET = 3  # subsets of a pool's target cells combined with its pool row (pools have 1-4 cells)
 
 
 def add_lattice_cuts(m: LinearModel, p: FlowProblem, v: Vars) -> int:
     """Add every lattice cut of `p` to `m`; returns how many rows were added."""
     before = len(m.rows)
+    for terms, base, band, devs, name in _expressions(p, v):
+        _cut(m, terms, base, band, dict.fromkeys(devs, 1), name)
+    return len(m.rows) - before
+
+
+def separate(m: LinearModel, p: FlowProblem, v: Vars, values: list[float]) -> int:
+    """Add the substituted lattice cuts (module docstring) that `values`, an LP optimum, violates; returns how many.
+
+    Per expression and per super-node size g in it: the terms whose coefficient g divides stay, every other term
+    goes to the bound nearer its value (the substitution that costs the least distance at this point).
+    """
+    before = len(m.rows)
+    for terms, base, band, devs, name in _expressions(p, v):
+        expr = {x: c for x, c in terms.items() if c}
+        for g in sorted({abs(c) for c in expr.values() if abs(c) > 1}):
+            kept = {x: c for x, c in expr.items() if c % g == 0}
+            if all(abs(values[x] - round(values[x])) <= TOLERANCE for x in kept):
+                continue  # the lattice part is integral here: no hull edge can cut this point
+            shift, distance, constant = base, dict.fromkeys(devs, 1), 0
+            for x, c in expr.items():
+                if c % g:
+                    if values[x] - m.lbs[x] > m.ubs[x] - values[x]:  # |c|·(ub - x) to the distance sum
+                        shift, distance[x], constant = shift + c * m.ubs[x], -abs(c), constant + abs(c) * m.ubs[x]
+                    else:  # |c|·(x - lb)
+                        shift, distance[x], constant = shift + c * m.lbs[x], abs(c), constant - abs(c) * m.lbs[x]
+            _cut(m, kept, shift, band, distance, f"{name}~{g}", constant, values)
+    return len(m.rows) - before
+
+
+def _expressions(p: FlowProblem, v: Vars) -> Iterator[tuple[dict[int, int], int, Band, list[int], str]]:
+    """(terms, base, band, deviation variables, name) of every expression cut: the count is `base + Σ terms`, the
+    deviation variables' sum is at least its distance to `band` in every solution."""
     cells_of: dict[int, list[int]] = {}
     for ci in v.cell_dev:
         cells_of.setdefault(p.cells[ci].pool, []).append(ci)
     for ci, dev in v.cell_dev.items():
         cell = p.cells[ci]
         assert cell.target is not None
-        _cut(m, v.cell_terms[ci], cell.count, cell.target, [dev], f"lattice_cell[{ci}]")
+        yield v.cell_terms[ci], cell.count, cell.target, [dev], f"lattice_cell[{ci}]"
     for pi, dev in v.pool_dev.items():
         pool = p.pools[pi]
         assert pool.target is not None
-        _cut(m, v.pool_terms[pi], pool.count, pool.target, [dev], f"lattice_pool[{pi}]")
+        yield v.pool_terms[pi], pool.count, pool.target, [dev], f"lattice_pool[{pi}]"
         cells = sorted(cells_of.get(pi, []))
         for r in range(1, min(len(cells), MAX_CELL_SUBSET) + 1):
             for subset in itertools.combinations(cells, r):
@@ -69,12 +103,13 @@ def add_lattice_cuts(m: LinearModel, p: FlowProblem, v: Vars) -> int:
                     base -= cell.count
                     low, high = low - cell.target[1], high - cell.target[0]
                 devs = [dev, *(v.cell_dev[ci] for ci in subset)]
-                _cut(m, terms, base, (low, high), devs, f"lattice_pool[{pi}]-cells{list(subset)}")
-    return len(m.rows) - before
+                yield terms, base, (low, high), devs, f"lattice_pool[{pi}]-cells{list(subset)}"
 
 
-def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, devs: list[int], name: str) -> None:
-    """Rows `d·Σdevs - s·(base + Σ terms) >= d·f(x1) - s·x1` for each edge (x1, x2) of the lattice hull."""
+def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, distance: dict[int, int], name: str,
+         constant: int = 0, point: list[float] | None = None) -> None:
+    """Rows `d·S - s·(base + Σ terms) >= d·f(x1) - s·x1` for each edge (x1, x2) of the lattice hull, where
+    S = constant + Σ distance·x is at least the count's distance to `band`; with `point`, only the rows it violates."""
     expr = {x: c for x, c in terms.items() if c}
     g = reduce(math.gcd, (abs(c) for c in expr.values()), 0)
     if g <= 1:
@@ -84,9 +119,11 @@ def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, devs: lis
         if abs(s) == d:
             continue  # slope ±1: implied by the band rows
         row: dict[int, int] = {x: -s * c for x, c in expr.items()}
-        for dv in devs:
-            row[dv] = row.get(dv, 0) + d
-        m.row(row, d * y1 - s * x1 + s * base, None, name)
+        for x, c in distance.items():
+            row[x] = row.get(x, 0) + d * c
+        rhs = d * y1 - s * x1 + s * base - d * constant
+        if point is None or sum(c * point[x] for x, c in row.items()) < rhs - TOLERANCE * d:
+            m.row(row, rhs, None, name)
 
 
 def hull_edges(base: int, g: int, band: Band) -> list[tuple[tuple[int, int], tuple[int, int]]]:

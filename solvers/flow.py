@@ -49,9 +49,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from solvers.backends import BackendAnswer, get_backend
-from solvers.cuts import add_lattice_cuts
+from solvers.cuts import add_lattice_cuts, separate
 from solvers.face import restrict
 from solvers.linear import LinearModel
 from solvers.model import Restrictions, Vars, build_model
@@ -62,11 +63,15 @@ from solvers.stage import Found, Stage, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
+if TYPE_CHECKING:
+    from solvers.relax import Relaxation
+
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
+SEPARATION_ROUNDS = 6  # LP solves with substituted lattice cuts after the first
 FACE_VICINITY_NODES = 10  # SCIP's nodes on the face's vicinity: each that found the placement took 1 (session 24)
 
 
@@ -152,6 +157,8 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         from solvers.relax import relax  # 50 ms of imports a small model never needs
 
         lp = relax(s.m, s.left())
+        if lp is not None and s.branch and params.cuts:
+            lp = _separate(s, lp)
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
         s.lp_values = None if lp is None else lp.values
@@ -193,6 +200,25 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
     if s.best is not None and not s.proven:
         prove(s)
     return s
+
+
+def _separate(s: Stage, lp: Relaxation) -> Relaxation:
+    """Rounds of substituted lattice cuts (solvers/cuts.py `separate`) the LP optimum violates, each followed by the
+    LP again from its basis, until none is violated, or `SEPARATION_ROUNDS`; the last LP's relaxation."""
+    from solvers.relax import resolve
+
+    start = time.perf_counter()
+    rounds, before = 0, len(s.m.rows)
+    while rounds < SEPARATION_ROUNDS and fractional(lp.values):
+        first = len(s.m.rows)
+        if not separate(s.m, s.p, s.v, lp.values):
+            break
+        again = resolve(s.m, lp, first, s.left())
+        if again is None:
+            break
+        lp, rounds = again, rounds + 1
+    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps {time.perf_counter() - start:.3f} s")
+    return lp
 
 
 def _search_face(s: Stage, engine: str, exact: bool) -> None:
