@@ -49,7 +49,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from solvers.backends import BackendAnswer, get_backend
 from solvers.cuts import add_lattice_cuts, separate
@@ -63,15 +62,12 @@ from solvers.stage import Found, Stage, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
-if TYPE_CHECKING:
-    from solvers.relax import Relaxation
-
 __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
-SEPARATION_ROUNDS = 6  # LP solves with substituted lattice cuts after the first
+SEPARATION_ROUNDS = 6  # LP solves with substituted lattice cuts (`_separate`)
 FACE_VICINITY_NODES = 10  # SCIP's nodes on the face's vicinity: each that found the placement took 1 (session 24)
 
 
@@ -157,8 +153,6 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         from solvers.relax import relax  # 50 ms of imports a small model never needs
 
         lp = relax(s.m, s.left())
-        if lp is not None and s.branch and params.cuts:
-            lp = _separate(s, lp)
         s.lb = None if lp is None else lp.bound
         s.certificate = None if lp is None else lp.certificate
         s.lp_values = None if lp is None else lp.values
@@ -184,6 +178,8 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
             return s
+    if _separate(s):
+        return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
     if first.status == "INFEASIBLE" and s.best is None and engine != "cpsat":
@@ -202,23 +198,41 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
     return s
 
 
-def _separate(s: Stage, lp: Relaxation) -> Relaxation:
-    """Rounds of substituted lattice cuts (solvers/cuts.py `separate`) the LP optimum violates, each followed by the
-    LP again from its basis, until none is violated, or `SEPARATION_ROUNDS`; the last LP's relaxation."""
+def _separate(s: Stage) -> bool:
+    """Once per stage of the staged solve, when its best placement is above `lb`: rounds of substituted lattice cuts
+    (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model, each followed by the LP
+    again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's bound raises `lb`, its
+    certificate and basis replace the stage's (the searches before it ran on the first LP's, as without cuts). True
+    when that proves the best placement."""
+    if s.separated or not (s.branch and s.params.cuts) or s.best is None or s.lp_values is None or s.lb is None:
+        return s.proven
+    from solvers.glop import with_rows
     from solvers.relax import resolve
 
-    start = time.perf_counter()
-    rounds, before = 0, len(s.m.rows)
-    while rounds < SEPARATION_ROUNDS and fractional(lp.values):
+    s.separated = True
+    start, before, bound = time.perf_counter(), len(s.m.rows), s.lb
+    values, basis, rounds = s.lp_values, s.lp_basis, 0
+    while rounds < SEPARATION_ROUNDS and s.best.value > s.lb and fractional(values):
         first = len(s.m.rows)
-        if not separate(s.m, s.p, s.v, lp.values):
+        if not separate(s.m, s.p, s.v, values):
             break
-        again = resolve(s.m, lp, first, s.left())
-        if again is None:
+        lp = resolve(s.m, basis, first, s.left())
+        if lp is None:  # the new rows' slacks basic keep the last basis a basis of the model with them
+            basis = None if basis is None else with_rows(basis, first, len(s.m.rows) - first)
             break
-        lp, rounds = again, rounds + 1
-    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps {time.perf_counter() - start:.3f} s")
-    return lp
+        rounds, values, basis, s.certificate = rounds + 1, lp.values, lp.basis, lp.certificate
+        s.raise_lb(lp.bound)
+    s.lp_basis = basis
+    seconds = time.perf_counter() - start
+    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
+    if rounds and not s.proven and s.certificate is not None:
+        try:
+            s.offer(_search_within(s, _engine(s.params, s.m), "the cut lp's vicinity",
+                                   near_lp(s.m, values, *s.certificate.tightened(s.m, s.best.value - 1)),
+                                   divisor=4, ub=s.best.value - 1))
+        except ValueError:
+            s.steps.append("the cut lp's vicinity empty")
+    return s.proven
 
 
 def _search_face(s: Stage, engine: str, exact: bool) -> None:
@@ -294,6 +308,8 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
     except ValueError:
         s.steps.append(f"{what} empty")
         return False
+    if not s.proven and _separate(s):
+        return True
     if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
         prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
     return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)

@@ -84,11 +84,11 @@ def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
                       answer.basis)
 
 
-def resolve(model: LinearModel, previous: Relaxation, first: int, time_limit: float) -> Relaxation | None:
-    """The LP relaxation again after rows `first..` were added to `model` (cuts the previous optimum violates), by
-    dual simplex from the previous optimal basis with the new rows' slacks basic; None as for `relax`."""
+def resolve(model: LinearModel, basis: Any, first: int, time_limit: float) -> Relaxation | None:
+    """The LP relaxation again after rows `first..` were added to `model` (cuts the last optimum violates), by dual
+    simplex from that optimum's basis (None: from scratch) with the new rows' slacks basic; None as for `relax`."""
     start = time.perf_counter()
-    basis = None if previous.basis is None else with_rows(previous.basis, first, len(model.rows) - first)
+    basis = None if basis is None else with_rows(basis, first, len(model.rows) - first)
     answer = Lp(model, model.lbs, model.ubs, basis).solve(time_limit=time_limit, primal=False)
     if answer is None:
         return None

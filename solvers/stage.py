@@ -58,6 +58,7 @@ class Stage:
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
         self.branch = False  # a narrow window proven by branching first (the staged solve's stages)
+        self.separated = False  # the LP's substituted lattice cuts added (solvers/flow.py `_separate`)
         self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
 
     def left(self) -> float:
