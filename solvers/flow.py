@@ -58,7 +58,7 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
-from solvers.stage import Found, Stage, prove
+from solvers.stage import BRANCH_WINDOW, Found, Stage, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
@@ -300,8 +300,9 @@ def _window_vicinity(s: Stage) -> tuple[list[int], list[int]]:
 
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
     """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
-    answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
-    within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
+    answer, and proven only by the bound or CP-SAT). If it is above `lb`, the LP's cuts first (`_separate`). True when
+    the stage is done: proven, or a placement within `VICINITY_WINDOW` (or the branching's `BRANCH_WINDOW`) of `lb`
+    went straight to the proof (branching, CP-SAT), so the full model need not be searched."""
     assert s.lb is not None
     try:
         s.offer(_search_within(s, engine, what, bounds, divisor=4))
@@ -310,9 +311,10 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
         return False
     if not s.proven and _separate(s):
         return True
-    if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
+    window = max(VICINITY_WINDOW, BRANCH_WINDOW)  # the window branching proves, once the cuts have narrowed it
+    if not s.proven and s.best is not None and s.best.value <= s.lb + window:
         prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
-    return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
+    return s.proven or (s.best is not None and s.best.value <= s.lb + window)
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,

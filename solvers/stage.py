@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported on
 
 # objective values; a window this narrow is proven by branching first (solvers/branching.py). 4, not 3: hard 100k s3
 # drain's (D, B) window of 4 closed in 41 LP solves (1.8-2.1 s; CP-SAT 3.0-3.7 s), busy 100k s1's in 24 (0.5 s; 0.8 s)
-BRANCH_WINDOW = 4
+BRANCH_WINDOW = 24
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
