@@ -225,7 +225,7 @@ def _separate(s: Stage) -> bool:
     s.lp_basis = basis
     seconds = time.perf_counter() - start
     s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
-    if rounds and not s.proven and s.certificate is not None:
+    if s.lb > bound and not s.proven and s.certificate is not None:  # a new LP optimum, nearer the placements
         try:
             s.offer(_search_within(s, _engine(s.params, s.m), "the cut lp's vicinity",
                                    near_lp(s.m, values, *s.certificate.tightened(s.m, s.best.value - 1)),
