@@ -16,15 +16,24 @@ Expressions cut, for every pool with a target and every cell (pool, flavor) with
 - the pool count minus the counts of any set of its target cells (deviation: the pool's plus those cells').
   The triangle inequality gives |E - (t_pool - Σ t_cell)| <= dev_pool + Σ dev_cell.
 
-What they do not close (measured in session 21, benchmarks/RESULTS.md "Drain solve (session 21)"): the
-staged solve's (D, B) LP falls 1-4 busy nodes short on three of the four 100k drain instances. There the LP
-sends a fraction of a busy super node from a pool that has no target at all, for a subnet's room or a
-commodity's supply elsewhere (hard 100k s1: 3 of a 4-node unit, one idle node beside it); no deviation
-expression sees it, so no row here can. Neither did rows on a pool's traffic (departures + arrivals, which
-a pool of super nodes cannot make equal to its loss): they raised the stage-M LP bound by 1-3 moves on two
-instances, left it on two, and slowed SCIP's search there; not kept. The (D, B) stage instead searches the
-LP optimum's vicinity (solvers/vicinity.py) and proves the window by strong branching on the LP
-(solvers/branching.py: the tightenings it certifies close what no row here did), CP-SAT after it.
+Substituted lattice cuts (`separate`, on an LP optimum): where single nodes move too, an expression has no
+lattice (gcd 1), and without cross-cluster moves that is where the gap was (hard 100k s3, D 3 short of the optimum:
+a pool of single nodes and 8-node units, 39 nodes wanting 16 and one cell 5, reachable at 16 only with two whole
+units, the LP sending 13/8 of one). Each term whose coefficient the super-node size g does not divide is moved to
+one of its bounds b, the one nearer its LP value: Q = E + c·(b - x) keeps only the lattice terms, and
+|Q - E| = |c|·|x - b|, which is `|c|·(x - lb)` or `|c|·(ub - x)` (x within its bounds), a linear expression. So
+S + Σ |c|·|x - b| >= dist(Q, band) for every solution within the variable bounds, and the same hull rows hold with
+that sum on the deviation side. Only the rows the LP optimum violates are added, a few dozen a round (solvers/flow.py
+`_separate`; the LP's duals still certify the bound exactly, solvers/relax.py). Hard 100k nocross drain, s3: the
+(D, B) bound from D 3 short to B 1 short, stage M's from 19 moves short to 1; s4: D closed (B 10 short), stage M's
+from 71 short to 23.
+
+What none of these rows closes: single-row cuts of the same kind on the rules' rows (subnet room, pool bounds, caps:
+their one-sided band, E <= ub) found violated rows on hard 100k s4 nocross drain's stage M but left its bound 23
+short (the LP moved to another optimum of the same value), where SCIP's Gomory cuts alone closed it at the root;
+those rows are not kept. Nor the B gap the LP opens by sending a fraction of a busy super node from a pool with no
+target (session 21; hard 100k s1, s4 nocross): strong branching on the LP proves those windows
+(solvers/branching.py), CP-SAT after it.
 
 Owns: finding these rows. Must not: change the model's integer solutions.
 """

@@ -29,7 +29,11 @@
    model took it 7-15 s (hard 100k drain s2, s3).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
-   arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
+   arithmetic) proved it. In the staged solve, a stage whose placement is more than `PLAIN_WINDOW` above `lb` first
+   adds the substituted lattice cuts its LP optimum violates (solvers/cuts.py `separate`, solvers/stage.py
+   `add_cuts`): their LP's bound raises `lb`, and SCIP searches the new LP optimum's vicinity (hard 100k nocross drain
+   s3: the optimum, 0.15 s); branching then takes windows up to `CUT_WINDOW`.
+   Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
    allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
    branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
    B alone); then by CP-SAT from the answer: no solution there proves it optimal, a solution found there replaces
@@ -51,14 +55,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from solvers.backends import BackendAnswer, get_backend
-from solvers.cuts import add_lattice_cuts, separate
+from solvers.cuts import add_lattice_cuts
 from solvers.face import restrict
 from solvers.linear import LinearModel
 from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
-from solvers.stage import BRANCH_WINDOW, Found, Stage, prove
+from solvers.stage import CUT_WINDOW, Found, Stage, add_cuts, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
@@ -67,7 +71,6 @@ __all__ = ["Restrictions", "build_model", "infeasible_rules", "solve_flow"]
 LARGE_MODEL = 3000  # variables; the 10k-node benchmark models have 1-2.2k, the 100k-node ones 5-11k
 VICINITY_WINDOW = 8  # objective values; a vicinity placement this close to `lb` goes straight to the proof
 FACE_PRESOLVE_ROUNDS = 1  # CP-SAT's presolve rounds on the exact face: faster than its default 3 on every 100k s2
-SEPARATION_ROUNDS = 6  # LP solves with substituted lattice cuts (`_separate`)
 FACE_VICINITY_NODES = 10  # SCIP's nodes on the face's vicinity: each that found the placement took 1 (session 24)
 
 
@@ -199,33 +202,10 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
 
 
 def _separate(s: Stage) -> bool:
-    """Once per stage of the staged solve, when its best placement is above `lb`: rounds of substituted lattice cuts
-    (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model, each followed by the LP
-    again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's bound raises `lb`, its
-    certificate and basis replace the stage's (the searches before it ran on the first LP's, as without cuts). True
-    when that proves the best placement."""
-    if s.separated or not (s.branch and s.params.cuts) or s.best is None or s.lp_values is None or s.lb is None:
-        return s.proven
-    from solvers.glop import with_rows
-    from solvers.relax import resolve
-
-    s.separated = True
-    start, before, bound = time.perf_counter(), len(s.m.rows), s.lb
-    values, basis, rounds = s.lp_values, s.lp_basis, 0
-    while rounds < SEPARATION_ROUNDS and s.best.value > s.lb and fractional(values):
-        first = len(s.m.rows)
-        if not separate(s.m, s.p, s.v, values):
-            break
-        lp = resolve(s.m, basis, first, s.left())
-        if lp is None:  # the new rows' slacks basic keep the last basis a basis of the model with them
-            basis = None if basis is None else with_rows(basis, first, len(s.m.rows) - first)
-            break
-        rounds, values, basis, s.certificate = rounds + 1, lp.values, lp.basis, lp.certificate
-        s.raise_lb(lp.bound)
-    s.lp_basis = basis
-    seconds = time.perf_counter() - start
-    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
-    if s.lb > bound and not s.proven and s.certificate is not None:  # a new LP optimum, nearer the placements
+    """The stage's cuts (solvers/stage.py `add_cuts`); when they raised `lb`, SCIP searches the new LP optimum's
+    vicinity for a better placement. True when the stage is proven."""
+    values = add_cuts(s)
+    if values is not None and s.certificate is not None and s.best is not None:  # a new LP optimum, nearer them
         try:
             s.offer(_search_within(s, _engine(s.params, s.m), "the cut lp's vicinity",
                                    near_lp(s.m, values, *s.certificate.tightened(s.m, s.best.value - 1)),
@@ -301,7 +281,7 @@ def _window_vicinity(s: Stage) -> tuple[list[int], list[int]]:
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
     """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
     answer, and proven only by the bound or CP-SAT). If it is above `lb`, the LP's cuts first (`_separate`). True when
-    the stage is done: proven, or a placement within `VICINITY_WINDOW` (or the branching's `BRANCH_WINDOW`) of `lb`
+    the stage is done: proven, or a placement within `VICINITY_WINDOW` (after the cuts, `CUT_WINDOW`) of `lb`
     went straight to the proof (branching, CP-SAT), so the full model need not be searched."""
     assert s.lb is not None
     try:
@@ -311,7 +291,7 @@ def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list
         return False
     if not s.proven and _separate(s):
         return True
-    window = max(VICINITY_WINDOW, BRANCH_WINDOW)  # the window branching proves, once the cuts have narrowed it
+    window = max(VICINITY_WINDOW, CUT_WINDOW) if s.separated else VICINITY_WINDOW  # branching's, after the cuts
     if not s.proven and s.best is not None and s.best.value <= s.lb + window:
         prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
     return s.proven or (s.best is not None and s.best.value <= s.lb + window)
