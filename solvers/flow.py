@@ -196,7 +196,7 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         s.proven = True  # CP-SAT's own proof (integer arithmetic)
     elif engine == "cpsat":
         s.raise_lb(first.bound)
-    if s.best is not None and not s.proven:
+    if s.best is not None and not s.proven and not _separate(s):
         prove(s)
     return s
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from unittest import mock
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solvers import stage
 from solvers.cuts import add_lattice_cuts, separate
 from solvers.model import build_model, complete_hint
+from solvers.params import SolveParams
 from solvers.problem import Arrival, Commodity, FlavorCell, FlowProblem, PoolData, SubnetData, UnitClass
 from solvers.relax import relax, resolve
-from tests.solvers.problems import brute_force, flow_problems, placements
+from tests.solvers.problems import brute_force, flow_problems, placements, solves_as_brute_force
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -94,3 +97,22 @@ def test_separated_cuts_raise_the_lp_bound_to_the_integer_optimum() -> None:
         assert again is not None
         lp, rounds = again, rounds + 1
     assert rounds >= 1 and lp.bound == w.deviation * 2 + 3, "the bound is the optimum (D, M) = (2, 3)"
+
+
+def test_the_staged_solve_cuts_a_wide_window_and_proves_the_brute_force_optimum() -> None:
+    """The mixed pool with busy super nodes: the (D, B) stage's window is 2 deviation units (2·W1 objective values,
+    beyond `PLAIN_WINDOW`), so the stage adds the cuts, whose bound proves the placement."""
+    p = _mixed_pool()
+    p = replace(p, classes=tuple(replace(c, busy=c.size > 1) for c in p.classes))
+    params = SolveParams(staged=True, search="scip")
+    with_cuts, = solves_as_brute_force(p, params)
+    assert "cuts" in with_cuts.detail and (with_cuts.deviation, with_cuts.busy_moves) == (2, 0)
+
+
+@SETTINGS
+@given(st.one_of(flow_problems(sizes=(1, 2, 4)), mixed_pools()))
+def test_the_staged_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProblem) -> None:
+    """Every window gets the cuts here (`PLAIN_WINDOW` -1), not only the wide ones of the 100k instances."""
+    staged = SolveParams(staged=True, search="scip")
+    with mock.patch.object(stage, "PLAIN_WINDOW", -1):
+        solves_as_brute_force(p, staged, replace(staged, cuts=False))
