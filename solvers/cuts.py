@@ -16,15 +16,24 @@ Expressions cut, for every pool with a target and every cell (pool, flavor) with
 - the pool count minus the counts of any set of its target cells (deviation: the pool's plus those cells').
   The triangle inequality gives |E - (t_pool - Σ t_cell)| <= dev_pool + Σ dev_cell.
 
-What they do not close (measured in session 21, benchmarks/RESULTS.md "Drain solve (session 21)"): the
-staged solve's (D, B) LP falls 1-4 busy nodes short on three of the four 100k drain instances. There the LP
-sends a fraction of a busy super node from a pool that has no target at all, for a subnet's room or a
-commodity's supply elsewhere (hard 100k s1: 3 of a 4-node unit, one idle node beside it); no deviation
-expression sees it, so no row here can. Neither did rows on a pool's traffic (departures + arrivals, which
-a pool of super nodes cannot make equal to its loss): they raised the stage-M LP bound by 1-3 moves on two
-instances, left it on two, and slowed SCIP's search there; not kept. The (D, B) stage instead searches the
-LP optimum's vicinity (solvers/vicinity.py) and proves the window by strong branching on the LP
-(solvers/branching.py: the tightenings it certifies close what no row here did), CP-SAT after it.
+Substituted lattice cuts (`separate`, on an LP optimum): where single nodes move too, an expression has no
+lattice (gcd 1), and without cross-cluster moves that is where the gap was (hard 100k s3, D 3 short of the optimum:
+a pool of single nodes and 8-node units, 39 nodes wanting 16 and one cell 5, reachable at 16 only with two whole
+units, the LP sending 13/8 of one). Each term whose coefficient the super-node size g does not divide is moved to
+one of its bounds b, the one nearer its LP value: Q = E + c·(b - x) keeps only the lattice terms, and
+|Q - E| = |c|·|x - b|, which is `|c|·(x - lb)` or `|c|·(ub - x)` (x within its bounds), a linear expression. So
+S + Σ |c|·|x - b| >= dist(Q, band) for every solution within the variable bounds, and the same hull rows hold with
+that sum on the deviation side. Only the rows the LP optimum violates are added, a few dozen a round (solvers/flow.py
+`_separate`; the LP's duals still certify the bound exactly, solvers/relax.py). Hard 100k nocross drain, s3: the
+(D, B) bound from D 3 short to B 1 short, stage M's from 19 moves short to 1; s4: D closed (B 10 short), stage M's
+from 71 short to 23.
+
+What none of these rows closes: single-row cuts of the same kind on the rules' rows (subnet room, pool bounds, caps:
+their one-sided band, E <= ub) found violated rows on hard 100k s4 nocross drain's stage M but left its bound 23
+short (the LP moved to another optimum of the same value), where SCIP's Gomory cuts alone closed it at the root;
+those rows are not kept. Nor the B gap the LP opens by sending a fraction of a busy super node from a pool with no
+target (session 21; hard 100k s1, s4 nocross): strong branching on the LP proves those windows
+(solvers/branching.py), CP-SAT after it.
 
 Owns: finding these rows. Must not: change the model's integer solutions.
 """
@@ -33,29 +42,63 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from functools import reduce
 
 from solvers.linear import LinearModel
 from solvers.model import Vars
 from solvers.problem import Band, FlowProblem, band_distance
 
+TOLERANCE = 1e-6  # an LP value this close to an integer is integral; a row violated by less is not cut
 MAX_CELL_SUBSET = 3  # subsets of a pool's target cells combined with its pool row (pools have 1-4 cells)
 
 
 def add_lattice_cuts(m: LinearModel, p: FlowProblem, v: Vars) -> int:
     """Add every lattice cut of `p` to `m`; returns how many rows were added."""
     before = len(m.rows)
+    for terms, base, band, devs, name in _expressions(p, v):
+        _cut(m, terms, base, band, dict.fromkeys(devs, 1), name)
+    return len(m.rows) - before
+
+
+def separate(m: LinearModel, p: FlowProblem, v: Vars, values: list[float]) -> int:
+    """Add the substituted lattice cuts (module docstring) that `values`, an LP optimum, violates; returns how many.
+
+    Per expression and per super-node size g in it: the terms whose coefficient g divides stay, every other term
+    goes to the bound nearer its value (the substitution that costs the least distance at this point).
+    """
+    before = len(m.rows)
+    for terms, base, band, devs, name in _expressions(p, v):
+        expr = {x: c for x, c in terms.items() if c}
+        for g in sorted({abs(c) for c in expr.values() if abs(c) > 1}):
+            kept = {x: c for x, c in expr.items() if c % g == 0}
+            if all(abs(values[x] - round(values[x])) <= TOLERANCE for x in kept):
+                continue  # the lattice part is integral here: no hull edge can cut this point
+            shift, distance, constant = base, dict.fromkeys(devs, 1), 0
+            for x, c in expr.items():
+                if c % g:
+                    if values[x] - m.lbs[x] > m.ubs[x] - values[x]:  # |c|·(ub - x) to the distance sum
+                        shift, distance[x], constant = shift + c * m.ubs[x], -abs(c), constant + abs(c) * m.ubs[x]
+                    else:  # |c|·(x - lb)
+                        shift, distance[x], constant = shift + c * m.lbs[x], abs(c), constant - abs(c) * m.lbs[x]
+            _cut(m, kept, shift, band, distance, f"{name}~{g}", constant, values)
+    return len(m.rows) - before
+
+
+def _expressions(p: FlowProblem, v: Vars) -> Iterator[tuple[dict[int, int], int, Band, list[int], str]]:
+    """(terms, base, band, deviation variables, name) of every expression cut: the count is `base + Σ terms`, the
+    deviation variables' sum is at least its distance to `band` in every solution."""
     cells_of: dict[int, list[int]] = {}
     for ci in v.cell_dev:
         cells_of.setdefault(p.cells[ci].pool, []).append(ci)
     for ci, dev in v.cell_dev.items():
         cell = p.cells[ci]
         assert cell.target is not None
-        _cut(m, v.cell_terms[ci], cell.count, cell.target, [dev], f"lattice_cell[{ci}]")
+        yield v.cell_terms[ci], cell.count, cell.target, [dev], f"lattice_cell[{ci}]"
     for pi, dev in v.pool_dev.items():
         pool = p.pools[pi]
         assert pool.target is not None
-        _cut(m, v.pool_terms[pi], pool.count, pool.target, [dev], f"lattice_pool[{pi}]")
+        yield v.pool_terms[pi], pool.count, pool.target, [dev], f"lattice_pool[{pi}]"
         cells = sorted(cells_of.get(pi, []))
         for r in range(1, min(len(cells), MAX_CELL_SUBSET) + 1):
             for subset in itertools.combinations(cells, r):
@@ -69,12 +112,13 @@ def add_lattice_cuts(m: LinearModel, p: FlowProblem, v: Vars) -> int:
                     base -= cell.count
                     low, high = low - cell.target[1], high - cell.target[0]
                 devs = [dev, *(v.cell_dev[ci] for ci in subset)]
-                _cut(m, terms, base, (low, high), devs, f"lattice_pool[{pi}]-cells{list(subset)}")
-    return len(m.rows) - before
+                yield terms, base, (low, high), devs, f"lattice_pool[{pi}]-cells{list(subset)}"
 
 
-def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, devs: list[int], name: str) -> None:
-    """Rows `d·Σdevs - s·(base + Σ terms) >= d·f(x1) - s·x1` for each edge (x1, x2) of the lattice hull."""
+def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, distance: dict[int, int], name: str,
+         constant: int = 0, point: list[float] | None = None) -> None:
+    """Rows `d·S - s·(base + Σ terms) >= d·f(x1) - s·x1` for each edge (x1, x2) of the lattice hull, where
+    S = constant + Σ distance·x is at least the count's distance to `band`; with `point`, only the rows it violates."""
     expr = {x: c for x, c in terms.items() if c}
     g = reduce(math.gcd, (abs(c) for c in expr.values()), 0)
     if g <= 1:
@@ -84,9 +128,11 @@ def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, devs: lis
         if abs(s) == d:
             continue  # slope ±1: implied by the band rows
         row: dict[int, int] = {x: -s * c for x, c in expr.items()}
-        for dv in devs:
-            row[dv] = row.get(dv, 0) + d
-        m.row(row, d * y1 - s * x1 + s * base, None, name)
+        for x, c in distance.items():
+            row[x] = row.get(x, 0) + d * c
+        rhs = d * y1 - s * x1 + s * base - d * constant
+        if point is None or sum(c * point[x] for x, c in row.items()) < rhs - TOLERANCE * d:
+            m.row(row, rhs, None, name)
 
 
 def hull_edges(base: int, g: int, band: Band) -> list[tuple[tuple[int, int], tuple[int, int]]]:

@@ -29,7 +29,11 @@
    model took it 7-15 s (hard 100k drain s2, s3).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
-   arithmetic) proved it. Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
+   arithmetic) proved it. In the staged solve, a stage whose placement is more than `PLAIN_WINDOW` above `lb` first
+   adds the substituted lattice cuts its LP optimum violates (solvers/cuts.py `separate`, solvers/stage.py
+   `add_cuts`): their LP's bound raises `lb`, and SCIP searches the new LP optimum's vicinity (hard 100k nocross drain
+   s3: the optimum, 0.15 s); branching then takes windows up to `CUT_WINDOW`.
+   Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
    allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
    branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
    B alone); then by CP-SAT from the answer: no solution there proves it optimal, a solution found there replaces
@@ -58,7 +62,7 @@ from solvers.model import Restrictions, Vars, build_model
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem
 from solvers.result import FlowResult, Status
-from solvers.stage import Found, Stage, prove
+from solvers.stage import CUT_WINDOW, Found, Stage, add_cuts, prove
 from solvers.vicinity import agreement, fractional
 from solvers.vicinity import vicinity as near_lp
 
@@ -177,6 +181,8 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
             return s
+    if _separate(s):
+        return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
     if first.status == "INFEASIBLE" and s.best is None and engine != "cpsat":
@@ -190,9 +196,23 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         s.proven = True  # CP-SAT's own proof (integer arithmetic)
     elif engine == "cpsat":
         s.raise_lb(first.bound)
-    if s.best is not None and not s.proven:
+    if s.best is not None and not s.proven and not _separate(s):
         prove(s)
     return s
+
+
+def _separate(s: Stage) -> bool:
+    """The stage's cuts (solvers/stage.py `add_cuts`); when they raised `lb`, SCIP searches the new LP optimum's
+    vicinity for a better placement. True when the stage is proven."""
+    values = add_cuts(s)
+    if values is not None and s.certificate is not None and s.best is not None:  # a new LP optimum, nearer them
+        try:
+            s.offer(_search_within(s, _engine(s.params, s.m), "the cut lp's vicinity",
+                                   near_lp(s.m, values, *s.certificate.tightened(s.m, s.best.value - 1)),
+                                   divisor=4, ub=s.best.value - 1))
+        except ValueError:
+            s.steps.append("the cut lp's vicinity empty")
+    return s.proven
 
 
 def _search_face(s: Stage, engine: str, exact: bool) -> None:
@@ -260,17 +280,21 @@ def _window_vicinity(s: Stage) -> tuple[list[int], list[int]]:
 
 def _search_near(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]]) -> bool:
     """Search the model within `bounds` (solvers/vicinity.py) and offer what it finds (it is checked like any
-    answer, and proven only by the bound or CP-SAT). True when the stage is done: proven, or a placement
-    within `VICINITY_WINDOW` of `lb` went straight to CP-SAT's proof, so the full model need not be searched."""
+    answer, and proven only by the bound or CP-SAT). If it is above `lb`, the LP's cuts first (`_separate`). True when
+    the stage is done: proven, or a placement within `VICINITY_WINDOW` (after the cuts, `CUT_WINDOW`) of `lb`
+    went straight to the proof (branching, CP-SAT), so the full model need not be searched."""
     assert s.lb is not None
     try:
         s.offer(_search_within(s, engine, what, bounds, divisor=4))
     except ValueError:
         s.steps.append(f"{what} empty")
         return False
-    if not s.proven and s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW:
+    if not s.proven and _separate(s):
+        return True
+    window = max(VICINITY_WINDOW, CUT_WINDOW) if s.separated else VICINITY_WINDOW  # branching's, after the cuts
+    if not s.proven and s.best is not None and s.best.value <= s.lb + window:
         prove(s)  # a few values short of the bound: CP-SAT's proof tells, no search needs to run
-    return s.proven or (s.best is not None and s.best.value <= s.lb + VICINITY_WINDOW)
+    return s.proven or (s.best is not None and s.best.value <= s.lb + window)
 
 
 def _search_within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]], *,

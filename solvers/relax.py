@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from solvers.glop import Lp
+from solvers.glop import Lp, with_rows
 from solvers.linear import LinearModel
 
 SCALE_BITS = 40
@@ -78,6 +78,18 @@ def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
     """Solve the LP relaxation; None when GLOP does not report an optimum (infeasible, limit, error)."""
     start = time.perf_counter()
     answer = Lp(model, model.lbs, model.ubs).solve(time_limit=time_limit, presolve=True)
+    if answer is None:
+        return None
+    return Relaxation(answer.values, answer.objective, certify(model, answer.duals), time.perf_counter() - start,
+                      answer.basis)
+
+
+def resolve(model: LinearModel, basis: Any, first: int, time_limit: float) -> Relaxation | None:
+    """The LP relaxation again after rows `first..` were added to `model` (cuts the last optimum violates), by dual
+    simplex from that optimum's basis (None: from scratch) with the new rows' slacks basic; None as for `relax`."""
+    start = time.perf_counter()
+    basis = None if basis is None else with_rows(basis, first, len(model.rows) - first)
+    answer = Lp(model, model.lbs, model.ubs, basis).solve(time_limit=time_limit, primal=False)
     if answer is None:
         return None
     return Relaxation(answer.values, answer.objective, certify(model, answer.duals), time.perf_counter() - start,

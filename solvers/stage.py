@@ -4,7 +4,9 @@ so far and the deadline, answers read back as checked placements, and the proof 
 A stage admits a placement only if it meets every final-state rule (`feasibility_errors`) and its (D, B, M),
 recomputed from the counts, has a value in the stage's objective; it is proven when that value reaches the
 bound, or by `prove`: strong branching on the LP for a window of at most `BRANCH_WINDOW` values in the staged
-solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window.
+solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window. A wider
+window than `PLAIN_WINDOW` first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py), after which
+branching takes windows up to `CUT_WINDOW`.
 Owns: a stage's state and its proof step. Must not: choose where to search (solvers/flow.py does) or import
 planner, pandas, httpx, click.
 """
@@ -18,10 +20,12 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from solvers.backends import BackendAnswer, get_backend
+from solvers.cuts import separate
 from solvers.linear import LinearModel
 from solvers.model import Vars, complete_hint
 from solvers.params import SolveParams
 from solvers.problem import FlowProblem, deviation_of, feasibility_errors, final_counts
+from solvers.vicinity import fractional
 
 if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported only by the models that use it
     from solvers.relax import Certificate
@@ -29,6 +33,14 @@ if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported on
 # objective values; a window this narrow is proven by branching first (solvers/branching.py). 4, not 3: hard 100k s3
 # drain's (D, B) window of 4 closed in 41 LP solves (1.8-2.1 s; CP-SAT 3.0-3.7 s), busy 100k s1's in 24 (0.5 s; 0.8 s)
 BRANCH_WINDOW = 4
+# a wider window than this gets the substituted lattice cuts first (`add_cuts`); narrower ones are proven as without
+# them: on 100k drain (busy s1, s2) the cuts' time and a branching left open on what they left (busy s2's stage M:
+# 7 values to 1, 100 LPs, 1 s; CP-SAT took 0.65-0.8 s on the 7) cost more than they saved
+PLAIN_WINDOW = 8
+# the branching's window after the cuts: hard 100k s4 nocross drain's (D, B) window of 10 closed in 17 LP solves
+# (0.6-0.9 s; CP-SAT 6.7-10.3 s), its stage M's of 23 in 51 (1.6-2.1 s; CP-SAT 16 s, or unknown at the time limit)
+CUT_WINDOW = 24
+SEPARATION_ROUNDS = 6  # LP solves with substituted lattice cuts (`add_cuts`); the 100k drain stages took 1-4
 
 Key = tuple[int, int, int]  # (D, B, M) of a placement
 
@@ -58,6 +70,7 @@ class Stage:
         self.proven = False
         self.infeasible = False  # CP-SAT (exact) found no placement at all
         self.branch = False  # a narrow window proven by branching first (the staged solve's stages)
+        self.separated = False  # the LP's substituted lattice cuts added (solvers/flow.py `_separate`)
         self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
 
     def left(self) -> float:
@@ -109,6 +122,37 @@ class Stage:
         return values
 
 
+def add_cuts(s: Stage) -> list[float] | None:
+    """Once per stage of the staged solve, when its best placement is more than `PLAIN_WINDOW` above `lb`: rounds of
+    substituted lattice cuts (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model,
+    each followed by the LP again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's
+    bound raises `lb`, its certificate and basis replace the stage's (the searches before ran on the first LP's, as
+    without cuts). The last LP optimum when `lb` rose and the placement is not proven, else None."""
+    if s.separated or not (s.branch and s.params.cuts) or s.best is None or s.lp_values is None or s.lb is None or \
+            s.best.value - s.lb <= PLAIN_WINDOW:
+        return None
+    from solvers.glop import with_rows
+    from solvers.relax import resolve
+
+    s.separated = True
+    start, before, bound = time.perf_counter(), len(s.m.rows), s.lb
+    values, basis, rounds = s.lp_values, s.lp_basis, 0
+    while rounds < SEPARATION_ROUNDS and s.best.value > s.lb and fractional(values):
+        first = len(s.m.rows)
+        if not separate(s.m, s.p, s.v, values):
+            break
+        lp = resolve(s.m, basis, first, s.left())
+        if lp is None:  # the new rows' slacks basic keep the last basis a basis of the model with them
+            basis = None if basis is None else with_rows(basis, first, len(s.m.rows) - first)
+            break
+        rounds, values, basis, s.certificate = rounds + 1, lp.values, lp.basis, lp.certificate
+        s.raise_lb(lp.bound)
+    s.lp_basis = basis
+    seconds = time.perf_counter() - start
+    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
+    return values if s.lb > bound and not s.proven else None
+
+
 def prove(s: Stage) -> None:
     """Prove the best placement optimal: by branching on the LP (`_branch`) when the window is narrow, else (or
     when that fails) CP-SAT searches `[lb, best - 1]` from it: none there proves it, one there replaces it."""
@@ -124,11 +168,11 @@ def prove(s: Stage) -> None:
 
 
 def _branch(s: Stage) -> bool:
-    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values, half the
-    time left)."""
+    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values, `CUT_WINDOW`
+    after the cuts; half the time left)."""
     assert s.best is not None
     if not (s.branch and s.params.branching) or s.certificate is None or s.lb is None or \
-            s.best.value - s.lb > BRANCH_WINDOW:
+            s.best.value - s.lb > (CUT_WINDOW if s.separated else BRANCH_WINDOW):
         return False
     from solvers.branching import prove_window, split_window
     from solvers.glop import with_rows

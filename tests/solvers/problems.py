@@ -4,6 +4,7 @@ the brute force's answer with and without an idea switched on, for the solver te
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import replace
 
 from hypothesis import strategies as st
@@ -101,14 +102,10 @@ def _spreads(total: int, parts: int) -> list[tuple[int, ...]]:
     return [(first, *rest) for first in range(total + 1) for rest in _spreads(total - first, parts - 1)]
 
 
-def brute_force(p: FlowProblem) -> Key | None:
-    """The lexicographically smallest (D, B, M) over every placement that meets every rule (None: none does).
-
-    Every departure vector, and for each every way to spread each commodity's departures over its
-    arrivals (conservation); each candidate is checked with `feasibility_errors`.
-    """
+def placements(p: FlowProblem) -> Iterator[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Every placement (departures, arrivals) that meets every rule: every departure vector, and for each every way
+    to spread each commodity's departures over its arrivals (conservation), checked with `feasibility_errors`."""
     arrivals_of = [[j for j, a in enumerate(p.arrivals) if a.commodity == k] for k in range(len(p.commodities))]
-    best: Key | None = None
     for out in itertools.product(*(range(c.count + 1) for c in p.classes)):
         sent = [0] * len(p.commodities)
         for c, n in zip(p.classes, out, strict=True):
@@ -119,12 +116,13 @@ def brute_force(p: FlowProblem) -> Key | None:
             for k, spread in enumerate(choice):
                 for j, n in zip(arrivals_of[k], spread, strict=True):
                     into[j] = n
-            if feasibility_errors(p, out, tuple(into)):
-                continue
-            key = key_of(p, out, tuple(into))
-            if best is None or key < best:
-                best = key
-    return best
+            if not feasibility_errors(p, out, tuple(into)):
+                yield out, tuple(into)
+
+
+def brute_force(p: FlowProblem) -> Key | None:
+    """The lexicographically smallest (D, B, M) over every placement that meets every rule (None: none does)."""
+    return min((key_of(p, out, into) for out, into in placements(p)), default=None)
 
 
 def without_busy(p: FlowProblem) -> FlowProblem:
