@@ -48,8 +48,9 @@ from functools import reduce
 from solvers.linear import LinearModel
 from solvers.model import Vars
 from solvers.problem import Band, FlowProblem, band_distance
+from solvers.vicinity import fractional
 
-TOLERANCE = 1e-6  # an LP value this close to an integer is integral; a row violated by less is not cut
+VIOLATION = 1e-6  # a row the LP optimum violates by less (per unit of its deviation weight) is not cut
 MAX_CELL_SUBSET = 3  # subsets of a pool's target cells combined with its pool row (pools have 1-4 cells)
 
 
@@ -72,7 +73,7 @@ def separate(m: LinearModel, p: FlowProblem, v: Vars, values: list[float]) -> in
         expr = {x: c for x, c in terms.items() if c}
         for g in sorted({abs(c) for c in expr.values() if abs(c) > 1}):
             kept = {x: c for x, c in expr.items() if c % g == 0}
-            if all(abs(values[x] - round(values[x])) <= TOLERANCE for x in kept):
+            if not fractional([values[x] for x in kept]):
                 continue  # the lattice part is integral here: no hull edge can cut this point
             shift, distance, constant = base, dict.fromkeys(devs, 1), 0
             for x, c in expr.items():
@@ -131,7 +132,7 @@ def _cut(m: LinearModel, terms: dict[int, int], base: int, band: Band, distance:
         for x, c in distance.items():
             row[x] = row.get(x, 0) + d * c
         rhs = d * y1 - s * x1 + s * base - d * constant
-        if point is None or sum(c * point[x] for x, c in row.items()) < rhs - TOLERANCE * d:
+        if point is None or sum(c * point[x] for x, c in row.items()) < rhs - VIOLATION * d:
             m.row(row, rhs, None, name)
 
 

@@ -309,9 +309,8 @@ def _within(s: Stage, engine: str, what: str, bounds: tuple[list[int], list[int]
     """`engine` on the model within `bounds`, the fixed variables substituted out (solvers/face.py `restrict`),
     objective at least `lb` (and at most `ub`), for 1/`divisor` of the time left (CP-SAT presolving
     `presolve_rounds` rounds unless `params.presolve_rounds` says; SCIP stopping after `node_limit` nodes); the
-    backend's status and the placement it
-    found, checked like any answer (`Stage.read`), or None. Raises ValueError when a row left without free
-    variables cannot hold: no placement lies within `bounds`."""
+    backend's status and the placement it found, checked like any answer (`Stage.read`), or None. Raises
+    ValueError when a row left without free variables cannot hold: no placement lies within `bounds`."""
     assert s.lb is not None
     within = restrict(s.m, *bounds)
     model = replace(within.model, objective_lb=s.lb - within.offset,

@@ -76,20 +76,21 @@ class Relaxation:
 
 def relax(model: LinearModel, time_limit: float) -> Relaxation | None:
     """Solve the LP relaxation; None when GLOP does not report an optimum (infeasible, limit, error)."""
-    start = time.perf_counter()
-    answer = Lp(model, model.lbs, model.ubs).solve(time_limit=time_limit, presolve=True)
-    if answer is None:
-        return None
-    return Relaxation(answer.values, answer.objective, certify(model, answer.duals), time.perf_counter() - start,
-                      answer.basis)
+    return _relaxation(model, None, time_limit, presolve=True)
 
 
 def resolve(model: LinearModel, basis: Any, first: int, time_limit: float) -> Relaxation | None:
     """The LP relaxation again after rows `first..` were added to `model` (cuts the last optimum violates), by dual
     simplex from that optimum's basis (None: from scratch) with the new rows' slacks basic; None as for `relax`."""
+    return _relaxation(model, None if basis is None else with_rows(basis, first, len(model.rows) - first),
+                       time_limit, primal=False)
+
+
+def _relaxation(model: LinearModel, basis: Any, time_limit: float, *, presolve: bool = False,
+                primal: bool = True) -> Relaxation | None:
+    """GLOP on `model` from `basis` (None: from scratch), its optimum certified exactly; None without one."""
     start = time.perf_counter()
-    basis = None if basis is None else with_rows(basis, first, len(model.rows) - first)
-    answer = Lp(model, model.lbs, model.ubs, basis).solve(time_limit=time_limit, primal=False)
+    answer = Lp(model, model.lbs, model.ubs, basis).solve(time_limit=time_limit, presolve=presolve, primal=primal)
     if answer is None:
         return None
     return Relaxation(answer.values, answer.objective, certify(model, answer.duals), time.perf_counter() - start,
