@@ -32,7 +32,11 @@
    arithmetic) proved it. In the staged solve, a stage whose placement is more than `PLAIN_WINDOW` above `lb` first
    adds the substituted lattice cuts its LP optimum violates (solvers/cuts.py `separate`, solvers/stage.py
    `add_cuts`): their LP's bound raises `lb`, and SCIP searches the new LP optimum's vicinity (hard 100k nocross drain
-   s3: the optimum, 0.15 s); branching then takes windows up to `CUT_WINDOW`.
+   s3: the optimum, 0.15 s); branching then takes windows up to `CUT_WINDOW`. The one-stage solve adds them after
+   the full model's search, on any window it leaves: their bound alone proved the placement on 8 of the 21 100k
+   instances (seeds 2-4, every busy policy) whose search ended above `lb`; on the 13 others CP-SAT proves the
+   window with them, the solve 0.74-1.30x its time without, 0.85x over the 21 (before that search they slowed it:
+   subnets s2's 0.5 -> 1.8 s; session 25, benchmarks/RESULTS.md).
    Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
    allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
    branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
@@ -181,7 +185,7 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
             return s
-    if _separate(s):
+    if s.branch and _separate(s):  # the staged solve's cuts come before the full model's search, the one-stage's after
         return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
@@ -196,16 +200,16 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         s.proven = True  # CP-SAT's own proof (integer arithmetic)
     elif engine == "cpsat":
         s.raise_lb(first.bound)
-    if s.best is not None and not s.proven and not _separate(s):
+    if s.best is not None and not s.proven and not _separate(s, search=s.branch):
         prove(s)
     return s
 
 
-def _separate(s: Stage) -> bool:
-    """The stage's cuts (solvers/stage.py `add_cuts`); when they raised `lb`, SCIP searches the new LP optimum's
-    vicinity for a better placement. True when the stage is proven."""
+def _separate(s: Stage, search: bool = True) -> bool:
+    """The stage's cuts (solvers/stage.py `add_cuts`); when they raised `lb` (and `search`), SCIP searches the new LP
+    optimum's vicinity for a better placement. True when the stage is proven."""
     values = add_cuts(s)
-    if values is not None and s.certificate is not None and s.best is not None:  # a new LP optimum, nearer them
+    if search and values is not None and s.certificate is not None and s.best is not None:  # a new LP optimum
         try:
             s.offer(_search_within(s, _engine(s.params, s.m), "the cut lp's vicinity",
                                    near_lp(s.m, values, *s.certificate.tightened(s.m, s.best.value - 1)),

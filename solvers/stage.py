@@ -4,9 +4,9 @@ so far and the deadline, answers read back as checked placements, and the proof 
 A stage admits a placement only if it meets every final-state rule (`feasibility_errors`) and its (D, B, M),
 recomputed from the counts, has a value in the stage's objective; it is proven when that value reaches the
 bound, or by `prove`: strong branching on the LP for a window of at most `BRANCH_WINDOW` values in the staged
-solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window. A wider
-window than `PLAIN_WINDOW` first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py), after which
-branching takes windows up to `CUT_WINDOW`.
+solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window. A window
+first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py): in the staged solve only one wider than
+`PLAIN_WINDOW`, after which branching takes windows up to `CUT_WINDOW`; in the one-stage solve any.
 Owns: a stage's state and its proof step. Must not: choose where to search (solvers/flow.py does) or import
 planner, pandas, httpx, click.
 """
@@ -33,9 +33,10 @@ if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported on
 # objective values; a window this narrow is proven by branching first (solvers/branching.py). 4, not 3: hard 100k s3
 # drain's (D, B) window of 4 closed in 41 LP solves (1.8-2.1 s; CP-SAT 3.0-3.7 s), busy 100k s1's in 24 (0.5 s; 0.8 s)
 BRANCH_WINDOW = 4
-# a wider window than this gets the substituted lattice cuts first (`add_cuts`); narrower ones are proven as without
-# them: on 100k drain (busy s1, s2) the cuts' time and a branching left open on what they left (busy s2's stage M:
-# 7 values to 1, 100 LPs, 1 s; CP-SAT took 0.65-0.8 s on the 7) cost more than they saved
+# in the staged solve, a wider window than this gets the substituted lattice cuts first (`add_cuts`); narrower ones are
+# proven as without them: on 100k drain (busy s1, s2) the cuts' time and a branching left open on what they left
+# (busy s2's stage M: 7 values to 1, 100 LPs, 1 s; CP-SAT took 0.65-0.8 s on the 7) cost more than they saved. The
+# one-stage solve takes them on any window its search leaves (session 25: solvers/flow.py step 4)
 PLAIN_WINDOW = 8
 # the branching's window after the cuts: hard 100k s4 nocross drain's (D, B) window of 10 closed in 17 LP solves
 # (0.6-0.9 s; CP-SAT 6.7-10.3 s), its stage M's of 23 in 51 (1.6-2.1 s; CP-SAT 16 s, or unknown at the time limit)
@@ -123,13 +124,13 @@ class Stage:
 
 
 def add_cuts(s: Stage) -> list[float] | None:
-    """Once per stage of the staged solve, when its best placement is more than `PLAIN_WINDOW` above `lb`: rounds of
+    """Once per stage, when its best placement is above `lb` (in the staged solve, more than `PLAIN_WINDOW`): rounds of
     substituted lattice cuts (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model,
     each followed by the LP again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's
     bound raises `lb`, its certificate and basis replace the stage's (the searches before ran on the first LP's, as
     without cuts). The last LP optimum when `lb` rose and the placement is not proven, else None."""
-    if s.separated or not (s.branch and s.params.cuts) or s.best is None or s.lp_values is None or s.lb is None or \
-            s.best.value - s.lb <= PLAIN_WINDOW:
+    if s.separated or not s.params.cuts or s.best is None or s.lp_values is None or s.lb is None or \
+            s.best.value - s.lb <= (PLAIN_WINDOW if s.branch else 0):
         return None
     from solvers.glop import with_rows
     from solvers.relax import resolve

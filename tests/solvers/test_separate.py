@@ -116,3 +116,22 @@ def test_the_staged_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProblem
     staged = SolveParams(staged=True, search="scip")
     with mock.patch.object(stage, "PLAIN_WINDOW", -1):
         solves_as_brute_force(p, staged, replace(staged, cuts=False))
+
+
+def test_the_one_stage_solve_proves_with_the_cuts_after_its_search() -> None:
+    """Without busy nodes the mixed pool is solved in one stage: the search finds (2, 0, 3) above the LP bound, and
+    the cuts, added after it, raise the bound to it: no CP-SAT proof runs, where without them CP-SAT proves it."""
+    p = _mixed_pool()
+    params = SolveParams(search="scip")
+    with_cuts, without = solves_as_brute_force(p, params, replace(params, cuts=False))
+    assert with_cuts.detail.index("scip optimal") < with_cuts.detail.index("cuts")
+    assert "cpsat infeasible" not in with_cuts.detail and "cpsat infeasible" in without.detail
+
+
+@SETTINGS
+@given(st.one_of(flow_problems(sizes=(1, 2, 4)), mixed_pools()))
+def test_the_one_stage_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProblem) -> None:
+    """The one-stage solve's search and proof after the cuts (on every window it leaves) find the brute force's
+    (D, B, M), as without the cuts."""
+    params = SolveParams(search="scip")
+    solves_as_brute_force(p, params, replace(params, cuts=False))
