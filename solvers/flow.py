@@ -29,10 +29,11 @@
    model took it 7-15 s (hard 100k drain s2, s3).
 4. The answer is read back as class departures and arrivals, checked against every final-state rule, and its (D, B,
    M) recomputed from the counts. It is OPTIMAL when its objective equals `lb`, or when CP-SAT (exact integer
-   arithmetic) proved it. In the staged solve, a stage whose placement is more than `PLAIN_WINDOW` above `lb` first
+   arithmetic) proved it. In the staged solve, a stage whose placement is more than `BRANCH_WINDOW` above `lb` first
    adds the substituted lattice cuts its LP optimum violates (solvers/cuts.py `separate`, solvers/stage.py
    `add_cuts`): their LP's bound raises `lb`, and SCIP searches the new LP optimum's vicinity (hard 100k nocross drain
-   s3: the optimum, 0.15 s); branching then takes windows up to `CUT_WINDOW`. The one-stage solve adds them after
+   s3: the optimum, 0.15 s); branching then takes what they leave of a window wider than `PLAIN_WINDOW`, up to
+   `CUT_WINDOW` values, and CP-SAT what they leave of a narrower one. The one-stage solve adds them after
    the full model's search, on any window it leaves: their bound alone proved the placement on 8 of the 21 100k
    instances (seeds 2-4, every busy policy) whose search ended above `lb`; on the 13 others CP-SAT proves the
    window with them, the solve 0.74-1.30x its time without, 0.85x over the 21 (before that search they slowed it:

@@ -5,8 +5,9 @@ A stage admits a placement only if it meets every final-state rule (`feasibility
 recomputed from the counts, has a value in the stage's objective; it is proven when that value reaches the
 bound, or by `prove`: strong branching on the LP for a window of at most `BRANCH_WINDOW` values in the staged
 solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window. A window
-first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py): in the staged solve only one wider than
-`PLAIN_WINDOW`, after which branching takes windows up to `CUT_WINDOW`; in the one-stage solve any.
+first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py): in the staged solve one wider than
+`BRANCH_WINDOW`, after which branching takes what they leave of a window wider than `PLAIN_WINDOW` up to
+`CUT_WINDOW` values, and CP-SAT the rest; in the one-stage solve any window.
 Owns: a stage's state and its proof step. Must not: choose where to search (solvers/flow.py does) or import
 planner, pandas, httpx, click.
 """
@@ -33,10 +34,11 @@ if TYPE_CHECKING:  # the LP (and OR-Tools' linear solver with it) is imported on
 # objective values; a window this narrow is proven by branching first (solvers/branching.py). 4, not 3: hard 100k s3
 # drain's (D, B) window of 4 closed in 41 LP solves (1.8-2.1 s; CP-SAT 3.0-3.7 s), busy 100k s1's in 24 (0.5 s; 0.8 s)
 BRANCH_WINDOW = 4
-# in the staged solve, a wider window than this gets the substituted lattice cuts first (`add_cuts`); narrower ones are
-# proven as without them: on 100k drain (busy s1, s2) the cuts' time and a branching left open on what they left
-# (busy s2's stage M: 7 values to 1, 100 LPs, 1 s; CP-SAT took 0.65-0.8 s on the 7) cost more than they saved. The
-# one-stage solve takes them on any window its search leaves (session 25: solvers/flow.py step 4)
+# in the staged solve, a wider window than BRANCH_WINDOW gets the substituted lattice cuts first (`add_cuts`); what they
+# leave of a window at most this wide is proven by CP-SAT, not branching: busy 100k s2 drain's (D, B) window of 7 went
+# to 1, which branching left open after 100 LPs (1.5 s) and CP-SAT proved in 0.2 s, and hard 100k s4 drain's window of
+# 7 closed under the cuts alone (CP-SAT took 2.2-3.0 s on it); session 25. The one-stage solve takes the cuts on any
+# window its search leaves (solvers/flow.py step 4)
 PLAIN_WINDOW = 8
 # the branching's window after the cuts: hard 100k s4 nocross drain's (D, B) window of 10 closed in 17 LP solves
 # (0.6-0.9 s; CP-SAT 6.7-10.3 s), its stage M's of 23 in 51 (1.6-2.1 s; CP-SAT 16 s, or unknown at the time limit)
@@ -72,6 +74,7 @@ class Stage:
         self.infeasible = False  # CP-SAT (exact) found no placement at all
         self.branch = False  # a narrow window proven by branching first (the staged solve's stages)
         self.separated = False  # the LP's substituted lattice cuts added (solvers/flow.py `_separate`)
+        self.cut_window = 0  # the window `best - lb` when they were added
         self.split: tuple[dict[int, int], int, dict[int, int]] | None = None  # objective weight·H + L (branching.py)
 
     def left(self) -> float:
@@ -124,18 +127,18 @@ class Stage:
 
 
 def add_cuts(s: Stage) -> list[float] | None:
-    """Once per stage, when its best placement is above `lb` (in the staged solve, more than `PLAIN_WINDOW`): rounds of
+    """Once per stage, when its best placement is above `lb` (in the staged solve, more than `BRANCH_WINDOW`): rounds of
     substituted lattice cuts (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model,
     each followed by the LP again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's
     bound raises `lb`, its certificate and basis replace the stage's (the searches before ran on the first LP's, as
     without cuts). The last LP optimum when `lb` rose and the placement is not proven, else None."""
     if s.separated or not s.params.cuts or s.best is None or s.lp_values is None or s.lb is None or \
-            s.best.value - s.lb <= (PLAIN_WINDOW if s.branch else 0):
+            s.best.value - s.lb <= (BRANCH_WINDOW if s.branch else 0):
         return None
     from solvers.glop import with_rows
     from solvers.relax import resolve
 
-    s.separated = True
+    s.separated, s.cut_window = True, s.best.value - s.lb
     start, before, bound = time.perf_counter(), len(s.m.rows), s.lb
     values, basis, rounds = s.lp_values, s.lp_basis, 0
     while rounds < SEPARATION_ROUNDS and s.best.value > s.lb and fractional(values):
@@ -169,11 +172,12 @@ def prove(s: Stage) -> None:
 
 
 def _branch(s: Stage) -> bool:
-    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values, `CUT_WINDOW`
-    after the cuts; half the time left)."""
+    """solvers/branching.py's proof that nothing lies in `[lb, best - 1]` (<= `BRANCH_WINDOW` values; after the cuts,
+    <= `CUT_WINDOW` when they were added on a window wider than `PLAIN_WINDOW`, else none; half the time left)."""
     assert s.best is not None
+    widest = BRANCH_WINDOW if not s.separated else CUT_WINDOW if s.cut_window > PLAIN_WINDOW else -1
     if not (s.branch and s.params.branching) or s.certificate is None or s.lb is None or \
-            s.best.value - s.lb > (CUT_WINDOW if s.separated else BRANCH_WINDOW):
+            s.best.value - s.lb > widest:
         return False
     from solvers.branching import prove_window, split_window
     from solvers.glop import with_rows

@@ -4,6 +4,7 @@ LP point they were separated from, and they close the gap a pool of single nodes
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import replace
 from unittest import mock
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from solvers import stage
+from solvers.branching import BranchProof
 from solvers.cuts import add_lattice_cuts, separate
 from solvers.model import build_model, complete_hint
 from solvers.params import SolveParams
@@ -101,7 +103,7 @@ def test_separated_cuts_raise_the_lp_bound_to_the_integer_optimum() -> None:
 
 def test_the_staged_solve_cuts_a_wide_window_and_proves_the_brute_force_optimum() -> None:
     """The mixed pool with busy super nodes: the (D, B) stage's window is 2 deviation units (2·W1 objective values,
-    beyond `PLAIN_WINDOW`), so the stage adds the cuts, whose bound proves the placement."""
+    beyond `BRANCH_WINDOW`), so the stage adds the cuts, whose bound proves the placement."""
     p = _mixed_pool()
     p = replace(p, classes=tuple(replace(c, busy=c.size > 1) for c in p.classes))
     params = SolveParams(staged=True, search="scip")
@@ -112,9 +114,10 @@ def test_the_staged_solve_cuts_a_wide_window_and_proves_the_brute_force_optimum(
 @SETTINGS
 @given(st.one_of(flow_problems(sizes=(1, 2, 4)), mixed_pools()))
 def test_the_staged_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProblem) -> None:
-    """Every window gets the cuts here (`PLAIN_WINDOW` -1), not only the wide ones of the 100k instances."""
+    """Every window gets the cuts here (`BRANCH_WINDOW` -1), then branching on what they leave (`PLAIN_WINDOW` -1),
+    not only the wide ones of the 100k instances."""
     staged = SolveParams(staged=True, search="scip")
-    with mock.patch.object(stage, "PLAIN_WINDOW", -1):
+    with mock.patch.object(stage, "BRANCH_WINDOW", -1), mock.patch.object(stage, "PLAIN_WINDOW", -1):
         solves_as_brute_force(p, staged, replace(staged, cuts=False))
 
 
@@ -135,3 +138,23 @@ def test_the_one_stage_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProb
     (D, B, M), as without the cuts."""
     params = SolveParams(search="scip")
     solves_as_brute_force(p, params, replace(params, cuts=False))
+
+
+def test_branching_proves_what_the_cuts_leave_only_of_a_window_wider_than_plain_window() -> None:
+    """After the cuts, a staged stage's window goes to branching (up to `CUT_WINDOW`) only when the cuts were added
+    on a window wider than `PLAIN_WINDOW`; what they leave of a narrower one goes to CP-SAT; before them, branching
+    takes windows up to `BRANCH_WINDOW`."""
+    p = _mixed_pool()
+    m, v, _ = build_model(p)
+    s = stage.Stage(p, m, v, lambda key: key[0], SolveParams(staged=True), time.perf_counter() + 10, [])
+    s.branch, s.certificate, s.lb = True, mock.Mock(), 10
+    s.certificate.tightened.return_value = (m.lbs, m.ubs)
+    s.best = stage.Found((), (), (0, 0, 0), 11)
+    proof = BranchProof(True, 1, 0.0)
+    for separated, cut_window, best, branches in ((False, 0, 14, True), (False, 0, 15, False), (True, 7, 11, False),
+                                                  (True, 9, 11, True), (True, 9, 34, True), (True, 9, 35, False)):
+        s.separated, s.cut_window, s.proven = separated, cut_window, False
+        s.best = replace(s.best, value=best)
+        with mock.patch("solvers.branching.prove_window", return_value=proof) as prove_window:
+            assert stage._branch(s) is branches
+        assert prove_window.called is branches
