@@ -1,13 +1,18 @@
 """Solver-only side-by-side measurements behind the design decisions of solvers/flow.py (RESULTS.md).
 
     python -m benchmarks.ideas [--families all] [--sizes 10k,100k] [--seeds 1,2] [--repeat 3]
-                               [--variants reference,cpsat,cpsat+cuts,...] [--markdown out.md] [--json out.json]
+                               [--cross-cluster on|off|both] [--busy-nodes none,keep,drain,ignore]
+                               [--variants reference,cpsat,cpsat+cuts,...] [--reference COMMIT]
+                               [--data-dir DIR] [--markdown out.md] [--json out.json]
 
 Every variant solves the same class-level problem (`load_problem` of the planner under test; the reference
 variant loads it with the reference commit's planner). Each (instance, variant) runs in its own child
 process, which loads the problem once and times `solve_flow` `--repeat` times in a row (the median is
 reported); the order of the variants rotates from instance to instance so that a change of load on the
-shared machine does not always hit the same one.
+shared machine does not always hit the same one. `--cross-cluster` picks the instances' cross-cluster setting (as
+`benchmarks.run`), and `--busy-nodes` the specs of the busy families (busy, hard): `none` is the family's own spec,
+`keep`/`drain`/`ignore` the spec with that `workloads:` section; the other families take their own spec only.
+With `--reference COMMIT`, `reference` is that commit's solver with its defaults: the code before a change.
 
 | variant | what |
 |---|---|
@@ -30,6 +35,7 @@ shared machine does not always hit the same one.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -125,25 +131,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--reference", default=run.REFERENCE_COMMIT)
+    parser.add_argument("--cross-cluster", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--busy-nodes", default="none",
+                        help="comma-separated specs of the busy families: none (their own), keep, drain, ignore")
     parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
     families = list(FAMILIES) if args.families == "all" else args.families.split(",")
     variants = args.variants.split(",")
-    unknown = [v for v in variants if v not in VARIANTS] + [f for f in families if f not in FAMILIES]
+    policies = args.busy_nodes.split(",")
+    unknown = [v for v in variants if v not in VARIANTS] + [f for f in families if f not in FAMILIES] + \
+        [b for b in policies if b not in ("none", "keep", "drain", "ignore")]
     if unknown:
-        parser.error(f"unknown variant or family: {', '.join(unknown)}")
+        parser.error(f"unknown variant, family or busy policy: {', '.join(unknown)}")
+    crosses = {"on": [True], "off": [False], "both": [True, False]}[args.cross_cluster]
     root = Path(tempfile.gettempdir()) / "poolshift-benchmarks"
     ms.CODE_SNAPSHOT, _ = ms.snapshot_code(root)
     reference = ms.reference_code(args.reference, root) if any(VARIANTS[v][0] for v in variants) else None
     table: list[dict[str, Any]] = []
     for family in families:
         for size in (instances.parse_size(s) for s in args.sizes.split(",")):
-            for seed in (int(s) for s in args.seeds.split(",")):
-                inventory, spec, _ = instances.ensure_instance(size, seed, True, args.data_dir.resolve(), False,
-                                                         lambda m: print(m, file=sys.stderr), family)
-                key = f"{family}-{size.label}-s{seed}"
+            for seed, cross, busy in itertools.product((int(s) for s in args.seeds.split(",")), crosses,
+                                                       policies if family in run.BUSY_FAMILIES else ["none"]):
+                inventory, spec, _ = instances.ensure_instance(
+                    size, seed, cross, args.data_dir.resolve(), False, lambda m: print(m, file=sys.stderr), family,
+                    None if busy == "none" else busy)
+                key = f"{family}-{size.label}-s{seed}" + ("" if cross else "-nocross") + \
+                    ("" if busy == "none" else f"-{busy}")
                 shift = len(table) % len(variants)
                 order = variants[shift:] + variants[:shift]
                 print(f"{key}: {', '.join(order)}", file=sys.stderr, flush=True)
