@@ -33,11 +33,13 @@
    adds the substituted lattice cuts its LP optimum violates (solvers/cuts.py `separate`, solvers/stage.py
    `add_cuts`): their LP's bound raises `lb`, and SCIP searches the new LP optimum's vicinity (hard 100k nocross drain
    s3: the optimum, 0.15 s); branching then takes what they leave of a window wider than `PLAIN_WINDOW`, up to
-   `CUT_WINDOW` values, and CP-SAT what they leave of a narrower one. The one-stage solve adds them after
-   the full model's search, on any window it leaves: their bound alone proved the placement on 8 of the 21 100k
-   instances (seeds 2-4, every busy policy) whose search ended above `lb`; on the 13 others CP-SAT proves the
-   window with them, the solve 0.74-1.30x its time without, 0.85x over the 21 (before that search they slowed it:
-   subnets s2's 0.5 -> 1.8 s; session 25, benchmarks/RESULTS.md).
+   `CUT_WINDOW` values, and CP-SAT what they leave of a narrower one. The one-stage solve takes them before
+   CP-SAT's search of the LP face (`_search_face`): their bound and LP optimum, not their rows (which slowed SCIP's
+   search of the full model: subnets s2's 0.5 -> 1.8 s), so that the face is searched at their bound. Of the 29
+   100k instances (seeds 1-4, every busy policy) that reach that search, 20 now end with it or with the window's
+   vicinity search after it, without the full model's search or a proof (5 before); the 29 solves 0.80x in total
+   (0.46-1.35x; session 25, benchmarks/RESULTS.md). With SCIP on the face (`params.exact_face` False) they come
+   after the full model's search instead, rows kept.
    Otherwise the window `[lb, value - 1]` is searched, within the bounds the LP certificate
    allows there (exact reduced-cost fixing): in the staged solve, at most `BRANCH_WINDOW` values wide, by strong
    branching on GLOP first (solvers/branching.py: every branch closed by an exact certificate; the (D, B) window on
@@ -235,7 +237,10 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
     0.04-0.6 s where the whole face took 0.2-3.4 s; elsewhere it was over in 0.03-0.13 s (without the row, SCIP
     spent up to 2.2 s finding the vicinity's best placement far above `lb`; benchmarks/RESULTS.md). SCIP stops there
     after `FACE_VICINITY_NODES` nodes: every search that found the placement (100k, seeds 1-4) decided at the root,
-    and unreachable 100k s3 spent 1.3-3.6 s on 139 nodes to find nothing (session 24)."""
+    and unreachable 100k s3 spent 1.3-3.6 s on 139 nodes to find nothing (session 24). Between the two, with
+    `exact`, the substituted lattice cuts raise `lb` (solvers/stage.py `add_cuts`, their rows left out of the
+    models searched): of the 29 100k instances that reach CP-SAT's face search, 20 end with it or the window's
+    vicinity after it, without the full model's search or a proof, where 5 did (session 25)."""
     assert s.certificate is not None and s.lb is not None
     bounds = s.certificate.tightened(s.m, s.lb)
     if s.params.vicinity and s.lp_values is not None:
@@ -248,6 +253,13 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
         if found is not None and found.value <= s.lb:
             s.offer(found)
             return
+    if exact:  # the cuts' bound and LP optimum (not their rows) first: the face searched at a higher bound
+        values = add_cuts(s, keep=False)
+        if s.proven:
+            return
+        if values is not None:
+            s.lp_values = values
+            bounds = s.certificate.tightened(s.m, s.lb)
     try:
         # half the time left at most, so that a face hard to search leaves the full model its chance
         if exact:

@@ -7,7 +7,8 @@ bound, or by `prove`: strong branching on the LP for a window of at most `BRANCH
 solve (solvers/branching.py, every closed branch certified exactly), else CP-SAT's search of the window. A window
 first gets the LP's substituted lattice cuts (`add_cuts`, solvers/cuts.py): in the staged solve one wider than
 `BRANCH_WINDOW`, after which branching takes what they leave of a window wider than `PLAIN_WINDOW` up to
-`CUT_WINDOW` values, and CP-SAT the rest; in the one-stage solve any window.
+`CUT_WINDOW` values, and CP-SAT the rest; in the one-stage solve before CP-SAT's search of the LP face, their rows
+then left out (`keep`), or, with SCIP on the face, on any window the full model's search leaves.
 Owns: a stage's state and its proof step. Must not: choose where to search (solvers/flow.py does) or import
 planner, pandas, httpx, click.
 """
@@ -38,7 +39,7 @@ BRANCH_WINDOW = 4
 # leave of a window at most this wide is proven by CP-SAT, not branching: busy 100k s2 drain's stage M window of 7 went
 # to 1, which branching left open after 100 LPs (1.5 s) and CP-SAT proved in 0.2 s, and hard 100k s4 drain's (D, B)
 # window of 7 closed under the cuts alone (CP-SAT took 2.2-3.0 s on it); session 25. The one-stage solve takes the cuts
-# on any window its search leaves (solvers/flow.py step 4)
+# before any placement is found (solvers/flow.py step 4)
 PLAIN_WINDOW = 8
 # the branching's window after the cuts: hard 100k s4 nocross drain's (D, B) window of 10 closed in 17 LP solves
 # (0.6-0.9 s; CP-SAT 6.7-10.3 s), its stage M's of 23 in 51 (1.6-2.1 s; CP-SAT 16 s, or unknown at the time limit)
@@ -126,22 +127,27 @@ class Stage:
         return values
 
 
-def add_cuts(s: Stage) -> list[float] | None:
-    """Once per stage, when its best placement is above `lb` (in the staged solve, more than `BRANCH_WINDOW`): rounds of
-    substituted lattice cuts (solvers/cuts.py `separate`) that the LP optimum violates, added to the stage's model,
-    each followed by the LP again from the last basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's
-    bound raises `lb`, its certificate and basis replace the stage's (the searches before ran on the first LP's, as
-    without cuts). The last LP optimum when `lb` rose and the placement is not proven, else None."""
-    if s.separated or not s.params.cuts or s.best is None or s.lp_values is None or s.lb is None or \
-            s.best.value - s.lb <= (BRANCH_WINDOW if s.branch else 0):
+def add_cuts(s: Stage, keep: bool = True) -> list[float] | None:
+    """Once per stage, when its best placement is above `lb` (in the staged solve, more than `BRANCH_WINDOW`; in the
+    one-stage solve also before any placement is found): rounds of substituted lattice cuts (solvers/cuts.py
+    `separate`) that the LP optimum violates, added to the stage's model, each followed by the LP again from the last
+    basis, until none is violated or `SEPARATION_ROUNDS`; the last LP's bound raises `lb`, its certificate and basis
+    replace the stage's (the searches before ran on the first LP's, as without cuts). Without `keep` the rows leave
+    the model again, and the basis is the one before them: only the bound, the certificate (valid for every integer
+    placement, which meets the rows) and the LP optimum remain. The last LP optimum when `lb` rose and the placement
+    is not proven, else None."""
+    if s.separated or not s.params.cuts or s.lp_values is None or s.lb is None:
+        return None
+    window = None if s.best is None else s.best.value - s.lb
+    if (window is None and s.branch) or (window is not None and window <= (BRANCH_WINDOW if s.branch else 0)):
         return None
     from solvers.glop import with_rows
     from solvers.relax import resolve
 
-    s.separated, s.cut_window = True, s.best.value - s.lb
+    s.separated, s.cut_window = True, window or 0
     start, before, bound = time.perf_counter(), len(s.m.rows), s.lb
     values, basis, rounds = s.lp_values, s.lp_basis, 0
-    while rounds < SEPARATION_ROUNDS and s.best.value > s.lb and fractional(values):
+    while rounds < SEPARATION_ROUNDS and (s.best is None or s.best.value > s.lb) and fractional(values):
         first = len(s.m.rows)
         if not separate(s.m, s.p, s.v, values):
             break
@@ -151,9 +157,13 @@ def add_cuts(s: Stage) -> list[float] | None:
             break
         rounds, values, basis, s.certificate = rounds + 1, lp.values, lp.basis, lp.certificate
         s.raise_lb(lp.bound)
-    s.lp_basis = basis
+    cuts = len(s.m.rows) - before
+    if keep:
+        s.lp_basis = basis
+    else:
+        del s.m.rows[before:]
     seconds = time.perf_counter() - start
-    s.steps.append(f"{len(s.m.rows) - before} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
+    s.steps.append(f"{cuts} cuts, {rounds} lps, lb +{s.lb - bound} {seconds:.3f} s")
     return values if s.lb > bound and not s.proven else None
 
 

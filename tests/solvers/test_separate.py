@@ -121,11 +121,23 @@ def test_the_staged_solve_with_cuts_keeps_the_brute_force_optimum(p: FlowProblem
         solves_as_brute_force(p, staged, replace(staged, cuts=False))
 
 
-def test_the_one_stage_solve_proves_with_the_cuts_after_its_search() -> None:
-    """Without busy nodes the mixed pool is solved in one stage: the search finds (2, 0, 3) above the LP bound, and
-    the cuts, added after it, raise the bound to it: no CP-SAT proof runs, where without them CP-SAT proves it."""
+def test_the_one_stage_solve_searches_the_face_at_the_cuts_bound() -> None:
+    """Without busy nodes the mixed pool is solved in one stage: its LP bound is D = 0, the optimum (2, 0, 3). The
+    cuts come before the exact face (their bound and LP optimum, not their rows): the face at their bound holds the
+    optimum, so neither the full model's search nor a CP-SAT proof runs; without them CP-SAT proves the window."""
     p = _mixed_pool()
     params = SolveParams(search="scip")
+    with_cuts, without = solves_as_brute_force(p, params, replace(params, cuts=False))
+    assert with_cuts.detail.index("cuts") < with_cuts.detail.index("cpsat on the lp face")
+    assert "scip optimal" not in with_cuts.detail and "cpsat infeasible" not in with_cuts.detail
+    assert "cpsat infeasible" in without.detail
+
+
+def test_with_scip_on_the_face_the_one_stage_solve_proves_with_the_cuts_after_its_search() -> None:
+    """With SCIP on the face (`exact_face=False`) the cuts come after the full model's search, on the window it
+    leaves, and their bound proves the placement: no CP-SAT proof."""
+    p = _mixed_pool()
+    params = SolveParams(search="scip", exact_face=False)
     with_cuts, without = solves_as_brute_force(p, params, replace(params, cuts=False))
     assert with_cuts.detail.index("scip optimal") < with_cuts.detail.index("cuts")
     assert "cpsat infeasible" not in with_cuts.detail and "cpsat infeasible" in without.detail

@@ -197,16 +197,16 @@ def test_the_window_s_vicinity_keeps_the_one_stage_solve_exact(p: FlowProblem) -
 def test_a_placement_in_the_window_s_vicinity_above_the_bound_starts_the_full_search_and_is_proven_by_cp_sat() -> None:
     """One super node of 4 and a pool that needs a node: the LP moves a quarter of it (lb = 1), every placement
     moves all 4 nodes. The face (objective <= lb) holds none (CP-SAT proves it: lb + 1 is a bound); the window's
-    vicinity holds the optimum (lb + 3), which is not taken as proven: the full model is searched from it, the
-    substituted lattice cuts find no row the LP violates, and CP-SAT proves the window below it empty."""
+    vicinity holds the optimum (lb + 3), which is not taken as proven: the full model is searched from it and CP-SAT
+    proves the window below it empty. (The substituted lattice cuts, before the face, find no row the LP violates.)"""
     p = FlowProblem((PoolData(0, 1, None, None, 0, 0), PoolData(4, 0, None, None, 0, 0)),
                     (Commodity(0, 1, -1), Commodity(1, 4, -1)), (UnitClass(1, 1, 1, 4, 0, 1),),
                     (Arrival(1, 0, 1),), (FlavorCell(0, 0, 0, None, None),), (SubnetData(0, 0),),
                     ips_per_node=1, max_moves=None, n_flavors=2)
     result = solve_flow(p, SolveParams(staged=False, search="scip"))
     steps = [re.sub(r"( \(.*\))?( \w+)? [\d.]+ s$", "", step) for step in result.detail.split("; ")]
-    assert steps == ["lp", "scip on the lp face's vicinity", "cpsat on the lp face",
-                     "cpsat on the lp window's vicinity", "scip", "0 cuts, 0 lps, lb +0", "cpsat"], result.detail
+    assert steps == ["lp", "scip on the lp face's vicinity", "0 cuts, 0 lps, lb +0", "cpsat on the lp face",
+                     "cpsat on the lp window's vicinity", "scip", "cpsat"], result.detail
     assert "window's vicinity (2 of 2 variables) optimal" in result.detail
     assert result.detail.rsplit("; ", 1)[1].startswith("cpsat infeasible")  # the window [lb, best - 1] is empty
     assert result.status == Status.OPTIMAL
