@@ -188,7 +188,9 @@ def _solve(s: Stage, start_from: Found | None = None, face: bool = True, vicinit
         assert s.lp_values is not None
         if _search_near(s, engine, "the lp's agreement", agreement(s.m, s.lp_values, s.full(s.best))):
             return s
-    if s.branch and _separate(s):  # the staged solve's cuts come before the full model's search, the one-stage's after
+    # the staged solve's cuts come before the full model's search; the one-stage solve's came before its face search
+    # (`_search_face`), or, with SCIP on the face, come after the full model's search (below)
+    if s.branch and _separate(s):
         return s
     first = s.run(engine, s.lb, None, s.best)
     s.offer(s.read(first))
@@ -254,9 +256,7 @@ def _search_face(s: Stage, engine: str, exact: bool) -> None:
             s.offer(found)
             return
     if exact:  # the cuts' bound and LP optimum (not their rows) first: the face searched at a higher bound
-        values = add_cuts(s, keep=False)
-        if s.proven:
-            return
+        values = add_cuts(s, keep=False)  # (no placement yet: their bound alone proves nothing)
         if values is not None:
             s.lp_values = values
             bounds = s.certificate.tightened(s.m, s.lb)

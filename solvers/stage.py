@@ -39,7 +39,7 @@ BRANCH_WINDOW = 4
 # leave of a window at most this wide is proven by CP-SAT, not branching: busy 100k s2 drain's stage M window of 7 went
 # to 1, which branching left open after 100 LPs (1.5 s) and CP-SAT proved in 0.2 s, and hard 100k s4 drain's (D, B)
 # window of 7 closed under the cuts alone (CP-SAT took 2.2-3.0 s on it); session 25. The one-stage solve takes the cuts
-# before any placement is found (solvers/flow.py step 4)
+# before its face search, on any window (solvers/flow.py step 4)
 PLAIN_WINDOW = 8
 # the branching's window after the cuts: hard 100k s4 nocross drain's (D, B) window of 10 closed in 17 LP solves
 # (0.6-0.9 s; CP-SAT 6.7-10.3 s), its stage M's of 23 in 51 (1.6-2.1 s; CP-SAT 16 s, or unknown at the time limit)
