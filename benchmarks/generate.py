@@ -60,6 +60,7 @@ from benchmarks.families import (
 
 INVENTORY_FORMAT = "poolshift.inventory/v1"
 SPEC_FORMAT = "poolshift.spec/v1"
+BUSY_POLICIES = ("keep", "drain", "ignore")  # `workloads.busy_nodes` of a spec variant (PRODUCT §9)
 GENERATOR_VERSION = 3
 CAPTURED_AT = "2026-11-28T00:00:00Z"
 REGION = "cn-north-4"
@@ -480,7 +481,7 @@ def generate(nodes: int, pools: int, flavors: int = 20, clusters: int = 25, seed
         raise ValueError("pools, flavors and clusters must be at least 1")
     if nodes < 2 * pools:
         raise ValueError(f"{nodes} nodes cannot give {pools} pools at least 2 nodes each")
-    if busy_nodes not in (None, "keep", "drain", "ignore"):
+    if busy_nodes is not None and busy_nodes not in BUSY_POLICIES:
         raise ValueError(f"busy_nodes must be keep, drain or ignore, not {busy_nodes!r}")
     fam = get_family(family)
     rng = random.Random(seed)
@@ -728,7 +729,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--clusters", type=int, default=25)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--family", choices=sorted(FAMILIES), default="default")
-    parser.add_argument("--busy-nodes", choices=("keep", "drain", "ignore"), default=None,
+    parser.add_argument("--busy-nodes", choices=BUSY_POLICIES, default=None,
                         help="add the spec's workloads: section (planners without PRODUCT §9 refuse it)")
     parser.add_argument("--no-cross-cluster", action="store_true", help="spec forbids cross-cluster moves")
     parser.add_argument("--out-dir", type=Path, default=Path("benchmarks/data"))

@@ -47,6 +47,7 @@ from typing import Any
 
 from benchmarks import measure as ms
 from benchmarks.families import FAMILIES
+from benchmarks.generate import BUSY_POLICIES
 
 VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?, SolveParams keywords)
     "reference": (True, {}),
@@ -131,7 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--reference", default=run.REFERENCE_COMMIT)
-    parser.add_argument("--cross-cluster", choices=("on", "off", "both"), default="on")
+    parser.add_argument("--cross-cluster", choices=tuple(run.CROSSES), default="on")
     parser.add_argument("--busy-nodes", default="none",
                         help="comma-separated specs of the busy families: none (their own), keep, drain, ignore")
     parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
@@ -142,10 +143,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = args.variants.split(",")
     policies = args.busy_nodes.split(",")
     unknown = [v for v in variants if v not in VARIANTS] + [f for f in families if f not in FAMILIES] + \
-        [b for b in policies if b not in ("none", "keep", "drain", "ignore")]
+        [b for b in policies if b != "none" and b not in BUSY_POLICIES]
     if unknown:
         parser.error(f"unknown variant, family or busy policy: {', '.join(unknown)}")
-    crosses = {"on": [True], "off": [False], "both": [True, False]}[args.cross_cluster]
+    crosses = run.CROSSES[args.cross_cluster]
     root = Path(tempfile.gettempdir()) / "poolshift-benchmarks"
     ms.CODE_SNAPSHOT, _ = ms.snapshot_code(root)
     reference = ms.reference_code(args.reference, root) if any(VARIANTS[v][0] for v in variants) else None

@@ -47,11 +47,13 @@ from benchmarks import stages, whatif
 from benchmarks.baseline import EXIT_MISSING_INTERFACE
 from benchmarks.checks import Check, evaluate
 from benchmarks.families import FAMILIES
+from benchmarks.generate import BUSY_POLICIES
 from benchmarks.instances import DEFAULT_DATA_DIR, Instance, Row, ensure_instance, parse_size
 from benchmarks.report import format_markdown, format_table, machine_info
 
 REFERENCE_COMMIT = "aa80520"  # the planner before the performance issue (issue 16)
 BUSY_FAMILIES = ("busy", "hard")
+CROSSES = {"both": [True, False], "on": [True], "off": [False]}  # --cross-cluster -> the settings run
 PRESETS_ARGS: dict[str, list[str]] = {
     "issue16": ["--families", "all", "--sizes", "10k,100k", "--seeds", "1,2", "--cross-cluster", "on",
                 "--workers", "1,2", "--reference", REFERENCE_COMMIT, "--baselines", "greedy", "--repeat", "3",
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="comma-separated presets (1k,2k,10k,100k) or NODES:POOLS[:CLUSTERS]")
     parser.add_argument("--seeds", default=None, help="comma-separated generator seeds (default: --seed)")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cross-cluster", choices=("both", "on", "off"), default="both")
+    parser.add_argument("--cross-cluster", choices=tuple(CROSSES), default="both")
     parser.add_argument("--workers", default="1", help="comma-separated `poolshift plan --workers` values")
     parser.add_argument("--reference", default=None, metavar="COMMIT",
                         help=f"also plan with the planner of this commit (the issue's: {REFERENCE_COMMIT})")
@@ -274,7 +276,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         args.size_list = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
         args.family_list = _parse_list(args.families, list(FAMILIES), "family")
         args.baseline_list = _parse_list(args.baselines, ("greedy", "pernode"), "baseline")
-        args.busy_list = _parse_list(args.busy_nodes, ("keep", "drain", "ignore"), "busy_nodes value")
+        args.busy_list = _parse_list(args.busy_nodes, BUSY_POLICIES, "busy_nodes value")
         args.profile_list = _parse_list(args.profile, list(FAMILIES), "family")
         args.whatif_list = _parse_list(args.whatif, list(FAMILIES), "family")
         args.seed_list = _parse_ints(args.seeds, "seeds") if args.seeds else [args.seed]
@@ -283,7 +285,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         parser.error(str(exc))
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
-    args.crosses = {"both": [True, False], "on": [True], "off": [False]}[args.cross_cluster]
+    args.crosses = CROSSES[args.cross_cluster]
     return args
 
 
