@@ -10,7 +10,10 @@
   worker, planner/review/whatif.py) holds more than any one of its processes: the sum of the
   proportional set sizes (PSS, shared pages split between the processes sharing them) of the command's
   process tree is sampled every 20 ms too while the command has a child (`TreeMemory`, Linux: sampling a
-  process alone only slowed it), and the peak reported is the larger figure.
+  process alone only slowed it), and the peak reported is the larger figure. That sampling takes CPU the
+  command's two processes would use on a 2-core machine (whatif at 100k: 8.32 s sampled against 7.05 s not,
+  medians of 4 alternating, session 26), so a forking command's wall time is taken from runs with
+  `sample_tree=False` and its peak from a separate sampled run (`benchmarks.whatif`, the runner's whatif row).
 - **Which code**: children import `planner/` and `solvers/` from a frozen copy of the work tree (other
   engineers edit it during long runs), or from the tree of a past commit (`reference_code`), put first on
   their `PYTHONPATH`.
@@ -237,9 +240,11 @@ def _read_peak(rss_file: Path) -> int | None:
         return None
 
 
-def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, code: Path | None = None) -> Measured:
+def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, code: Path | None = None,
+            sample_tree: bool = True) -> Measured:
     """Run cmd to completion: wall time from spawn to reap, peak memory (cmd's own peak RSS, or the sampled PSS
-    sum of its process tree when larger: see the module docstring).
+    sum of its process tree when larger: see the module docstring; `sample_tree=False`: cmd's own peak RSS only,
+    for a run whose wall time is what counts).
 
     The peak comes from GNU time's %M (or the `_spawn.py` launcher): the `ru_maxrss` of the command,
     forked from a small process. Not from our own `os.wait4`: a child forked from the runner starts with
@@ -261,7 +266,8 @@ def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, c
 
         watchdog = threading.Timer(timeout, _kill)
         watchdog.start()
-        tree = TreeMemory(proc.pid, alone=2)  # the wrapper and the command: sampled only once the command forks
+        # the wrapper and the command: sampled only once the command forks
+        tree = TreeMemory(proc.pid, alone=2) if sample_tree else None
         try:
             _pid, status, usage = os.wait4(proc.pid, 0)
         except BaseException:  # Ctrl-C: the child is in its own session, so stop it here
@@ -269,7 +275,7 @@ def measure(cmd: Sequence[str], *, stdout: Path, stderr: Path, timeout: float, c
             raise
         finally:
             watchdog.cancel()
-            tree_peak = tree.stop()
+            tree_peak = tree.stop() if tree is not None else 0
         wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
     peak = _read_peak(rss_file)

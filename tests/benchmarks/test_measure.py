@@ -91,3 +91,7 @@ def test_the_tree_is_sampled_only_once_the_command_forks(tmp_path: Path) -> None
     both = ms.measure(forks, stdout=tmp_path / "f", stderr=tmp_path / "fe", timeout=60)
     assert both.returncode == 0
     assert both.peak_source == "PSS sum of the process tree (sampled)" and both.peak_kib >= 200 * 1024
+    # a timed run leaves the tree alone (the sampling takes CPU from the command's processes): its own peak only
+    timed = ms.measure(forks, stdout=tmp_path / "t", stderr=tmp_path / "te", timeout=60, sample_tree=False)
+    assert timed.returncode == 0
+    assert timed.peak_source != "PSS sum of the process tree (sampled)" and timed.peak_kib < both.peak_kib
