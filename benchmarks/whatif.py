@@ -9,9 +9,10 @@ The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deter
 |---|---|
 | baseline | none |
 | targets-up | the 10 largest target pools without min/max want 20% more nodes |
-| add-nodes | 40 nodes of its first flavor in each of the 4 largest pools of the roomiest subnet |
+| add-nodes | 40 nodes of its first flavor in each of the 4 largest pools of the roomiest subnet (200 more free |
+| | addresses there, at most its totalIps) |
 | remove-nodes | 20% of the first flavor's nodes removed from the 3 largest pools |
-| free-ips | the 2 tightest subnets get 50 more free addresses |
+| free-ips | the 2 tightest subnets get 50 more free addresses (at most their totalIps) |
 | lock-nodes | 200 nodes (every 100th, by name) locked |
 | no-cross-cluster | `limits.allow_cross_cluster: false` |
 
@@ -61,6 +62,7 @@ def scenario_file(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
     size = {name: len(snapshot["nodes"].get(name, [])) for name in pools}
     by_size = sorted(pools, key=lambda n: (-size[n], n))
     free = {s["networkId"]: s["totalIps"] - s["usedIps"] for net in snapshot["networks"] for s in net["subnets"]}
+    total = {s["networkId"]: s["totalIps"] for net in snapshot["networks"] for s in net["subnets"]}
     subnet_of = {name: _subnet(pools[name], snapshot) for name in pools}
 
     wanted: dict[str, Any] = {}
@@ -82,9 +84,9 @@ def scenario_file(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
     return {"format": SCENARIOS_FORMAT, "scenarios": [
         {"name": "baseline"},
         {"name": "targets-up", "spec": {"pools": wanted}},
-        {"name": "add-nodes", "inventory": {"add_nodes": add, "set_free_ips": {roomy: free[roomy] + 200}}},
+        {"name": "add-nodes", "inventory": {"add_nodes": add, "set_free_ips": {roomy: min(free[roomy] + 200, total[roomy])}}},
         {"name": "remove-nodes", "inventory": {"remove_nodes": remove}},
-        {"name": "free-ips", "inventory": {"set_free_ips": {s: free[s] + 50 for s in tight}}},
+        {"name": "free-ips", "inventory": {"set_free_ips": {s: min(free[s] + 50, total[s]) for s in tight}}},
         {"name": "lock-nodes", "inventory": {"lock_nodes": names[::100][:200]}},
         {"name": "no-cross-cluster", "spec": {"limits": {"allow_cross_cluster": False}}},
     ]}

@@ -15,8 +15,10 @@ from benchmarks import measure as ms
 from benchmarks import whatif
 
 
-def test_seven_scenarios_that_the_cli_plans(tmp_path: Path) -> None:
-    params = {"nodes": 1000, "pools": 40, "clusters": 8, "seed": 3, "cross_cluster": True, "family": "hard"}
+@pytest.mark.parametrize("family, seed", [("hard", 3), ("default", 1)])  # default s1: a subnet of 251 addresses
+def test_seven_scenarios_that_the_cli_plans(tmp_path: Path, family: str, seed: int) -> None:
+    """Every scenario is one the CLI accepts: e.g. no subnet is given more free addresses than its totalIps."""
+    params = {"nodes": 1000, "pools": 40, "clusters": 8, "seed": seed, "cross_cluster": True, "family": family}
     snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
     inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
     scenarios = whatif.write_scenarios(inventory, spec_path, tmp_path / "scenarios.yaml")
