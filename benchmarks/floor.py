@@ -10,7 +10,9 @@ For every instance (generated into `--data-dir` like the runner's, or reused), t
 |---|---|
 | `plan` | the real command, `poolshift plan --inventory X --spec Y -o plan.json` |
 | `floor` | a `python -c` program: imports every module that a plan of this instance imports, in the order the plan |
-| | imported them (listed once per instance by a child that plans it in-process), reads the snapshot file |
+| | imported them (listed once per instance by a child that plans it in-process; the few standard modules |
+| | that child needs first, json, tempfile and pathlib, are not listed, so if anything the floor is lower), |
+| | reads the snapshot file |
 | | (`read_snapshot_file`: the file read and parsed, its depth checked), the collector paused throughout and |
 | | ending with `os._exit`, as the CLI does |
 | `python -c pass` | the interpreter alone |
