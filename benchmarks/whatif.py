@@ -84,7 +84,8 @@ def scenario_file(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
     return {"format": SCENARIOS_FORMAT, "scenarios": [
         {"name": "baseline"},
         {"name": "targets-up", "spec": {"pools": wanted}},
-        {"name": "add-nodes", "inventory": {"add_nodes": add, "set_free_ips": {roomy: min(free[roomy] + 200, total[roomy])}}},
+        {"name": "add-nodes",
+         "inventory": {"add_nodes": add, "set_free_ips": {roomy: min(free[roomy] + 200, total[roomy])}}},
         {"name": "remove-nodes", "inventory": {"remove_nodes": remove}},
         {"name": "free-ips", "inventory": {"set_free_ips": {s: min(free[s] + 50, total[s]) for s in tight}}},
         {"name": "lock-nodes", "inventory": {"lock_nodes": names[::100][:200]}},

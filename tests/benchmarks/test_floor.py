@@ -21,7 +21,7 @@ def test_the_floor_imports_what_a_plan_imports_and_reads_the_snapshot(tmp_path: 
         set(_modules(row, tmp_path))
     med = row["median"]
     # the floor child timed its imports and its read inside its own wall time
-    assert 0 < med["imports"] and 0 < med["read"] and med["imports"] + med["read"] < med["floor"]
+    assert med["imports"] > 0 and med["read"] > 0 and med["imports"] + med["read"] < med["floor"]
     assert med["python -c pass"] > 0 and med["plan"] > 0
     assert "| default-1k-s1 |" in markdown.read_text(encoding="utf-8")
 
