@@ -88,11 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import instances
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.busy_solve", description=__doc__.split("\n")[0])
-    parser.add_argument("--families", default="busy,hard")
-    parser.add_argument("--sizes", default="10k,100k")
-    parser.add_argument("--seeds", default="1")
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
+    instances.add_instance_options(parser, families="busy,hard", sizes="10k,100k", seeds="1", repeat=3)
     parser.add_argument("--weighted", action="store_true", help="also solve drain as one weighted sum")
     parser.add_argument("--noface", action="store_true", help="also solve drain without the face search")
     parser.add_argument("--novicinity", action="store_true", help="also solve drain without the vicinity search")
@@ -101,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     lines = ["| instance | busy nodes | mode | movable units | status | D | B | M | solve s (median) |",
              "|---|---|---|---|---|---|---|---|---|"]
-    for family in args.families.split(","):
+    for family in instances.families_of(parser, args.families):
         for size in (instances.parse_size(s) for s in args.sizes.split(",")):
             for seed in (int(s) for s in args.seeds.split(",")):
                 # the `ignore` spec: its problem has every busy unit movable, which split_problems splits

@@ -38,8 +38,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import families as fam
-from benchmarks import instances
+from benchmarks import instances, report
 from benchmarks import measure as ms
 
 TARGETS = {10_000: 0.5, 100_000: 3.0}  # issue 16: end to end, start-up included
@@ -141,18 +140,11 @@ def format_markdown(table: list[dict[str, Any]]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.floor", description=__doc__.split("\n")[0])
-    parser.add_argument("--families", default="all")
-    parser.add_argument("--sizes", default="10k,100k")
-    parser.add_argument("--seeds", default="1")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
+    instances.add_instance_options(parser, families="all", sizes="10k,100k", seeds="1", repeat=5)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
-    families = list(fam.FAMILIES) if args.families == "all" else args.families.split(",")
-    unknown = [f for f in families if f not in fam.FAMILIES]
-    if unknown:
-        parser.error(f"unknown family: {', '.join(unknown)}")
+    families = instances.families_of(parser, args.families)
     table: list[dict[str, Any]] = []
     for family, size, seed in itertools.product(families, (instances.parse_size(s) for s in args.sizes.split(",")),
                                                 (int(s) for s in args.seeds.split(","))):
@@ -163,12 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             result = measure_instance(inventory, spec, args.repeat, Path(tmp))
         table.append({"instance": key, "nodes": size.nodes, "target": TARGETS.get(size.nodes), **result})
-    text = format_markdown(table)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        args.json.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    report.emit(format_markdown(table), table, args.markdown, args.json)
     return 0
 
 

@@ -46,7 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import measure as ms
-from benchmarks.families import FAMILIES
+from benchmarks import report
 from benchmarks.generate import BUSY_POLICIES
 
 VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {  # name -> (reference code?, SolveParams keywords)
@@ -125,27 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks import instances, run  # instance generation and sizes; the reference commit
 
     parser = argparse.ArgumentParser(prog="python -m benchmarks.ideas", description=__doc__.split("\n")[0])
-    parser.add_argument("--families", default="all")
-    parser.add_argument("--sizes", default="10k,100k")
-    parser.add_argument("--seeds", default="1,2")
+    instances.add_instance_options(parser, families="all", sizes="10k,100k", seeds="1,2", repeat=3)
     parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--time-limit", type=float, default=30.0)
     parser.add_argument("--reference", default=run.REFERENCE_COMMIT)
     parser.add_argument("--cross-cluster", choices=tuple(run.CROSSES), default="on")
     parser.add_argument("--busy-nodes", default="none",
                         help="comma-separated specs of the busy families: none (their own), keep, drain, ignore")
-    parser.add_argument("--data-dir", type=Path, default=instances.DEFAULT_DATA_DIR)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args(argv)
-    families = list(FAMILIES) if args.families == "all" else args.families.split(",")
+    families = instances.families_of(parser, args.families)
     variants = args.variants.split(",")
     policies = args.busy_nodes.split(",")
-    unknown = [v for v in variants if v not in VARIANTS] + [f for f in families if f not in FAMILIES] + \
+    unknown = [v for v in variants if v not in VARIANTS] + \
         [b for b in policies if b != "none" and b not in BUSY_POLICIES]
     if unknown:
-        parser.error(f"unknown variant, family or busy policy: {', '.join(unknown)}")
+        parser.error(f"unknown variant or busy policy: {', '.join(unknown)}")
     crosses = run.CROSSES[args.cross_cluster]
     root = Path(tempfile.gettempdir()) / "poolshift-benchmarks"
     ms.CODE_SNAPSHOT, _ = ms.snapshot_code(root)
@@ -166,12 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results = {v: measure_variant(v, inventory, spec, args.repeat, args.time_limit, reference)
                            for v in order}
                 table.append({"instance": key, "results": results})
-    text = format_markdown(table, variants)
-    print(text)
-    if args.markdown:
-        args.markdown.write_text(text + "\n", encoding="utf-8")
-    if args.json:
-        args.json.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    report.emit(format_markdown(table, variants), table, args.markdown, args.json)
     return 0
 
 

@@ -18,6 +18,7 @@ import yaml
 
 from benchmarks import generate as gen
 from benchmarks import measure as ms
+from benchmarks.families import FAMILIES
 
 DEFAULT_DATA_DIR = ms.REPO_ROOT / "benchmarks" / "data"
 
@@ -53,6 +54,26 @@ def parse_size(text: str) -> Size:
     nodes, pools = int(match[1]), int(match[2])
     clusters = int(match[3]) if match[3] else min(25, max(1, pools // 5))
     return Size(gen.size_label(nodes), nodes, pools, clusters)
+
+
+def add_instance_options(parser: argparse.ArgumentParser, *, families: str, sizes: str, seeds: str,
+                         repeat: int) -> None:
+    """The options by which a benchmark picks its instances (`--families`, `--sizes`, `--seeds`, each comma-separated;
+    generated into `--data-dir` or reused from it) and how often it measures each (`--repeat`)."""
+    parser.add_argument("--families", default=families, help="comma-separated families, or all")
+    parser.add_argument("--sizes", default=sizes, help="comma-separated sizes: 1k, 2k, 10k, 100k or NODES:POOLS")
+    parser.add_argument("--seeds", default=seeds)
+    parser.add_argument("--repeat", type=int, default=repeat)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
+
+
+def families_of(parser: argparse.ArgumentParser, text: str) -> list[str]:
+    """The families `--families` names (`all`: every one); an unknown name is a usage error (exit 2)."""
+    names = list(FAMILIES) if text == "all" else text.split(",")
+    unknown = [name for name in names if name not in FAMILIES]
+    if unknown:
+        parser.error(f"unknown family: {', '.join(unknown)}")
+    return names
 
 
 @dataclass

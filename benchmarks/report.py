@@ -1,10 +1,12 @@
-"""The runner's output: the results table (text and Markdown), the checks, the machine description.
+"""The runner's output: the results table (text and Markdown), the checks, the machine description; and how the
+smaller benchmarks (ideas, floor) hand out their table (`emit`).
 
 Must not: measure or decide anything (benchmarks/run.py measures, benchmarks/checks.py decides).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
@@ -113,3 +115,12 @@ def machine_info() -> dict[str, Any]:
         "git_commit": commit + (" + uncommitted changes in planner/ or solvers/" if dirty else ""),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def emit(text: str, data: Any, markdown: Path | None, json_path: Path | None) -> None:
+    """A benchmark's Markdown table printed, and written to `markdown`, its data to `json_path` (each when given)."""
+    print(text)
+    if markdown:
+        markdown.write_text(text + "\n", encoding="utf-8")
+    if json_path:
+        json_path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

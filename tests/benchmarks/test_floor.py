@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import floor
 
 
@@ -40,3 +42,9 @@ def test_the_share_of_the_target_is_the_floor_over_it() -> None:
     row = {"instance": "x-10k-s1", "target": 0.5, "median": {"plan": 0.9, "floor": 0.45, "python -c pass": 0.03,
                                                              "imports": 0.3, "read": 0.1}}
     assert "| x-10k-s1 | 0.900 | 0.450 | 0.030 | 0.300 | 0.100 | 0.5 | 0.90 |" in floor.format_markdown([row])
+
+
+def test_an_unknown_family_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        floor.main(["--families", "default,nope"])
+    assert stopped.value.code == 2 and "unknown family: nope" in capsys.readouterr().err
