@@ -168,12 +168,13 @@ def run_startup(out_dir: Path, repeat: int) -> Row:
 
 def run_whatif(inst: Instance, inventory: Path, spec: Path, out_dir: Path, repeat: int,
                timeout: float) -> dict[str, Any]:
-    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from a profile
-    (`repeat` runs of each; the profile is a separate one of the same instance)."""
+    """`poolshift whatif` with the 7 scenarios of benchmarks/whatif.py, and the issue's budget from stage profiles
+    of the same instance (`repeat` rounds, each a profile run and a whatif run)."""
     scenarios = whatif.write_scenarios(inventory, spec, out_dir / "scenarios.yaml")
     cmd = whatif.whatif_command(ms.poolshift_executable(), inventory, spec, scenarios)
-    walls, peak, code = [], 0.0, 0
+    walls, peak, code, profiles = [], 0.0, 0, []
     for _ in range(repeat):  # timed without sampling the process tree's memory (whatif.tree_peak says why)
+        profiles.append(whatif.profile_run(inventory, spec, env=ms.child_env(), cwd=ms.child_cwd()))
         m = ms.measure(cmd, stdout=out_dir / "whatif.stdout", stderr=out_dir / "whatif.stderr", timeout=timeout,
                        sample_tree=False)
         walls.append(m.wall_seconds)
@@ -182,8 +183,7 @@ def run_whatif(inst: Instance, inventory: Path, spec: Path, out_dir: Path, repea
             break
     if code == 0:
         peak = max(peak, whatif.tree_peak(cmd, out_dir))
-    prof = stages.profile(inventory, spec, repeat=repeat, env=ms.child_env(), cwd=ms.child_cwd())
-    limits = whatif.budget(prof)
+    limits = whatif.budget_of(profiles)
     wall = round(statistics.median(walls), 3)
     return {"instance": inst.key, "command": cmd, "returncode": code, "wall": wall,
             "walls": [round(w, 3) for w in walls], "peak_mib": peak, **limits,

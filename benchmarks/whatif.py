@@ -19,7 +19,8 @@ The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deter
 The budget (performance issue): one load of the inventory plus 7 times one plan's solve time, plus 20%:
 `1.2 × (load + 7 × solve)`, with `load` = reading the snapshot and the spec and deriving the inventory (what
 whatif does once for all scenarios: stages `read snapshot`, `spec`, `inventory`) and `solve` the solve stage, both
-medians of `benchmarks.stages.profile` on the same instance. The result also carries the lenient reading
+medians of `benchmarks.stages` profiles of the same instance, one a round, alternating with the whatif runs (so
+that the machine's drift moves budget and wall alike). The result also carries the lenient reading
 (one start-up, one load, and 7 × everything a plan does after loading). The timed runs are not sampled for
 memory (the sampling takes CPU from whatif's two processes); the peak comes from one more run that is
 (`tree_peak`).
@@ -109,6 +110,23 @@ def write_scenarios(inventory: Path, spec: Path, out: Path) -> Path:
     spec_doc = yaml.safe_load(spec.read_text(encoding="utf-8"))
     out.write_text(yaml.safe_dump(scenario_file(snapshot, spec_doc), sort_keys=False), encoding="utf-8")
     return out
+
+
+BUDGET_STAGES = ("imports", "read snapshot", "spec", "inventory", "solve", "total")
+
+
+def profile_run(inventory: Path, spec: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+                ) -> dict[str, Any]:
+    """One stage profile of a plan of the instance (a child process, `benchmarks.stages`): the budget's figures.
+    The measurements alternate it with the whatif runs, round by round, so that the machine's drift (a third of
+    the wall time within an hour here) moves the budget and the wall alike."""
+    run: dict[str, Any] = stages.profile(inventory, spec, repeat=1, env=env, cwd=cwd)["runs"][0]
+    return run
+
+
+def budget_of(runs: Sequence[dict[str, Any]], scenarios: int = 7) -> dict[str, float]:
+    """The issue's budget from the medians of several `profile_run`s."""
+    return budget({"median": {s: statistics.median(float(r[s]) for r in runs) for s in BUDGET_STAGES}}, scenarios)
 
 
 def budget(profile_result: dict[str, Any], scenarios: int = 7) -> dict[str, float]:
@@ -209,7 +227,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     cmd = whatif_command(ms.poolshift_executable(), args.inventory.resolve(), args.spec.resolve(), scenarios)
     trees = [t.resolve() for t in args.tree] or [None]
     runs: dict[str, list[dict[str, Any]]] = {str(t): [] for t in trees}
+    profiles: list[dict[str, Any]] = []
     for _ in range(args.repeat):
+        profiles.append(profile_run(args.inventory.resolve(), args.spec.resolve(), cwd=trees[0]))
         for tree in trees:
             out = args.out_dir / "whatif.stdout"
             m = ms.measure(cmd, stdout=out, stderr=args.out_dir / "whatif.stderr", timeout=1800, code=tree,
@@ -220,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs[str(tree)].append({"wall": m.wall_seconds, "peak_mib": ms.mib(m.peak_kib),
                                     "outcome": comparison_outcome(out.read_text(encoding="utf-8"))})
     peaks = {str(tree): tree_peak(cmd, args.out_dir, tree) for tree in trees}
-    limits = budget(stages.profile(args.inventory.resolve(), args.spec.resolve(), repeat=args.repeat, cwd=trees[0]))
+    limits = budget_of(profiles)
     result = {**_tree_result(runs[str(trees[0])], peaks[str(trees[0])]), **limits}
     if len(trees) > 1:
         first = [r["wall"] for r in runs[str(trees[0])]]

@@ -43,6 +43,15 @@ def test_budget_of_a_profile() -> None:
     assert limits["budget"] == round(1.2 * (1.0 + 7 * 1.0), 3)
     assert limits["lenient_budget"] == round(1.2 * (0.3 + 1.0 + 7 * (3.3 - 0.3 - 1.0)), 3)
 
+
+def test_the_budget_of_several_profile_runs_takes_each_stage_median() -> None:
+    """The rounds' profile runs (one a round, beside the whatif runs) give the budget their medians, stage by stage."""
+    runs = [{"imports": 0.3, "read snapshot": r, "spec": 0.1, "inventory": 0.4, "solve": solve, "total": 3.0}
+            for r, solve in ((0.5, 2.0), (0.9, 1.0), (0.6, 0.5))]
+    limits = whatif.budget_of(runs)
+    assert limits["load"] == round(0.6 + 0.1 + 0.4, 3) and limits["solve"] == 1.0
+    assert limits["budget"] == round(1.2 * (1.1 + 7 * 1.0), 3)
+
 def test_trees_side_by_side(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     params = {"nodes": 300, "pools": 12, "clusters": 3, "seed": 5, "cross_cluster": True, "family": "default"}
     snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
