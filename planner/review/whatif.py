@@ -30,8 +30,9 @@ verified, sealed plan `poolshift plan` would write for the scenario's inventory 
 
 Workers return plain values, never exceptions: poolshift's errors carry keyword-only attributes that do not
 survive pickling. A scenario that has no feasible placement (PlanningError) is an outcome like any other and
-does not stop the others; an InputError from the planner (for example a spec overlay naming an unknown pool) is
-raised after all scenarios finished, naming the scenario. Any other exception (a bug) stops the run: the worker
+does not stop the others; an InputError from the planner (for example a spec overlay naming an unknown pool, or a
+pin of the caller's spec naming a node the scenario removed) is raised after all scenarios finished, naming the
+scenario. Any other exception (a bug) stops the run: the worker
 finishes its current scenario and the exception is raised.
 """
 
@@ -248,9 +249,13 @@ def run_jobs(jobs: Sequence[_Job], *, max_workers: int = MAX_WORKERS) -> list[Sc
     workers = max(1, min(max_workers, MAX_WORKERS, len(jobs)))
     with gc_paused():  # once for all: a thread's own pause would re-enable it under the other's feet
         outcomes = [_plan_one(job) for job in jobs] if workers == 1 else _in_workers(jobs, workers)
-    for outcome in outcomes:
+    for job, outcome in zip(jobs, outcomes, strict=True):
         if outcome.error_kind == "input":
-            raise InputError(outcome.error or "bad input", path=None)
+            message = outcome.error or "bad input"
+            # its own words name the scenario when their source is a spec or snapshot it edited; when they name the
+            # caller's file (a pin of the unedited spec that the scenario's edits removed), say which scenario
+            named = scenario_key(job.index, job.scenario) in message
+            raise InputError(message if named else f"scenario {job.scenario}: {message}", path=None)
         if outcome.error_kind == "error":
             raise _error_for_exit(outcome.error_exit, f"scenario {outcome.name}: {outcome.error}")
     return outcomes

@@ -291,6 +291,17 @@ def test_busy_column_compares_keep_drain_and_ignore() -> None:
     assert [row.split("|")[column].strip() for row in rows[:3]] == ["0", "1", "1"]
 
 
+def test_a_pinned_node_the_scenario_removed_is_refused_naming_the_scenario(
+        snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
+    """The spec is the caller's, unedited, so its own words name only the spec: the refusal says which scenario
+    removed the node it pins."""
+    pinned = {**spec, "pin": ["os-node-created-d1c"]}
+    sf = _file({"name": "base"}, {"name": "minus-one", "inventory": {"remove_nodes": ["os-node-created-d1c"]}})
+    with pytest.raises(InputError) as info:
+        _run(sf, snapshot, pinned, max_workers=1)
+    assert str(info.value).startswith("scenario minus-one: spec.yaml: pin[0]: unknown node 'os-node-created-d1c'")
+
+
 def test_real_planner_rejects_an_overlay_naming_an_unknown_pool(snapshot: dict[str, Any], spec: dict[str, Any]) -> None:
     sf = _file({"name": "typo", "spec": {"pools": {"trian": {"target": 3}}}})
     with pytest.raises(InputError, match=r"scenarios\[0\] \(typo\)"):
