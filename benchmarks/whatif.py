@@ -11,7 +11,7 @@ The scenario file (`poolshift.scenarios/v1`) is derived from the instance, deter
 | targets-up | the 10 largest target pools without min/max want 20% more nodes |
 | add-nodes | 40 nodes of its first flavor in each of the 4 largest pools of the roomiest subnet (200 more free |
 | | addresses there, at most its totalIps) |
-| remove-nodes | 20% of the first flavor's nodes removed from the 3 largest pools |
+| remove-nodes | 20% of the first flavor's nodes removed from the 3 largest pools (none the spec pins) |
 | free-ips | the 2 tightest subnets get 50 more free addresses (at most their totalIps) |
 | lock-nodes | 200 nodes (every 100th, by name) locked |
 | no-cross-cluster | `limits.allow_cross_cluster: false` |
@@ -73,13 +73,17 @@ def scenario_file(snapshot: dict[str, Any], spec: dict[str, Any]) -> dict[str, A
     roomy = max((s for s in free if any(subnet_of[n] == s for n in pools)), key=lambda s: (free[s], s))
     in_roomy = [n for n in by_size if subnet_of[n] == roomy][:4]
     add = [{"pool": n, "flavor": pools[n]["spec"]["resources"][0]["flavor"], "count": 40} for n in in_roomy]
-    remove = []
+    pinned = set(spec.get("pin") or [])
+    remove: list[Any] = []
     for name in by_size[:3]:
         flavor = pools[name]["spec"]["resources"][0]["flavor"]
-        plain = sum(1 for node in snapshot["nodes"][name] if node["spec"]["flavor"] == flavor
-                    and "os.modelarts.node/batch.uid" not in node["metadata"]["labels"])
-        if plain >= 5:
-            remove.append({"pool": name, "flavor": flavor, "count": plain // 5})
+        plain = sorted(node["metadata"]["name"] for node in snapshot["nodes"][name] if node["spec"]["flavor"] == flavor
+                       and "os.modelarts.node/batch.uid" not in node["metadata"]["labels"])
+        count = len(plain) // 5
+        if count and pinned.isdisjoint(plain[:count]):  # whatif removes the plain nodes first, by name
+            remove.append({"pool": name, "flavor": flavor, "count": count})
+        elif count:  # by name, never a node the spec pins (its pin would name a node the scenario removed)
+            remove += [node for node in plain if node not in pinned][:count]
     tight = sorted(free, key=lambda s: (free[s], s))[:2]
     names = sorted(node["metadata"]["name"] for items in snapshot["nodes"].values() for node in items)
     return {"format": SCENARIOS_FORMAT, "scenarios": [

@@ -35,6 +35,25 @@ def test_seven_scenarios_that_the_cli_plans(tmp_path: Path, family: str, seed: i
     assert all(o["feasible"] for o in outcomes), [o.get("error") for o in outcomes]
 
 
+def test_the_nodes_removed_are_none_the_spec_pins(tmp_path: Path) -> None:
+    """Removing a node the spec pins makes whatif refuse the whole file (the pin names a node that is gone): the
+    remove-nodes scenario then names the nodes to remove, the pinned ones left out."""
+    params = {"nodes": 1000, "pools": 40, "clusters": 8, "seed": 3, "cross_cluster": True, "family": "hard"}
+    snapshot, spec = gen.generate(**params)  # type: ignore[arg-type]
+    (batch, *_) = whatif.scenario_file(snapshot, spec)["scenarios"][3]["inventory"]["remove_nodes"]
+    plain = sorted(n["metadata"]["name"] for n in snapshot["nodes"][batch["pool"]] if n["spec"]["flavor"] ==
+                   batch["flavor"] and "os.modelarts.node/batch.uid" not in n["metadata"]["labels"])
+    spec["pin"] = [*spec.get("pin", []), plain[0]]  # the first node whatif would remove
+    removed = whatif.scenario_file(snapshot, spec)["scenarios"][3]["inventory"]["remove_nodes"]
+    names = [item for item in removed if isinstance(item, str)]
+    assert len(names) == batch["count"] and plain[0] not in names and set(names) <= set(plain)
+    inventory, spec_path, _ = gen.write_instance(snapshot, spec, tmp_path, params)
+    scenarios = whatif.write_scenarios(inventory, spec_path, tmp_path / "scenarios.yaml")
+    done = subprocess.run(whatif.whatif_command(ms.poolshift_executable(), inventory, spec_path, scenarios),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+
+
 def test_budget_of_a_profile() -> None:
     median = {"imports": 0.3, "read snapshot": 0.5, "spec": 0.1, "inventory": 0.4, "problem": 0.2, "solve": 1.0,
               "order": 0.2, "verify": 0.3, "document": 0.2, "write plan": 0.1, "total": 3.3}
