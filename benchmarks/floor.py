@@ -10,19 +10,18 @@ For every instance (generated into `--data-dir` like the runner's, or reused), t
 |---|---|
 | `plan` | the real command, `poolshift plan --inventory X --spec Y -o plan.json` |
 | `floor` | a `python -c` program: imports every module that a plan of this instance imports, in the order the plan |
-| | imported them (listed once per instance by a child that plans it in-process; the few standard modules |
-| | that child needs first, json, tempfile and pathlib, are not listed, so if anything the floor is lower), |
-| | reads the snapshot file |
-| | (`read_snapshot_file`: the file read and parsed, its depth checked), the collector paused throughout and |
-| | ending with `os._exit`, as the CLI does |
+| | imported them (listed once per instance by a child that plans it in-process; the few standard modules that |
+| | child needs first, json, tempfile and pathlib, are not listed, so if anything the floor is lower), reads the |
+| | snapshot file (`read_snapshot_file`: the file read and parsed, its depth checked), the collector paused |
+| | throughout, and ends with `os._exit`, as the CLI does |
 | `python -c pass` | the interpreter alone |
 
 The floor does none of the planner's own work (validation, derived facts, problem, solve, order, document, verify,
 write), so no change to that work can bring `poolshift plan` below it; only a lighter stack can (fewer or cheaper
 imports, a faster parse). The table shows each process's median wall time, what the plan spends beyond the floor
-(plan - floor: the planner's own work, as the medians give it), the floor's own split (interpreter,
-imports, read: the floor child times the last two itself), the issue-16 target of the instance's size (10k: 0.5 s,
-100k: 3.0 s) and the share of that target the floor already takes.
+(plan - floor: the planner's own work, as the medians give it), the floor's own split (interpreter, imports, read:
+the floor child times the last two itself), the issue-16 target of the instance's size (10k: 0.5 s, 100k: 3.0 s)
+and the share of that target the floor already takes.
 """
 
 from __future__ import annotations
