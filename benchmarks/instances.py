@@ -1,7 +1,9 @@
-"""Benchmark instances: sizes, the instance key of a family/size/seed/setting, a results-table row, and the
-instance files generated once into the data directory and reused (`ensure_instance`).
+"""Benchmark instances: sizes, the instance key of a family/size/seed/setting, a results-table row, the command-line
+options that pick instances (`add_instance_options`, `parse_list`, `families_of`), and the instance files generated
+once into the data directory and reused (`ensure_instance`).
 
-Owns: what an instance is and where its files are. The runner (`benchmarks.run`) decides what to run on them.
+Owns: what an instance is, how a benchmark's options name them, and where their files are. The runner
+(`benchmarks.run`) and the smaller benchmarks decide what to run on them.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,13 +69,24 @@ def add_instance_options(parser: argparse.ArgumentParser, *, families: str, size
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR)
 
 
+def parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
+    """A comma-separated option's items (`all`: every allowed one; `none` and blanks left out); an item not allowed
+    is an ArgumentTypeError naming it and the choices."""
+    items = [t.strip() for t in text.split(",") if t.strip() and t.strip() != "none"]
+    if items == ["all"]:
+        return list(allowed)
+    bad = [t for t in items if t not in allowed]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown {what}: {', '.join(bad)} (choose from {', '.join(allowed)})")
+    return items
+
+
 def families_of(parser: argparse.ArgumentParser, text: str) -> list[str]:
-    """The families `--families` names (`all`: every one); an unknown name is a usage error (exit 2)."""
-    names = list(FAMILIES) if text == "all" else text.split(",")
-    unknown = [name for name in names if name not in FAMILIES]
-    if unknown:
-        parser.error(f"unknown family: {', '.join(unknown)}")
-    return names
+    """The families `--families` names (`parse_list`); an unknown name is a usage error (exit 2)."""
+    try:
+        return parse_list(text, list(FAMILIES), "family")
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
 
 
 @dataclass

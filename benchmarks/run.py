@@ -48,7 +48,7 @@ from benchmarks.baseline import EXIT_MISSING_INTERFACE
 from benchmarks.checks import Check, evaluate
 from benchmarks.families import FAMILIES
 from benchmarks.generate import BUSY_POLICIES
-from benchmarks.instances import DEFAULT_DATA_DIR, Instance, Row, ensure_instance, parse_size
+from benchmarks.instances import DEFAULT_DATA_DIR, Instance, Row, ensure_instance, parse_list, parse_size
 from benchmarks.report import format_markdown, format_table, machine_info
 
 REFERENCE_COMMIT = "aa80520"  # the planner before the performance issue (issue 16)
@@ -206,16 +206,6 @@ def profile_markdown(key: str, result: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------ main
 
 
-def _parse_list(text: str, allowed: Sequence[str], what: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip() and t.strip() != "none"]
-    if items == ["all"]:
-        return list(allowed)
-    bad = [t for t in items if t not in allowed]
-    if bad:
-        raise argparse.ArgumentTypeError(f"unknown {what}: {', '.join(bad)} (choose from {', '.join(allowed)})")
-    return items
-
-
 def _parse_ints(text: str, what: str) -> list[int]:
     try:
         values = [int(t) for t in text.split(",") if t.strip()]
@@ -277,11 +267,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(argv)
     try:
         args.size_list = [parse_size(s) for s in args.sizes.split(",") if s.strip()]
-        args.family_list = _parse_list(args.families, list(FAMILIES), "family")
-        args.baseline_list = _parse_list(args.baselines, ("greedy", "pernode"), "baseline")
-        args.busy_list = _parse_list(args.busy_nodes, BUSY_POLICIES, "busy_nodes value")
-        args.profile_list = _parse_list(args.profile, list(FAMILIES), "family")
-        args.whatif_list = _parse_list(args.whatif, list(FAMILIES), "family")
+        args.family_list = parse_list(args.families, list(FAMILIES), "family")
+        args.baseline_list = parse_list(args.baselines, ("greedy", "pernode"), "baseline")
+        args.busy_list = parse_list(args.busy_nodes, BUSY_POLICIES, "busy_nodes value")
+        args.profile_list = parse_list(args.profile, list(FAMILIES), "family")
+        args.whatif_list = parse_list(args.whatif, list(FAMILIES), "family")
         args.seed_list = _parse_ints(args.seeds, "seeds") if args.seeds else [args.seed]
         args.worker_list = _parse_ints(args.workers, "workers")
     except argparse.ArgumentTypeError as exc:
